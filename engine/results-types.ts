@@ -82,6 +82,7 @@ export interface KnowledgeCheck {
 }
 
 export interface HypothesisSeedResult {
+    /** Seed index (0-based). */
     seed: number;
     holds: boolean;
     verdict: Verdict;
@@ -126,4 +127,34 @@ export interface StepResult {
     error?: { message: string; detail?: string };
     /** ISO time the result was computed. */
     finishedAt?: string;
+    /** Set by `readResults` when this is the latest result of the step but the spec (or a file it
+     * reads) changed since: the step's current key differs. */
+    stale?: boolean;
+    /** Store directory of the entry (absolute), when it is in the store. */
+    dir?: string;
+    /** Output files in `dir` (e.g. answers.jsonl, adapter.gguf, loss.csv). */
+    outputs?: string[];
+    /** Warnings raised while computing (duplicates dropped, knowledge check below target...). */
+    warnings?: string[];
+}
+
+/** Outcome counts of one arm in one evaluate step (per seed with `seeds N`). */
+export interface EvaluationSummary extends Outcomes {
+    arm: string;
+    evaluation: string;
+    seedIndex?: number;
+}
+
+/** What `runExperiment` returns (and `mismatch run --json` prints, in a reduced shape). */
+export interface RunSummary {
+    experiment: string;
+    file: string;
+    storeDir: string;
+    status: 'done' | 'failed' | 'cancelled';
+    seconds: number;
+    /** Every step instance that was part of the run, in execution order. */
+    steps: StepResult[];
+    evaluations: EvaluationSummary[];
+    hypotheses: (HypothesisMetrics & { step: string })[];
+    error?: { message: string; detail?: string };
 }
