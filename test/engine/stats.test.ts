@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import {
+    binomialCdf,
+    bootstrapPairedDiffCI,
+    discordant,
+    matchCoverage,
+    mcnemarExact,
+    pairedT,
+    riskCoverage,
+    studentTSf,
+    verdictOf,
+    wilcoxonSignedRank,
+    type Scored,
+} from '../../engine/stats/index.js';
+
+describe('exact McNemar', () => {
+    it('b=8, c=2: P(X≤2 | n=10) = (1+10+45)/1024', () => {
+        const r = mcnemarExact(8, 2, 'two-sided');
+        expect(r.pTwoSided).toBeCloseTo((2 * 56) / 1024, 12);
+        expect(mcnemarExact(8, 2, 'greater').p).toBeCloseTo(56 / 1024, 12);
+        expect(mcnemarExact(8, 2, 'less').p).toBeCloseTo(1013 / 1024, 12);
+        expect(mcnemarExact(2, 8, 'greater').p).toBeCloseTo(1013 / 1024, 12);
+    });
+    it('b=10, c=0 and no discordant pairs', () => {
+        expect(mcnemarExact(10, 0).p).toBeCloseTo(2 / 1024, 14);
+        expect(mcnemarExact(10, 0, 'greater').p).toBeCloseTo(1 / 1024, 14);
+        expect(mcnemarExact(10, 0, 'greater').minAchievableP).toBeCloseTo(1 / 1024, 14);
+        expect(mcnemarExact(0, 0, 'greater').p).toBe(1);
+        expect(mcnemarExact(3, 3).p).toBe(1);
+    });
+    it('large n stays finite and symmetric', () => {
+        expect(binomialCdf(500, 1000)).toBeGreaterThan(0.5);
+        const p = mcnemarExact(600, 400).p; // z ≈ 6.3 → p ≈ 3e-10
+        expect(p).toBeGreaterThan(1e-11);
+        expect(p).toBeLessThan(1e-8);
+        expect(mcnemarExact(400, 600).p).toBeCloseTo(p, 20);
+    });
+    it('rejects bad counts', () => {
+        expect(() => mcnemarExact(-1, 2)).toThrow(/non-negative/);
+    });
+});
+
+describe('paired t and Wilcoxon', () => {
+    it('t with df=2 has the closed form 1/2 - t/(2√(2+t²))', () => {
+        // d = [1,2,3]: mean 2, sd 1, t = 2√3; one-sided p = 1/2 - √(3/14).
+        const r = pairedT([1, 2, 3], 'greater');
+        expect(r.t).toBeCloseTo(2 * Math.sqrt(3), 12);
+        expect(r.p).toBeCloseTo(0.5 - Math.sqrt(3 / 14), 9);
+        expect(pairedT([1, 2, 3]).p).toBeCloseTo(2 * (0.5 - Math.sqrt(3 / 14)), 9);
+        expect(studentTSf(0, 5)).toBeCloseTo(0.5, 12);
+        // df=1 is Cauchy: P(T > 1) = 1/4.
+        expect(studentTSf(1, 1)).toBeCloseTo(0.25, 9);
+    });
+    it('Wilcoxon d=[1,2,3,-0.5]: W+ = 9, P(W+ ≥ 9) = 2/16', () => {
+        const r = wilcoxonSignedRank([1, 2, 3, -0.5], 'greater');
+        expect(r.wPlus).toBe(9);
+        expect(r.p).toBeCloseTo(2 / 16, 12);
+        expect(wilcoxonSignedRank([1, 2, 3, -0.5]).p).toBeCloseTo(0.25, 12);
+        // ties: |d| = 1,1 → ranks 1.5,1.5; zeros dropped.
+        const t = wilcoxonSignedRank([1, -1, 0], 'greater');
+        expect(t.n).toBe(2);
+        expect(t.wPlus).toBe(1.5);
+        expect(t.p).toBeCloseTo(3 / 4, 12);
+    });
+});
+
+const rec = (id: string, outcome: Scored['outcome'], confidence: number | null): Scored => ({ id, outcome, confidence });
+
+describe('risk–coverage and matched coverage', () => {
+    const a = [rec('q1', 'correct', -0.1), rec('q2', 'wrong', -0.2), rec('q3', 'correct', -0.3), rec('q4', 'wrong', -0.4), rec('q5', 'wrong', -0.5)];
+    const b = [rec('q1', 'correct', -0.1), rec('q2', 'abstained', null), rec('q3', 'correct', -0.2), rec('q4', 'abstained', null), rec('q5', 'wrong', -0.9)];
+    it('curve and AURC by hand', () => {
+        const { points, aurc } = riskCoverage(a);
+        expect(points.map((p) => p.coverage)).toEqual([0.2, 0.4, 0.6, 0.8, 1]);
+        expect(points.map((p) => p.risk)).toEqual([0, 1 / 2, 1 / 3, 2 / 4, 3 / 5]);
+        expect(aurc).toBeCloseTo((0 + 0.5 + 1 / 3 + 0.5 + 0.6) / 5, 12);
+        expect(riskCoverage([rec('x', 'wrong', null)]).aurc).toBeNull();
+    });
+    it('the arm that answers more drops its least confident answers', () => {
+        const m = matchCoverage(a, b);
+        expect(m.reduced).toBe('a');
+        expect(m.dropped).toBe(2);
+        expect(m.coverage).toBeCloseTo(0.6, 12);
+        expect(m.a.map((r) => r.outcome)).toEqual(['correct', 'wrong', 'correct', 'abstained', 'abstained']);
+        expect(discordant(m.a, m.b)).toEqual({ b: 1, c: 1, n: 5 });
+        // raw: A wrong on q2,q4,q5; B wrong on q5 → b = 2, c = 0.
+        expect(discordant(a, b)).toEqual({ b: 2, c: 0, n: 5 });
+        // symmetric call reduces b's side instead.
+        expect(matchCoverage(b, a).reduced).toBe('b');
+    });
+    it('needs confidences on the arm that must give answers up', () => {
+        const noConf = a.map((r) => ({ ...r, confidence: null }));
+        expect(() => matchCoverage(noConf, b)).toThrow(/confidences/);
+    });
+});
+
+describe('bootstrap and verdict', () => {
+    it('degenerate and seeded', () => {
+        expect(bootstrapPairedDiffCI([1, 1, 1, 1], [0, 0, 0, 0])).toEqual([1, 1]);
+        const xa = [1, 0, 1, 1, 0, 1, 0, 1, 1, 1];
+        const xb = [0, 0, 1, 0, 0, 1, 0, 0, 1, 0];
+        const c1 = bootstrapPairedDiffCI(xa, xb, { seed: 5 });
+        expect(bootstrapPairedDiffCI(xa, xb, { seed: 5 })).toEqual(c1);
+        expect(c1[0]).toBeLessThanOrEqual(0.4);
+        expect(c1[1]).toBeGreaterThanOrEqual(0.4);
+        expect(c1[0]).toBeGreaterThanOrEqual(0);
+    });
+    it('verdicts', () => {
+        expect(verdictOf(0.01, 0.05, 1 / 1024)).toBe('holds');
+        expect(verdictOf(0.4, 0.05, 1 / 1024)).toBe('does not hold');
+        expect(verdictOf(0.5, 0.05, 0.125)).toBe('inconclusive'); // 3 discordant pairs can never reach 0.05
+        expect(verdictOf(NaN, 0.05, 0)).toBe('inconclusive');
+    });
+});
