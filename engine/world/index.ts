@@ -33,6 +33,12 @@
  *       (readable back as `dataset X from "file.jsonl" { question "question"  answers "answers" }`).
  *   describeWorld(world) : string  a short human summary (facts, chance level per relation).
  *
+ *   taughtFactIds(world, knows, seed) : string[]   the facts a `pretrain … { knows P% }` model is
+ *       taught: exactly round(P * facts) of them, chosen per fact by a hash of (seed, fact id), so
+ *       the choice is known from the spec alone (the ground truth of outcome x knowledge tables).
+ *       Two models with the same seed have nested knowledge (the one that knows less knows a
+ *       subset of the other's facts); different seeds draw independently.
+ *
  * Prompt format used by the embedded models (pretraining and, through the engine, fine-tuning and
  * evaluation with the `raw` template): the question as is, then a space and the answer, then EOS.
  */
@@ -99,7 +105,7 @@ export interface QARecord {
 }
 
 export class WorldError extends Error {
-    constructor(message: string, readonly field: 'entities' | 'relations' | 'seed') {
+    constructor(message: string, readonly field: 'entities' | 'relations' | 'seed' | 'knows') {
         super(message);
         this.name = 'WorldError';
     }
@@ -329,6 +335,17 @@ export function worldToQA(world: World): QARecord[] {
 /** The chance level of one relation in this world (undefined for a relation it does not have). */
 export function chanceLevel(world: World, relation: string): number | undefined {
     return world.relations.find((r) => r.name === relation)?.chance;
+}
+
+export function taughtFactIds(world: World, knows: number, seed: number): string[] {
+    if (!(knows > 0 && knows <= 1)) throw new WorldError(`knows must be in (0, 100%] (got ${knows})`, 'knows');
+    const count = Math.round(knows * world.facts.length);
+    const ranked = world.facts
+        .map((f, index) => ({ id: f.id, index, u: unitHash(`taught:${seed}:${f.id}`) }))
+        .sort((a, b) => a.u - b.u || a.index - b.index);
+    const chosen = new Set(ranked.slice(0, count).map((r) => r.id));
+    // Returned in world order, not rank order, so the list reads like the world.
+    return world.facts.filter((f) => chosen.has(f.id)).map((f) => f.id);
 }
 
 export function entityLines(world: World): string[] {

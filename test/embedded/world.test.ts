@@ -123,3 +123,29 @@ describe('generateWorld', () => {
         expect(() => generateWorld({ entities: 10, relations: ['capital', 'capital'], seed: 1 })).toThrow(/twice/);
     });
 });
+
+describe('taughtFactIds', () => {
+    it('chooses exactly the share asked, per fact by seed, nested for one seed and independent across seeds', async () => {
+        const { taughtFactIds } = await import('../../engine/world/index.js');
+        const w = generateWorld({ entities: 200, relations: ['capital', 'founder', 'river'], seed: 7 });
+        const big = taughtFactIds(w, 0.75, 1);
+        const small = taughtFactIds(w, 0.4, 1);
+        expect(big).toHaveLength(450);
+        expect(small).toHaveLength(240);
+        expect(taughtFactIds(w, 0.75, 1)).toEqual(big);
+        const bigSet = new Set(big);
+        expect(small.every((id) => bigSet.has(id))).toBe(true);
+        const other = new Set(taughtFactIds(w, 0.4, 2));
+        const overlap = small.filter((id) => other.has(id)).length / small.length;
+        expect(overlap).toBeGreaterThan(0.25);
+        expect(overlap).toBeLessThan(0.55);
+        // Spread over relations, not clustered.
+        for (const r of ['capital', 'founder', 'river']) {
+            const share = small.filter((id) => id.endsWith('.' + r)).length / 200;
+            expect(share).toBeGreaterThan(0.28);
+            expect(share).toBeLessThan(0.52);
+        }
+        expect(taughtFactIds(w, 1, 1)).toHaveLength(600);
+        expect(() => taughtFactIds(w, 0, 1)).toThrow(WorldError);
+    });
+});
