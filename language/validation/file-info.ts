@@ -1,0 +1,2 @@
+/** Cached file facts for validation (filled in below). */
+export class FileInfoCache {}

@@ -1,0 +1,9 @@
+// Starts the Mismatch language server (stdio or IPC, as the client asks). Nothing else lives here.
+import { startLanguageServer } from 'langium/lsp';
+import { NodeFileSystem } from 'langium/node';
+import { createConnection, ProposedFeatures } from 'vscode-languageserver/node.js';
+import { createMismatchServices } from '../language/mismatch-module.js';
+
+const connection = createConnection(ProposedFeatures.all);
+const { shared } = createMismatchServices({ connection, ...NodeFileSystem });
+startLanguageServer(shared);
