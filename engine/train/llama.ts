@@ -1,0 +1,325 @@
+// Llama models as GGUF: configuration, standard tensor names (llama.cpp src/llama-arch.cpp), weight
+// initialisation, and reading/writing the files node-llama-cpp loads.
+import { readGguf, readTensorF32, writeGguf, gv, f32ToF16 as f32ToF16Fast, GgmlType, ggmlTypeName, type GgufValue, type GgufTensorOut, type GgufFile } from './gguf.js';
+import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
+
+export interface LlamaConfig {
+    vocabSize: number;
+    nLayer: number;
+    /** width (n_embd) */
+    nEmbd: number;
+    nHead: number;
+    nHeadKv: number;
+    /** FFN width */
+    nFf: number;
+    /** context length */
+    nCtx: number;
+    ropeTheta: number;
+    rmsEps: number;
+    /** true: no output.weight, the output head is token_embd (llama.cpp falls back to it) */
+    tiedEmbeddings: boolean;
+}
+
+export const DEFAULT_ROPE_THETA = 10000;
+export const DEFAULT_RMS_EPS = 1e-5;
+
+/** A tensor held in memory: F32 data and its ggml shape (ne0 first). */
+export interface LlamaTensor {
+    shape: number[];
+    data: Float32Array;
+}
+export type LlamaTensors = Map<string, LlamaTensor>;
+
+export const LAYER_MATRICES = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
+export type LayerMatrix = (typeof LAYER_MATRICES)[number];
+
+export function headDim(c: LlamaConfig): number {
+    return c.nEmbd / c.nHead;
+}
+
+/** Shapes of all tensors of a llama model, in llama.cpp's names and ggml order. */
+export function llamaTensorShapes(c: LlamaConfig): Map<string, number[]> {
+    const hd = headDim(c);
+    const m = new Map<string, number[]>();
+    m.set('token_embd.weight', [c.nEmbd, c.vocabSize]);
+    for (let l = 0; l < c.nLayer; l++) {
+        m.set(`blk.${l}.attn_norm.weight`, [c.nEmbd]);
+        m.set(`blk.${l}.attn_q.weight`, [c.nEmbd, hd * c.nHead]);
+        m.set(`blk.${l}.attn_k.weight`, [c.nEmbd, hd * c.nHeadKv]);
+        m.set(`blk.${l}.attn_v.weight`, [c.nEmbd, hd * c.nHeadKv]);
+        m.set(`blk.${l}.attn_output.weight`, [hd * c.nHead, c.nEmbd]);
+        m.set(`blk.${l}.ffn_norm.weight`, [c.nEmbd]);
+        m.set(`blk.${l}.ffn_gate.weight`, [c.nEmbd, c.nFf]);
+        m.set(`blk.${l}.ffn_up.weight`, [c.nEmbd, c.nFf]);
+        m.set(`blk.${l}.ffn_down.weight`, [c.nFf, c.nEmbd]);
+    }
+    m.set('output_norm.weight', [c.nEmbd]);
+    if (!c.tiedEmbeddings) m.set('output.weight', [c.nEmbd, c.vocabSize]);
+    return m;
+}
+
+export function countParameters(c: LlamaConfig): number {
+    let n = 0;
+    for (const s of llamaTensorShapes(c).values()) n += s.reduce((a, b) => a * b, 1);
+    return n;
+}
+
+export function validateConfig(c: LlamaConfig): void {
+    const ints: (keyof LlamaConfig)[] = ['vocabSize', 'nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtx'];
+    for (const k of ints) {
+        const v = c[k] as number;
+        if (!Number.isInteger(v) || v <= 0) throw new Error(`model config: ${k} must be a positive integer (got ${v})`);
+    }
+    if (c.nEmbd % c.nHead !== 0) throw new Error(`model config: width ${c.nEmbd} is not a multiple of heads ${c.nHead}`);
+    if (c.nHead % c.nHeadKv !== 0) throw new Error(`model config: heads ${c.nHead} is not a multiple of kv heads ${c.nHeadKv}`);
+    if (headDim(c) % 2 !== 0) throw new Error(`model config: head size ${headDim(c)} must be even (RoPE)`);
+    if (!(c.ropeTheta > 0)) throw new Error('model config: rope theta must be > 0');
+    if (!(c.rmsEps > 0)) throw new Error('model config: rms eps must be > 0');
+}
+
+/** Deterministic PRNG (mulberry32) with normal draws (Box-Muller). */
+export class Rng {
+    private s: number;
+    private spare: number | undefined;
+    constructor(seed: number) { this.s = (seed >>> 0) ^ 0x9e3779b9; }
+    next(): number {
+        let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    }
+    normal(): number {
+        if (this.spare !== undefined) { const v = this.spare; this.spare = undefined; return v; }
+        let u = 0;
+        while (u === 0) u = this.next();
+        const v = this.next();
+        const r = Math.sqrt(-2 * Math.log(u));
+        this.spare = r * Math.sin(2 * Math.PI * v);
+        return r * Math.cos(2 * Math.PI * v);
+    }
+    int(n: number): number { return Math.floor(this.next() * n); }
+    shuffle<T>(a: T[]): T[] {
+        for (let i = a.length - 1; i > 0; i--) { const j = this.int(i + 1); [a[i], a[j]] = [a[j], a[i]]; }
+        return a;
+    }
+}
+
+/**
+ * Initial weights: norms 1, matrices N(0, 0.02) with the residual projections (attn_output, ffn_down)
+ * scaled by 1/sqrt(2·layers) as in GPT-2.
+ */
+export function initLlamaWeights(c: LlamaConfig, seed: number): LlamaTensors {
+    validateConfig(c);
+    const rng = new Rng(seed);
+    const out: LlamaTensors = new Map();
+    for (const [name, shape] of llamaTensorShapes(c)) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const data = new Float32Array(n);
+        if (name.endsWith('norm.weight')) data.fill(1);
+        else {
+            let std = 0.02;
+            if (name.includes('attn_output') || name.includes('ffn_down')) std /= Math.sqrt(2 * c.nLayer);
+            for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+        }
+        out.set(name, { shape, data });
+    }
+    return out;
+}
+
+export function tokenizerMetadata(t: TokenizerData): [string, GgufValue][] {
+    return [
+        ['tokenizer.ggml.model', gv.str(t.model)],
+        ['tokenizer.ggml.tokens', gv.strs(t.tokens)],
+        ['tokenizer.ggml.scores', gv.f32s(t.scores)],
+        ['tokenizer.ggml.token_type', gv.i32s(t.types)],
+        ['tokenizer.ggml.bos_token_id', gv.u32(t.bosId)],
+        ['tokenizer.ggml.eos_token_id', gv.u32(t.eosId)],
+        ['tokenizer.ggml.unknown_token_id', gv.u32(t.unkId)],
+        ['tokenizer.ggml.add_bos_token', gv.bool(t.addBos)],
+        ['tokenizer.ggml.add_eos_token', gv.bool(t.addEos)],
+        ['tokenizer.ggml.add_space_prefix', gv.bool(t.addSpacePrefix)],
+    ];
+}
+
+export interface WriteLlamaOptions {
+    config: LlamaConfig;
+    tokenizer: Tokenizer | TokenizerData;
+    tensors: LlamaTensors;
+    name?: string;
+    /** extra metadata (e.g. mismatch.* provenance) */
+    metadata?: [string, GgufValue][];
+    /** store matrices as F16 (norms stay F32); default F32 */
+    f16?: boolean;
+}
+
+/** Writes a llama GGUF that node-llama-cpp 3.21.1 loads (tested in test/train/gguf.test.ts). */
+export function writeLlamaGguf(path: string, opts: WriteLlamaOptions): void {
+    const c = opts.config;
+    validateConfig(c);
+    const tok: TokenizerData = 'data' in opts.tokenizer ? opts.tokenizer.data : opts.tokenizer;
+    if (tok.tokens.length !== c.vocabSize) throw new Error(`writeLlamaGguf: tokenizer has ${tok.tokens.length} tokens, config.vocabSize is ${c.vocabSize}`);
+    const md: [string, GgufValue][] = [
+        ['general.architecture', gv.str('llama')],
+        ['general.name', gv.str(opts.name ?? 'mismatch-llama')],
+        ['general.file_type', gv.u32(opts.f16 ? 1 : 0)],
+        ['general.alignment', gv.u32(32)],
+        ['llama.vocab_size', gv.u32(c.vocabSize)],
+        ['llama.context_length', gv.u32(c.nCtx)],
+        ['llama.embedding_length', gv.u32(c.nEmbd)],
+        ['llama.block_count', gv.u32(c.nLayer)],
+        ['llama.feed_forward_length', gv.u32(c.nFf)],
+        ['llama.attention.head_count', gv.u32(c.nHead)],
+        ['llama.attention.head_count_kv', gv.u32(c.nHeadKv)],
+        ['llama.attention.layer_norm_rms_epsilon', gv.f32(c.rmsEps)],
+        ['llama.rope.freq_base', gv.f32(c.ropeTheta)],
+        ['llama.rope.dimension_count', gv.u32(headDim(c))],
+        ...tokenizerMetadata(tok),
+        ...(opts.metadata ?? []),
+    ];
+    const shapes = llamaTensorShapes(c);
+    const out: GgufTensorOut[] = [];
+    for (const [name, shape] of shapes) {
+        const t = opts.tensors.get(name);
+        if (!t) throw new Error(`writeLlamaGguf: missing tensor ${name}`);
+        if (t.shape.join(',') !== shape.join(',')) throw new Error(`writeLlamaGguf: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+        out.push(toOut(name, t, !!opts.f16 && shape.length > 1));
+    }
+    writeGguf(path, md, out);
+}
+
+function toOut(name: string, t: LlamaTensor, f16: boolean): GgufTensorOut {
+    if (!f16) return { name, shape: t.shape, data: t.data, type: 'f32' };
+    const bits = new Uint16Array(t.data.length);
+    for (let i = 0; i < bits.length; i++) bits[i] = f32ToF16Fast(t.data[i]);
+    return { name, shape: t.shape, data: bits, type: 'f16' };
+}
+
+export interface LlamaGgufInfo {
+    file: GgufFile;
+    config: LlamaConfig;
+    /** present when the file has an SPM ("llama") vocabulary */
+    tokenizer?: Tokenizer;
+    tokenizerModel: string;
+    architecture: string;
+}
+
+function num(md: Map<string, unknown>, key: string, path: string, fallback?: number): number {
+    const v = md.get(key);
+    if (typeof v === 'number') return v;
+    if (fallback !== undefined) return fallback;
+    throw new Error(`${path}: missing GGUF key ${key}`);
+}
+
+/** Reads a llama GGUF's header (config, tokenizer) without the weights; errors for other architectures. */
+export function readLlamaGgufInfo(path: string): LlamaGgufInfo {
+    const file = readGguf(path);
+    const md = file.metadata;
+    const arch = String(md.get('general.architecture') ?? '');
+    if (arch !== 'llama') throw new Error(`${path}: architecture "${arch}" is not supported by the trainer (only "llama")`);
+    const tokens = md.get('tokenizer.ggml.tokens') as string[] | undefined;
+    const nEmbd = num(md, 'llama.embedding_length', path);
+    const nHead = num(md, 'llama.attention.head_count', path);
+    const hasOutput = file.tensors.some((t) => t.name === 'output.weight');
+    const embd = file.tensors.find((t) => t.name === 'token_embd.weight');
+    if (!embd) throw new Error(`${path}: no token_embd.weight tensor`);
+    const config: LlamaConfig = {
+        vocabSize: embd.shape[1],
+        nLayer: num(md, 'llama.block_count', path),
+        nEmbd,
+        nHead,
+        nHeadKv: num(md, 'llama.attention.head_count_kv', path, nHead),
+        nFf: num(md, 'llama.feed_forward_length', path),
+        nCtx: num(md, 'llama.context_length', path),
+        ropeTheta: num(md, 'llama.rope.freq_base', path, DEFAULT_ROPE_THETA),
+        rmsEps: num(md, 'llama.attention.layer_norm_rms_epsilon', path, DEFAULT_RMS_EPS),
+        tiedEmbeddings: !hasOutput,
+    };
+    const ropeDims = md.get('llama.rope.dimension_count');
+    if (typeof ropeDims === 'number' && ropeDims !== nEmbd / nHead) throw new Error(`${path}: partial RoPE (dimension_count ${ropeDims}) is not supported by the trainer`);
+    if (md.get('llama.rope.scaling.type') !== undefined && md.get('llama.rope.scaling.type') !== 'none') throw new Error(`${path}: RoPE scaling "${String(md.get('llama.rope.scaling.type'))}" is not supported by the trainer`);
+    if (file.tensors.some((t) => t.name.includes('ffn_gate_exps'))) throw new Error(`${path}: mixture-of-experts llama models are not supported by the trainer`);
+    const tokenizerModel = String(md.get('tokenizer.ggml.model') ?? '');
+    let tokenizer: Tokenizer | undefined;
+    if (tokenizerModel === 'llama' && tokens) {
+        const scores = md.get('tokenizer.ggml.scores') as Float32Array | undefined;
+        const types = md.get('tokenizer.ggml.token_type') as Int32Array | undefined;
+        tokenizer = tokenizerFromData({
+            model: 'llama',
+            tokens,
+            scores: scores ? Array.from(scores) : tokens.map(() => 0),
+            types: types ? Array.from(types) : tokens.map(() => TOKEN_TYPE.NORMAL),
+            bosId: num(md, 'tokenizer.ggml.bos_token_id', path, 1),
+            eosId: num(md, 'tokenizer.ggml.eos_token_id', path, 2),
+            unkId: num(md, 'tokenizer.ggml.unknown_token_id', path, 0),
+            addBos: (md.get('tokenizer.ggml.add_bos_token') as boolean | undefined) ?? true,
+            addEos: (md.get('tokenizer.ggml.add_eos_token') as boolean | undefined) ?? false,
+            addSpacePrefix: (md.get('tokenizer.ggml.add_space_prefix') as boolean | undefined) ?? true,
+        });
+    }
+    return { file, config, tokenizer, tokenizerModel, architecture: arch };
+}
+
+/** Tensor types that cannot be trained (quantized): the names and types, empty when all are F32/F16/BF16. */
+export function quantizedTensors(file: GgufFile): { name: string; type: string }[] {
+    return file.tensors
+        .filter((t) => t.type !== GgmlType.F32 && t.type !== GgmlType.F16 && t.type !== GgmlType.BF16)
+        .map((t) => ({ name: t.name, type: ggmlTypeName(t.type) }));
+}
+
+/** Reads a llama GGUF fully: config, tokenizer and all weights as F32. */
+export function readLlamaGguf(path: string): LlamaGgufInfo & { tensors: LlamaTensors } {
+    const info = readLlamaGgufInfo(path);
+    const q = quantizedTensors(info.file);
+    if (q.length > 0) throw new Error(`${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? `, and ${q.length - 1} more` : ''}); the trainer needs an F32, F16 or BF16 model`);
+    const tensors: LlamaTensors = new Map();
+    for (const [name, shape] of llamaTensorShapes(info.config)) {
+        const t = info.file.tensors.find((x) => x.name === name);
+        if (!t) throw new Error(`${path}: missing tensor ${name}`);
+        if (t.shape.join(',') !== shape.join(',')) throw new Error(`${path}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+        tensors.set(name, { shape, data: readTensorF32(info.file, name) });
+    }
+    return { ...info, tensors };
+}
+
+export interface LoraWeights {
+    /** base tensor name (e.g. blk.0.attn_q.weight) -> A [in, r] and B [r, out] */
+    pairs: Map<string, { a: LlamaTensor; b: LlamaTensor }>;
+    alpha: number;
+    rank: number;
+}
+
+/** Writes a LoRA adapter GGUF (general.type=adapter, adapter.type=lora, <w>.lora_a/.lora_b). */
+export function writeLoraGguf(path: string, lora: LoraWeights, opts: { name?: string; metadata?: [string, GgufValue][] } = {}): void {
+    const md: [string, GgufValue][] = [
+        ['general.architecture', gv.str('llama')],
+        ['general.type', gv.str('adapter')],
+        ['general.name', gv.str(opts.name ?? 'mismatch-lora')],
+        ['general.alignment', gv.u32(32)],
+        ['adapter.type', gv.str('lora')],
+        ['adapter.lora.alpha', gv.f32(lora.alpha)],
+        ...(opts.metadata ?? []),
+    ];
+    const out: GgufTensorOut[] = [];
+    for (const [name, p] of lora.pairs) {
+        out.push({ name: `${name}.lora_a`, shape: p.a.shape, data: p.a.data, type: 'f32' });
+        out.push({ name: `${name}.lora_b`, shape: p.b.shape, data: p.b.data, type: 'f32' });
+    }
+    writeGguf(path, md, out);
+}
+
+/** Reads a LoRA adapter GGUF written by writeLoraGguf (or any F32/F16 llama.cpp LoRA adapter). */
+export function readLoraGguf(path: string): LoraWeights {
+    const file = readGguf(path);
+    if (file.metadata.get('general.type') !== 'adapter' || file.metadata.get('adapter.type') !== 'lora') throw new Error(`${path} is not a LoRA adapter GGUF`);
+    const pairs = new Map<string, { a: LlamaTensor; b: LlamaTensor }>();
+    let rank = 0;
+    for (const t of file.tensors) {
+        if (!t.name.endsWith('.lora_a')) continue;
+        const base = t.name.slice(0, -'.lora_a'.length);
+        const bInfo = file.tensors.find((x) => x.name === `${base}.lora_b`);
+        if (!bInfo) throw new Error(`${path}: ${t.name} has no matching .lora_b`);
+        pairs.set(base, { a: { shape: t.shape, data: readTensorF32(file, t.name) }, b: { shape: bInfo.shape, data: readTensorF32(file, bInfo.name) } });
+        rank = t.shape[1];
+    }
+    return { pairs, alpha: Number(file.metadata.get('adapter.lora.alpha') ?? rank), rank };
+}

@@ -1,0 +1,302 @@
+// The parent side of training: checks the job in TypeScript (every precondition a clear error before
+// native code runs), tokenizes the data, starts the child process (ggml through koffi; a native assert
+// can only kill the child) and turns its messages, its exit and its native output into events, a result
+// or a TrainError.
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { freemem } from 'node:os';
+import { readLlamaGgufInfo, quantizedTensors, validateConfig, countParameters, type LlamaConfig } from './llama.js';
+import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
+import { TrainError, type FromChild, type ResolvedJob, type ToChild, type TrainEvent, type TrainJob, type TrainResult } from './types.js';
+
+export interface TrainOptions {
+    signal?: AbortSignal;
+    onEvent?: (e: TrainEvent) => void;
+    /** path of the child script (default: found next to the bundle, or built from child.ts with esbuild) */
+    childPath?: string;
+    /**
+     * Tokenizer for GGUF bases whose vocabulary is not an SPM one we can reproduce: node-llama-cpp's
+     * `model.tokenize` of the base loaded with `vocabOnly: true`. Given by the caller that already
+     * holds a Llama instance; when absent the trainer loads one itself (CPU, build 'never').
+     */
+    tokenize?: (text: string) => number[] | Promise<number[]>;
+    /** seconds to wait for the child after a cancel before killing it; default 10 */
+    cancelGraceSeconds?: number;
+}
+
+const here = typeof import.meta === 'object' && typeof import.meta.url === 'string' ? fileURLToPath(import.meta.url) : __filename;
+const requireHere = createRequire(here);
+
+function versions(): Record<string, string> {
+    const v: Record<string, string> = { node: process.version };
+    for (const p of ['node-llama-cpp', 'koffi']) {
+        try {
+            const pj = requireHere.resolve(`${p}/package.json`);
+            v[p] = JSON.parse(readFileSync(pj, 'utf8')).version;
+        } catch { /* not resolvable from a bundle: leave it out */ }
+    }
+    return v;
+}
+
+function fail(msg: string, code = 'precondition'): never {
+    throw new TrainError(msg, [], code);
+}
+
+interface JobTokenizer {
+    bos: number;
+    eos: number;
+    unk: number | undefined;
+    encode(text: string): Promise<number[]>;
+    /** token ids that mean "could not encode" (unknown); empty when byte fallback covers everything */
+    isUnknown(id: number): boolean;
+    data: TokenizerData | null;
+}
+
+async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: JobTokenizer; config: LlamaConfig }> {
+    if (typeof job.base !== 'string') {
+        const { config, tokenizer } = job.base.init;
+        validateConfig(config);
+        if (tokenizer.tokens.length !== config.vocabSize) fail(`init: the tokenizer has ${tokenizer.tokens.length} tokens but config.vocabSize is ${config.vocabSize}`);
+        const t = tokenizerFromData(tokenizer);
+        return { tok: fromSpm(t), config };
+    }
+    const path = job.base;
+    if (!existsSync(path)) fail(`base model ${path} does not exist`);
+    const info = readLlamaGgufInfo(path); // throws for other architectures
+    const q = quantizedTensors(info.file);
+    if (q.length > 0) fail(`${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? ` and ${q.length - 1} more` : ''}); the trainer needs an F32, F16 or BF16 llama GGUF`);
+    const types = info.file.metadata.get('tokenizer.ggml.token_type') as Int32Array | undefined;
+    const plainSpm = info.tokenizer && !(types && Array.from(types).some((t) => t === TOKEN_TYPE.USER_DEFINED));
+    if (plainSpm && !opts.tokenize) return { tok: fromSpm(info.tokenizer!), config: info.config };
+    // any other vocabulary: node-llama-cpp's own tokenizer
+    let tokenize = opts.tokenize;
+    let bos = Number(info.file.metadata.get('tokenizer.ggml.bos_token_id') ?? -1);
+    let eos = Number(info.file.metadata.get('tokenizer.ggml.eos_token_id') ?? -1);
+    const unkRaw = info.file.metadata.get('tokenizer.ggml.unknown_token_id');
+    if (!tokenize) {
+        const { getLlama } = await import('node-llama-cpp');
+        const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+        const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+        tokenize = (text: string) => Array.from(model.tokenize(text));
+        if (model.tokens.bos != null) bos = model.tokens.bos;
+        if (model.tokens.eos != null) eos = model.tokens.eos;
+    }
+    if (eos < 0) fail(`${path}: the vocabulary has no end-of-sequence token`);
+    const tk = tokenize;
+    return {
+        config: info.config,
+        tok: {
+            bos, eos, unk: typeof unkRaw === 'number' ? unkRaw : undefined, data: null,
+            encode: async (t) => Array.from(await tk(t)),
+            isUnknown: (id) => typeof unkRaw === 'number' && id === unkRaw,
+        },
+    };
+}
+
+function fromSpm(t: Tokenizer): JobTokenizer {
+    return {
+        bos: t.bosId, eos: t.eosId, unk: t.unkId, data: t.data,
+        encode: async (s) => t.encode(s),
+        isUnknown: (id) => id === t.unkId,
+    };
+}
+
+function seq(n: number, k: number): string {
+    return `example ${n + 1}${k >= 0 ? ` (${k} tokens)` : ''}`;
+}
+
+/**
+ * Estimated peak bytes of a training run: weights, gradients and AdamW moments of the trainable
+ * tensors, frozen weights, and the activations the backward pass keeps (per token and layer: the
+ * residual stream, norms, q/k/v, attention scores, FFN), doubled for their gradients.
+ */
+export function estimateTrainBytes(c: LlamaConfig, trainable: number, batch: number, seqLen: number): number {
+    const total = countParameters(c);
+    const weights = total * 4 + trainable * 4 * 3;
+    const tokens = batch * seqLen;
+    const perTokenLayer = 10 * c.nEmbd + 4 * c.nFf + 2 * c.nHead * seqLen;
+    const acts = tokens * (c.nLayer * perTokenLayer + 4 * c.nEmbd) * 4 * 2 + tokens * c.vocabSize * 4 * 2 / Math.max(1, seqLen / 4);
+    return weights + acts + 64 * 1024 * 1024;
+}
+
+export function loraTrainableParams(c: LlamaConfig, rank: number, targets: string[]): number {
+    const hd = c.nEmbd / c.nHead;
+    const dims: Record<string, [number, number]> = {
+        attn_q: [c.nEmbd, hd * c.nHead], attn_k: [c.nEmbd, hd * c.nHeadKv], attn_v: [c.nEmbd, hd * c.nHeadKv],
+        attn_output: [hd * c.nHead, c.nEmbd], ffn_gate: [c.nEmbd, c.nFf], ffn_up: [c.nEmbd, c.nFf], ffn_down: [c.nFf, c.nEmbd],
+    };
+    let n = 0;
+    for (const t of targets) n += rank * (dims[t][0] + dims[t][1]) * c.nLayer;
+    return n;
+}
+
+export const DEFAULT_LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output'] as const;
+
+/** Checks a job and tokenizes its data; every problem is a TrainError with a clear message. */
+export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<ResolvedJob> {
+    if (!job || typeof job !== 'object') fail('train job: not an object');
+    if (!Array.isArray(job.examples) || job.examples.length === 0) fail('train job: the dataset is empty (no examples)');
+    if (!(job.epochs > 0)) fail(`train job: epochs must be > 0 (got ${job.epochs})`);
+    if (!(job.lr > 0)) fail(`train job: learning rate must be > 0 (got ${job.lr})`);
+    if (job.mode !== 'full' && job.mode !== 'lora') fail(`train job: mode must be "full" or "lora" (got ${String(job.mode)})`);
+    if (job.mode === 'lora') {
+        if (!job.lora || !(job.lora.rank >= 1) || !Number.isInteger(job.lora.rank)) fail('train job: LoRA needs an integer rank ≥ 1');
+        if (!(job.lora.alpha > 0)) fail('train job: LoRA alpha must be > 0');
+        if (typeof job.base !== 'string') fail('train job: LoRA needs a base GGUF model (pretrain with mode "full")');
+    }
+    const batch = job.batch ?? 16;
+    if (!Number.isInteger(batch) || batch < 1) fail(`train job: batch must be a positive integer (got ${batch})`);
+    if (job.gradAccum !== undefined && (!Number.isInteger(job.gradAccum) || job.gradAccum < 1)) fail('train job: gradient accumulation must be a positive integer');
+    if (job.weightDecay !== undefined && !(job.weightDecay >= 0 && job.weightDecay <= 1)) fail('train job: weight decay must be in [0, 1]');
+    const vs = job.validationShare ?? 0;
+    if (!(vs >= 0 && vs < 1)) fail('train job: validation share must be in [0, 1)');
+    if (job.threads !== undefined && (!Number.isInteger(job.threads) || job.threads < 1)) fail('train job: threads must be a positive integer');
+    if (!job.outDir) fail('train job: outDir is required');
+
+    const { tok, config } = await jobTokenizer(job, opts);
+    const sep = job.separator ?? ' ';
+    const encodeAll = async (list: { prompt: string; answer: string }[], label: string) => {
+        const out: { tokens: number[]; answerStart: number }[] = [];
+        for (let i = 0; i < list.length; i++) {
+            const ex = list[i];
+            if (!ex || typeof ex.prompt !== 'string' || typeof ex.answer !== 'string') fail(`${label} ${seq(i, -1)}: needs string "prompt" and "answer"`);
+            if (ex.answer.trim() === '') fail(`${label} ${seq(i, -1)}: empty answer`);
+            const p = await tok.encode(ex.prompt);
+            const full = await tok.encode(ex.prompt + sep + ex.answer);
+            let k = 0;
+            while (k < p.length && k < full.length && p[k] === full[k]) k++;
+            const tokens = [...(tok.bos >= 0 ? [tok.bos] : []), ...full, tok.eos];
+            const bad = full.findIndex((id) => tok.isUnknown(id));
+            if (bad >= 0) fail(`${label} ${seq(i, -1)}: the tokenizer cannot encode "${(ex.prompt + sep + ex.answer).slice(0, 80)}" (unknown token at position ${bad})`);
+            const answerStart = (tok.bos >= 0 ? 1 : 0) + k;
+            if (answerStart >= tokens.length - 1) fail(`${label} ${seq(i, -1)}: the answer produced no tokens`);
+            if (tokens.length > config.nCtx) fail(`${label} ${seq(i, tokens.length)} is longer than the model's context (${config.nCtx} tokens)`);
+            out.push({ tokens, answerStart });
+        }
+        return out;
+    };
+    let train = await encodeAll(job.examples, 'examples');
+    let validation = job.validation ? await encodeAll(job.validation, 'validation') : [];
+    if (!job.validation && vs > 0) {
+        // deterministic split by seed
+        const { Rng } = await import('./llama.js');
+        const idx = train.map((_, i) => i);
+        new Rng(job.seed ^ 0x5eed).shuffle(idx);
+        const nVal = Math.max(1, Math.round(train.length * vs));
+        const valSet = new Set(idx.slice(0, nVal));
+        validation = train.filter((_, i) => valSet.has(i));
+        train = train.filter((_, i) => !valSet.has(i));
+        if (train.length === 0) fail('train job: no training examples left after the validation split');
+    }
+    const seqLen = Math.max(...train.map((t) => t.tokens.length), ...validation.map((t) => t.tokens.length));
+    const trainable = job.mode === 'lora' ? loraTrainableParams(config, job.lora!.rank, job.lora!.targets ?? [...DEFAULT_LORA_TARGETS]) : countParameters(config);
+    const need = estimateTrainBytes(config, trainable, Math.min(batch, train.length), seqLen);
+    const avail = freemem(); // host memory (a GPU run keeps weights and activations on the device, but this bound is still safe)
+    if (need > 0.85 * avail) fail(`train job: not enough memory for batch ${batch} × ${seqLen} tokens: about ${(need / 2 ** 30).toFixed(2)} GiB needed, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size`);
+    return { job, config, tokenizer: tok.data, train, validation, seqLen, versions: versions() };
+}
+
+/** Finds or builds the child script. */
+export async function resolveChildPath(explicit?: string): Promise<string> {
+    if (explicit) return explicit;
+    if (process.env.MISMATCH_TRAIN_CHILD) return process.env.MISMATCH_TRAIN_CHILD;
+    const dir = dirname(here);
+    // bundles: dist/cli/main.js, dist/engine/*.js, dist/client/extension.cjs
+    for (const c of [join(dir, 'train-child.js'), join(dir, '../engine/train-child.js')]) if (existsSync(c)) return c;
+    const src = join(dir, 'child.ts');
+    if (existsSync(src)) {
+        // running from the TypeScript sources (tests): bundle child.ts once with esbuild, as esbuild.mjs does
+        const root = resolve(dir, '../..');
+        const out = join(root, 'node_modules/.cache/mismatch-train/train-child.js');
+        const srcDir = dir;
+        const newest = Math.max(...['child.ts', 'native.ts', 'trainer.ts', 'ffi.ts', 'llama.ts', 'gguf.ts', 'tokenizer.ts', 'types.ts']
+            .map((f) => join(srcDir, f)).filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
+        if (!existsSync(out) || statSync(out).mtimeMs < newest) {
+            const esbuild = await import('esbuild');
+            mkdirSync(dirname(out), { recursive: true });
+            await esbuild.build({
+                entryPoints: [src], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+                external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'error', sourcemap: true,
+                banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+            });
+        }
+        return out;
+    }
+    throw new TrainError(`trainer child script not found next to ${here}`, [], 'internal');
+}
+
+/**
+ * Trains in a child process. Resolves with the result; rejects with a TrainError (preconditions,
+ * native errors with the last lines of native output, cancel, a killed child). Never kills the parent.
+ */
+export async function trainModel(job: TrainJob, opts: TrainOptions = {}): Promise<TrainResult> {
+    const emit = (e: TrainEvent) => { try { opts.onEvent?.(e); } catch { /* a listener's error is not ours */ } };
+    if (opts.signal?.aborted) throw new TrainError('training cancelled', [], 'cancelled');
+    const resolved = await checkJob(job, opts);
+    mkdirSync(job.outDir, { recursive: true });
+    const childPath = await resolveChildPath(opts.childPath);
+    return new Promise<TrainResult>((resolvePromise, reject) => {
+        const tail: string[] = [];
+        const keep = (chunk: Buffer) => {
+            for (const line of chunk.toString('utf8').split('\n')) {
+                if (!line.trim()) continue;
+                tail.push(line);
+                if (tail.length > 40) tail.shift();
+            }
+        };
+        let child: ChildProcess;
+        try {
+            child = fork(childPath, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', execArgv: [] });
+        } catch (e) {
+            reject(new TrainError(`could not start the trainer process: ${(e as Error).message}`, [], 'spawn'));
+            return;
+        }
+        child.stdout?.on('data', keep);
+        child.stderr?.on('data', keep);
+        let settled = false;
+        let cancelled = false;
+        let killTimer: NodeJS.Timeout | undefined;
+        const finish = (err: TrainError | null, result?: TrainResult) => {
+            if (settled) return;
+            settled = true;
+            opts.signal?.removeEventListener('abort', onAbort);
+            if (killTimer) clearTimeout(killTimer);
+            if (err) { emit({ type: 'error', message: err.message, nativeOutput: err.nativeOutput }); reject(err); }
+            else resolvePromise(result!);
+        };
+        const onAbort = () => {
+            cancelled = true;
+            try { child.send({ type: 'cancel' } satisfies ToChild); } catch { /* already gone */ }
+            killTimer = setTimeout(() => { child.kill('SIGKILL'); }, (opts.cancelGraceSeconds ?? 10) * 1000);
+        };
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        child.on('message', (m: FromChild) => {
+            if (m.type === 'event') {
+                const e = m.event;
+                if (e.type === 'done') { emit(e); finish(null, e.result); return; }
+                if (e.type === 'error') {
+                    const code = cancelled && /cancel/i.test(e.message) ? 'cancelled' : 'native';
+                    finish(new TrainError(e.message, [...(e.nativeOutput ?? []), ...tail].slice(-40), code));
+                    return;
+                }
+                emit(e);
+            } else if (m.type === 'fatal') {
+                finish(new TrainError(m.message, [...tail], 'native'));
+            }
+        });
+        child.on('error', (e) => finish(new TrainError(`trainer process error: ${e.message}`, [...tail], 'spawn')));
+        child.on('exit', (code, signal) => {
+            // let the last stderr chunks arrive
+            setTimeout(() => {
+                if (cancelled) { finish(new TrainError('training cancelled', [...tail], 'cancelled')); return; }
+                const why = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${code}`;
+                const abort = tail.find((l) => /GGML_ASSERT|error|abort/i.test(l));
+                finish(new TrainError(`the trainer process ${why}${abort ? `: ${abort.trim()}` : ''}`, [...tail], 'crash'));
+            }, 50);
+        });
+        child.send({ type: 'train', job: resolved } satisfies ToChild);
+    });
+}

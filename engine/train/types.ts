@@ -1,0 +1,131 @@
+// Types of the trainer's public API (re-exported by api.ts) and of the parent <-> child protocol.
+import type { LlamaConfig } from './llama.js';
+import type { TokenizerData } from './tokenizer.js';
+
+export interface TrainExample {
+    prompt: string;
+    answer: string;
+}
+
+/** From scratch: a config, a tokenizer and a seed for the initial weights. */
+export interface InitSpec {
+    init: {
+        config: LlamaConfig;
+        tokenizer: TokenizerData;
+        seed: number;
+    };
+}
+
+export interface LoraSpec {
+    rank: number;
+    /** scale = alpha / rank (stored as adapter.lora.alpha) */
+    alpha: number;
+    /** which matrices get adapters; default attn_q, attn_k, attn_v, attn_output */
+    targets?: ('attn_q' | 'attn_k' | 'attn_v' | 'attn_output' | 'ffn_gate' | 'ffn_up' | 'ffn_down')[];
+}
+
+export type TrainGpu = 'off' | 'auto' | 'cuda' | 'vulkan';
+
+export interface TrainJob {
+    /** a GGUF path to fine-tune, or a from-scratch spec */
+    base: string | InitSpec;
+    /** For `base` as a path: a LoRA adapter GGUF to continue training from (LoRA mode only). */
+    examples: TrainExample[];
+    /** optional fixed validation set; otherwise `validationShare` of the examples */
+    validation?: TrainExample[];
+    mode: 'full' | 'lora';
+    lora?: LoraSpec;
+    epochs: number;
+    /** peak learning rate */
+    lr: number;
+    /** warmup steps (optimizer steps) before the peak; default 0 */
+    warmup?: number;
+    /** after warmup: constant, linear decay to 0, or cosine decay to `minLrRatio`·lr; default constant */
+    schedule?: 'constant' | 'linear' | 'cosine';
+    minLrRatio?: number;
+    /** examples per micro-batch; default 16 */
+    batch?: number;
+    /** micro-batches per optimizer step; default 1 */
+    gradAccum?: number;
+    weightDecay?: number;
+    optimizer?: 'adamw' | 'sgd';
+    /** AdamW betas; default 0.9, 0.999 */
+    beta1?: number;
+    beta2?: number;
+    seed: number;
+    /** share of the examples held out for validation, 0..0.5; default 0 */
+    validationShare?: number;
+    /** stop when the validation loss has not improved for this many epochs */
+    earlyStopping?: { patience: number; minDelta?: number };
+    /** CPU threads; default 2 */
+    threads?: number;
+    gpu?: TrainGpu;
+    /** where model/adapter, loss.csv, manifest.json and checkpoints go */
+    outDir: string;
+    /** write a checkpoint every N optimizer steps (and always after each epoch) */
+    checkpointEvery?: number;
+    /** resume from outDir/checkpoint when one is there */
+    resume?: boolean;
+    /** how the answer follows the prompt in the training sequence; default ' ' (prompt + ' ' + answer) */
+    separator?: string;
+    /** stop after this many optimizer steps (tests, benchmarks); default unlimited */
+    maxSteps?: number;
+    /** name stored in general.name */
+    name?: string;
+}
+
+export type TrainEvent =
+    | { type: 'start'; totalSteps: number; epochs: number; examples: number; validationExamples: number; trainableParams: number; totalParams: number; device: string; resumedFromStep?: number }
+    | { type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number; elapsedSeconds: number }
+    | { type: 'epoch'; epoch: number; trainLoss: number; validationLoss?: number; step: number }
+    | { type: 'checkpoint'; step: number; path: string }
+    | { type: 'log'; line: string }
+    | { type: 'done'; result: TrainResult }
+    | { type: 'error'; message: string; nativeOutput?: string[] };
+
+export interface TrainResult {
+    /** full GGUF (mode full) or adapter GGUF (mode lora) */
+    modelPath: string;
+    kind: 'model' | 'lora';
+    lossCsv: string;
+    manifestPath: string;
+    steps: number;
+    epochs: number;
+    finalTrainLoss: number;
+    finalValidationLoss?: number;
+    stoppedEarly: boolean;
+    trainSeconds: number;
+    tokensPerSecond: number;
+    trainableParams: number;
+    totalParams: number;
+    peakRssBytes: number;
+    device: string;
+}
+
+export class TrainError extends Error {
+    constructor(message: string, readonly nativeOutput: string[] = [], readonly code: string = 'train') {
+        super(message);
+        this.name = 'TrainError';
+    }
+}
+
+/** Parent -> child messages. */
+export type ToChild = { type: 'train'; job: ResolvedJob } | { type: 'cancel' };
+/** Child -> parent messages. */
+export type FromChild = { type: 'event'; event: TrainEvent } | { type: 'fatal'; message: string };
+
+/**
+ * A job after the parent has checked it and tokenized the data (the child never tokenizes:
+ * the parent uses node-llama-cpp's own tokenizer or ours, proven identical).
+ */
+export interface ResolvedJob {
+    job: TrainJob;
+    config: LlamaConfig;
+    tokenizer: TokenizerData | null;
+    /** token sequences: [BOS] prompt answer [EOS], and the index of the first answer token */
+    train: { tokens: number[]; answerStart: number }[];
+    validation: { tokens: number[]; answerStart: number }[];
+    /** longest sequence, the training graph's length */
+    seqLen: number;
+    versions: Record<string, string>;
+}
