@@ -336,14 +336,14 @@ export async function afterLineTexts(page: Page): Promise<Map<number, string>> {
         if (!editor) return [] as [number, string][];
         const top = (el: Element) => Math.round((el as HTMLElement).getBoundingClientRect().top);
         const numbers = new Map<number, number>();
-        for (const n of editor.querySelectorAll('.margin-view-overlays .line-numbers')) {
+        for (const n of Array.from(editor.querySelectorAll('.margin-view-overlays .line-numbers'))) {
             const v = Number((n as HTMLElement).innerText.trim());
             if (v) numbers.set(top(n), v);
         }
         const out: [number, string][] = [];
-        for (const line of editor.querySelectorAll('.view-lines .view-line')) {
+        for (const line of Array.from(editor.querySelectorAll('.view-lines .view-line'))) {
             const texts: string[] = [];
-            for (const span of line.querySelectorAll('span')) {
+            for (const span of Array.from(line.querySelectorAll('span'))) {
                 const content = getComputedStyle(span, '::after').content;
                 if (content && content !== 'none' && content !== 'normal') texts.push(JSON.parse(content));
             }
@@ -362,13 +362,13 @@ export async function afterLineColors(page: Page): Promise<Map<number, string>> 
         if (!editor) return [] as [number, string][];
         const top = (el: Element) => Math.round((el as HTMLElement).getBoundingClientRect().top);
         const numbers = new Map<number, number>();
-        for (const n of editor.querySelectorAll('.margin-view-overlays .line-numbers')) {
+        for (const n of Array.from(editor.querySelectorAll('.margin-view-overlays .line-numbers'))) {
             const v = Number((n as HTMLElement).innerText.trim());
             if (v) numbers.set(top(n), v);
         }
         const out: [number, string][] = [];
-        for (const line of editor.querySelectorAll('.view-lines .view-line')) {
-            for (const span of line.querySelectorAll('span')) {
+        for (const line of Array.from(editor.querySelectorAll('.view-lines .view-line'))) {
+            for (const span of Array.from(line.querySelectorAll('span'))) {
                 const style = getComputedStyle(span, '::after');
                 if (style.content && style.content !== 'none' && style.content !== 'normal') {
                     const number = numbers.get(top(line));
