@@ -1,0 +1,205 @@
+/**
+ * Local GGUF generation through node-llama-cpp in a child process (engine/models/worker.ts): one
+ * process and one model load per model per run, batched over several sequences, LoRA adapters
+ * switched by recreating the context (the weights stay loaded).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Decoding } from '../../language/plan-types.js';
+import type { FromWorker, GpuChoice, ToWorker } from './protocol.js';
+import type { GenerateOptions, GenerationItem, GenerationResult, Generator } from './types.js';
+
+function hereDir(): string {
+    // ESM (source, CLI bundle) has import.meta.url; the extension's CJS bundle has __dirname.
+    try {
+        return dirname(fileURLToPath(import.meta.url));
+    } catch {
+        return typeof __dirname === 'string' ? __dirname : process.cwd();
+    }
+}
+
+let devBundle: Promise<string> | undefined;
+
+/**
+ * Where the worker script is: `MISMATCH_GENERATE_WORKER`, else the built `dist/engine/generate-worker.js`
+ * beside the running bundle, else (running from the TypeScript sources, as in tests) a bundle made
+ * now with esbuild into node_modules/.cache.
+ */
+export async function workerScript(): Promise<string> {
+    if (process.env.MISMATCH_GENERATE_WORKER) return process.env.MISMATCH_GENERATE_WORKER;
+    const here = hereDir();
+    const source = join(here, 'worker.ts');
+    if (existsSync(source)) {
+        devBundle ??= (async () => {
+            const root = resolve(here, '..', '..');
+            const outDir = join(root, 'node_modules', '.cache', 'mismatch-lab');
+            const out = join(outDir, 'generate-worker.mjs');
+            mkdirSync(outDir, { recursive: true });
+            const esbuild = await import('esbuild');
+            const tmp = `${out}.${process.pid}.tmp.mjs`;
+            await esbuild.build({ entryPoints: [source], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: tmp, external: ['node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'silent' });
+            renameSync(tmp, out);
+            return out;
+        })();
+        return devBundle;
+    }
+    for (const c of [join(here, '..', 'engine', 'generate-worker.js'), join(here, 'generate-worker.js'), join(here, '..', '..', 'dist', 'engine', 'generate-worker.js')]) {
+        if (existsSync(c)) return c;
+    }
+    throw new Error('the inference worker (dist/engine/generate-worker.js) is missing: run `npm run build`');
+}
+
+export interface LocalOptions {
+    modelPath: string;
+    gpu: GpuChoice;
+    threads: number;
+    sequences?: number;
+    contextSize?: number;
+    lora?: string[];
+}
+
+export class ModelProcessError extends Error {}
+
+export class LocalGenerator implements Generator {
+    readonly logprobs = true;
+    readonly description: string;
+    private child: ChildProcess;
+    private stderr: string[] = [];
+    private jobs = 0;
+    private listeners = new Set<(m: FromWorker) => void>();
+    private exitError: Error | undefined;
+    private lora: string[] = [];
+    info: Extract<FromWorker, { type: 'ready' }>['info'] | undefined;
+
+    private constructor(script: string, readonly options: LocalOptions) {
+        this.description = `gguf ${options.modelPath}`;
+        this.lora = options.lora ?? [];
+        this.child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced' });
+        this.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+            this.stderr.push(d);
+            if (this.stderr.length > 50) this.stderr.shift();
+        });
+        this.child.on('message', (m: FromWorker) => {
+            for (const l of [...this.listeners]) l(m);
+        });
+        this.child.on('exit', (code, signal) => {
+            const tail = this.stderr.join('').trim().split('\n').slice(-8).join('\n');
+            this.exitError = new ModelProcessError(
+                `the inference process for ${options.modelPath} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? `:\n${tail}` : ''}`,
+            );
+            for (const l of [...this.listeners]) l({ type: 'error', message: this.exitError.message });
+        });
+    }
+
+    static async start(options: LocalOptions): Promise<LocalGenerator> {
+        if (!existsSync(options.modelPath)) throw new Error(`model file not found: ${options.modelPath}`);
+        const st = statSync(options.modelPath);
+        if (st.size < 32) throw new Error(`${options.modelPath} is too small to be a GGUF model`);
+        const g = new LocalGenerator(await workerScript(), options);
+        await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 8, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
+            if (m.type === 'ready') {
+                g.info = m.info;
+                return true;
+            }
+            return false;
+        });
+        return g;
+    }
+
+    private send(m: ToWorker): void {
+        if (this.exitError) throw this.exitError;
+        this.child.send(m);
+    }
+
+    /** Sends a message and resolves when `accept` says a reply completes it; rejects on errors. */
+    private request(m: ToWorker, accept: (m: FromWorker) => boolean, job?: number): Promise<void> {
+        return new Promise((resolvePromise, reject) => {
+            const l = (r: FromWorker) => {
+                if (r.type === 'error' && (r.job === undefined || r.job === job)) {
+                    this.listeners.delete(l);
+                    reject(this.exitError ?? new Error(`inference failed: ${r.message}`));
+                } else if (accept(r)) {
+                    this.listeners.delete(l);
+                    resolvePromise();
+                }
+            };
+            this.listeners.add(l);
+            try {
+                this.send(m);
+            } catch (e) {
+                this.listeners.delete(l);
+                reject(e);
+            }
+        });
+    }
+
+    /** Applies LoRA adapters (recreates the context; the model stays loaded). */
+    async setLora(paths: string[]): Promise<void> {
+        if (paths.length === this.lora.length && paths.every((p, i) => p === this.lora[i])) return;
+        for (const p of paths) if (!existsSync(p)) throw new Error(`LoRA adapter not found: ${p}`);
+        await this.request({ type: 'lora', lora: paths }, (m) => m.type === 'lora-ready');
+        this.lora = paths;
+    }
+
+    async generate(items: GenerationItem[], decoding: Decoding, options: GenerateOptions = {}): Promise<GenerationResult[]> {
+        const job = ++this.jobs;
+        const results: GenerationResult[] = [];
+        let chain: Promise<void> = Promise.resolve();
+        let callbackError: unknown;
+        const onAbort = () => {
+            try {
+                this.send({ type: 'cancel', job });
+            } catch {
+                /* already gone */
+            }
+        };
+        options.signal?.addEventListener('abort', onAbort);
+        try {
+            if (options.signal?.aborted) throw abortError();
+            await this.request(
+                { type: 'generate', job, items, decoding, samples: options.samples ?? 1, fewShot: options.fewShot ?? [] },
+                (m) => {
+                    if (m.type === 'result' && m.job === job) {
+                        results.push(m.result);
+                        if (options.onResult) chain = chain.then(() => options.onResult!(m.result)).catch((e) => void (callbackError ??= e));
+                        return false;
+                    }
+                    return m.type === 'done' && m.job === job;
+                },
+                job,
+            );
+            await chain;
+            if (callbackError) throw callbackError;
+            if (options.signal?.aborted) throw abortError();
+            return results;
+        } finally {
+            options.signal?.removeEventListener('abort', onAbort);
+        }
+    }
+
+    async close(): Promise<void> {
+        if (this.exitError || this.child.exitCode !== null) return;
+        const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+        try {
+            this.send({ type: 'exit' });
+        } catch {
+            return;
+        }
+        const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+    }
+
+    /** For tests and the CLI: the child's pid. */
+    get pid(): number | undefined {
+        return this.child.pid;
+    }
+}
+
+export function abortError(): Error {
+    const e = new Error('cancelled');
+    e.name = 'AbortError';
+    return e;
+}

@@ -1,0 +1,33 @@
+// Test fixtures for the engine: real tiny llama GGUF models written with the trainer's GGUF writer
+// (random weights: real inference through node-llama-cpp, meaningless answers), and tiny datasets.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTokenizer, initLlamaWeights, writeLlamaGguf, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA } from '../../engine/train/api.js';
+
+export function tempDir(prefix = 'mm-engine-'): string {
+    return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export const QUESTIONS = Array.from({ length: 24 }, (_, i) => ({
+    id: `q${i}`,
+    question: `What is the capital of Land${i}?`,
+    answer: `City${i % 5}`,
+}));
+
+/** A random-weight llama model whose vocabulary covers the QUESTIONS and their answers. */
+export function makeTinyModel(dir: string, seed = 1, name = 'tiny'): string {
+    const texts = [...QUESTIONS.flatMap((q) => [q.question, q.answer]), "I don't know"];
+    const tokenizer = buildTokenizer(texts);
+    const config = { vocabSize: tokenizer.vocabSize, nLayer: 1, nEmbd: 32, nHead: 2, nHeadKv: 2, nFf: 64, nCtx: 128, ropeTheta: DEFAULT_ROPE_THETA, rmsEps: DEFAULT_RMS_EPS, tiedEmbeddings: false };
+    const tensors = initLlamaWeights(config, seed);
+    const path = join(dir, `${name}.gguf`);
+    writeLlamaGguf(path, { config, tokenizer, tensors, name });
+    return path;
+}
+
+export function writeQuestionsJsonl(dir: string): string {
+    const p = join(dir, 'questions.jsonl');
+    writeFileSync(p, QUESTIONS.map((q) => JSON.stringify({ id: q.id, question: q.question, answer: q.answer })).join('\n') + '\n');
+    return p;
+}
