@@ -19,6 +19,7 @@ import { MismatchDocumentValidator } from './validation/document-validator.js';
 import { registerValidationChecks, MismatchValidator } from './validation/index.js';
 import { FileInfoCache } from './validation/file-info.js';
 import { registerImportLoader } from './workspace.js';
+import { MismatchIdeModule, MismatchIdeSharedModule } from './lsp/index.js';
 
 /** Services added to Langium's: shared by the validator, the plan builder and the IDE services. */
 export type MismatchAddedServices = {
@@ -53,8 +54,8 @@ export function createMismatchServices(context: DefaultSharedModuleContext): {
     shared: LangiumSharedServices;
     Mismatch: MismatchServices;
 } {
-    const shared = inject(createDefaultSharedModule(context), MismatchGeneratedSharedModule);
-    const Mismatch = inject(createDefaultModule({ shared }), MismatchGeneratedModule, MismatchModule);
+    const shared = inject(createDefaultSharedModule(context), MismatchGeneratedSharedModule, MismatchIdeSharedModule);
+    const Mismatch = inject(createDefaultModule({ shared }), MismatchGeneratedModule, MismatchModule, MismatchIdeModule);
     shared.ServiceRegistry.register(Mismatch);
     registerValidationChecks(Mismatch);
     registerImportLoader(Mismatch);

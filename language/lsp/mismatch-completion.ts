@@ -1,0 +1,357 @@
+/**
+ * Completion, on Langium's DefaultCompletionProvider (keywords in context and cross-references
+ * come from it: the scope provider gives only declarations of the referenced type that the document
+ * can see, and only the splits of the dataset before the dot after `trivia.`). Added here, because
+ * no grammar-driven provider can know them:
+ * - property keys inside `{ … }`, from the validator's property table, with their documentation,
+ *   leaving out keys already set;
+ * - property values that are names from a fixed set (`template chat`);
+ * - file paths relative to the spec after `gguf`, `from` and `import` (inside the quotes too);
+ * - dataset field paths (`answer.aliases`) read from the first records of the dataset's file,
+ *   inside the quotes of a field-mapping property (`question "…"`).
+ * Soft keywords that the grammar allows as names or keys (`gguf`, `more`, `model` …) are not
+ * offered where a name or a key is expected.
+ */
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { AstUtils, CstUtils, GrammarAST, type AstNode, type LangiumDocument, type MaybePromise } from 'langium';
+import {
+    DefaultCompletionProvider,
+    type CompletionAcceptor,
+    type CompletionContext,
+    type CompletionProviderOptions,
+    type NextFeature,
+} from 'langium/lsp';
+import {
+    CompletionItemKind,
+    CompletionList,
+    InsertTextFormat,
+    type CompletionItem,
+    type CompletionParams,
+    type Position,
+} from 'vscode-languageserver';
+import type { CancellationToken } from 'vscode-languageserver';
+import * as ast from '../generated/ast.js';
+import type { MismatchServices } from '../mismatch-module.js';
+import { readDatasetHead } from './dataset-facts.js';
+import { KEYWORD_DOCS } from './keyword-docs.js';
+import { blockKindOf, FIELD_KEYS, propertiesOf, type BlockKind, type PropertyDoc } from './property-docs.js';
+
+/** Extensions offered after each path-taking keyword. */
+const PATH_EXTENSIONS: Record<string, string[]> = {
+    gguf: ['.gguf'],
+    from: ['.jsonl', '.json', '.csv', '.tsv'],
+    import: ['.mismatch'],
+};
+const MAX_PATH_ITEMS = 200;
+/** Body keywords and the only blocks where they make sense. */
+const BLOCK_KEYWORDS: Record<string, BlockKind[]> = {
+    split: ['dataset-world', 'dataset-file'],
+    lora: ['finetune'],
+    full: ['finetune'],
+};
+const SKIP_DIRS = new Set(['node_modules', '.git', '.mismatch', 'dist']);
+
+export class MismatchCompletionProvider extends DefaultCompletionProvider {
+    override readonly completionOptions: CompletionProviderOptions = { triggerCharacters: ['.', '"', '/'] };
+
+    constructor(services: MismatchServices) {
+        super(services);
+    }
+
+    override async getCompletion(document: LangiumDocument, params: CompletionParams, cancelToken?: CancellationToken): Promise<CompletionList | undefined> {
+        const text = document.textDocument.getText();
+        const offset = document.textDocument.offsetAt(params.position);
+        // Inside a string literal (closed or not; an unclosed one is not even a token), what is
+        // expected depends on the words before the quote: handled from the text, as the parser
+        // cannot see a half-typed string.
+        const inString = stringAt(text, offset);
+        if (inString) {
+            const items = await this.completeInString(document, text, inString, params.position);
+            return CompletionList.create(items, true);
+        }
+        const result = await super.getCompletion(document, params, cancelToken);
+        if (!result) return result;
+        const items = result.items.concat(await this.extraItems(document, text, offset, params.position));
+        return CompletionList.create(this.deduplicateItems(items), true);
+    }
+
+    /** Langium stops at the first context with items; property keys are added for the block the cursor is in. */
+    protected async extraItems(document: LangiumDocument, text: string, offset: number, position: Position): Promise<CompletionItem[]> {
+        const block = blockAt(document, text, offset);
+        if (!block || !atItemStart(text, offset)) return [];
+        const word = wordBefore(text, offset);
+        const range = { start: { line: position.line, character: position.character - word.length }, end: position };
+        const present = new Set(block.body?.items.filter(ast.isProperty).map((p) => p.key) ?? []);
+        const items: CompletionItem[] = [];
+        for (const p of propertiesOf(block.kind)) {
+            if (present.has(p.key) && !p.repeatable) continue;
+            items.push(propertyItem(p, range));
+        }
+        return items;
+    }
+
+    protected override completionFor(context: CompletionContext, next: NextFeature, acceptor: CompletionAcceptor): MaybePromise<void> {
+        const rule = AstUtils.getContainerOfType(next.feature, GrammarAST.isParserRule);
+        // Soft keywords: the grammar accepts them as names and keys, they are not suggestions there.
+        if (rule && (rule.name === 'Name' || rule.name === 'Key')) return;
+        if (GrammarAST.isRuleCall(next.feature) && next.feature.rule.ref?.name === 'STRING') {
+            const assignment = AstUtils.getContainerOfType(next.feature, GrammarAST.isAssignment);
+            if (assignment?.feature === 'path') return this.completePathsUnquoted(context, acceptor);
+        }
+        return super.completionFor(context, next, acceptor);
+    }
+
+    protected override completionForKeyword(context: CompletionContext, keyword: GrammarAST.Keyword, acceptor: CompletionAcceptor): MaybePromise<void> {
+        if (!this.filterKeyword(context, keyword)) return;
+        // Block items the grammar allows in every block but that mean something in one kind only.
+        const only = BLOCK_KEYWORDS[keyword.value];
+        if (only) {
+            const block = blockAt(context.document, context.textDocument.getText(), context.offset);
+            if (!block || !only.includes(block.kind)) return;
+        }
+        const doc = KEYWORD_DOCS[keyword.value];
+        acceptor(context, {
+            label: keyword.value,
+            kind: this.getKeywordCompletionItemKind(keyword),
+            detail: 'Keyword',
+            documentation: doc ? { kind: 'markdown', value: doc } : undefined,
+            sortText: '1',
+        });
+    }
+
+    /** Paths offered right after `gguf `/`from `/`import ` without a quote yet: inserted quoted. */
+    protected async completePathsUnquoted(context: CompletionContext, acceptor: CompletionAcceptor): Promise<void> {
+        const before = context.textDocument.getText().slice(0, context.tokenOffset);
+        const keyword = /(\w+)\s*$/.exec(before)?.[1] ?? '';
+        const extensions = PATH_EXTENSIONS[keyword];
+        if (!extensions) return;
+        const base = specDir(context.document);
+        if (!base) return;
+        for (const file of await listFiles(base, extensions)) {
+            acceptor(context, { label: `"${file}"`, kind: CompletionItemKind.File, detail: 'file', sortText: '0' });
+        }
+    }
+
+    protected async completeInString(document: LangiumDocument, text: string, s: StringContext, position: Position): Promise<CompletionItem[]> {
+        const before = text.slice(0, s.start);
+        const keyword = /(\w+)\s*$/.exec(before)?.[1] ?? '';
+        const typed = text.slice(s.start + 1, s.offset);
+        if (PATH_EXTENSIONS[keyword]) return this.completePathInString(document, typed, PATH_EXTENSIONS[keyword], position);
+        const block = blockAt(document, text, s.start);
+        if (block?.kind === 'dataset-file' && FIELD_KEYS.has(keyword)) {
+            const base = specDir(document);
+            const file = datasetFileOf(block, text, s.start);
+            if (!base || !file) return [];
+            const head = await readDatasetHead(resolve(base, file));
+            const range = { start: { line: position.line, character: position.character - typed.length }, end: position };
+            return head.fields.map((f, i) => ({
+                label: f.path,
+                kind: CompletionItemKind.Field,
+                detail: f.type,
+                documentation: f.example ? { kind: 'markdown', value: `Field of \`${file}\`, e.g. \`${f.example}\`` } : undefined,
+                sortText: String(i).padStart(4, '0'),
+                textEdit: { range, newText: f.path },
+            }));
+        }
+        return [];
+    }
+
+    protected async completePathInString(document: LangiumDocument, typed: string, extensions: string[], position: Position): Promise<CompletionItem[]> {
+        const base = specDir(document);
+        if (!base) return [];
+        const slash = typed.lastIndexOf('/');
+        const dirPart = slash >= 0 ? typed.slice(0, slash + 1) : '';
+        const namePart = typed.slice(slash + 1);
+        const dir = resolve(base, dirPart || '.');
+        let entries: Array<{ name: string; isDir: boolean }> = [];
+        try {
+            entries = (await readdir(dir, { withFileTypes: true })).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
+        } catch {
+            return [];
+        }
+        const range = { start: { line: position.line, character: position.character - namePart.length }, end: position };
+        const items: CompletionItem[] = [];
+        for (const e of entries.sort((a, b) => Number(b.isDir) - Number(a.isDir) || a.name.localeCompare(b.name))) {
+            if (e.name.startsWith('.') && !namePart.startsWith('.')) continue;
+            if (e.isDir && SKIP_DIRS.has(e.name)) continue;
+            if (!e.isDir && !extensions.some((x) => e.name.toLowerCase().endsWith(x))) continue;
+            items.push({
+                label: e.isDir ? `${e.name}/` : e.name,
+                kind: e.isDir ? CompletionItemKind.Folder : CompletionItemKind.File,
+                textEdit: { range, newText: e.isDir ? `${e.name}/` : e.name },
+                command: e.isDir ? { title: 'Suggest', command: 'editor.action.triggerSuggest' } : undefined,
+            });
+            if (items.length >= MAX_PATH_ITEMS) break;
+        }
+        return items;
+    }
+}
+
+function propertyItem(p: PropertyDoc, range: { start: Position; end: Position }): CompletionItem {
+    return {
+        label: p.key,
+        kind: CompletionItemKind.Property,
+        detail: p.detail,
+        documentation: { kind: 'markdown', value: p.doc },
+        sortText: '0' + p.key,
+        textEdit: { range, newText: p.snippet ?? `${p.key} ` },
+        insertTextFormat: p.snippet ? InsertTextFormat.Snippet : InsertTextFormat.PlainText,
+    };
+}
+
+/** Directory of the spec, for relative paths (`undefined` for non-file documents). */
+function specDir(document: LangiumDocument): string | undefined {
+    return document.uri.scheme === 'file' ? dirname(document.uri.fsPath) : undefined;
+}
+
+/** Files under `base` (depth ≤ 3) with one of `extensions`, as relative POSIX paths. */
+async function listFiles(base: string, extensions: string[]): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string, depth: number): Promise<void> => {
+        if (out.length >= MAX_PATH_ITEMS || depth > 3) return;
+        let entries;
+        try {
+            entries = await readdir(dir, { withFileTypes: true });
+        } catch {
+            return;
+        }
+        for (const e of entries) {
+            if (e.name.startsWith('.') || SKIP_DIRS.has(e.name)) continue;
+            const full = join(dir, e.name);
+            if (e.isDirectory()) await walk(full, depth + 1);
+            else if (extensions.some((x) => e.name.toLowerCase().endsWith(x))) out.push(relative(base, full).split(sep).join('/'));
+            if (out.length >= MAX_PATH_ITEMS) return;
+        }
+    };
+    await walk(base, 0);
+    return out.sort();
+}
+
+export interface StringContext {
+    /** Offset of the opening quote. */
+    start: number;
+    offset: number;
+}
+
+/** When `offset` is inside a string literal on its line (comments skipped), where the string starts. */
+export function stringAt(text: string, offset: number): StringContext | undefined {
+    const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+    let quote: string | undefined;
+    let start = -1;
+    for (let i = lineStart; i < offset; i++) {
+        const c = text[i];
+        if (quote) {
+            if (c === '\\') i++;
+            else if (c === quote) quote = undefined;
+        } else if (c === '"' || c === "'") {
+            quote = c;
+            start = i;
+        } else if (c === '/' && text[i + 1] === '/') {
+            return undefined;
+        } else if (c === '/' && text[i + 1] === '*') {
+            const end = text.indexOf('*/', i + 2);
+            if (end < 0 || end + 2 > offset) return undefined;
+            i = end + 1;
+        }
+    }
+    return quote ? { start, offset } : undefined;
+}
+
+function wordBefore(text: string, offset: number): string {
+    return /[A-Za-z_]\w*$/.exec(text.slice(Math.max(0, offset - 64), offset))?.[0] ?? '';
+}
+
+/** The cursor starts a new item of a block: after `{`, after a complete item, or on a new line. */
+function atItemStart(text: string, offset: number): boolean {
+    const before = text.slice(0, offset - wordBefore(text, offset).length);
+    const trimmed = before.replace(/[ \t]+$/, '');
+    if (trimmed.endsWith('{') || trimmed.endsWith('\n') || trimmed.length === 0) return true;
+    // `{ epochs 3 |`: after a value (a number, string or name that follows a key)
+    return before !== trimmed && !/[,=.]$/.test(trimmed) && /(\{|\s)\w+\s+[^\s{}]+$/.test(trimmed);
+}
+
+export interface BlockContext {
+    /** What the block belongs to (the property table's key). */
+    kind: BlockKind;
+    owner: AstNode | undefined;
+    body: ast.Body | undefined;
+}
+
+/**
+ * The `{ … }` block the offset is in and what it belongs to: from the AST where it parsed, else
+ * from the text (an unclosed block at the end of a half-typed spec does not parse).
+ */
+export function blockAt(document: LangiumDocument, text: string, offset: number): BlockContext | undefined {
+    const root = document.parseResult.value.$cstNode;
+    const leaf = root ? CstUtils.findLeafNodeBeforeOffset(root, offset) : undefined;
+    for (let node: AstNode | undefined = leaf?.astNode; node; node = node.$container) {
+        const cst = node.$cstNode;
+        const inside = cst && cst.offset < offset && (offset < cst.end || !cst.text.endsWith('}'));
+        if (ast.isBody(node) && inside) {
+            const kind = blockKindOf(node.$container);
+            return kind ? { kind, owner: node.$container, body: node } : undefined;
+        }
+        if (ast.isExperiment(node) && inside && cst.text.indexOf('{') >= 0 && cst.offset + cst.text.indexOf('{') < offset) {
+            return { kind: 'experiment', owner: node, body: undefined };
+        }
+    }
+    // Text fallback: the innermost unclosed `{` before the offset, and the statement it ends.
+    let depth = 0;
+    for (let i = offset - 1; i >= 0; i--) {
+        const c = text[i];
+        if (c === '}') depth++;
+        else if (c === '{') {
+            if (depth === 0) {
+                const lineStart = text.lastIndexOf('\n', i - 1) + 1;
+                const head = text.slice(lineStart, i);
+                const kind = blockKindOfText(head);
+                return kind ? { kind, owner: undefined, body: undefined } : undefined;
+            }
+            depth--;
+        }
+    }
+    return undefined;
+}
+
+/** `model x = gguf "…"` → `model-gguf`; `finetune a = b on c` → `finetune`. */
+export function blockKindOfText(statement: string): BlockKind | undefined {
+    const m = /^\s*(\w+)/.exec(statement);
+    if (!m) return undefined;
+    const keyword = m[1];
+    switch (keyword) {
+        case 'model': {
+            const source = /=\s*(gguf|server|pretrain)\b/.exec(statement)?.[1];
+            return source ? (`model-${source}` as BlockKind) : undefined;
+        }
+        case 'label':
+            if (/=\s*shuffle\b/.test(statement)) return 'shuffle';
+            if (/=\s*mix\b/.test(statement)) return 'mix';
+            return 'label';
+        case 'dataset':
+            return /\bfrom\s*["']/.test(statement) ? 'dataset-file' : 'dataset-world';
+        case 'experiment':
+        case 'world':
+        case 'decoding':
+        case 'knowledge':
+        case 'finetune':
+        case 'evaluate':
+        case 'hypothesis':
+            return keyword;
+        default:
+            return undefined;
+    }
+}
+
+/** The file of the dataset whose block holds `offset` (from the AST, else from the statement's text). */
+function datasetFileOf(block: BlockContext, text: string, offset: number): string | undefined {
+    if (ast.isDataset(block.owner) && block.owner.path !== undefined) return unquoteLoose(block.owner.path);
+    const open = text.lastIndexOf('{', offset);
+    const lineStart = text.lastIndexOf('\n', open - 1) + 1;
+    const m = /\bfrom\s*("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')/.exec(text.slice(lineStart, open));
+    return m ? unquoteLoose(m[1]) : undefined;
+}
+
+function unquoteLoose(s: string): string {
+    return /^["'].*["']$/.test(s) ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s;
+}

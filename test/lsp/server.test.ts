@@ -1,0 +1,91 @@
+/**
+ * The bundled language server as a process, driven over stdio like an editor would: open a spec,
+ * diagnostics arrive; break it, a located error arrives; fix it, the error goes; completion, hover,
+ * outline and formatting answer; shutdown and exit end the process with code 0.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LspClient, positionOf, repoRoot } from './lsp-client.js';
+
+let client: LspClient;
+let dir: string;
+const quickstart = readFileSync(join(repoRoot, 'examples/quickstart.mismatch'), 'utf8');
+
+beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mismatch-lsp-'));
+    mkdirSync(join(dir, 'data'));
+    writeFileSync(join(dir, 'data/qa.jsonl'), '{"question":"Capital of Zanth?","answer":{"value":"Orv","aliases":["Orv","Orv City"]}}\n{"question":"Q2","answer":{"value":"B","aliases":["B"]}}\n');
+    ({ client } = await LspClient.start({ rootDir: dir }));
+}, 120_000);
+
+afterAll(async () => {
+    if (client) await client.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('language server over stdio', () => {
+    it('publishes diagnostics on open, after a breaking edit and after the fix', async () => {
+        const uri = pathToFileURL(join(dir, 'quickstart.mismatch')).toString();
+        const first = client.nextDiagnostics(uri, 1);
+        await client.open(uri, quickstart);
+        const clean = await first;
+        expect(clean.diagnostics.filter((d) => d.severity === 1)).toEqual([]);
+
+        const broken = quickstart.replace('finetune smallOnSmall = small on bySmall', 'finetune smallOnSmall = smal on bySmall');
+        const v2 = await client.change(uri, broken);
+        const errors = (await client.nextDiagnostics(uri, v2)).diagnostics.filter((d) => d.severity === 1);
+        expect(errors.length).toBeGreaterThan(0);
+        const at = positionOf(broken, 'smal on bySmall');
+        expect(errors.some((d) => d.range.start.line === at.line && d.range.start.character === at.character && /small/.test(d.message))).toBe(true);
+
+        const v3 = await client.change(uri, quickstart);
+        const fixed = await client.nextDiagnostics(uri, v3);
+        expect(fixed.diagnostics.filter((d) => d.severity === 1)).toEqual([]);
+    });
+
+    it('answers completion, hover, outline and formatting requests', async () => {
+        const uri = pathToFileURL(join(dir, 'edit.mismatch')).toString();
+        const text = quickstart.replace('finetune smallOnShuffled = small on shuffled', 'finetune smallOnShuffled = small on ');
+        const diags = client.nextDiagnostics(uri, 1);
+        await client.open(uri, text);
+        await diags;
+
+        // A label set is expected after `on`: the three label sets, not models or datasets.
+        const items = await client.completion(uri, positionOf(text, 'smallOnShuffled = small on ', 'smallOnShuffled = small on '.length));
+        const labels = items.map((i) => i.label);
+        expect(labels).toEqual(expect.arrayContaining(['byLarge', 'bySmall', 'shuffled']));
+        expect(labels).not.toContain('small');
+        expect(labels).not.toContain('trivia');
+
+        const hover = await client.hover(uri, positionOf(text, 'learningRate'));
+        expect(JSON.stringify(hover?.contents)).toMatch(/learning rate/i);
+
+        const symbols = (await client.symbols(uri)) as Array<{ name: string; children?: Array<{ name: string }> }>;
+        expect(symbols[0].name).toBe('KnowledgeMismatch');
+        expect(symbols[0].children?.map((c) => c.name)).toEqual(expect.arrayContaining(['atlas', 'trivia', 'large', 'smallOnLarge']));
+
+        const formatted = await client.format(pathToFileURL(join(dir, 'quickstart.mismatch')).toString());
+        expect(Array.isArray(formatted)).toBe(true);
+    });
+
+    it('completes dataset fields from the file, relative to the spec', async () => {
+        const uri = pathToFileURL(join(dir, 'fields.mismatch')).toString();
+        const text = 'experiment E {\n  dataset qa from "data/qa.jsonl" { question "question"  answers "answer." }\n}\n';
+        const diags = client.nextDiagnostics(uri, 1);
+        await client.open(uri, text);
+        await diags;
+        const items = await client.completion(uri, positionOf(text, 'answer."', 'answer.'.length));
+        expect(items.map((i) => i.label)).toEqual(expect.arrayContaining(['answer.aliases', 'answer.value', 'question']));
+        const paths = await client.completion(uri, positionOf(text, 'data/qa', 'data/'.length));
+        expect(paths.map((i) => i.label)).toContain('qa.jsonl');
+    });
+
+    it('shuts down and exits cleanly', async () => {
+        const code = await client.stop();
+        expect(code).toBe(0);
+        expect(client.stderr.join('')).not.toMatch(/Error|at .*\.cjs/);
+    });
+});
