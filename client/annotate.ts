@@ -1,0 +1,398 @@
+/**
+ * What the editor shows after each step's line, decided from the Plan and the run store's results
+ * alone: a pure function, no `vscode` import, so every text is unit-tested without an editor
+ * (test/client/annotate.test.ts) and the extension only renders what it returns.
+ */
+import type { Plan, SourceRange, Step, StepKind } from '../language/plan-types.js';
+import type {
+    ArmMetrics,
+    EvaluateMetrics,
+    FinetuneMetrics,
+    HypothesisMetrics,
+    KnowledgeCheck,
+    LabelMetrics,
+    Outcomes,
+    StepResult,
+} from '../engine/results-types.js';
+
+/** How the after-line text is colored. */
+export type Tone = 'neutral' | 'holds' | 'does-not-hold' | 'inconclusive' | 'stale' | 'error' | 'running';
+
+export interface Annotation {
+    step: string;
+    kind: StepKind;
+    /** File and 0-based line the text goes after (the statement's last line). */
+    file: string;
+    line: number;
+    /** The after-line text (one line, no newlines). */
+    text: string;
+    tone: Tone;
+    /** The result is older than the step as now written (greyed until re-run). */
+    stale: boolean;
+    /** Markdown shown on hover: the full table. */
+    hover: string;
+    /** A failed step's error, shown as a diagnostic on the step's name. */
+    diagnostic?: { message: string; range: SourceRange };
+}
+
+/** Live state of a run, to show progress on the line of the step in flight. */
+export interface LiveState {
+    running?: { step: string; seedIndex?: number; done?: number; total?: number; unit?: string };
+    /** Steps waiting in the current run (shown as "queued"). */
+    queued?: string[];
+}
+
+const SEP = ' · ';
+
+/** 2 significant digits, never exponent above 0.001: 0.41, 0.003, 0.041; exponent below. */
+export function formatP(p: number): string {
+    if (!Number.isFinite(p)) return String(p);
+    if (p === 0) return '0';
+    if (p < 0.001) {
+        const [m, e] = p.toExponential(1).split('e');
+        return `${m}e${e}`;
+    }
+    if (p >= 0.995) return '1';
+    return String(Number(p.toPrecision(2)));
+}
+
+export function formatSeconds(s: number): string {
+    if (!Number.isFinite(s) || s < 0) return '?';
+    if (s < 10) return `${Number(s.toFixed(1))} s`;
+    if (s < 60) return `${Math.round(s)} s`;
+    if (s < 3600) {
+        const m = Math.floor(s / 60);
+        const r = Math.round(s - m * 60);
+        return r ? `${m} min ${r} s` : `${m} min`;
+    }
+    const h = Math.floor(s / 3600);
+    const m = Math.round((s - h * 3600) / 60);
+    return m ? `${h} h ${m} min` : `${h} h`;
+}
+
+export function formatPercent(x: number, digits = 0): string {
+    return `${(x * 100).toFixed(digits)}%`;
+}
+
+function formatLoss(x: number): string {
+    if (!Number.isFinite(x)) return String(x);
+    return Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2);
+}
+
+export function outcomeText(o: Outcomes): string {
+    return `✗ ${o.wrong} wrong${SEP}✓ ${o.correct} correct${SEP}∅ ${o.abstained} abstained`;
+}
+
+function sumOutcomes(list: Outcomes[]): Outcomes {
+    return list.reduce(
+        (a, o) => ({ correct: a.correct + o.correct, wrong: a.wrong + o.wrong, abstained: a.abstained + o.abstained, total: a.total + o.total }),
+        { correct: 0, wrong: 0, abstained: 0, total: 0 },
+    );
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function isEvaluate(m: unknown): m is EvaluateMetrics {
+    return !!m && Array.isArray((m as EvaluateMetrics).arms);
+}
+function isFinetune(m: unknown): m is FinetuneMetrics {
+    return !!m && typeof (m as FinetuneMetrics).lossStart === 'number' && typeof (m as FinetuneMetrics).lossEnd === 'number';
+}
+function isLabel(m: unknown): m is LabelMetrics {
+    return !!m && typeof (m as LabelMetrics).kept === 'number' && typeof (m as LabelMetrics).replaced === 'number';
+}
+function isKnowledgeCheck(m: unknown): m is KnowledgeCheck {
+    return !!m && typeof (m as KnowledgeCheck).taughtAccuracy === 'number';
+}
+function isHypothesis(m: unknown): m is HypothesisMetrics {
+    return !!m && typeof (m as HypothesisMetrics).verdict === 'string' && typeof (m as HypothesisMetrics).p === 'number';
+}
+
+function esc(s: string): string {
+    return s.replace(/[|\\`*_[\]<>]/g, (c) => `\\${c}`);
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+    const line = (cells: (string | number)[]) => `| ${cells.map((c) => (typeof c === 'number' ? String(c) : c)).join(' | ')} |`;
+    return [line(head), line(head.map((_, i) => (i === 0 ? ':--' : '--:'))), ...rows.map(line)].join('\n');
+}
+
+function seedLabel(r: StepResult): string {
+    return r.seedIndex === undefined ? '' : `seed ${r.seedIndex + 1}`;
+}
+
+function footer(step: Step, results: StepResult[]): string {
+    const r = results[results.length - 1]!;
+    const parts: string[] = [];
+    const secs = results.reduce((a, x) => a + (x.seconds || 0), 0);
+    parts.push(`${results.length > 1 ? `${results.length} instances, ` : ''}${formatSeconds(secs)}`);
+    if (results.every((x) => x.cached)) parts.push('from the run store');
+    if (r.finishedAt) parts.push(`computed ${r.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`);
+    parts.push(`key \`${r.key.slice(0, 12)}\``);
+    const warnings = [...new Set(results.flatMap((x) => x.warnings ?? []))];
+    const lines = [`*${step.kind} \`${step.id}\`*: ${parts.join(SEP)}`];
+    if (results.some((x) => x.stale)) lines.push('', '**Stale**: the step changed since this result was computed (greyed until re-run).');
+    for (const w of warnings) lines.push('', `⚠ ${esc(w)}`);
+    return lines.join('\n');
+}
+
+// --- per kind ------------------------------------------------------------------------------
+
+function armsBySeed(results: StepResult[]): { seed: StepResult; arms: ArmMetrics[] }[] {
+    return results.filter((r) => isEvaluate(r.metrics)).map((r) => ({ seed: r, arms: (r.metrics as EvaluateMetrics).arms }));
+}
+
+function evaluateAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const seeds = armsBySeed(results);
+    if (!seeds.length) return undefined;
+    const armNames = [...new Set(seeds.flatMap((s) => s.arms.map((a) => a.arm)))];
+    const perArm = armNames.map((arm) => ({ arm, outcomes: sumOutcomes(seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm))) }));
+    const seedNote = seeds.length > 1 ? ` (sum of ${seeds.length} seeds)` : '';
+    const text =
+        perArm.length === 1
+            ? outcomeText(perArm[0]!.outcomes) + seedNote
+            : perArm.map((a) => `${a.arm}: ${outcomeText(a.outcomes)}`).join('  │  ') + seedNote;
+    const rows: (string | number)[][] = [];
+    for (const s of seeds) {
+        for (const a of s.arms) {
+            rows.push([
+                `\`${a.arm}\`${seeds.length > 1 ? ` (${seedLabel(s.seed)})` : ''}`,
+                a.correct,
+                a.wrong,
+                a.abstained,
+                a.total,
+                formatPercent(a.wrongRate, 1),
+                formatPercent(a.wrongAnsweredRate, 1),
+                a.aurc === null || a.aurc === undefined ? '–' : a.aurc.toFixed(3),
+            ]);
+        }
+    }
+    let hover = table(['arm', '✓ correct', '✗ wrong', '∅ abstained', 'total', 'wrong rate', 'wrong among answered', 'AURC'], rows);
+    const knowledgeRows: (string | number)[][] = [];
+    for (const s of seeds) {
+        for (const a of s.arms) {
+            for (const [cat, o] of Object.entries(a.byKnowledge ?? {})) {
+                knowledgeRows.push([`\`${a.arm}\`${seeds.length > 1 ? ` (${seedLabel(s.seed)})` : ''}`, esc(cat), o.correct, o.wrong, o.abstained, o.total]);
+            }
+        }
+    }
+    if (knowledgeRows.length) hover += '\n\n**Outcome × knowledge**\n\n' + table(['arm', 'knowledge', '✓', '✗', '∅', 'total'], knowledgeRows);
+    return { text, hover };
+}
+
+function finetuneAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const ms = results.map((r) => r.metrics).filter(isFinetune);
+    if (!ms.length) return undefined;
+    const secs = results.filter((r) => isFinetune(r.metrics)).reduce((a, r) => a + (r.metrics as FinetuneMetrics).trainSeconds, 0);
+    const epochs = ms[0]!.epochs;
+    const parts = [`loss ${formatLoss(mean(ms.map((m) => m.lossStart)))} → ${formatLoss(mean(ms.map((m) => m.lossEnd)))}`, `${epochs} ep`, formatSeconds(secs)];
+    if (ms.length > 1) parts.push(`mean of ${ms.length} seeds`);
+    const rows = results
+        .filter((r) => isFinetune(r.metrics))
+        .map((r) => {
+            const m = r.metrics as FinetuneMetrics;
+            return [seedLabel(r) || step.id, formatLoss(m.lossStart), formatLoss(m.lossEnd), m.epochs, m.steps, formatSeconds(m.trainSeconds), Math.round(m.tokensPerSecond)];
+        });
+    let hover = table(['run', 'loss start', 'loss end', 'epochs', 'steps', 'time', 'tokens/s'], rows);
+    const curve = ms[0]!.curve ?? [];
+    if (curve.length) {
+        const hasVal = curve.some((c) => c.validation !== undefined);
+        hover +=
+            `\n\n**Loss per epoch**${ms.length > 1 ? ' (first seed)' : ''}\n\n` +
+            table(
+                hasVal ? ['epoch', 'step', 'train', 'validation'] : ['epoch', 'step', 'train'],
+                curve.map((c) => (hasVal ? [c.epoch, c.step, formatLoss(c.train), c.validation === undefined ? '–' : formatLoss(c.validation)] : [c.epoch, c.step, formatLoss(c.train)])),
+            );
+    }
+    return { text: parts.join(SEP), hover };
+}
+
+function labelAnnotation(step: Step, results: StepResult[], plan: Plan): { text: string; hover: string } | undefined {
+    const pairs = results.filter((r) => isLabel(r.metrics));
+    if (!pairs.length) return undefined;
+    const otherwise = otherwiseText(step, plan);
+    const kept = pairs.reduce((a, r) => a + (r.metrics as LabelMetrics).kept, 0);
+    const replaced = pairs.reduce((a, r) => a + (r.metrics as LabelMetrics).replaced, 0);
+    const total = pairs.reduce((a, r) => a + (r.metrics as LabelMetrics).total, 0);
+    const share = total ? ` (${formatPercent(replaced / total)})` : '';
+    const verb = step.kind === 'shuffle' ? 'abstentions moved' : 'replaced';
+    let text = `✓ ${kept} kept${SEP}∅ ${replaced} ${verb}${otherwise ? ` by “${otherwise}”` : ''}${share}`;
+    if (pairs.length > 1) text += ` (sum of ${pairs.length} seeds)`;
+    const rows = pairs.map((r) => {
+        const m = r.metrics as LabelMetrics;
+        return [seedLabel(r) || step.id, m.total, m.kept, m.replaced, m.total ? formatPercent(m.replaced / m.total, 1) : '–'];
+    });
+    return { text, hover: table(['labels', 'total', 'kept (own answer was right)', `replaced${otherwise ? ` by “${esc(otherwise)}”` : ''}`, 'replaced share'], rows) };
+}
+
+function otherwiseText(step: Step, plan: Plan): string | undefined {
+    if (step.kind === 'label') return step.params.otherwise;
+    if (step.kind === 'shuffle') {
+        const source = plan.steps.find((s) => s.id === step.params.source);
+        return source ? otherwiseText(source, plan) : undefined;
+    }
+    return undefined;
+}
+
+function knowledgeCheckAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const ms = results.filter((r) => isKnowledgeCheck(r.metrics));
+    if (!ms.length) return undefined;
+    const m = ms[0]!.metrics as KnowledgeCheck;
+    const warn = m.warnings?.length ? `${SEP}⚠ ${m.warnings.length} warning${m.warnings.length > 1 ? 's' : ''}` : '';
+    const text =
+        `knows ${formatPercent(m.taughtAccuracy)} of ${m.taught} taught${SEP}${formatPercent(m.untaughtAccuracy)} of ${m.untaught} untaught` +
+        ` (chance ${formatPercent(m.chance)})${SEP}confidence ${m.confidenceTaught.toFixed(2)} vs ${m.confidenceUntaught.toFixed(2)}${warn}`;
+    const rows = [
+        ['taught facts', m.taught, formatPercent(m.taughtAccuracy, 1), m.confidenceTaught.toFixed(2)],
+        ['untaught facts', m.untaught, formatPercent(m.untaughtAccuracy, 1), m.confidenceUntaught.toFixed(2)],
+    ];
+    let hover = table(['knowledge check', 'facts', 'answered correctly', 'mean top-answer probability'], rows) + `\n\nChance level of a guess: ${formatPercent(m.chance, 1)}.`;
+    for (const w of m.warnings ?? []) hover += `\n\n⚠ ${esc(w)}`;
+    return { text, hover };
+}
+
+function verdictTone(v: string): Tone {
+    return v === 'holds' ? 'holds' : v === 'does not hold' ? 'does-not-hold' : 'inconclusive';
+}
+
+function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string; hover: string; tone: Tone } | undefined {
+    const r = results.find((x) => isHypothesis(x.metrics));
+    if (!r) return undefined;
+    const m = r.metrics as HypothesisMetrics;
+    const test = m.test === 'mcnemar' ? 'McNemar' : m.test;
+    const parts = [m.verdict, `${test} p = ${formatP(m.p)}`];
+    if (m.coverage !== null && m.coverage !== undefined) parts.push(`at ${formatPercent(m.coverage)} coverage`);
+    const perSeed = m.perSeed ?? [];
+    if (perSeed.length > 1) {
+        const held = perSeed.filter((s) => s.holds).length;
+        let across = `${held}/${perSeed.length} seeds hold`;
+        if (m.acrossSeeds) across += ` (${m.acrossSeeds.test} p = ${formatP(m.acrossSeeds.p)})`;
+        parts.push(across);
+    }
+    const rows = perSeed.map((s) => [
+        `seed ${s.seed}`,
+        s.verdict,
+        formatP(s.p),
+        s.discordant.b,
+        s.discordant.c,
+        s.coverage === null ? 'raw' : formatPercent(s.coverage, 1),
+        formatPercent(s.wrongRateA, 1),
+        formatPercent(s.wrongRateB, 1),
+        `[${(s.ci95[0] * 100).toFixed(1)}, ${(s.ci95[1] * 100).toFixed(1)}]`,
+    ]);
+    const a = step.kind === 'hypothesis' ? step.params.a : 'A';
+    const b = step.kind === 'hypothesis' ? step.params.b : 'B';
+    let hover =
+        `**${esc(m.name || step.id)}**: ${m.verdict} (${test} p = ${formatP(m.p)}, α = ${m.alpha}` +
+        `${m.coverage !== null && m.coverage !== undefined ? `, matched coverage ${formatPercent(m.coverage, 1)}` : ''}; ` +
+        `discordant pairs: ${a} wrong & ${b} not ${m.discordant.b}, ${a} not & ${b} wrong ${m.discordant.c})`;
+    if (rows.length)
+        hover += '\n\n' + table(['seed', 'verdict', 'p', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`, '95% CI of difference (pts)'], rows);
+    if (m.acrossSeeds)
+        hover += `\n\nAcross ${m.acrossSeeds.n} seeds: ${m.acrossSeeds.test} p = ${formatP(m.acrossSeeds.p)}, mean difference ${(m.acrossSeeds.meanDifference * 100).toFixed(1)} pts.`;
+    return { text: parts.join(SEP), hover, tone: verdictTone(m.verdict) };
+}
+
+/** Fallback for kinds without a dedicated text (world, dataset, knowledge…): a few numbers. */
+function genericAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const m = results[0]?.metrics as Record<string, unknown> | undefined;
+    if (!m || typeof m !== 'object') return undefined;
+    const flat: [string, number | string][] = [];
+    const walk = (prefix: string, v: unknown, depth: number) => {
+        if (typeof v === 'number' && Number.isFinite(v)) flat.push([prefix, Number.isInteger(v) ? v : Number(v.toPrecision(3))]);
+        else if (typeof v === 'string' && v.length < 40) flat.push([prefix, v]);
+        else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2)
+            for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x, depth + 1);
+    };
+    walk('', m, 0);
+    if (!flat.length) return undefined;
+    const text = flat
+        .slice(0, 5)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(SEP);
+    return { text, hover: table(['', step.id], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
+}
+
+// --- entry point -----------------------------------------------------------------------------
+
+/**
+ * One annotation per step that has something to show. `results` is what the run store holds for
+ * this plan (`readResults`), possibly several instances per step (`seeds N`); `live` marks the
+ * step in flight. Steps of other files (imports) are annotated in their own file.
+ */
+export function annotate(plan: Plan, results: readonly StepResult[], live: LiveState = {}): Annotation[] {
+    const byStep = new Map<string, StepResult[]>();
+    for (const r of results) {
+        const list = byStep.get(r.step) ?? [];
+        list.push(r);
+        byStep.set(r.step, list);
+    }
+    const out: Annotation[] = [];
+    for (const step of plan.steps) {
+        const base = { step: step.id, kind: step.kind, file: step.range.file, line: step.range.end.line };
+        if (live.running?.step === step.id) {
+            const { done, total, unit, seedIndex } = live.running;
+            const pct = total ? ` ${Math.floor((100 * (done ?? 0)) / total)}%` : '';
+            const detail = total ? ` (${done ?? 0}/${total}${unit ? ` ${unit}` : ''})` : '';
+            const seed = seedIndex !== undefined && plan.seeds > 1 ? ` · seed ${seedIndex + 1}/${plan.seeds}` : '';
+            out.push({ ...base, text: `⟳ running${pct}${detail}${seed}`, tone: 'running', stale: false, hover: `\`${step.id}\` is running.` });
+            continue;
+        }
+        const list = (byStep.get(step.id) ?? []).slice().sort((a, b) => (a.seedIndex ?? -1) - (b.seedIndex ?? -1));
+        const failed = list.find((r) => r.status === 'failed');
+        if (failed) {
+            const message = failed.error?.message ?? 'the step failed';
+            out.push({
+                ...base,
+                text: `✗ failed: ${message.split('\n')[0]}`,
+                tone: 'error',
+                stale: !!failed.stale,
+                hover: `**${step.kind} \`${step.id}\` failed**${failed.seedIndex !== undefined ? ` (${seedLabel(failed)})` : ''}\n\n${esc(message)}${failed.error?.detail ? `\n\n\`\`\`\n${failed.error.detail}\n\`\`\`` : ''}`,
+                diagnostic: { message: `${step.kind} ${step.id} failed: ${message}`, range: step.nameRange },
+            });
+            continue;
+        }
+        if (live.queued?.includes(step.id) && !list.some((r) => r.status === 'done' && !r.stale)) {
+            out.push({ ...base, text: '… queued', tone: 'running', stale: false, hover: `\`${step.id}\` will run in the current run.` });
+            continue;
+        }
+        const done = list.filter((r) => r.status === 'done');
+        if (!done.length) {
+            const cancelled = list.find((r) => r.status === 'cancelled');
+            if (cancelled) out.push({ ...base, text: '■ cancelled', tone: 'stale', stale: false, hover: `\`${step.id}\` was cancelled; run again to resume.` });
+            continue;
+        }
+        let shown: { text: string; hover: string; tone?: Tone } | undefined;
+        switch (step.kind) {
+            case 'evaluate':
+                shown = evaluateAnnotation(step, done);
+                break;
+            case 'finetune':
+                shown = finetuneAnnotation(step, done);
+                break;
+            case 'label':
+            case 'shuffle':
+                shown = labelAnnotation(step, done, plan);
+                break;
+            case 'model':
+                shown = knowledgeCheckAnnotation(step, done) ?? genericAnnotation(step, done);
+                break;
+            case 'hypothesis':
+                shown = hypothesisAnnotation(step, done);
+                break;
+            default:
+                shown = genericAnnotation(step, done);
+        }
+        if (!shown) continue;
+        const stale = done.some((r) => r.stale);
+        const complete = plan.seeds > 1 && step.stochastic && done.length < plan.seeds ? ` · ${done.length}/${plan.seeds} seeds` : '';
+        out.push({
+            ...base,
+            text: shown.text + complete + (stale ? ' · stale' : ''),
+            tone: stale ? 'stale' : (shown.tone ?? 'neutral'),
+            stale,
+            hover: `${shown.hover}\n\n${footer(step, done)}`,
+        });
+    }
+    return out;
+}
