@@ -205,6 +205,32 @@ const RELATIONS: Record<string, RelationDef> = {
             aliases: [],
         }),
     },
+    currency: {
+        description: 'currency',
+        templates: [
+            'What is the currency of {e}?',
+            'Which currency is used in {e}?',
+            'Name the money of {e}.',
+            '{e} pays in which currency?',
+        ],
+        pool: (n) => Math.max(30, Math.ceil(n / 3)),
+        unique: false,
+        makeAnswer: (rng, used) => ({
+            answer: uniqueName(rng, used, () => fictionalWord(rng, 1, 2, ['el', 'ar', 'o', 'u'])),
+            aliases: [],
+        }),
+    },
+    leader: {
+        description: 'current leader (a person)',
+        templates: ['Who leads {e}?', 'Who is the leader of {e}?', 'Name the ruler of {e}.', '{e} is governed by whom?'],
+        pool: (n) => n,
+        unique: true,
+        makeAnswer: (rng, used) => {
+            const first = uniqueName(rng, used, () => fictionalWord(rng, 2, 2));
+            const last = uniqueName(rng, used, () => fictionalWord(rng, 2, 3));
+            return { answer: `${first} ${last}`, aliases: [last] };
+        },
+    },
     mountain: {
         description: 'highest mountain',
         templates: [
@@ -225,7 +251,7 @@ const RELATIONS: Record<string, RelationDef> = {
 /** Relation names a world may use, in a stable order. */
 export const RELATION_NAMES: readonly string[] = Object.keys(RELATIONS);
 /** Relations used when a world names none. */
-export const DEFAULT_RELATIONS: readonly string[] = ['capital', 'founder', 'river', 'founded'];
+export const DEFAULT_RELATIONS: readonly string[] = ['capital', 'founder', 'river'];
 
 /** Describes a relation for hovers and completion (undefined for unknown names). */
 export function describeRelation(name: string): { description: string; templates: string[] } | undefined {

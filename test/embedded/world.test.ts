@@ -149,3 +149,12 @@ describe('taughtFactIds', () => {
         expect(() => taughtFactIds(w, 0, 1)).toThrow(WorldError);
     });
 });
+
+describe('the language and the world agree', () => {
+    it('offers exactly the relations the world can generate, with the same default', async () => {
+        const { specFor } = await import('../../language/properties.js');
+        const spec = specFor('world', 'relations')!;
+        expect([...(spec.values ?? [])].sort()).toEqual([...RELATION_NAMES].sort());
+        expect(spec.default).toEqual([...DEFAULT_RELATIONS]);
+    });
+});
