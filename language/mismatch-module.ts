@@ -41,7 +41,7 @@ export const MismatchModule: Module<MismatchServices, PartialLangiumServices & M
         Linker: (services) => new MismatchLinker(services),
     },
     validation: {
-        MismatchValidator: () => new MismatchValidator(),
+        MismatchValidator: (services) => new MismatchValidator(services),
         DocumentValidator: (services) => new MismatchDocumentValidator(services),
     },
     files: {

@@ -1,0 +1,280 @@
+/**
+ * What may appear in each property block: keys, value types, units, ranges, defaults and a line of
+ * documentation. The validator checks blocks against this table; completion and hover (language/lsp)
+ * read it too, and the Plan takes its defaults from it, so a new key is added in one place.
+ */
+import type { AstNode } from 'langium';
+import {
+    isDataset, isDecoding, isEvaluate, isExperiment, isFinetune, isHypothesis, isKnowledge, isLabel, isMix, isModel,
+    isNameValue, isNumberValue, isShuffle, isStringValue, isWorld,
+    type Body, type Property, type Value,
+} from './generated/ast.js';
+
+export type PropertyType =
+    | 'integer' // whole number, `k`/`M` allowed (10k)
+    | 'number' // any real number (1e-3)
+    | 'share' // 60% or a fraction in [0, 1]
+    | 'string'
+    | 'strings' // one or more strings, comma-separated
+    | 'names' // one or more bare names, comma-separated
+    | 'boolean' // true / false
+    | 'enum'; // one of `values`
+
+export interface PropertySpec {
+    key: string;
+    type: PropertyType;
+    doc: string;
+    /** Allowed values for 'enum' (and suggestions for 'names'). */
+    values?: string[];
+    min?: number;
+    max?: number;
+    /** True when `min` itself is not allowed. */
+    minExclusive?: boolean;
+    default?: number | string | boolean | string[];
+    /** Other spellings accepted for the key. */
+    aliases?: string[];
+}
+
+/** The kinds of blocks that have their own table. */
+export type BlockKind =
+    | 'experiment' | 'world' | 'dataset-world' | 'dataset-file' | 'model-gguf' | 'model-server' | 'model-pretrain'
+    | 'decoding' | 'label' | 'shuffle' | 'mix' | 'knowledge' | 'finetune' | 'evaluate' | 'hypothesis';
+
+const seed: PropertySpec = { key: 'seed', type: 'integer', min: 0, doc: 'Random seed (defaults to the experiment\'s `seed`).' };
+const temperature: PropertySpec = { key: 'temperature', type: 'number', min: 0, max: 5, doc: 'Sampling temperature; 0 is greedy decoding.' };
+const match: PropertySpec = { key: 'match', type: 'enum', values: ['exact', 'contains'], default: 'exact', doc: 'How an answer is compared with the gold answers (after normalisation): `exact` or `contains`.' };
+
+export const TEMPLATE_DOC = 'Prompt template: `raw` (the question as is), `chat` (the model\'s chat template) or a string with `{question}`.';
+
+export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
+    experiment: [
+        { key: 'seed', type: 'integer', min: 0, default: 1, doc: 'Base seed of every stochastic step (splits, sampling, shuffles, training).' },
+        { key: 'seeds', type: 'integer', min: 1, max: 100, default: 1, doc: 'Repeat the stochastic steps with this many seeds (seed, seed+1, ...) and test across seeds.' },
+        { key: 'alpha', type: 'number', min: 0, max: 0.5, minExclusive: true, default: 0.05, doc: 'Significance level of the hypothesis tests.' },
+    ],
+    world: [
+        { key: 'entities', type: 'integer', min: 1, max: 1_000_000, default: 300, doc: 'Number of fictional entities in the synthetic world.' },
+        { key: 'relations', type: 'names', values: ['capital', 'founder', 'river', 'language', 'currency', 'leader', 'mountain', 'founded'], default: ['capital', 'founder', 'river'], doc: 'Relations each entity has a fact for (one question per entity and relation).' },
+        seed,
+    ],
+    'dataset-world': [
+        seed,
+        { key: 'dedupe', type: 'boolean', default: true, doc: 'Drop repeated questions before splitting.' },
+    ],
+    'dataset-file': [
+        { key: 'question', type: 'string', default: 'question', doc: 'Field holding the question (a dotted path into each record, e.g. `"Question"`).' },
+        { key: 'answers', type: 'string', default: 'answers', doc: 'Field holding the gold answer or a list of aliases (a dotted path, e.g. `"answer.aliases"`).' },
+        { key: 'id', type: 'string', doc: 'Field holding a stable question id (optional).' },
+        { key: 'format', type: 'enum', values: ['jsonl', 'csv', 'triviaqa'], doc: 'File format; by default from the extension (`.jsonl`, `.csv`).' },
+        seed,
+        { key: 'dedupe', type: 'boolean', default: true, doc: 'Drop repeated questions before splitting.' },
+    ],
+    'model-gguf': [
+        { key: 'template', type: 'string', doc: TEMPLATE_DOC },
+    ],
+    'model-server': [
+        { key: 'name', type: 'string', doc: 'Model name sent to the server (`model` field of the request).' },
+        { key: 'api', type: 'enum', values: ['completions', 'chat'], default: 'completions', doc: 'Endpoint: `/completions` or `/chat/completions`.' },
+        { key: 'logprobs', type: 'boolean', default: true, doc: 'Whether the server returns token log-probabilities (needed for matched-coverage comparisons).' },
+        { key: 'apiKeyEnv', type: 'string', doc: 'Name of the environment variable that holds the API key (never the key itself).' },
+        { key: 'concurrency', type: 'integer', min: 1, max: 256, default: 4, doc: 'Requests in flight at once.' },
+        { key: 'timeoutMs', type: 'integer', min: 1, default: 120_000, doc: 'Timeout of one request in milliseconds.' },
+        { key: 'template', type: 'string', doc: TEMPLATE_DOC },
+    ],
+    'model-pretrain': [
+        { key: 'layers', type: 'integer', min: 1, max: 64, default: 2, doc: 'Transformer layers of the tiny llama model.' },
+        { key: 'width', type: 'integer', min: 8, max: 8192, default: 128, doc: 'Embedding width (must be a multiple of `heads`).' },
+        { key: 'heads', type: 'integer', min: 1, max: 128, default: 4, doc: 'Attention heads.' },
+        { key: 'knows', type: 'share', min: 0, max: 1, minExclusive: true, default: 1, doc: 'Share of the world\'s facts this model is taught (e.g. `75%`); every entity name is still seen.' },
+        { key: 'epochs', type: 'integer', min: 1, max: 100_000, doc: 'Pretraining epochs (by default until the taught facts are answered well, about twice the 95% mark).' },
+        { key: 'learningRate', type: 'number', min: 0, max: 1, minExclusive: true, doc: 'Pretraining learning rate.' },
+        seed,
+    ],
+    decoding: [
+        temperature,
+        { key: 'topP', type: 'number', min: 0, max: 1, minExclusive: true, doc: 'Nucleus sampling: keep the smallest set of tokens whose probability reaches this.' },
+        { key: 'topK', type: 'integer', min: 0, doc: 'Sample among the K most likely tokens (0 = all).' },
+        seed,
+        { key: 'maxTokens', type: 'integer', min: 1, max: 4096, default: 32, doc: 'Longest answer, in tokens.' },
+        { key: 'stop', type: 'strings', default: ['\n'], doc: 'Strings that end an answer.' },
+        { key: 'template', type: 'string', default: 'raw', doc: TEMPLATE_DOC },
+        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 0, doc: 'Few-shot examples drawn from the train split and put before each question.' },
+    ],
+    label: [
+        { key: 'otherwise', type: 'string', default: "I don't know", doc: 'Label given where the model\'s answer is wrong (R-Tuning style abstention).' },
+        match,
+    ],
+    shuffle: [
+        { ...seed, doc: 'Seed of the shuffle that moves the abstentions to random questions.' },
+    ],
+    mix: [
+        { key: 'unknown', type: 'share', min: 0, max: 1, default: 0.5, doc: 'Share of Unknown examples (SliCK) in the fine-tuning set, e.g. `50%`.' },
+        { key: 'size', type: 'integer', min: 1, doc: 'Number of examples (by default as many as the categories allow).' },
+        seed,
+    ],
+    knowledge: [
+        { key: 'samples', type: 'integer', min: 1, max: 100, default: 10, doc: 'Sampled answers per question (SliCK uses 10 at temperature 0.5).' },
+        { ...temperature, default: 0.5, doc: 'Temperature of the sampled answers (the greedy answer is always taken too).' },
+        seed,
+        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 4, doc: 'Few-shot examples per prompt (SliCK uses 4 random exemplars).' },
+    ],
+    finetune: [
+        { key: 'rank', type: 'integer', min: 1, max: 1024, default: 8, doc: 'LoRA rank (with `lora`).' },
+        { key: 'alpha', type: 'number', min: 0, minExclusive: true, doc: 'LoRA scaling alpha (default: 2 × rank).' },
+        { key: 'targets', type: 'names', values: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], default: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'], doc: 'Weight matrices that get LoRA adapters.' },
+        { key: 'epochs', type: 'integer', min: 1, max: 10_000, default: 3, doc: 'Passes over the labels.' },
+        { key: 'learningRate', type: 'number', min: 0, max: 1, minExclusive: true, default: 1e-3, doc: 'Peak learning rate (AdamW).' },
+        { key: 'batch', type: 'integer', min: 1, max: 4096, default: 8, aliases: ['batchSize'], doc: 'Examples per optimisation step.' },
+        { key: 'gradientAccumulation', type: 'integer', min: 1, max: 1024, default: 1, doc: 'Batches accumulated before each update.' },
+        { key: 'warmup', type: 'integer', min: 0, default: 0, doc: 'Warm-up steps of the learning-rate schedule.' },
+        { key: 'schedule', type: 'enum', values: ['constant', 'linear', 'cosine'], default: 'constant', doc: 'Learning-rate schedule after warm-up.' },
+        { key: 'weightDecay', type: 'number', min: 0, max: 1, default: 0, doc: 'AdamW weight decay.' },
+        { key: 'optimizer', type: 'enum', values: ['adamw', 'sgd'], default: 'adamw', doc: 'Optimiser.' },
+        seed,
+        { key: 'validation', type: 'share', min: 0, max: 0.5, default: 0, doc: 'Share of the labels held out to measure validation loss (e.g. `10%`).' },
+        { key: 'earlyStopping', type: 'boolean', default: false, doc: 'Stop when the validation loss stops improving (needs `validation`).' },
+    ],
+    evaluate: [
+        { key: 'abstain', type: 'strings', default: ["I don't know"], doc: 'Answers that count as abstentions (matched after normalisation; `/regex/` for patterns).' },
+        match,
+    ],
+    hypothesis: [
+        { key: 'alpha', type: 'number', min: 0, max: 0.5, minExclusive: true, doc: 'Significance level of this test (default: the experiment\'s `alpha`).' },
+    ],
+};
+
+/** Which table applies to a block (or to the settings of an experiment). */
+export function blockKindOf(owner: AstNode): BlockKind | undefined {
+    if (isExperiment(owner)) return 'experiment';
+    if (isWorld(owner)) return 'world';
+    if (isDataset(owner)) return owner.path !== undefined ? 'dataset-file' : 'dataset-world';
+    if (isModel(owner)) {
+        if (owner.source === 'gguf') return 'model-gguf';
+        if (owner.source === 'server') return 'model-server';
+        if (owner.source === 'pretrain') return 'model-pretrain';
+        return undefined;
+    }
+    if (isDecoding(owner)) return 'decoding';
+    if (isLabel(owner)) return 'label';
+    if (isShuffle(owner)) return 'shuffle';
+    if (isMix(owner)) return 'mix';
+    if (isKnowledge(owner)) return 'knowledge';
+    if (isFinetune(owner)) return 'finetune';
+    if (isEvaluate(owner)) return 'evaluate';
+    if (isHypothesis(owner)) return 'hypothesis';
+    return undefined;
+}
+
+export function specFor(kind: BlockKind, key: string): PropertySpec | undefined {
+    return PROPERTY_TABLE[kind].find((p) => p.key === key || p.aliases?.includes(key));
+}
+
+// ---- reading values ---------------------------------------------------------------------------
+
+export interface ParsedNumber {
+    value: number;
+    unit?: '%' | 'k' | 'M';
+}
+
+/** `60%` → {value: 60, unit: '%'}; `10k` → {value: 10000, unit: 'k'}; `1e-3` → {value: 0.001}. */
+export function parseNumber(text: string): ParsedNumber | undefined {
+    const m = /^(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(%|[kKM])?$/.exec(text);
+    if (!m) return undefined;
+    const base = Number(m[1]);
+    if (!Number.isFinite(base)) return undefined;
+    const unit = m[2] === undefined ? undefined : m[2] === '%' ? '%' : m[2] === 'M' ? 'M' : 'k';
+    const value = unit === 'k' ? base * 1000 : unit === 'M' ? base * 1_000_000 : base;
+    return { value, unit };
+}
+
+/** Decodes a STRING token's text (quotes and escapes). */
+export function unquote(text: string): string {
+    if (text.length >= 2 && (text[0] === '"' || text[0] === "'") && text.at(-1) === text[0]) {
+        return text.slice(1, -1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c === 'r' ? '\r' : c));
+    }
+    return text;
+}
+
+export type ReadValue = number | string | boolean | string[];
+
+/**
+ * The value of a property as its spec wants it, or an explanation of why it is not one.
+ * Shares come back in [0, 1] (`60%` → 0.6).
+ */
+export function readValue(spec: PropertySpec, values: Value[]): { value: ReadValue } | { problem: string; code: string; data?: Record<string, unknown> } {
+    const first = values[0];
+    const many = spec.type === 'strings' || spec.type === 'names';
+    if (!first) return { problem: `\`${spec.key}\` needs a value.`, code: 'invalid-value' };
+    if (!many && values.length > 1) return { problem: `\`${spec.key}\` takes one value, not a list.`, code: 'invalid-value' };
+    switch (spec.type) {
+        case 'integer':
+        case 'number':
+        case 'share': {
+            if (!isNumberValue(first)) return { problem: `\`${spec.key}\` needs a number${spec.type === 'share' ? ' such as `50%`' : ''}.`, code: 'invalid-value' };
+            const n = parseNumber(first.text);
+            if (!n) return { problem: `'${first.text}' is not a number.`, code: 'invalid-value' };
+            if (spec.type === 'share') {
+                if (n.unit === '%') return { value: n.value / 100 };
+                if (n.unit) return { problem: `\`${spec.key}\` is a share: write a percentage such as \`50%\`.`, code: 'invalid-value' };
+                if (n.value > 1) {
+                    return { problem: `\`${spec.key}\` is a share: did you mean \`${first.text}%\`?`, code: 'missing-unit', data: { unit: '%', replacement: `${first.text}%` } };
+                }
+                return { value: n.value };
+            }
+            if (n.unit === '%') return { problem: `\`${spec.key}\` is not a share; write it without \`%\`.`, code: 'invalid-value' };
+            if (spec.type === 'integer' && !Number.isInteger(n.value)) return { problem: `\`${spec.key}\` must be a whole number, not ${first.text}.`, code: 'out-of-range' };
+            return { value: n.value };
+        }
+        case 'string':
+            if (!isStringValue(first)) return { problem: `\`${spec.key}\` needs a string in quotes, e.g. \`${spec.key} "${isNameValue(first) ? first.text : '…'}"\`.`, code: 'invalid-value', data: isNameValue(first) ? { replacement: `"${first.text}"` } : undefined };
+            return { value: unquote(first.text) };
+        case 'strings': {
+            if (!values.every(isStringValue)) return { problem: `\`${spec.key}\` takes strings in quotes, separated by commas.`, code: 'invalid-value' };
+            return { value: values.map((v) => unquote(v.text)) };
+        }
+        case 'names': {
+            if (!values.every(isNameValue)) return { problem: `\`${spec.key}\` takes names separated by commas, e.g. \`${spec.key} ${(spec.values ?? ['a', 'b']).slice(0, 2).join(', ')}\`.`, code: 'invalid-value' };
+            return { value: values.map((v) => v.text) };
+        }
+        case 'boolean':
+            if (isNameValue(first) && (first.text === 'true' || first.text === 'false')) return { value: first.text === 'true' };
+            return { problem: `\`${spec.key}\` is \`true\` or \`false\`.`, code: 'invalid-value' };
+        case 'enum': {
+            const text = isNameValue(first) ? first.text : isStringValue(first) ? unquote(first.text) : undefined;
+            if (text !== undefined && spec.values?.includes(text)) return { value: text };
+            return { problem: `\`${spec.key}\` is one of ${spec.values?.map((v) => `\`${v}\``).join(', ')}.`, code: 'invalid-value' };
+        }
+    }
+}
+
+/** Properties of a body (or experiment settings), in order. */
+export function propertiesOf(body: Body | undefined): Property[] {
+    return (body?.items ?? []).filter((i): i is Property => i.$type === 'Property');
+}
+
+/**
+ * Reads `key` from a body with its spec, falling back to the spec's default. Invalid values read as
+ * the default too (the validator reports them); used by the Plan and the semantic checks.
+ */
+export function readProperty(kind: BlockKind, props: Array<{ key: string; values: Value[] }>, key: string): ReadValue | undefined {
+    const spec = specFor(kind, key);
+    if (!spec) return undefined;
+    const prop = [...props].reverse().find((p) => p.key === spec.key || spec.aliases?.includes(p.key));
+    if (prop) {
+        const r = readValue(spec, prop.values);
+        if ('value' in r) return r.value;
+    }
+    return spec.default;
+}
+
+/** The number a property holds, for checks that compare numbers. */
+export function readNumber(kind: BlockKind, props: Array<{ key: string; values: Value[] }>, key: string): number | undefined {
+    const v = readProperty(kind, props, key);
+    return typeof v === 'number' ? v : undefined;
+}
+
+/** True when the property is written in the block (not a default). */
+export function hasProperty(props: Array<{ key: string }>, key: string, kind?: BlockKind): boolean {
+    const spec = kind ? specFor(kind, key) : undefined;
+    return props.some((p) => p.key === key || (spec?.aliases?.includes(p.key) ?? false));
+}

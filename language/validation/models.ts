@@ -1,0 +1,82 @@
+/**
+ * Models and what is done to them. Codes: remote-finetune (a server model cannot be fine-tuned
+ * here), quantized-finetune (training needs F32/F16/BF16 weights), teacher-not-larger (the
+ * "large" model that writes labels for a student is not larger, or knows less), mix-other-model
+ * (SliCK categories measured on another model than the one fine-tuned).
+ */
+import type { ValidationAcceptor } from 'langium';
+import { isMix, type Finetune, type Model } from '../generated/ast.js';
+import { documentOf, labelOrigin, resolveSpecPath, rootModel, teacherOf } from '../experiment.js';
+import { propertiesOf, readNumber, unquote } from '../properties.js';
+import { Codes } from './codes.js';
+import type { FileInfoCache } from './file-info.js';
+import { pct, report } from './util.js';
+
+interface Size {
+    /** Comparable size: parameters, or layers × width² for embedded models. */
+    size: number;
+    words: string;
+    knows?: number;
+}
+
+function human(n: number): string {
+    return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+async function sizeOf(model: Model, files: FileInfoCache): Promise<Size | undefined> {
+    if (model.source === 'pretrain') {
+        const props = propertiesOf(model.body);
+        const layers = readNumber('model-pretrain', props, 'layers') ?? 2;
+        const width = readNumber('model-pretrain', props, 'width') ?? 128;
+        const knows = readNumber('model-pretrain', props, 'knows');
+        return { size: layers * width * width, words: `${layers} layers × width ${width}${knows !== undefined ? `, knows ${pct(knows)}` : ''}`, knows };
+    }
+    if (model.source === 'gguf' && model.path) {
+        const info = await files.gguf(resolveSpecPath(documentOf(model), unquote(model.path)));
+        if (info.ok && info.value.parameters) return { size: info.value.parameters, words: `${human(info.value.parameters)} parameters` };
+    }
+    return undefined;
+}
+
+export async function checkFinetune(ft: Finetune, files: FileInfoCache, accept: ValidationAcceptor): Promise<void> {
+    const base = rootModel(ft.model?.ref);
+    if (!base) return;
+    if (base.source === 'server') {
+        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
+    } else if (base.source === 'gguf' && base.path) {
+        const info = await files.gguf(resolveSpecPath(documentOf(base), unquote(base.path)));
+        if (info.ok && info.value.quantized) {
+            report(accept, 'error', Codes.quantizedFinetune,
+                `'${base.name}' is quantized (${info.value.fileType}); fine-tuning needs F32, F16 or BF16 weights. Use the F16 GGUF of this model (the quantized one is fine for \`answers of\` and \`evaluate\`).`,
+                { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+        }
+    }
+
+    // The mismatch needs a teacher that is larger (and, for embedded models, knows more).
+    const teacher = rootModel(teacherOf(ft.labels?.ref));
+    if (teacher && teacher !== base) {
+        const [t, s] = await Promise.all([sizeOf(teacher, files), sizeOf(base, files)]);
+        if (t && s && teacher.source === base.source) {
+            const labels = ft.labels?.ref?.name ?? 'the labels';
+            if (t.size <= s.size) {
+                report(accept, 'warning', Codes.teacherNotLarger,
+                    `The labels '${labels}' are written by '${teacher.name}' (${t.words}), which is not larger than the student '${base.name}' (${s.words}); a knowledge-mismatch experiment needs a larger teacher.`,
+                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } });
+            } else if (t.knows !== undefined && s.knows !== undefined && t.knows <= s.knows) {
+                report(accept, 'warning', Codes.teacherNotLarger,
+                    `The teacher '${teacher.name}' knows ${pct(t.knows)} of the facts, no more than the student '${base.name}' (${pct(s.knows)}): its labels cannot hold knowledge the student lacks.`,
+                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } });
+            }
+        }
+    }
+
+    const origin = labelOrigin(ft.labels?.ref);
+    if (isMix(origin)) {
+        const measured = rootModel(origin.knowledge?.ref?.model?.ref);
+        if (measured && measured !== base) {
+            report(accept, 'warning', Codes.mixOtherModel,
+                `The mix '${origin.name}' sorts questions by what '${measured.name}' knows, but it fine-tunes '${base.name}'; Unknown examples are meant to be unknown to the model being fine-tuned.`,
+                { node: ft, property: 'labels' });
+        }
+    }
+}
