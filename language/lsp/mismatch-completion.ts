@@ -14,18 +14,18 @@
  */
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { AstUtils, CstUtils, GrammarAST, type AstNode, type LangiumDocument, type MaybePromise } from 'langium';
+import { AstUtils, CstUtils, GrammarAST, type AstNode, type AstNodeDescription, type LangiumDocument, type MaybePromise, type ReferenceInfo, type Stream } from 'langium';
 import {
     DefaultCompletionProvider,
     type CompletionAcceptor,
     type CompletionContext,
     type CompletionProviderOptions,
+    type CompletionValueItem,
     type NextFeature,
 } from 'langium/lsp';
 import {
     CompletionItemKind,
     CompletionList,
-    InsertTextFormat,
     type CompletionItem,
     type CompletionParams,
     type Position,
@@ -70,36 +70,66 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
             const items = await this.completeInString(document, text, inString, params.position);
             return CompletionList.create(items, true);
         }
-        const result = await super.getCompletion(document, params, cancelToken);
-        if (!result) return result;
-        const items = result.items.concat(await this.extraItems(document, text, offset, params.position));
-        return CompletionList.create(this.deduplicateItems(items), true);
+        return super.getCompletion(document, params, cancelToken);
     }
 
-    /** Langium stops at the first context with items; property keys are added for the block the cursor is in. */
-    protected async extraItems(document: LangiumDocument, text: string, offset: number, position: Position): Promise<CompletionItem[]> {
-        const block = blockAt(document, text, offset);
-        if (!block || !atItemStart(text, offset)) return [];
-        const word = wordBefore(text, offset);
-        const range = { start: { line: position.line, character: position.character - word.length }, end: position };
-        const present = new Set(block.body?.items.filter(ast.isProperty).map((p) => p.key) ?? []);
-        const items: CompletionItem[] = [];
+    /** Property keys of the block the cursor is in, leaving out those already set. */
+    protected completeProperties(context: CompletionContext, acceptor: CompletionAcceptor): void {
+        const text = context.textDocument.getText();
+        const block = blockAt(context.document, text, context.offset);
+        if (!block) return;
+        const present = new Set(
+            ast.isExperiment(block.owner) ? block.owner.settings.map((s) => s.key) : (block.body?.items.filter(ast.isProperty).map((p) => p.key) ?? []),
+        );
+        // the key being typed is not "already set"
+        const typed = text.slice(context.tokenOffset, context.offset);
         for (const p of propertiesOf(block.kind)) {
-            if (present.has(p.key) && !p.repeatable) continue;
-            items.push(propertyItem(p, range));
+            if (present.has(p.key) && p.key !== typed && !p.repeatable) continue;
+            acceptor(context, propertyItem(p));
         }
-        return items;
+    }
+
+    /** Values of a property that takes one of a fixed set of names (`schedule cosine`, `logprobs true`). */
+    protected completeValues(context: CompletionContext, acceptor: CompletionAcceptor): void {
+        const text = context.textDocument.getText();
+        const block = blockAt(context.document, text, context.offset);
+        if (!block) return;
+        const key = /([A-Za-z_]\w*)\s+(?:[\w"'.%-]+\s*,\s*)*$/.exec(text.slice(Math.max(0, context.tokenOffset - 200), context.tokenOffset))?.[1];
+        const spec = key ? propertiesOf(block.kind).find((p) => p.key === key) : undefined;
+        if (!spec) return;
+        const values = spec.type === 'boolean' ? ['true', 'false'] : spec.type === 'enum' || spec.type === 'names' ? (spec.values ?? []) : [];
+        for (const v of values) acceptor(context, { label: v, kind: CompletionItemKind.EnumMember, detail: `${spec.key} value`, sortText: '0' });
     }
 
     protected override completionFor(context: CompletionContext, next: NextFeature, acceptor: CompletionAcceptor): MaybePromise<void> {
         const rule = AstUtils.getContainerOfType(next.feature, GrammarAST.isParserRule);
-        // Soft keywords: the grammar accepts them as names and keys, they are not suggestions there.
-        if (rule && (rule.name === 'Name' || rule.name === 'Key')) return;
+        const assignment = AstUtils.getContainerOfType(next.feature, GrammarAST.isAssignment);
+        // A property key (the grammar takes any name: the table says which keys a block has).
+        // Soft keywords that are also keys are not offered as keywords.
+        if (rule?.name === 'Key' || (rule?.name === 'Setting' && assignment?.feature === 'key')) {
+            if (GrammarAST.isRuleCall(next.feature)) this.completeProperties(context, acceptor);
+            return;
+        }
+        if (rule?.name === 'Name') {
+            // A bare-name value (`schedule cosine`: the word before is a key of the block);
+            // elsewhere a new name, nothing to suggest.
+            if (GrammarAST.isRuleCall(next.feature)) this.completeValues(context, acceptor);
+            return;
+        }
         if (GrammarAST.isRuleCall(next.feature) && next.feature.rule.ref?.name === 'STRING') {
-            const assignment = AstUtils.getContainerOfType(next.feature, GrammarAST.isAssignment);
             if (assignment?.feature === 'path') return this.completePathsUnquoted(context, acceptor);
         }
         return super.completionFor(context, next, acceptor);
+    }
+
+    /** The scope gives declarations of the right type; a step cannot use itself. */
+    protected override getReferenceCandidates(refInfo: ReferenceInfo, context: CompletionContext): Stream<AstNodeDescription> {
+        const self = AstUtils.getContainerOfType(refInfo.container, ast.isDeclaration);
+        const selfName = self?.name;
+        const selfUri = context.document.uri.toString();
+        return super
+            .getReferenceCandidates(refInfo, context)
+            .filter((d) => !(selfName && d.name === selfName && d.documentUri.toString() === selfUri && d.type === self.$type));
     }
 
     protected override completionForKeyword(context: CompletionContext, keyword: GrammarAST.Keyword, acceptor: CompletionAcceptor): MaybePromise<void> {
@@ -188,15 +218,13 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
     }
 }
 
-function propertyItem(p: PropertyDoc, range: { start: Position; end: Position }): CompletionItem {
+function propertyItem(p: PropertyDoc): CompletionValueItem {
     return {
         label: p.key,
         kind: CompletionItemKind.Property,
         detail: p.detail,
         documentation: { kind: 'markdown', value: p.doc },
-        sortText: '0' + p.key,
-        textEdit: { range, newText: p.snippet ?? `${p.key} ` },
-        insertTextFormat: p.snippet ? InsertTextFormat.Snippet : InsertTextFormat.PlainText,
+        sortText: '0',
     };
 }
 
@@ -256,19 +284,6 @@ export function stringAt(text: string, offset: number): StringContext | undefine
         }
     }
     return quote ? { start, offset } : undefined;
-}
-
-function wordBefore(text: string, offset: number): string {
-    return /[A-Za-z_]\w*$/.exec(text.slice(Math.max(0, offset - 64), offset))?.[0] ?? '';
-}
-
-/** The cursor starts a new item of a block: after `{`, after a complete item, or on a new line. */
-function atItemStart(text: string, offset: number): boolean {
-    const before = text.slice(0, offset - wordBefore(text, offset).length);
-    const trimmed = before.replace(/[ \t]+$/, '');
-    if (trimmed.endsWith('{') || trimmed.endsWith('\n') || trimmed.length === 0) return true;
-    // `{ epochs 3 |`: after a value (a number, string or name that follows a key)
-    return before !== trimmed && !/[,=.]$/.test(trimmed) && /(\{|\s)\w+\s+[^\s{}]+$/.test(trimmed);
 }
 
 export interface BlockContext {

@@ -6,7 +6,7 @@
  * A document with syntax errors is left alone (Langium's default), so formatting never eats text.
  */
 import { AbstractFormatter, Formatting, type FormattingAction } from 'langium/lsp';
-import { isCompositeCstNode, type AstNode } from 'langium';
+import { isCompositeCstNode, type AstNode, type CompositeCstNode, type CstNode } from 'langium';
 import * as ast from '../generated/ast.js';
 
 export class MismatchFormatter extends AbstractFormatter {
@@ -80,7 +80,7 @@ export class MismatchFormatter extends AbstractFormatter {
     protected spaceTokens(node: AstNode): void {
         const cst = node.$cstNode;
         if (!cst || !isCompositeCstNode(cst)) return;
-        const children = cst.content.filter((c) => !c.hidden);
+        const children = ownChildren(cst, node);
         const f = this.getNodeFormatter(node);
         for (let i = 1; i < children.length; i++) {
             const child = children[i];
@@ -92,4 +92,19 @@ export class MismatchFormatter extends AbstractFormatter {
             f.cst([child]).prepend(action);
         }
     }
+}
+
+/**
+ * The tokens and child nodes of `node` itself. A node reached through an unassigned rule call
+ * (`Declaration: World | …`, `BodyItem: Property | …`) sits in nested composite CST nodes that all
+ * belong to it: those are looked through.
+ */
+function ownChildren(cst: CompositeCstNode, node: AstNode): CstNode[] {
+    const out: CstNode[] = [];
+    for (const child of cst.content) {
+        if (child.hidden) continue;
+        if (isCompositeCstNode(child) && child.astNode === node) out.push(...ownChildren(child, node));
+        else out.push(child);
+    }
+    return out;
 }

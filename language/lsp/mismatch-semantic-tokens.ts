@@ -6,7 +6,7 @@
  * tokens: keywords, declared names, property keys, numbers with their units, strings, comments.
  */
 import { AbstractSemanticTokenProvider, type SemanticTokenAcceptor } from 'langium/lsp';
-import { isCompositeCstNode, type AstNode, type CstNode } from 'langium';
+import { GrammarUtils, type AstNode, type CstNode } from 'langium';
 import { SemanticTokenModifiers, SemanticTokenTypes } from 'vscode-languageserver';
 import * as ast from '../generated/ast.js';
 
@@ -88,8 +88,7 @@ export class MismatchSemanticTokenProvider extends AbstractSemanticTokenProvider
         } else if (ast.isNumberValue(node)) {
             this.number(node.$cstNode, acceptor);
         } else if (ast.isSplit(node)) {
-            const size = node.$cstNode && isCompositeCstNode(node.$cstNode) ? node.$cstNode.content.find((c) => c.text === node.size && !c.hidden) : undefined;
-            this.number(size, acceptor);
+            this.number(node.$cstNode ? GrammarUtils.findNodeForProperty(node.$cstNode, 'size') : undefined, acceptor);
         } else if (ast.isStringValue(node)) {
             acceptor({ node, property: 'text', type: SemanticTokenTypes.string });
         } else if (ast.isNameValue(node)) {
