@@ -1,10 +1,22 @@
 /**
  * The engine's entry point: run a Plan (topologically, with per-seed instances, cache hits from the
  * run store, cancellation and resume), or read the results of a Plan from the store without running.
+ *
+ * Instances: with `seeds N` (N > 1), every stochastic step and every step downstream of one runs
+ * once per seed index (its seeds offset by the index); a hypothesis is a single instance that reads
+ * all seeds of its evaluation. Store key of an instance = sha256(engine format version, the step's
+ * plan key, seed index, the store keys of its input instances, the content hashes of its files).
  */
-import type { Plan } from '../language/plan-types.js';
-import type { EventSink } from './events.js';
-import type { RunSummary, StepResult } from './results-types.js';
+import { availableParallelism } from 'node:os';
+import type { Plan, Step } from '../language/plan-types.js';
+import type { EngineEvent, EventSink } from './events.js';
+import type { EvaluateMetrics, EvaluationSummary, HypothesisMetrics, RunSummary, StepResult } from './results-types.js';
+import { ENGINE_FORMAT_VERSION, openStore, sha256, Store } from './store/index.js';
+import type { ExecContext, InstanceOutput } from './steps/context.js';
+import { ModelPool } from './steps/models.js';
+import { executeStep } from './steps/index.js';
+
+export { openStore, Store, ENGINE_FORMAT_VERSION } from './store/index.js';
 
 export type GpuSetting = 'auto' | 'cuda' | 'vulkan' | 'metal' | 'off' | false;
 
@@ -24,10 +36,316 @@ export interface RunOptions {
     to?: string;
     /** Step ids to recompute even when the store holds them. */
     force?: string[];
+    /** Parallel sequences for local generation (default 8). */
+    sequences?: number;
 }
 
-export declare function runExperiment(plan: Plan, options: RunOptions): Promise<RunSummary>;
+export interface Instance {
+    step: Step;
+    seedIndex?: number;
+    /** `step` or `step@seedIndex`. */
+    name: string;
+    inputs: Instance[];
+}
 
-/** Latest StepResult per step (and per seed index) for this plan, without running anything.
- * Results whose key differs from the plan's current key carry `stale: true`. */
-export declare function readResults(plan: Plan, storeDir: string): Promise<StepResult[]>;
+function instanceName(step: string, seedIndex?: number): string {
+    return seedIndex === undefined ? step : `${step}@${seedIndex}`;
+}
+
+/** Expands a Plan into step instances (per seed where needed), in execution order. */
+export function planInstances(plan: Plan): Instance[] {
+    const seeds = Math.max(1, plan.seeds | 0);
+    const perSeed = new Map<string, boolean>();
+    const byStep = new Map<string, Instance[]>();
+    const out: Instance[] = [];
+    for (const step of plan.steps) {
+        for (const i of step.inputs) if (!byStep.has(i)) throw new Error(`step ${step.id} reads ${i}, which is not before it in the plan`);
+        const ps = seeds > 1 && step.kind !== 'hypothesis' && (step.stochastic || step.inputs.some((i) => perSeed.get(i)));
+        perSeed.set(step.id, ps);
+        const list: Instance[] = [];
+        for (const seedIndex of ps ? Array.from({ length: seeds }, (_, k) => k) : [undefined]) {
+            const inputs: Instance[] = [];
+            for (const id of step.inputs) {
+                const ins = byStep.get(id)!;
+                if (perSeed.get(id)) {
+                    if (seedIndex === undefined) inputs.push(...ins); // a hypothesis reads every seed
+                    else inputs.push(ins[seedIndex]);
+                } else inputs.push(ins[0]);
+            }
+            const inst: Instance = { step, seedIndex, name: instanceName(step.id, seedIndex), inputs };
+            list.push(inst);
+            out.push(inst);
+        }
+        byStep.set(step.id, list);
+    }
+    return out;
+}
+
+/** Store keys of every instance (hashing the files each step reads; missing files → no key). */
+export async function instanceKeys(plan: Plan, instances: Instance[], store: Store): Promise<Map<Instance, { key?: string; error?: string }>> {
+    const keys = new Map<Instance, { key?: string; error?: string }>();
+    for (const inst of instances) {
+        const inputKeys: string[] = [];
+        let error: string | undefined;
+        for (const i of inst.inputs) {
+            const k = keys.get(i);
+            if (!k?.key) error ??= `input ${i.name} has no key${k?.error ? ` (${k.error})` : ''}`;
+            else inputKeys.push(`${i.name}=${k.key}`);
+        }
+        const files: string[] = [];
+        for (const f of inst.step.files) {
+            try {
+                files.push(`${f}=${await store.fileHash(f)}`);
+            } catch {
+                error ??= `file not found: ${f}`;
+            }
+        }
+        if (error) keys.set(inst, { error });
+        else keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files })) });
+    }
+    return keys;
+}
+
+function selectInstances(plan: Plan, instances: Instance[], options: RunOptions): Set<Instance> {
+    const want = new Set<Instance>();
+    const addWithInputs = (i: Instance) => {
+        if (want.has(i)) return;
+        want.add(i);
+        i.inputs.forEach(addWithInputs);
+    };
+    const find = (id: string, flag: string) => {
+        if (!plan.steps.some((s) => s.id === id)) throw new Error(`${flag} ${id}: no such step (steps: ${plan.steps.map((s) => s.id).join(', ')})`);
+    };
+    if (options.step) {
+        find(options.step, '--step');
+        instances.filter((i) => i.step.id === options.step).forEach(addWithInputs);
+    } else if (options.to) {
+        find(options.to, '--to');
+        const last = plan.steps.findIndex((s) => s.id === options.to);
+        const ids = new Set(plan.steps.slice(0, last + 1).map((s) => s.id));
+        instances.filter((i) => ids.has(i.step.id)).forEach(addWithInputs);
+    } else instances.forEach((i) => want.add(i));
+    for (const f of options.force ?? []) find(f, '--force');
+    return want;
+}
+
+function isAbort(e: unknown): boolean {
+    return (e as Error)?.name === 'AbortError';
+}
+
+/** Runs a Plan. Never throws for a failing step: the summary says what failed. */
+export async function runExperiment(plan: Plan, options: RunOptions): Promise<RunSummary> {
+    const t0 = Date.now();
+    const emit = (e: EngineEvent) => {
+        try {
+            options.onEvent?.(e);
+        } catch {
+            /* a listener's error must not break the run */
+        }
+    };
+    const store = openStore(options.storeDir);
+    const threads = options.threads ?? Math.max(1, availableParallelism());
+    const gpu = options.gpu === 'off' || options.gpu === false ? false : (options.gpu ?? 'auto');
+    const summary: RunSummary = { experiment: plan.experiment, file: plan.file, storeDir: store.dir, status: 'done', seconds: 0, steps: [], evaluations: [], hypotheses: [] };
+    let instances: Instance[];
+    let selected: Set<Instance>;
+    try {
+        instances = planInstances(plan);
+        selected = selectInstances(plan, instances, options);
+    } catch (e) {
+        summary.status = 'failed';
+        summary.error = { message: (e as Error).message };
+        emit({ type: 'run-finished', summary });
+        return summary;
+    }
+    const order = instances.filter((i) => selected.has(i));
+    emit({ type: 'run-started', experiment: plan.experiment, storeDir: store.dir, instances: order.map((i) => ({ step: i.step.id, kind: i.step.kind, ...(i.seedIndex !== undefined ? { seedIndex: i.seedIndex } : {}) })), time: new Date().toISOString() });
+    const keys = await instanceKeys(plan, instances, store);
+    const outputs = new Map<Instance, InstanceOutput>();
+    const failed = new Set<Instance>();
+    const force = new Set(options.force ?? []);
+    const pool = new ModelPool({ threads, gpu, sequences: options.sequences });
+    const byStepInstances = new Map<string, Instance[]>();
+    for (const i of instances) byStepInstances.set(i.step.id, [...(byStepInstances.get(i.step.id) ?? []), i]);
+
+    try {
+        for (const inst of order) {
+            const ref = { step: inst.step.id, kind: inst.step.kind, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}) };
+            const base: StepResult = { step: inst.step.id, kind: inst.step.kind, key: keys.get(inst)?.key ?? '', status: 'pending', cached: false, seconds: 0, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}) };
+            if (options.signal?.aborted) {
+                summary.status = 'cancelled';
+                summary.steps.push({ ...base, status: 'cancelled' });
+                continue;
+            }
+            const failedInput = inst.inputs.find((i) => failed.has(i));
+            const k = keys.get(inst)!;
+            if (failedInput || !k.key) {
+                const message = failedInput ? `not run: its input ${failedInput.name} failed` : `cannot run: ${k.error}`;
+                const r: StepResult = { ...base, status: 'failed', error: { message } };
+                failed.add(inst);
+                summary.steps.push(r);
+                summary.status = 'failed';
+                emit({ type: 'step-failed', ...ref, result: r, error: { message, location: { file: inst.step.range.file, line: inst.step.range.start.line + 1 } } });
+                continue;
+            }
+            const key = k.key;
+            if (store.has(key) && !force.has(inst.step.id)) {
+                const r = (await store.readResult(key))!;
+                const res: StepResult = { ...r, cached: true, status: 'done' };
+                outputs.set(inst, { step: inst.step.id, seedIndex: inst.seedIndex, dir: store.entryDir(key), result: res });
+                await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
+                summary.steps.push(res);
+                emit({ type: 'step-cached', ...ref, result: res });
+                continue;
+            }
+            const started = Date.now();
+            const startedAt = new Date().toISOString();
+            emit({ type: 'step-started', ...ref, key, time: startedAt });
+            const warnings: string[] = [];
+            let tmp: string | undefined;
+            try {
+                tmp = await store.begin(key);
+                const ctx: ExecContext = {
+                    plan,
+                    step: inst.step,
+                    seedIndex: inst.seedIndex,
+                    seedOffset: inst.seedIndex ?? 0,
+                    outDir: tmp,
+                    checkpointDir: store.checkpointDir(key),
+                    input: (id) => {
+                        const i = inst.inputs.find((x) => x.step.id === id);
+                        const o = i && outputs.get(i);
+                        if (!o) throw new Error(`step ${inst.step.id}: input ${id} is not available`);
+                        return o;
+                    },
+                    inputsAll: (id) => inst.inputs.filter((x) => x.step.id === id).map((x) => {
+                        const o = outputs.get(x);
+                        if (!o) throw new Error(`step ${inst.step.id}: input ${x.name} is not available`);
+                        return o;
+                    }),
+                    models: pool,
+                    threads,
+                    gpu,
+                    signal: options.signal,
+                    progress: (done, total, unit, message) => emit({ type: 'step-progress', ...ref, done, total, unit, ...(message ? { message } : {}) }),
+                    metric: (values) => emit({ type: 'metrics', ...ref, values }),
+                    warn: (message) => {
+                        warnings.push(message);
+                        emit({ type: 'log', level: 'warn', ...ref, message });
+                    },
+                };
+                const outcome = await executeStep(ctx);
+                const all = [...warnings, ...(outcome.warnings ?? [])];
+                for (const w of outcome.warnings ?? []) emit({ type: 'log', level: 'warn', ...ref, message: w });
+                const seconds = (Date.now() - started) / 1000;
+                const finishedAt = new Date().toISOString();
+                const result: StepResult = { ...base, status: 'done', seconds, finishedAt, ...(outcome.metrics ? { metrics: outcome.metrics } : {}), ...(all.length ? { warnings: all } : {}) };
+                const inputsMap: Record<string, string> = {};
+                for (const i of inst.inputs) inputsMap[i.name] = keys.get(i)!.key!;
+                const filesMap: Record<string, string> = {};
+                for (const f of inst.step.files) filesMap[f] = await store.fileHash(f);
+                const committed = await store.commit(tmp, result, {
+                    key, step: inst.step.id, kind: inst.step.kind, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}), experiment: plan.experiment, spec: plan.file,
+                    inputs: inputsMap, files: filesMap, status: 'done', startedAt, finishedAt, seconds, versions: await versions(),
+                });
+                tmp = undefined;
+                await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
+                outputs.set(inst, { step: inst.step.id, seedIndex: inst.seedIndex, dir: store.entryDir(key), result: committed });
+                summary.steps.push(committed);
+                emit({ type: 'step-finished', ...ref, result: committed });
+            } catch (e) {
+                const seconds = (Date.now() - started) / 1000;
+                if (tmp) await import('node:fs/promises').then((fs) => fs.rm(tmp!, { recursive: true, force: true })).catch(() => {});
+                if (isAbort(e) || options.signal?.aborted) {
+                    const r: StepResult = { ...base, status: 'cancelled', seconds };
+                    summary.status = 'cancelled';
+                    summary.steps.push(r);
+                    failed.add(inst);
+                    emit({ type: 'step-failed', ...ref, result: r, error: { message: 'cancelled' } });
+                    continue;
+                }
+                const err = e as Error & { file?: string; line?: number; field?: string };
+                const message = err?.message ?? String(e);
+                const r: StepResult = { ...base, status: 'failed', seconds, error: { message, detail: err?.stack } };
+                failed.add(inst);
+                summary.status = 'failed';
+                summary.steps.push(r);
+                const location = err.file ? { file: err.file, line: err.line, field: err.field } : { file: inst.step.range.file, line: inst.step.range.start.line + 1 };
+                emit({ type: 'step-failed', ...ref, result: r, error: { message, detail: err?.stack, location } });
+            }
+        }
+    } finally {
+        await pool.close();
+    }
+    collect(summary);
+    summary.seconds = (Date.now() - t0) / 1000;
+    emit({ type: 'run-finished', summary });
+    return summary;
+}
+
+/** Fills `evaluations` and `hypotheses` from the step results. */
+export function collect(summary: { steps: StepResult[]; evaluations: EvaluationSummary[]; hypotheses: (HypothesisMetrics & { step: string })[] }): void {
+    summary.evaluations = [];
+    summary.hypotheses = [];
+    for (const r of summary.steps) {
+        if (r.status !== 'done' || !r.metrics) continue;
+        if (r.kind === 'evaluate') {
+            for (const a of (r.metrics as EvaluateMetrics).arms ?? []) {
+                summary.evaluations.push({ arm: a.arm, evaluation: r.step, ...(r.seedIndex !== undefined ? { seedIndex: r.seedIndex } : {}), correct: a.correct, wrong: a.wrong, abstained: a.abstained, total: a.total });
+            }
+        } else if (r.kind === 'hypothesis') {
+            summary.hypotheses.push({ ...(r.metrics as HypothesisMetrics), step: r.step });
+        }
+    }
+}
+
+let versionsCache: Record<string, string> | undefined;
+async function versions(): Promise<Record<string, string>> {
+    if (versionsCache) return versionsCache;
+    const v: Record<string, string> = { engineFormat: String(ENGINE_FORMAT_VERSION), node: process.version };
+    try {
+        const { createRequire } = await import('node:module');
+        const req = createRequire(import.meta.url);
+        v.nodeLlamaCpp = (req('node-llama-cpp/package.json') as { version: string }).version;
+    } catch {
+        /* bundled without package.json access */
+    }
+    versionsCache = v;
+    return v;
+}
+
+/**
+ * Latest StepResult per step instance for this plan, without running anything: the entry for the
+ * current key when the store has it; otherwise the last result computed for that step of this spec
+ * (marked `stale: true`, its key differs from the current one); steps never run are left out.
+ */
+export async function readResults(plan: Plan, storeDir: string): Promise<StepResult[]> {
+    const store = openStore(storeDir);
+    const instances = planInstances(plan);
+    const keys = await instanceKeys(plan, instances, store);
+    const out: StepResult[] = [];
+    for (const inst of instances) {
+        const k = keys.get(inst)?.key;
+        if (k && store.has(k)) {
+            const r = await store.readResult(k);
+            if (r) {
+                out.push({ ...r, cached: true, stale: false });
+                continue;
+            }
+        }
+        const latest = await store.getLatest(plan.file, inst.step.id, inst.seedIndex);
+        if (latest && store.has(latest)) {
+            const r = await store.readResult(latest);
+            if (r) out.push({ ...r, cached: true, stale: true });
+        }
+    }
+    return out;
+}
+
+/** Every store key the plan references now (for `mismatch clean`). */
+export async function planKeys(plan: Plan, storeDir: string): Promise<Set<string>> {
+    const store = openStore(storeDir);
+    const instances = planInstances(plan);
+    const keys = await instanceKeys(plan, instances, store);
+    return new Set([...keys.values()].map((k) => k.key).filter((k): k is string => !!k));
+}

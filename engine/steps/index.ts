@@ -1,0 +1,388 @@
+/**
+ * Step executors: each reads its inputs' store entries, computes, and writes its outputs into
+ * `ctx.outDir` (which becomes the store entry). Long generation checkpoints into `ctx.checkpointDir`
+ * every few questions; fine-tuning checkpoints through the trainer.
+ */
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type {
+    DatasetStep, Decoding, EvaluateStep, FinetuneStep, HypothesisStep, KnowledgeStep, LabelStep, MixStep, ModelStep, ShuffleStep, Step, WorldStep,
+} from '../../language/plan-types.js';
+import type { EvaluateMetrics, FinetuneMetrics, LabelMetrics, QuestionRecord } from '../results-types.js';
+import { loadDataset, unitHashOf, type DatasetRecord } from '../datasets/index.js';
+import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, outcomeOf } from '../evaluate/index.js';
+import { JsonlCheckpoint, readJsonlFile, writeJsonl } from '../store/index.js';
+import { generateWorld, type WorldParams } from '../world/index.js';
+import type { FewShotExample, GenerationItem, GenerationResult } from '../models/types.js';
+import { buildPrompt } from '../models/types.js';
+import { trainModel, type TrainEvent } from '../train/api.js';
+import type { ExecContext, StepOutcome } from './context.js';
+import { stepById, throwIfAborted } from './context.js';
+import { readModelRef, readTaught, writeModelRef, type ModelRef } from './models.js';
+import { compareArms, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, SLICK_ORDER, type LabelRow, type SlickCategory } from './pure.js';
+import { runPretrain } from './pretrain-bridge.js';
+
+export async function executeStep(ctx: ExecContext): Promise<StepOutcome> {
+    const s = ctx.step;
+    switch (s.kind) {
+        case 'world':
+            return worldStep(ctx, s);
+        case 'dataset':
+            return datasetStep(ctx, s);
+        case 'model':
+            return modelStep(ctx, s);
+        case 'label':
+            return labelStep(ctx, s);
+        case 'shuffle':
+            return shuffleStep(ctx, s);
+        case 'knowledge':
+            return knowledgeStep(ctx, s);
+        case 'mix':
+            return mixStep(ctx, s);
+        case 'finetune':
+            return finetuneStep(ctx, s);
+        case 'evaluate':
+            return evaluateStep(ctx, s);
+        case 'hypothesis':
+            return hypothesisStep(ctx, s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function worldStep(ctx: ExecContext, s: WorldStep): Promise<StepOutcome> {
+    const world = generateWorld(s.params);
+    await writeFile(join(ctx.outDir, 'world.json'), JSON.stringify({ params: s.params }, null, 1));
+    return {
+        metrics: {
+            entities: world.entities.length,
+            facts: world.facts.length,
+            relations: world.relations.map((r) => r.name),
+            chance: world.chance,
+        },
+    };
+}
+
+export async function worldParamsOf(ctx: ExecContext, worldStepId: string): Promise<WorldParams> {
+    const out = ctx.input(worldStepId);
+    return (JSON.parse(await readFile(join(out.dir, 'world.json'), 'utf8')) as { params: WorldParams }).params;
+}
+
+async function datasetStep(ctx: ExecContext, s: DatasetStep): Promise<StepOutcome> {
+    const src = s.params.source;
+    const world = src.kind === 'world' ? await worldParamsOf(ctx, src.world) : undefined;
+    const d = await loadDataset(src, s.params.splits, s.params.seed, { dedupe: s.params.dedupe, world, signal: ctx.signal });
+    await writeJsonl(join(ctx.outDir, 'records.jsonl'), d.records.map((r) => ({ id: r.id, question: r.question, answers: r.answers, split: r.split, line: r.line })));
+    const splits: Record<string, number> = {};
+    for (const r of d.records) splits[r.split!] = (splits[r.split!] ?? 0) + 1;
+    return { metrics: { total: d.records.length, splits, duplicatesDropped: d.dropped }, warnings: d.warnings };
+}
+
+async function readSplit(ctx: ExecContext, datasetId: string, split: string): Promise<DatasetRecord[]> {
+    const out = ctx.input(datasetId);
+    const all = await readJsonlFile<DatasetRecord>(join(out.dir, 'records.jsonl'));
+    const rows = all.filter((r) => r.split === split);
+    if (rows.length === 0) {
+        const names = [...new Set(all.map((r) => r.split))].join(', ');
+        throw new Error(`dataset ${datasetId} has no split "${split}" (its splits: ${names || 'none'})`);
+    }
+    return rows;
+}
+
+async function fewShotFor(ctx: ExecContext, datasetId: string, k: number, seed: number): Promise<FewShotExample[]> {
+    if (!k) return [];
+    const all = await readJsonlFile<DatasetRecord>(join(ctx.input(datasetId).dir, 'records.jsonl'));
+    const train = all.filter((r) => r.split === 'train');
+    const pool = train.length ? train : all;
+    return pool
+        .map((r) => ({ r, u: unitHashOf(`fewshot:${seed}:${r.id}`) }))
+        .sort((a, b) => a.u - b.u)
+        .slice(0, k)
+        .map(({ r }) => ({ question: r.question, answer: r.answers[0] }));
+}
+
+async function modelStep(ctx: ExecContext, s: ModelStep): Promise<StepOutcome> {
+    const src = s.params.source;
+    if (src.kind === 'gguf') {
+        if (!existsSync(src.path)) throw new Error(`model file not found: ${src.path}`);
+        await writeModelRef(ctx.outDir, { kind: 'local', path: src.path, lora: [], base: s.id });
+        return { metrics: { path: src.path } };
+    }
+    if (src.kind === 'server') {
+        const ref: ModelRef = { kind: 'server', base: s.id, url: src.url, name: src.name, api: src.api, apiKeyEnv: src.apiKeyEnv, logprobs: src.logprobs, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
+        await writeModelRef(ctx.outDir, ref);
+        return { metrics: { url: src.url, name: src.name, api: src.api } };
+    }
+    const world = await worldParamsOf(ctx, src.world);
+    const r = await runPretrain(ctx, { ...src, seed: src.seed + ctx.seedOffset }, world);
+    await writeModelRef(ctx.outDir, { kind: 'local', path: r.modelFile, lora: [], taught: 'taught.json', base: s.id });
+    return { metrics: r.metrics, warnings: r.warnings };
+}
+
+async function modelOf(ctx: ExecContext, id: string): Promise<ModelRef> {
+    return readModelRef(ctx.input(id).dir);
+}
+
+/**
+ * Answers every item (× samples) with a checkpoint: results already in the checkpoint are not asked
+ * again, new ones are appended every few questions, so a killed step resumes where it stopped.
+ */
+async function answerAll(
+    ctx: ExecContext,
+    ref: ModelRef,
+    items: GenerationItem[],
+    decoding: Decoding,
+    checkpoint: string,
+    options: { samples?: number; fewShot?: FewShotExample[]; label?: string } = {},
+): Promise<Map<string, GenerationResult[]>> {
+    const samples = options.samples ?? 1;
+    const ck = new JsonlCheckpoint<GenerationResult & { id: string; qid: string }>(join(ctx.checkpointDir, checkpoint), 8);
+    const done = await ck.load();
+    const total = items.length * samples;
+    const have = (id: string, s: number) => done.has(`${id}#${s}`);
+    const todo = items.filter((it) => Array.from({ length: samples }, (_, s) => s).some((s) => !have(it.id, s)));
+    let count = done.size;
+    ctx.progress(Math.min(count, total), total, 'answers', options.label);
+    if (todo.length) {
+        await ctx.models.generate(ref, todo, decoding, {
+            samples,
+            fewShot: options.fewShot,
+            signal: ctx.signal,
+            onResult: async (r) => {
+                const key = `${r.id}#${r.sample}`;
+                if (done.has(key)) return;
+                await ck.add({ ...r, id: key, qid: r.id });
+                count++;
+                ctx.progress(Math.min(count, total), total, 'answers', options.label);
+            },
+        });
+        await ck.flush();
+    }
+    throwIfAborted(ctx.signal);
+    const out = new Map<string, GenerationResult[]>();
+    for (const it of items) {
+        const rs: GenerationResult[] = [];
+        for (let s = 0; s < samples; s++) {
+            const r = done.get(`${it.id}#${s}`);
+            if (!r) throw new Error(`no answer for question ${it.id} (sample ${s})`);
+            rs.push({ ...r, id: it.id });
+        }
+        out.set(it.id, rs);
+    }
+    return out;
+}
+
+function decodingWithOffset(d: Decoding, offset: number): Decoding {
+    return offset && d.seed !== undefined ? { ...d, seed: d.seed + offset } : offset ? { ...d, seed: offset } : d;
+}
+
+async function labelStep(ctx: ExecContext, s: LabelStep): Promise<StepOutcome> {
+    const p = s.params;
+    const rows = await readSplit(ctx, p.dataset, p.split);
+    const ref = await modelOf(ctx, p.model);
+    const decoding = decodingWithOffset(p.decoding, ctx.seedOffset);
+    const fewShot = await fewShotFor(ctx, p.dataset, p.decoding.fewShot, decoding.seed ?? 0);
+    const answers = await answerAll(ctx, ref, rows.map((r) => ({ id: r.id, question: r.question })), decoding, 'answers.jsonl', { fewShot });
+    const labels: LabelRow[] = rows.map((r) => {
+        const g = answers.get(r.id)![0];
+        const correct = matchesGold(g.text, r.answers, p.match);
+        return { id: r.id, question: r.question, answers: r.answers, prediction: g.text, correct, ...labelFor(r.answers, correct, p.otherwise), confidence: confidenceFromLogprobs(g.logprobs).confidence };
+    });
+    await writeJsonl(join(ctx.outDir, 'labels.jsonl'), labels);
+    const kept = labels.filter((l) => !l.abstain).length;
+    const m: LabelMetrics = { total: labels.length, kept, replaced: labels.length - kept };
+    return { metrics: m };
+}
+
+async function readLabels(ctx: ExecContext, id: string): Promise<LabelRow[]> {
+    return readJsonlFile<LabelRow>(join(ctx.input(id).dir, 'labels.jsonl'));
+}
+
+async function shuffleStep(ctx: ExecContext, s: ShuffleStep): Promise<StepOutcome> {
+    const src = await readLabels(ctx, s.params.source);
+    const out = shuffleLabels(src, s.params.seed + ctx.seedOffset);
+    await writeJsonl(join(ctx.outDir, 'labels.jsonl'), out);
+    const kept = out.filter((l) => !l.abstain).length;
+    // How many abstentions landed where the source had them (chance level: k²/n on average).
+    const srcAbstain = new Set(src.filter((r) => r.abstain).map((r) => r.id));
+    const overlap = out.filter((r) => r.abstain && srcAbstain.has(r.id)).length;
+    return { metrics: { total: out.length, kept, replaced: out.length - kept, overlapWithSource: overlap } };
+}
+
+async function knowledgeStep(ctx: ExecContext, s: KnowledgeStep): Promise<StepOutcome> {
+    const p = s.params;
+    const rows = await readSplit(ctx, p.dataset, p.split);
+    const ref = await modelOf(ctx, p.model);
+    const items = rows.map((r) => ({ id: r.id, question: r.question }));
+    const greedy = await answerAll(ctx, ref, items, { ...p.decoding, temperature: 0 }, 'greedy.jsonl', { label: 'greedy' });
+    const sampled = p.samples > 0
+        ? await answerAll(ctx, ref, items, { ...p.decoding, temperature: p.temperature, seed: p.seed + ctx.seedOffset }, 'samples.jsonl', { samples: p.samples, label: 'samples' })
+        : new Map<string, GenerationResult[]>();
+    const out = rows.map((r) => {
+        const g = matchesGold(greedy.get(r.id)![0].text, r.answers, 'exact');
+        const k = (sampled.get(r.id) ?? []).filter((x) => matchesGold(x.text, r.answers, 'exact')).length;
+        return { id: r.id, question: r.question, answers: r.answers, greedyCorrect: g, samplesCorrect: k, category: slickCategory(g, k, p.samples) };
+    });
+    await writeJsonl(join(ctx.outDir, 'knowledge.jsonl'), out);
+    const counts: Record<string, number> = {};
+    for (const c of SLICK_ORDER) counts[c] = 0;
+    for (const r of out) counts[r.category]++;
+    return { metrics: { total: out.length, categories: counts, samples: p.samples, temperature: p.temperature } };
+}
+
+async function mixStep(ctx: ExecContext, s: MixStep): Promise<StepOutcome> {
+    const rows = await readJsonlFile<{ id: string; question: string; answers: string[]; category: SlickCategory }>(join(ctx.input(s.params.knowledge).dir, 'knowledge.jsonl'));
+    const m = mixExamples(rows, s.params.unknown, s.params.seed + ctx.seedOffset, s.params.size);
+    await writeJsonl(join(ctx.outDir, 'labels.jsonl'), m.rows);
+    return { metrics: { total: m.size, unknown: m.unknown, known: m.known, unknownShare: m.size ? m.unknown / m.size : 0 } };
+}
+
+function parseLossCsv(text: string): FinetuneMetrics['curve'] {
+    const lines = text.trim().split('\n').filter(Boolean);
+    if (lines.length < 2) return [];
+    const head = lines[0].split(',').map((h) => h.trim().toLowerCase());
+    const col = (...names: string[]) => head.findIndex((h) => names.includes(h));
+    const iEpoch = col('epoch');
+    const iStep = col('step');
+    const iTrain = col('train_loss', 'trainloss', 'loss', 'train');
+    const iVal = col('validation_loss', 'val_loss', 'validationloss', 'validation', 'val');
+    const rows = lines.slice(1).map((l) => l.split(','));
+    return rows
+        .map((r) => ({
+            epoch: iEpoch >= 0 ? Number(r[iEpoch]) : NaN,
+            step: iStep >= 0 ? Number(r[iStep]) : NaN,
+            train: iTrain >= 0 ? Number(r[iTrain]) : NaN,
+            ...(iVal >= 0 && r[iVal] !== '' && r[iVal] !== undefined && Number.isFinite(Number(r[iVal])) ? { validation: Number(r[iVal]) } : {}),
+        }))
+        .filter((r) => Number.isFinite(r.train));
+}
+
+async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutcome> {
+    const p = s.params;
+    const base = await modelOf(ctx, p.model);
+    if (base.kind !== 'local') throw new Error(`finetune ${s.id}: ${p.model} is a server model; fine-tuning needs a local GGUF`);
+    if (base.lora.length) throw new Error(`finetune ${s.id}: ${p.model} is itself a LoRA fine-tune; fine-tune its base model instead, or use mode full`);
+    const labels = await readLabels(ctx, p.labels);
+    const modelStep = stepById(ctx.plan, base.base);
+    const template = modelStep.kind === 'model' && modelStep.params.template && modelStep.params.template !== 'chat' ? modelStep.params.template : 'raw';
+    const examples = labels.map((l) => ({ prompt: buildPrompt(template, l.question), answer: l.label }));
+    const curve: FinetuneMetrics['curve'] = [];
+    const trainDir = join(ctx.checkpointDir, 'train');
+    let totalSteps = 0;
+    const result = await trainModel(
+        {
+            base: base.path,
+            examples,
+            mode: p.mode,
+            ...(p.mode === 'lora' && p.lora ? { lora: { rank: p.lora.rank, alpha: p.lora.alpha, targets: p.lora.targets as never } } : {}),
+            epochs: p.epochs,
+            lr: p.learningRate,
+            warmup: p.warmup,
+            schedule: p.schedule,
+            batch: p.batchSize,
+            gradAccum: p.gradientAccumulation,
+            weightDecay: p.weightDecay,
+            optimizer: p.optimizer,
+            seed: p.seed + ctx.seedOffset,
+            validationShare: p.validation,
+            ...(p.earlyStopping ? { earlyStopping: { patience: 2 } } : {}),
+            threads: ctx.threads,
+            gpu: ctx.gpu === false ? 'off' : ctx.gpu === 'metal' ? 'auto' : ctx.gpu,
+            outDir: trainDir,
+            resume: true,
+            name: s.id,
+        },
+        {
+            signal: ctx.signal,
+            onEvent: (e: TrainEvent) => {
+                if (e.type === 'start') totalSteps = e.totalSteps;
+                else if (e.type === 'progress') {
+                    ctx.progress(e.step, e.totalSteps || totalSteps, 'steps', `loss ${e.loss.toFixed(3)}`);
+                    ctx.metric({ loss: e.loss, lr: e.lr, epoch: e.epoch, tokensPerSecond: e.tokensPerSecond });
+                } else if (e.type === 'epoch') curve.push({ epoch: e.epoch, step: e.step, train: e.trainLoss, ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}) });
+                else if (e.type === 'log') ctx.warn(e.line);
+            },
+        },
+    );
+    throwIfAborted(ctx.signal);
+    const out = result.kind === 'lora' ? 'adapter.gguf' : 'model.gguf';
+    await copyFile(result.modelPath, join(ctx.outDir, out));
+    let lossCurve = curve;
+    if (existsSync(result.lossCsv)) {
+        const text = await readFile(result.lossCsv, 'utf8');
+        await writeFile(join(ctx.outDir, 'loss.csv'), text);
+        const parsed = parseLossCsv(text);
+        if (parsed.length) lossCurve = parsed;
+    }
+    const ref: ModelRef = result.kind === 'lora'
+        ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base }
+        : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base };
+    await writeModelRef(ctx.outDir, ref);
+    const m: FinetuneMetrics = {
+        lossStart: lossCurve[0]?.train ?? NaN,
+        lossEnd: result.finalTrainLoss,
+        epochs: result.epochs,
+        steps: result.steps,
+        trainSeconds: result.trainSeconds,
+        tokensPerSecond: result.tokensPerSecond,
+        curve: lossCurve,
+    };
+    return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device } };
+}
+
+export interface AnswerRow extends QuestionRecord {
+    arm: string;
+}
+
+async function evaluateStep(ctx: ExecContext, s: EvaluateStep): Promise<StepOutcome> {
+    const p = s.params;
+    const rows = await readSplit(ctx, p.dataset, p.split);
+    const abstains = abstentionMatcher(p.abstain);
+    const decoding = decodingWithOffset(p.decoding, ctx.seedOffset);
+    const fewShot = await fewShotFor(ctx, p.dataset, p.decoding.fewShot, decoding.seed ?? 0);
+    let slick: Map<string, string> | undefined;
+    if (p.knowledge) {
+        const k = await readJsonlFile<{ id: string; category: string }>(join(ctx.input(p.knowledge).dir, 'knowledge.jsonl'));
+        slick = new Map(k.map((r) => [r.id, r.category]));
+    }
+    const all: AnswerRow[] = [];
+    const arms = [];
+    const warnings: string[] = [];
+    for (const [i, arm] of p.arms.entries()) {
+        throwIfAborted(ctx.signal);
+        const ref = await modelOf(ctx, arm.model);
+        const taught = await readTaught(ref);
+        const answers = await answerAll(ctx, ref, rows.map((r) => ({ id: r.id, question: r.question })), decoding, `answers-${i}.jsonl`, { fewShot, label: arm.model });
+        const records: AnswerRow[] = rows.map((r) => {
+            const g = answers.get(r.id)![0];
+            const knowledge = slick?.get(r.id) ?? (taught ? (taught.has(r.id) ? 'taught' : 'untaught') : undefined);
+            return { arm: arm.model, id: r.id, question: r.question, gold: r.answers, prediction: g.text, outcome: outcomeOf(g.text, r.answers, abstains, p.match), ...confidenceFromLogprobs(g.logprobs), ...(knowledge ? { knowledge } : {}) };
+        });
+        if (!ctx.models.logprobs(ref)) warnings.push(`${arm.model}: the model gives no token log-probabilities, so its risk–coverage curve and matched-coverage tests are unavailable`);
+        all.push(...records);
+        arms.push(armMetrics(arm.model, records));
+    }
+    await writeJsonl(join(ctx.outDir, 'answers.jsonl'), all);
+    const m: EvaluateMetrics = { arms };
+    return { metrics: m, warnings };
+}
+
+async function hypothesisStep(ctx: ExecContext, s: HypothesisStep): Promise<StepOutcome> {
+    const p = s.params;
+    const evals = ctx.inputsAll(p.evaluation);
+    const perSeed = [];
+    for (const [i, e] of evals.entries()) {
+        const rows = await readJsonlFile<AnswerRow>(join(e.dir, 'answers.jsonl'));
+        const a = rows.filter((r) => r.arm === p.a);
+        const b = rows.filter((r) => r.arm === p.b);
+        if (!a.length) throw new Error(`hypothesis ${s.id}: ${p.a} is not an arm of ${p.evaluation}`);
+        if (!b.length) throw new Error(`hypothesis ${s.id}: ${p.b} is not an arm of ${p.evaluation}`);
+        perSeed.push(compareArms(a, b, { direction: p.direction, matched: p.matchedCoverage, alpha: p.alpha, seedIndex: e.seedIndex ?? i, bootstrapSeed: 1 + i }));
+    }
+    const h = hypothesisOver(s.id, perSeed, p.direction, p.alpha);
+    const warnings = perSeed.filter((x) => x.reason).map((x) => `seed ${x.seed}: inconclusive: ${x.reason}`);
+    return { metrics: h, warnings };
+}
+
+export type { Step };

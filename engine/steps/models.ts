@@ -1,0 +1,88 @@
+/**
+ * Model references between steps (`model.json` in a model or finetune entry) and the per-run pool
+ * of generators: one child process and one model load per base GGUF per run, LoRA adapters
+ * switched on it; one client per server.
+ */
+import { promises as fs } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Decoding } from '../../language/plan-types.js';
+import { LocalGenerator } from '../models/local.js';
+import { ServerGenerator, type ServerOptions } from '../models/server.js';
+import type { GenerateOptions, GenerationItem, GenerationResult } from '../models/types.js';
+
+export type ModelRef =
+    | {
+          kind: 'local';
+          /** GGUF path (absolute, or relative to the entry that holds this model.json). */
+          path: string;
+          lora: string[];
+          /** Fact ids the base model was taught (embedded world), file relative or absolute. */
+          taught?: string;
+          /** Id of the model step this derives from (for messages). */
+          base: string;
+      }
+    | ({ kind: 'server'; base: string } & ServerOptions);
+
+export async function writeModelRef(dir: string, ref: ModelRef): Promise<void> {
+    await fs.writeFile(join(dir, 'model.json'), JSON.stringify(ref, null, 1));
+}
+
+/** Reads an entry's model.json with its paths made absolute. */
+export async function readModelRef(dir: string): Promise<ModelRef> {
+    const ref = JSON.parse(await fs.readFile(join(dir, 'model.json'), 'utf8')) as ModelRef;
+    if (ref.kind === 'local') {
+        const abs = (p: string) => (isAbsolute(p) ? p : join(dir, p));
+        return { ...ref, path: abs(ref.path), lora: ref.lora.map(abs), taught: ref.taught ? abs(ref.taught) : undefined };
+    }
+    return ref;
+}
+
+export async function readTaught(ref: ModelRef): Promise<Set<string> | undefined> {
+    if (ref.kind !== 'local' || !ref.taught) return undefined;
+    const t = JSON.parse(await fs.readFile(ref.taught, 'utf8')) as string[] | { taught: string[] };
+    return new Set(Array.isArray(t) ? t : t.taught);
+}
+
+export class ModelPool {
+    private locals = new Map<string, Promise<LocalGenerator>>();
+    private servers = new Map<string, ServerGenerator>();
+    constructor(readonly options: { threads: number; gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false; sequences?: number }) {}
+
+    async generate(ref: ModelRef, items: GenerationItem[], decoding: Decoding, options: GenerateOptions): Promise<GenerationResult[]> {
+        if (ref.kind === 'server') {
+            const k = JSON.stringify([ref.url, ref.name, ref.api]);
+            let g = this.servers.get(k);
+            if (!g) {
+                g = new ServerGenerator(ref);
+                this.servers.set(k, g);
+            }
+            return g.generate(items, decoding, options);
+        }
+        let p = this.locals.get(ref.path);
+        if (!p) {
+            p = LocalGenerator.start({ modelPath: ref.path, gpu: this.options.gpu, threads: this.options.threads, sequences: this.options.sequences ?? 8, lora: ref.lora });
+            this.locals.set(ref.path, p);
+            p.catch(() => this.locals.delete(ref.path));
+        }
+        const g = await p;
+        await g.setLora(ref.lora);
+        return g.generate(items, decoding, options);
+    }
+
+    logprobs(ref: ModelRef): boolean {
+        return ref.kind === 'local' ? true : ref.logprobs;
+    }
+
+    /** Closes the generator of one base model (when no later step needs it). */
+    async release(path: string): Promise<void> {
+        const p = this.locals.get(path);
+        this.locals.delete(path);
+        if (p) await (await p.catch(() => undefined))?.close();
+    }
+
+    async close(): Promise<void> {
+        const all = [...this.locals.values()];
+        this.locals.clear();
+        await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
+    }
+}
