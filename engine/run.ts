@@ -191,7 +191,7 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
             const key = k.key;
             if (store.has(key) && !force.has(inst.step.id)) {
                 const r = (await store.readResult(key))!;
-                const res: StepResult = { ...r, cached: true, status: 'done' };
+                const res = asInstance({ ...r, cached: true, status: 'done' }, inst);
                 outputs.set(inst, { step: inst.step.id, seedIndex: inst.seedIndex, dir: store.entryDir(key), result: res });
                 await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
                 summary.steps.push(res);
@@ -283,6 +283,16 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
     return summary;
 }
 
+/** A stored result seen as this instance (entries are shared by equal keys: a renamed step, or
+ * seed index 0 of `seeds N` and the single-seed run). */
+function asInstance(r: StepResult, inst: Instance): StepResult {
+    const out: StepResult = { ...r, step: inst.step.id, kind: inst.step.kind };
+    if (inst.seedIndex !== undefined) out.seedIndex = inst.seedIndex;
+    else delete out.seedIndex;
+    if (inst.step.kind === 'hypothesis' && out.metrics && 'name' in out.metrics) out.metrics = { ...out.metrics, name: inst.step.id };
+    return out;
+}
+
 /** Fills `evaluations` and `hypotheses` from the step results. */
 export function collect(summary: { steps: StepResult[]; evaluations: EvaluationSummary[]; hypotheses: (HypothesisMetrics & { step: string })[] }): void {
     summary.evaluations = [];
@@ -329,14 +339,14 @@ export async function readResults(plan: Plan, storeDir: string): Promise<StepRes
         if (k && store.has(k)) {
             const r = await store.readResult(k);
             if (r) {
-                out.push({ ...r, cached: true, stale: false });
+                out.push(asInstance({ ...r, cached: true, stale: false }, inst));
                 continue;
             }
         }
         const latest = await store.getLatest(plan.file, inst.step.id, inst.seedIndex);
         if (latest && store.has(latest)) {
             const r = await store.readResult(latest);
-            if (r) out.push({ ...r, cached: true, stale: true });
+            if (r) out.push(asInstance({ ...r, cached: true, stale: true }, inst));
         }
     }
     return out;
