@@ -3,10 +3,12 @@
  * (no default implementation), so this is written here; it reads nothing but the diagnostic's
  * `data` (`code` plus what the fix needs, set by `language/validation/` and `language/linking.ts`)
  * and the document, so every fix is the one the validator meant:
- * - `data.suggestion` (unknown reference or key, "did you mean"): replace the name;
- * - `data.replacement` (a missing unit `60` → `60%`, a bare name that must be quoted): replace;
- * - `data.insert` (`{ text, after? }`, e.g. a missing `seed`): add a property to the step's block,
- *   creating the block when the step has none.
+ * - `data.insert` (e.g. a missing `seed 1`, `format jsonl`): add a property to the step's block,
+ *   creating the block when the step has none;
+ * - `data.replacement` (a missing unit `60` → `60%`, a field name `"answer.aliases"`): replace the
+ *   flagged token;
+ * - `data.suggestion` (unknown reference or key, "did you mean", a free name for a duplicate):
+ *   replace the name.
  */
 import { CstUtils, type AstNode, type LangiumDocument, type MaybePromise } from 'langium';
 import type { CodeActionProvider } from 'langium/lsp';
@@ -50,17 +52,18 @@ export class MismatchCodeActionProvider implements CodeActionProvider {
             edit: { changes: { [uri]: edits } },
         });
         const out: CodeAction[] = [];
-        if (typeof data.suggestion === 'string' && data.suggestion) {
-            out.push(fix(`Change to '${data.suggestion}'`, [{ range: diagnostic.range, newText: data.suggestion }]));
-        }
-        if (typeof data.replacement === 'string') {
-            const current = document.textDocument.getText(diagnostic.range);
-            out.push(fix(`Change '${current}' to '${data.replacement}'`, [{ range: diagnostic.range, newText: data.replacement }]));
-        }
+        // One fix per diagnostic, the most specific the data allows: a property to add (the
+        // diagnostic may sit on another token, e.g. the dataset's path), else replacement text for
+        // the flagged token (`"answer.aliases"`, `60%`), else a name to use instead.
         const insert = typeof data.insert === 'string' ? data.insert : data.insert?.text;
         if (insert) {
             const edit = this.insertIntoBlock(document, diagnostic, insert);
             if (edit) out.push(fix(`Add \`${insert}\``, [edit]));
+        } else if (typeof data.replacement === 'string') {
+            const current = document.textDocument.getText(diagnostic.range);
+            out.push(fix(`Change '${current}' to '${data.replacement}'`, [{ range: diagnostic.range, newText: data.replacement }]));
+        } else if (typeof data.suggestion === 'string' && data.suggestion) {
+            out.push(fix(`Change to '${data.suggestion}'`, [{ range: diagnostic.range, newText: data.suggestion }]));
         }
         return out;
     }

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { URI, type LangiumDocument } from 'langium';
+import { TextDocument, URI, type LangiumDocument } from 'langium';
 import { NodeFileSystem } from 'langium/node';
 import {
     clearDocuments,
@@ -19,8 +19,9 @@ import {
     highlightHelper,
     parseHelper,
     testCodeAction,
+    validationHelper,
 } from 'langium/test';
-import { SemanticTokenTypes, type CompletionList, type DocumentSymbol } from 'vscode-languageserver';
+import { SemanticTokenTypes, type CodeAction, type CompletionList, type DocumentSymbol } from 'vscode-languageserver';
 import { createMismatchServices } from '../../language/mismatch-module.js';
 import { writeGguf } from '../../engine/train/api.js';
 import { repoRoot } from './lsp-client.js';
@@ -386,11 +387,45 @@ describe('semantic tokens', () => {
 
 describe('quick fixes', () => {
     const fix = testCodeAction(services);
+    const check = async (before: string, code: string, after: string, title: RegExp, options?: { documentUri: string }) => {
+        const result = await fix(before, code, after, options);
+        expect(result.action?.title).toMatch(title);
+        await clearDocuments(services, [result.document]);
+    };
 
     it('renames an unknown reference to the suggestion', async () => {
-        const before = quickstart.replace('finetune smallOnSmall = small on bySmall', 'finetune smallOnSmall = smal on bySmall');
-        const result = await fix(before, 'unknown-reference', quickstart);
-        expect(result.action?.title).toBe("Change to 'small'");
+        await check(quickstart.replace('finetune smallOnSmall = small on bySmall', 'finetune smallOnSmall = smal on bySmall'), 'unknown-reference', quickstart, /Change to 'small'/);
+    });
+
+    it('renames an unknown property key to the suggestion', async () => {
+        await check(quickstart.replace('lora rank 8  epochs 3  learningRate 1e-3 }\n  finetune smallOnSmall', 'lora rank 8  epoch 3  learningRate 1e-3 }\n  finetune smallOnSmall'), 'unknown-property', quickstart, /epochs/);
+    });
+
+    it('adds the missing unit', async () => {
+        await check(quickstart.replace('knows 75%', 'knows 75'), 'missing-unit', quickstart, /75%/);
+    });
+
+    it('adds a seed to an unseeded sampling step', async () => {
+        const base = 'experiment E {\n  decoding hot { temperature 0.7  maxTokens 8 }\n}\n';
+        await check(base, 'unseeded-sampling', base.replace('maxTokens 8 }', 'maxTokens 8  seed 1 }'), /seed 1/);
+        const multi = 'experiment E {\n  decoding hot {\n    temperature 0.7\n  }\n}\n';
+        await check(multi, 'unseeded-sampling', multi.replace('temperature 0.7\n', 'temperature 0.7\n    seed 1\n'), /seed 1/);
+    });
+
+    it('maps a dataset field to the one the file has', async () => {
+        // (testCodeAction re-parses under the same URI, so this one applies the fix by hand)
+        const before = 'experiment E {\n  dataset d from "data/trivia.jsonl" { question "question"  answers "answer.alias" }\n}\n';
+        const result = await validationHelper(services)(before, inDir());
+        const diagnostic = result.diagnostics.find((d) => (d.data as { code?: string })?.code === 'dataset-field-missing');
+        expect(diagnostic?.message).toMatch(/answer\.aliases/);
+        const actions = (await services.lsp.CodeActionProvider!.getCodeActions(result.document, {
+            textDocument: { uri: result.document.uri.toString() },
+            range: diagnostic!.range,
+            context: { diagnostics: [diagnostic!] },
+        })) as CodeAction[];
+        expect(actions.length).toBe(1);
+        const after = TextDocument.applyEdits(result.document.textDocument, actions[0].edit!.changes![result.document.uri.toString()]);
+        expect(after).toBe(before.replace('"answer.alias"', '"answer.aliases"'));
         await clearDocuments(services, [result.document]);
     });
 });
