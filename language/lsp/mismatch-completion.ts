@@ -33,7 +33,8 @@ import {
 import type { CancellationToken } from 'vscode-languageserver';
 import * as ast from '../generated/ast.js';
 import type { MismatchServices } from '../mismatch-module.js';
-import { readDatasetHead } from './dataset-facts.js';
+import { readDatasetFacts } from './dataset-facts.js';
+import type { FileInfoCache } from '../validation/file-info.js';
 import { KEYWORD_DOCS } from './keyword-docs.js';
 import { blockKindOf, FIELD_KEYS, propertiesOf, type BlockKind, type PropertyDoc } from './property-docs.js';
 
@@ -55,8 +56,11 @@ const SKIP_DIRS = new Set(['node_modules', '.git', '.mismatch', 'dist']);
 export class MismatchCompletionProvider extends DefaultCompletionProvider {
     override readonly completionOptions: CompletionProviderOptions = { triggerCharacters: ['.', '"', '/'] };
 
+    protected readonly files: FileInfoCache;
+
     constructor(services: MismatchServices) {
         super(services);
+        this.files = services.files.FileInfo;
     }
 
     override async getCompletion(document: LangiumDocument, params: CompletionParams, cancelToken?: CancellationToken): Promise<CompletionList | undefined> {
@@ -173,7 +177,7 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
             const base = specDir(document);
             const file = datasetFileOf(block, text, s.start);
             if (!base || !file) return [];
-            const head = await readDatasetHead(resolve(base, file));
+            const head = readDatasetFacts(this.files, resolve(base, file));
             const range = { start: { line: position.line, character: position.character - typed.length }, end: position };
             return head.fields.map((f, i) => ({
                 label: f.path,

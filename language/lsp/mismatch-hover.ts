@@ -17,9 +17,10 @@ import type { MismatchServices } from '../mismatch-module.js';
 import { kindWord } from '../naming.js';
 import { readProperty, parseNumber, propertiesOf as bodyProperties, type BlockKind } from '../properties.js';
 import { splitsOf } from '../scope.js';
-import { countRows, readDatasetHead } from './dataset-facts.js';
+import { countRows, describeProblem, readDatasetFacts } from './dataset-facts.js';
 import { KEYWORD_DOCS } from './keyword-docs.js';
-import { estimateLlamaParameters, humanCount, readGgufFacts } from './model-facts.js';
+import { estimateLlamaParameters, humanCount } from './model-facts.js';
+import type { FileInfoCache } from '../validation/file-info.js';
 import { blockKindOf, propertyDoc } from './property-docs.js';
 import { describeStep } from './mismatch-symbols.js';
 
@@ -27,8 +28,11 @@ import { describeStep } from './mismatch-symbols.js';
 const COUNT_WAIT_MS = 400;
 
 export class MismatchHoverProvider extends MultilineCommentHoverProvider {
+    protected readonly files: FileInfoCache;
+
     constructor(services: MismatchServices) {
         super(services);
+        this.files = services.files.FileInfo;
     }
 
     override async getHoverContent(document: LangiumDocument, params: HoverParams): Promise<Hover | undefined> {
@@ -109,16 +113,17 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         if (model.source === 'gguf' && model.path !== undefined) {
             const file = resolveFrom(model, model.path);
             if (!file) return [];
-            const g = await readGgufFacts(file);
-            if (g.error) return [`_${g.error}_`];
+            const r = await this.files.gguf(file);
+            if (!r.ok) return [`_${describeProblem(r.problem)}_`];
+            const g = r.value;
             const rows = [
                 ['architecture', g.architecture],
                 ['name', g.name],
                 ['parameters', g.parameters ? humanCount(g.parameters) : undefined],
-                ['quantization', g.quantization],
+                ['quantization', g.fileType ? `${g.fileType}${g.quantized ? ' (quantized: cannot be fine-tuned)' : ''}` : undefined],
                 ['context length', g.contextLength?.toLocaleString('en-US')],
                 ['layers', g.layers],
-                ['width', g.width],
+                ['width', g.embeddingLength],
             ].filter(([, v]) => v !== undefined);
             return table(rows as Array<[string, string | number]>);
         }
@@ -159,13 +164,13 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         if (dataset.path !== undefined) {
             const file = resolveFrom(dataset, dataset.path);
             if (!file) return out;
-            const head = await readDatasetHead(file);
-            if (head.error) return [`_${head.error}_`];
-            out.push(`**fields**: ${head.fields.map((f) => `\`${f.path}\` (${f.type})`).join(', ') || 'none found'}`);
+            const facts = readDatasetFacts(this.files, file, declaredFormat(dataset));
+            if (facts.problem) return [`_${facts.problem}_`];
+            out.push(`**fields**: ${facts.fields.map((f) => `\`${f.path}\` (${f.type})`).join(', ') || 'none found'}`);
         }
         const sizes = await this.splitSizes(dataset);
         if (sizes) {
-            out.push('', `**${sizes.total.toLocaleString('en-US')} rows**${sizes.estimated ? ' (counting…)' : ''}`);
+            out.push('', `**${sizes.estimated ? '≈ ' : ''}${sizes.total.toLocaleString('en-US')} rows**`);
             if (sizes.length) out.push('', ...table(sizes.map((s) => [`split ${s.name}`, `${s.rows.toLocaleString('en-US')} rows`] as [string, string])));
         }
         return out;
@@ -174,12 +179,25 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
     /** Rows of the dataset and of each split (shares are rounded down, counts taken as written). */
     protected async splitSizes(dataset: ast.Dataset): Promise<(Array<{ name: string; rows: number }> & { total: number; estimated?: boolean }) | undefined> {
         let total: number | undefined;
+        let estimated = false;
         if (dataset.path !== undefined) {
             const file = resolveFrom(dataset, dataset.path);
             if (!file) return undefined;
-            const counting = countRows(file);
-            const timeout = new Promise<undefined>((ok) => setTimeout(() => ok(undefined), COUNT_WAIT_MS));
-            total = await Promise.race([counting, timeout]).catch(() => undefined);
+            const head = readDatasetFacts(this.files, file, declaredFormat(dataset)).head;
+            if (!head) return undefined;
+            if (head.exactRows || head.format === 'triviaqa') {
+                total = head.estimatedRows;
+                estimated = !head.exactRows;
+            } else {
+                // Count the rows exactly; a file too long to count now shows the estimate.
+                const counting = countRows(file, head.format);
+                const timeout = new Promise<undefined>((ok) => setTimeout(() => ok(undefined), COUNT_WAIT_MS));
+                total = await Promise.race([counting, timeout]).catch(() => undefined);
+                if (total === undefined) {
+                    total = head.estimatedRows;
+                    estimated = true;
+                }
+            }
         } else {
             const world = dataset.world?.ref;
             if (world) {
@@ -193,8 +211,13 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
             const rows = !n ? 0 : n.unit === '%' ? Math.floor((total! * n.value) / 100) : Math.min(total!, Math.round(n.value));
             return { name: s.name, rows };
         });
-        return Object.assign(splits, { total });
+        return Object.assign(splits, { total, estimated });
     }
+}
+
+function declaredFormat(dataset: ast.Dataset): string | undefined {
+    const f = readProperty('dataset-file', bodyProperties(dataset.body), 'format');
+    return typeof f === 'string' ? f : undefined;
 }
 
 function isKeyLeaf(node: ast.Property | ast.Setting, leaf: CstNode): boolean {
