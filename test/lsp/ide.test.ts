@@ -274,7 +274,7 @@ describe('hover', () => {
             disposeAfterCheck: true,
             hover: /architecture \| llama[\s\S]*parameters \| 1.0 k[\s\S]*quantization \| F16[\s\S]*context length \| 256/,
         });
-        await hover({ text: 'experiment E {\n  model <|>m = gguf "models/fake.gguf"\n}', index: 0, parseOptions: inDir(), disposeAfterCheck: true, hover: /not a readable GGUF/ });
+        await hover({ text: 'experiment E {\n  model <|>m = gguf "models/fake.gguf"\n}', index: 0, parseOptions: inDir(), disposeAfterCheck: true, hover: /not a GGUF file/ });
     });
 });
 
