@@ -1,26 +1,153 @@
-// The VS Code glue: starts the language server, and (in later commits) the run commands,
-// CodeLens, annotations and results view. Nothing here interprets the spec.
+// The VS Code glue: starts the language server, wires commands, CodeLens, annotations, the results
+// view and runs. Nothing here interprets the spec: plans come from the server, results from the
+// engine's store, texts from annotate().
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node.js';
+import { StepCodeLens } from './codelens.js';
+import { loadEngine } from './engine-host.js';
+import { Renderer } from './render.js';
+import { ResultsView } from './results-view.js';
+import { Runner, UNTRUSTED_MESSAGE } from './run.js';
+import { runSettings } from './settings.js';
+import { Specs } from './specs.js';
 
 let client: LanguageClient | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-    const output = vscode.window.createOutputChannel('Mismatch', { log: true });
-    context.subscriptions.push(output);
+/** What the extension-host tests reach through `activate()`'s return value. */
+export interface MismatchApi {
+    specs: Specs;
+    runner: Runner;
+    results: ResultsView;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<MismatchApi> {
+    const log = vscode.window.createOutputChannel('Mismatch', { log: true });
+    context.subscriptions.push(log);
     const serverModule = context.asAbsolutePath(path.join('dist', 'server', 'main.cjs'));
     const serverOptions: ServerOptions = {
         run: { module: serverModule, transport: TransportKind.ipc },
         debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
     };
     const clientOptions: LanguageClientOptions = {
-        documentSelector: [{ language: 'mismatch' }],
-        outputChannel: output,
+        documentSelector: [{ language: 'mismatch', scheme: 'file' }, { language: 'mismatch', scheme: 'untitled' }],
+        outputChannel: log,
     };
     client = new LanguageClient('mismatch', 'Mismatch Language Server', serverOptions, clientOptions);
-    context.subscriptions.push(vscode.commands.registerCommand('mismatch.showLog', () => output.show(true)));
-    await client.start();
+    const started = client.start();
+
+    const engine = () => loadEngine(context.extensionPath);
+    const specs = new Specs(client, engine, log);
+    const runner = new Runner(specs, engine, log, context.extensionPath);
+    const renderer = new Renderer(specs);
+    const codeLens = new StepCodeLens(specs, runner);
+    const results = new ResultsView(context, specs, engine);
+    context.subscriptions.push(specs, runner, renderer, codeLens, results);
+    context.subscriptions.push(vscode.languages.registerCodeLensProvider({ language: 'mismatch', scheme: 'file' }, codeLens));
+
+    /** The spec a command applies to: an explicit URI (CodeLens, menus) or the active editor's. */
+    async function specDocument(arg?: unknown): Promise<vscode.TextDocument | undefined> {
+        const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+        if (!uri) {
+            void vscode.window.showErrorMessage('Mismatch: open a .mismatch spec first.');
+            return undefined;
+        }
+        const doc = await vscode.workspace.openTextDocument(uri);
+        if (doc.languageId !== 'mismatch') {
+            void vscode.window.showErrorMessage('Mismatch: the active editor is not a .mismatch spec.');
+            return undefined;
+        }
+        return doc;
+    }
+
+    /** The step at the cursor (for "Run Step"/"Run to Here" from the palette). */
+    async function stepAtCursor(doc: vscode.TextDocument): Promise<string | undefined> {
+        const editor = vscode.window.activeTextEditor;
+        const state = specs.get(doc.uri) ?? (await specs.refresh(doc.uri));
+        const steps = state.plan?.steps.filter((s) => s.range.file === doc.uri.fsPath) ?? [];
+        if (editor && editor.document.uri.toString() === doc.uri.toString()) {
+            const line = editor.selection.active.line;
+            const here = steps.find((s) => s.range.start.line <= line && line <= s.range.end.line);
+            if (here) return here.id;
+        }
+        const pick = await vscode.window.showQuickPick(
+            steps.map((s) => ({ label: s.id, description: s.kind, detail: `line ${s.range.start.line + 1}` })),
+            { placeHolder: 'Which step?' },
+        );
+        return pick?.label;
+    }
+
+    const command = (id: string, fn: (...args: unknown[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+
+    command('mismatch.runExperiment', async (uri?: unknown) => {
+        const doc = await specDocument(uri);
+        if (doc) return runner.run(doc);
+    });
+    command('mismatch.runStep', async (uri?: unknown, step?: unknown) => {
+        const doc = await specDocument(uri);
+        if (!doc) return;
+        if (!vscode.workspace.isTrusted) return runner.run(doc, {});
+        const id = typeof step === 'string' ? step : await stepAtCursor(doc);
+        if (id) return runner.run(doc, { step: id });
+    });
+    command('mismatch.runToHere', async (uri?: unknown, step?: unknown) => {
+        const doc = await specDocument(uri);
+        if (!doc) return;
+        if (!vscode.workspace.isTrusted) return runner.run(doc, {});
+        const id = typeof step === 'string' ? step : await stepAtCursor(doc);
+        if (id) return runner.run(doc, { to: id });
+    });
+    command('mismatch.cancelRun', (uri?: unknown) => {
+        const target = uri instanceof vscode.Uri ? uri : undefined;
+        if (!runner.cancel(target)) void vscode.window.showInformationMessage('Mismatch: nothing is running.');
+    });
+    command('mismatch.openResults', async (uri?: unknown) => {
+        const doc = await specDocument(uri);
+        if (doc) await results.show(doc.uri);
+    });
+    command('mismatch.showLog', () => log.show(true));
+    command('mismatch.cleanStore', async (uri?: unknown) => {
+        if (!vscode.workspace.isTrusted) return void vscode.window.showWarningMessage(UNTRUSTED_MESSAGE);
+        const doc = await specDocument(uri);
+        if (!doc) return;
+        if (runner.isRunning(doc.uri)) return void vscode.window.showWarningMessage('Mismatch: cancel the run before cleaning its store.');
+        const storeDir = runSettings(doc.uri).storeDir;
+        const choice = await vscode.window.showWarningMessage(
+            `Clean the run store ${storeDir}?`,
+            { modal: true, detail: '"Unused results" keeps the latest result of every step of every spec; "Everything" deletes the whole store.' },
+            'Unused Results',
+            'Everything',
+        );
+        if (!choice) return;
+        if (choice === 'Everything') {
+            await fs.rm(storeDir, { recursive: true, force: true });
+            log.info(`removed ${storeDir}`);
+        } else {
+            const store = (await engine()).openStore(storeDir);
+            const { removed, bytes } = await store.clean(await store.latestKeys());
+            log.info(`removed ${removed.length} entries (${(bytes / 2 ** 20).toFixed(1)} MiB) from ${storeDir}`);
+        }
+        for (const s of specs.all()) await specs.reloadResults(s);
+        void vscode.window.showInformationMessage(`Mismatch: store cleaned (${choice === 'Everything' ? 'everything' : 'unused results'}).`);
+    });
+    // Internal, for tests and diagnostics: the last run's record (summary, lag, time) of a spec.
+    command('mismatch._lastRun', (uri?: unknown) => {
+        const p = uri instanceof vscode.Uri ? uri.fsPath : vscode.window.activeTextEditor?.document.uri.fsPath;
+        return p ? runner.lastRun.get(p) : undefined;
+    });
+    command('mismatch._annotations', (uri?: unknown) => {
+        const u = uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
+        return u ? specs.get(u)?.annotations : undefined;
+    });
+
+    context.subscriptions.push(
+        vscode.workspace.onDidGrantWorkspaceTrust(() => {
+            for (const s of specs.all()) specs.schedule(s.uri, 0);
+        }),
+    );
+    await started.catch((e: unknown) => log.error(`the language server did not start: ${String(e)}`));
+    return { specs, runner, results };
 }
 
 export async function deactivate(): Promise<void> {

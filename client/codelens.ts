@@ -1,0 +1,43 @@
+// CodeLens above every step: "▶ Run · ▶ Run to here", and "■ Cancel" while the spec runs.
+import * as vscode from 'vscode';
+import type { Runner } from './run.js';
+import type { Specs } from './specs.js';
+
+export class StepCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
+    private readonly emitter = new vscode.EventEmitter<void>();
+    readonly onDidChangeCodeLenses = this.emitter.event;
+    private readonly disposables: vscode.Disposable[];
+
+    constructor(
+        private readonly specs: Specs,
+        private readonly runner: Runner,
+    ) {
+        this.disposables = [specs.onDidChange(() => this.emitter.fire()), runner.onDidChange(() => this.emitter.fire()), this.emitter];
+    }
+
+    provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+        const state = this.specs.get(doc.uri);
+        if (!state?.plan) return [];
+        const running = this.runner.isRunning(doc.uri);
+        const lenses: vscode.CodeLens[] = [];
+        for (const step of state.plan.steps) {
+            if (step.range.file !== doc.uri.fsPath) continue;
+            const line = step.range.start.line;
+            if (line >= doc.lineCount) continue;
+            const range = new vscode.Range(line, 0, line, 0);
+            if (running) {
+                lenses.push(new vscode.CodeLens(range, { title: '■ Cancel', command: 'mismatch.cancelRun', arguments: [doc.uri], tooltip: 'Cancel the run of this spec' }));
+            } else {
+                lenses.push(
+                    new vscode.CodeLens(range, { title: '▶ Run', command: 'mismatch.runStep', arguments: [doc.uri, step.id], tooltip: `Run ${step.kind} ${step.id} (and the steps it needs)` }),
+                    new vscode.CodeLens(range, { title: '▶ Run to here', command: 'mismatch.runToHere', arguments: [doc.uri, step.id], tooltip: `Run every step up to ${step.id}` }),
+                );
+            }
+        }
+        return lenses;
+    }
+
+    dispose(): void {
+        for (const d of this.disposables) d.dispose();
+    }
+}
