@@ -253,8 +253,8 @@ export function propertiesOf(body: Body | undefined): Property[] {
 }
 
 /**
- * Reads `key` from a body with its spec, falling back to the spec's default. Invalid values read as
- * the default too (the validator reports them); used by the Plan and the semantic checks.
+ * Reads `key` from a body with its spec, falling back to the spec's default when it is not written
+ * (undefined when it is written but invalid); used by the Plan and the semantic checks.
  */
 export function readProperty(kind: BlockKind, props: Array<{ key: string; values: Value[] }>, key: string): ReadValue | undefined {
     const spec = specFor(kind, key);
@@ -262,7 +262,9 @@ export function readProperty(kind: BlockKind, props: Array<{ key: string; values
     const prop = [...props].reverse().find((p) => p.key === spec.key || spec.aliases?.includes(p.key));
     if (prop) {
         const r = readValue(spec, prop.values);
-        if ('value' in r) return r.value;
+        // A written but invalid value is unknown (its own error is reported); guessing the default
+        // would make other checks report consequences of a value the user did not write.
+        return 'value' in r ? r.value : undefined;
     }
     return spec.default;
 }
