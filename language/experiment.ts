@@ -122,7 +122,7 @@ export function teacherOf(set: LabelSet | undefined): ModelLike | undefined {
 
 /** The evaluate steps among `decls` that list `m` as an arm. */
 export function evaluationsOf(m: ModelLike, decls: Declaration[]): Evaluate[] {
-    return decls.filter(isEvaluate).filter((e) => e.arms?.some((a) => a.model?.ref === m));
+    return evaluationsByArm(decls).get(m) ?? [];
 }
 
 /** Absolute path of a file named in a spec (relative to the spec's folder). */
@@ -138,11 +138,35 @@ export function documentOf(node: AstNode): LangiumDocument {
 export const isDeclarationWithName = (d: Declaration): boolean => typeof d.name === 'string' && d.name.length > 0;
 export { isWorld, isDecoding };
 
+const evaluationIndex = new WeakMap<Declaration[], Map<AstNode, Evaluate[]>>();
+
+/** Evaluations by arm, computed once per list of declarations (hypotheses look them up often). */
+function evaluationsByArm(decls: Declaration[]): Map<AstNode, Evaluate[]> {
+    let index = evaluationIndex.get(decls);
+    if (!index) {
+        index = new Map();
+        for (const e of decls) {
+            if (!isEvaluate(e)) continue;
+            for (const arm of e.arms ?? []) {
+                const m = arm.model?.ref;
+                if (!m) continue;
+                const list = index.get(m) ?? [];
+                if (!list.includes(e)) list.push(e);
+                index.set(m, list);
+            }
+        }
+        evaluationIndex.set(decls, index);
+    }
+    return index;
+}
+
 /** The evaluation a hypothesis reads: its `in E`, else the first evaluation listing both arms. */
 export function hypothesisEvaluation(h: import('./generated/ast.js').Hypothesis, decls: Declaration[]): Evaluate | undefined {
     if (h.evaluation?.ref) return h.evaluation.ref;
     const a = h.a?.ref;
     const b = h.b?.ref;
     if (!a || !b) return undefined;
-    return decls.filter(isEvaluate).find((e) => e.arms?.some((x) => x.model?.ref === a) && e.arms?.some((x) => x.model?.ref === b));
+    const index = evaluationsByArm(decls);
+    const withB = new Set(index.get(b) ?? []);
+    return (index.get(a) ?? []).find((e) => withB.has(e));
 }

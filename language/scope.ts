@@ -9,7 +9,8 @@ import {
     DefaultScopeProvider,
     EMPTY_SCOPE,
     MultiMap,
-    StreamScope,
+    MultiMapScope,
+    WorkspaceCache,
     type AstNode,
     type AstNodeDescription,
     type LangiumDocument,
@@ -49,10 +50,13 @@ export class MismatchScopeComputation extends DefaultScopeComputation {
 
 export class MismatchScopeProvider extends DefaultScopeProvider {
     protected readonly documents: LangiumDocuments;
+    /** Global scope per document and reference type, dropped whenever the workspace changes. */
+    protected readonly importScopes: WorkspaceCache<string, Scope>;
 
     constructor(services: LangiumServices) {
         super(services);
         this.documents = services.shared.workspace.LangiumDocuments;
+        this.importScopes = new WorkspaceCache(services.shared);
     }
 
     override getScope(context: ReferenceInfo): Scope {
@@ -62,7 +66,9 @@ export class MismatchScopeProvider extends DefaultScopeProvider {
         }
         const referenceType = this.reflection.getReferenceType(context);
         const document = AstUtils.getDocument(context.container);
-        const uris = importClosure(document, this.documents);
-        return new StreamScope(this.indexManager.allElements(referenceType, uris));
+        return this.importScopes.get(`${document.uri.toString()}|${referenceType}`, () => {
+            const uris = importClosure(document, this.documents);
+            return new MultiMapScope(this.indexManager.allElements(referenceType, uris));
+        });
     }
 }
