@@ -130,6 +130,7 @@ export interface LabelStep extends StepBase {
     params: {
         model: string;
         dataset: string;
+        /** Split name; 'all' when the step reads the whole dataset (`on trivia`). */
         split: string;
         decoding: Decoding;
         /** The abstention text that replaces a wrong answer. */
