@@ -58,3 +58,14 @@ experiment All {
         }
     });
 });
+
+describe('the README', () => {
+    it('shows a spec that checks clean', async () => {
+        const readme = readFileSync('README.md', 'utf8');
+        const section = readme.slice(readme.indexOf('## The language at a glance'));
+        const block = /```\n(experiment[\s\S]*?)```/.exec(section)?.[1];
+        expect(block).toBeDefined();
+        const doc = await parse(block!, { validation: true });
+        expect(doc.diagnostics?.map((d) => d.message)).toEqual([]);
+    });
+});
