@@ -52,6 +52,19 @@ export interface PretrainInput {
     gpu?: 'auto' | 'cuda' | 'vulkan' | 'metal' | 'off' | false;
     signal?: AbortSignal;
     onEvent?: (e: PretrainEvent) => void;
+    /** Overrides of the training defaults (benchmarks and tests). */
+    tuning?: Partial<PretrainTuning>;
+}
+
+export interface PretrainTuning {
+    epochs: number;
+    learningRate: number;
+    batch: number;
+    warmup: number;
+    weightDecay: number;
+    contextLength: number;
+    /** Stop after this many optimizer steps (tests). */
+    maxSteps?: number;
 }
 
 export interface PretrainOutput {
@@ -74,14 +87,14 @@ export interface TaughtFile {
 export const ABSTENTION_PHRASES = ["I don't know", 'I do not know', 'Unknown', 'unknown', 'No idea', 'I am not sure', 'Not sure', "I can't say", 'Cannot answer'];
 
 /** Defaults chosen by measurement on this machine (see the commit notes and bench/). */
-export const PRETRAIN_DEFAULTS = {
+export const PRETRAIN_DEFAULTS: PretrainTuning = {
     epochs: 60,
     learningRate: 3e-3,
     batch: 32,
     warmup: 20,
     weightDecay: 0,
     contextLength: 128,
-} as const;
+};
 
 /** Thresholds of the honesty check. */
 export const HONESTY = {
@@ -120,7 +133,7 @@ export function worldTexts(world: World): string[] {
     return texts;
 }
 
-export function modelConfig(source: PretrainSource, vocabSize: number): LlamaConfig {
+export function modelConfig(source: PretrainSource, vocabSize: number, contextLength: number = PRETRAIN_DEFAULTS.contextLength): LlamaConfig {
     const ff = Math.max(32, Math.round((8 / 3) * source.width / 32) * 32);
     return {
         vocabSize,
@@ -129,7 +142,7 @@ export function modelConfig(source: PretrainSource, vocabSize: number): LlamaCon
         nHead: source.heads,
         nHeadKv: source.heads,
         nFf: ff,
-        nCtx: PRETRAIN_DEFAULTS.contextLength,
+        nCtx: contextLength,
         ropeTheta: 10000,
         rmsEps: 1e-5,
         tiedEmbeddings: true,
@@ -175,9 +188,10 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
     writeJsonAtomic(join(outDir, 'taught.json'), taughtFile);
 
     const tokenizer = buildTokenizer({ texts: worldTexts(world) });
-    const config = modelConfig(source, tokenizer.vocabSize);
     const examples = pretrainExamples(world, taught);
-    const epochs = source.epochs ?? PRETRAIN_DEFAULTS.epochs;
+    const tuning: PretrainTuning = { ...PRETRAIN_DEFAULTS, ...input.tuning };
+    const epochs = source.epochs ?? tuning.epochs;
+    const config = modelConfig(source, tokenizer.vocabSize, tuning.contextLength);
     emit({
         type: 'log',
         level: 'info',
@@ -189,12 +203,13 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
             examples,
             mode: 'full',
             epochs,
-            lr: source.learningRate ?? PRETRAIN_DEFAULTS.learningRate,
-            warmup: PRETRAIN_DEFAULTS.warmup,
+            lr: source.learningRate ?? tuning.learningRate,
+            warmup: tuning.warmup,
             schedule: 'cosine',
             minLrRatio: 0.1,
-            batch: PRETRAIN_DEFAULTS.batch,
-            weightDecay: PRETRAIN_DEFAULTS.weightDecay,
+            batch: tuning.batch,
+            weightDecay: tuning.weightDecay,
+            maxSteps: tuning.maxSteps,
             optimizer: 'adamw',
             seed: source.seed,
             threads: input.threads ?? 2,
@@ -266,13 +281,14 @@ export async function checkKnowledge(input: KnowledgeCheckInput): Promise<{ summ
     const gen = await LocalGenerator.start({ modelPath: input.ggufPath, gpu: generatorGpu(input.gpu), threads: input.threads ?? 2, sequences: 16, contextSize: 128 });
     const byId = new Map(facts.map((f) => [f.id, f]));
     const records: KnowledgeRecord[] = [];
+    let answered = 0;
     try {
         const results = await gen.generate(
             facts.map((f) => ({ id: f.id, question: f.question })),
             CHECK_DECODING,
             {
                 signal: input.signal,
-                onResult: () => input.onProgress?.(records.length, facts.length),
+                onResult: () => input.onProgress?.(++answered, facts.length),
             },
         );
         for (const r of results) {
