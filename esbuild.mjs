@@ -15,6 +15,7 @@ const targets = [
     { entryPoints: ['server/main.ts'], outfile: 'dist/server/main.cjs', format: 'cjs' },
     { entryPoints: ['cli/main.ts'], outfile: 'dist/cli/main.js', format: 'esm' },
     { entryPoints: ['engine/train/child.ts'], outfile: 'dist/engine/train-child.js', format: 'esm' },
+    { entryPoints: ['engine/models/worker.ts'], outfile: 'dist/engine/generate-worker.js', format: 'esm' },
     { entryPoints: ['client/webview/main.ts'], outfile: 'dist/webview/main.js', format: 'iife', platform: 'browser' },
 ];
 

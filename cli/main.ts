@@ -5,6 +5,9 @@
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
 import { registerExport } from './export.js';
+import { registerRun } from './run.js';
+import { registerReport } from './report.js';
+import { registerClean } from './clean.js';
 
 const program = new Command()
     .name('mismatch')
@@ -14,7 +17,9 @@ const program = new Command()
 
 // Registration points (keep in the order they appear in `mismatch --help`).
 registerCheck(program); // language-core: cli/check.ts
-// engine: registerRun(program), registerReport(program), registerClean(program) from cli/run.ts, cli/report.ts, cli/clean.ts
+registerRun(program); // engine: cli/run.ts
+registerReport(program); // engine: cli/report.ts
+registerClean(program); // engine: cli/clean.ts
 registerExport(program); // embedded: cli/export.ts
 
 await program.parseAsync(process.argv);

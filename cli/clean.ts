@@ -1,0 +1,43 @@
+/**
+ * `mismatch clean [files...] [--store DIR] [--dry-run]`: removes run-store entries no spec refers
+ * to. With spec files: keeps exactly what those specs reference now (their current keys). Without:
+ * keeps every entry that is the latest result of a step of any spec that ran in this store.
+ * Abandoned temp directories always go; checkpoints of entries not kept go too.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { openStore, planKeys } from '../engine/run.js';
+import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
+
+export async function cleanCommand(files: string[], opts: { store?: string; dryRun?: boolean }, io = { out: process.stdout, err: process.stderr }): Promise<number> {
+    const storeDir = opts.store ? resolve(opts.store) : files.length ? defaultStore(files[0]) : resolve('.mismatch');
+    const store = openStore(storeDir);
+    let keep: Set<string>;
+    if (files.length) {
+        keep = new Set();
+        for (const f of files) {
+            const plan = await loadPlanOrReport(f, (s) => io.err.write(s + '\n'));
+            if (!plan) {
+                io.err.write(`mismatch clean: ${f} has errors; nothing was removed\n`);
+                return EXIT.error;
+            }
+            for (const k of await planKeys(plan, storeDir)) keep.add(k);
+        }
+    } else keep = await store.latestKeys();
+    const { removed, bytes } = await store.clean(keep, { dryRun: opts.dryRun });
+    const mb = (bytes / 1048576).toFixed(1);
+    io.out.write(`${opts.dryRun ? 'would remove' : 'removed'} ${removed.length} entr${removed.length === 1 ? 'y' : 'ies'} (${mb} MB) from ${storeDir}; kept ${keep.size}\n`);
+    return EXIT.ok;
+}
+
+export function registerClean(program: Command): void {
+    program
+        .command('clean')
+        .description('remove run-store entries that no spec refers to')
+        .argument('[files...]', 'specs whose current results to keep (default: the latest results of every spec)')
+        .option('--store <dir>', 'run store directory')
+        .option('--dry-run', 'only say what would be removed')
+        .action(async (files: string[], opts: { store?: string; dryRun?: boolean }) => {
+            process.exitCode = await cleanCommand(files, opts);
+        });
+}

@@ -1,0 +1,42 @@
+/**
+ * `mismatch report <file> [--html out.html] [--store DIR]`: the results of a spec from the run store
+ * (nothing is run): tables on stdout, or a self-contained HTML report with plots.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { readResults } from '../engine/run.js';
+import { reportHtml } from '../engine/report/html.js';
+import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
+import { renderResults } from './results.js';
+
+export async function reportCommand(file: string, opts: { html?: string; store?: string }, io = { out: process.stdout, err: process.stderr }): Promise<number> {
+    const plan = await loadPlanOrReport(file, (s) => io.err.write(s + '\n'));
+    if (!plan) {
+        io.err.write(`mismatch report: ${file} has errors\n`);
+        return EXIT.error;
+    }
+    const results = await readResults(plan, opts.store ? resolve(opts.store) : defaultStore(file));
+    if (!results.length) io.err.write(`mismatch report: no results in the store yet for ${file}; run \`mismatch run ${file}\` first\n`);
+    if (opts.html) {
+        writeFileSync(opts.html, reportHtml(plan, results));
+        io.out.write(`wrote ${resolve(opts.html)}\n`);
+    } else {
+        io.out.write(renderResults(results) + '\n');
+    }
+    const stale = results.filter((r) => r.stale);
+    if (stale.length) io.err.write(`note: ${stale.length} result(s) are stale (the spec changed since): ${stale.map((r) => r.step).join(', ')}\n`);
+    return EXIT.ok;
+}
+
+export function registerReport(program: Command): void {
+    program
+        .command('report')
+        .description('show the stored results of a spec; --html writes a self-contained report with plots')
+        .argument('<file>', 'the .mismatch spec')
+        .option('--html <out>', 'write an HTML report to this file')
+        .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
+        .action(async (file: string, opts: { html?: string; store?: string }) => {
+            process.exitCode = await reportCommand(file, opts);
+        });
+}

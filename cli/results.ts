@@ -1,0 +1,124 @@
+/**
+ * Rendering of run results for the terminal (cli-table3) and the `--json` shape of `mismatch run`.
+ * Shared by `mismatch run` and `mismatch report`.
+ */
+import Table from 'cli-table3';
+import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, HypothesisSeedResult, RunSummary, StepResult } from '../engine/results-types.js';
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+export const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
+const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' : ` @${r.seedIndex}`);
+
+export function outcomesTable(steps: StepResult[]): string | undefined {
+    const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
+    if (!evals.length) return undefined;
+    const t = new Table({ head: ['evaluation', 'arm', '✓ correct', '✗ wrong', '∅ abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'] });
+    for (const r of evals) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            t.push([r.step + seedTag(r), a.arm, a.correct, a.wrong, a.abstained, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
+        }
+    }
+    return t.toString();
+}
+
+export function knowledgeTables(steps: StepResult[]): string | undefined {
+    const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
+    const parts: string[] = [];
+    for (const r of evals) {
+        const arms = (r.metrics as EvaluateMetrics).arms.filter((a: ArmMetrics) => Object.keys(a.byKnowledge ?? {}).some((k) => k !== 'uncategorised'));
+        if (!arms.length) continue;
+        const t = new Table({ head: ['arm', 'knowledge', '✓ correct', '✗ wrong', '∅ abstained', 'total', 'wrong/total'] });
+        for (const a of arms) {
+            for (const [k, o] of Object.entries(a.byKnowledge)) t.push([a.arm, k, o.correct, o.wrong, o.abstained, o.total, o.total ? pct(o.wrong / o.total) : '—']);
+        }
+        parts.push(`outcome × knowledge: ${r.step}${seedTag(r)}\n${t.toString()}`);
+    }
+    return parts.length ? parts.join('\n') : undefined;
+}
+
+export function hypothesesTable(steps: StepResult[]): string | undefined {
+    const hs = steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics);
+    if (!hs.length) return undefined;
+    const t = new Table({ head: ['hypothesis', 'verdict', 'test', 'p', 'discordant b/c', 'coverage', 'wrong A − B (95% CI)'] });
+    for (const r of hs) {
+        const h = r.metrics as HypothesisMetrics;
+        const single = h.perSeed.length === 1 ? h.perSeed[0] : undefined;
+        const diff = single ? `${(single.wrongRateA - single.wrongRateB).toFixed(3)} (${single.ci95.map((x) => x.toFixed(3)).join(', ')})` : h.acrossSeeds ? `${h.acrossSeeds.meanDifference.toFixed(3)} mean of ${h.acrossSeeds.n}` : '—';
+        t.push([r.step, h.verdict, h.test, fmtP(h.p), `${h.discordant.b}/${h.discordant.c}`, h.coverage === null ? 'raw' : pct(h.coverage), diff]);
+        if (h.perSeed.length > 1) {
+            for (const s of h.perSeed) t.push([`  seed ${s.seed}`, s.verdict, s.test, fmtP(s.p), `${s.discordant.b}/${s.discordant.c}`, s.coverage === null ? 'raw' : pct(s.coverage), `${(s.wrongRateA - s.wrongRateB).toFixed(3)} (${s.ci95.map((x) => x.toFixed(3)).join(', ')})`]);
+        }
+    }
+    return t.toString();
+}
+
+export function finetuneTable(steps: StepResult[]): string | undefined {
+    const fs = steps.filter((r) => r.kind === 'finetune' && r.status === 'done' && r.metrics);
+    if (!fs.length) return undefined;
+    const t = new Table({ head: ['finetune', 'loss', 'epochs', 'steps', 'seconds'] });
+    for (const r of fs) {
+        const m = r.metrics as FinetuneMetrics;
+        t.push([r.step + seedTag(r), `${m.lossStart?.toFixed?.(2) ?? '?'} → ${m.lossEnd?.toFixed?.(2) ?? '?'}`, m.epochs, m.steps, m.trainSeconds?.toFixed?.(1) ?? '']);
+    }
+    return t.toString();
+}
+
+/** Everything printed after a run (or by `report` without --html). */
+export function renderResults(steps: StepResult[]): string {
+    const parts: string[] = [];
+    const add = (title: string, s: string | undefined) => s && parts.push(`${title}\n${s}`);
+    add('Fine-tuning', finetuneTable(steps));
+    add('Outcomes', outcomesTable(steps));
+    add('Outcome × knowledge', knowledgeTables(steps));
+    add('Hypotheses (exact McNemar, one-sided in the stated direction; across seeds: one-sided paired t)', hypothesesTable(steps));
+    const warnings = steps.flatMap((r) => (r.warnings ?? []).map((w) => `  ⚠ ${r.step}${seedTag(r)}: ${w}`));
+    if (warnings.length) parts.push(`Warnings\n${warnings.join('\n')}`);
+    return parts.join('\n\n');
+}
+
+type Counts = { correct: number; wrong: number; abstained: number; total: number };
+
+/** The `--json` shape of issue 6. */
+export function jsonSummary(summary: RunSummary): Record<string, unknown> {
+    const steps = summary.steps.map((r) => ({
+        name: r.step,
+        kind: r.kind,
+        ...(r.seedIndex !== undefined ? { seed: r.seedIndex } : {}),
+        status: r.status,
+        cached: r.cached,
+        key: r.key,
+        seconds: r.seconds,
+        metrics: r.metrics ?? null,
+        ...(r.error ? { error: r.error.message } : {}),
+        ...(r.warnings?.length ? { warnings: r.warnings } : {}),
+    }));
+    const evaluations: Record<string, Counts & { evaluation: string; perSeed?: (Counts & { seed: number })[] }> = {};
+    const armCount = new Map<string, Set<string>>();
+    for (const e of summary.evaluations) armCount.set(e.arm, new Set([...(armCount.get(e.arm) ?? []), e.evaluation]));
+    for (const e of summary.evaluations) {
+        const name = (armCount.get(e.arm)?.size ?? 1) > 1 ? `${e.evaluation}.${e.arm}` : e.arm;
+        const c = { correct: e.correct, wrong: e.wrong, abstained: e.abstained, total: e.total };
+        const cur = evaluations[name] ?? { evaluation: e.evaluation, correct: 0, wrong: 0, abstained: 0, total: 0 };
+        cur.correct += c.correct;
+        cur.wrong += c.wrong;
+        cur.abstained += c.abstained;
+        cur.total += c.total;
+        if (e.seedIndex !== undefined) (cur.perSeed ??= []).push({ seed: e.seedIndex, ...c });
+        evaluations[name] = cur;
+    }
+    const hypotheses = summary.hypotheses.map((h) => ({
+        name: h.step,
+        holds: h.holds,
+        verdict: h.verdict,
+        test: h.test,
+        p: Number.isFinite(h.p) ? h.p : null,
+        discordant: h.discordant,
+        coverage: h.coverage,
+        alpha: h.alpha,
+        ...(h.perSeed.length > 1
+            ? { perSeed: h.perSeed.map((s: HypothesisSeedResult) => ({ seed: s.seed, holds: s.holds, verdict: s.verdict, test: s.test, p: Number.isFinite(s.p) ? s.p : null, discordant: s.discordant, coverage: s.coverage, wrongRateA: s.wrongRateA, wrongRateB: s.wrongRateB, ci95: s.ci95 })) }
+            : { wrongRateA: h.perSeed[0]?.wrongRateA, wrongRateB: h.perSeed[0]?.wrongRateB, ci95: h.perSeed[0]?.ci95 }),
+        ...(h.acrossSeeds ? { acrossSeeds: h.acrossSeeds } : {}),
+    }));
+    return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(summary.error ? { error: summary.error.message } : {}) };
+}

@@ -1,0 +1,220 @@
+/**
+ * `mismatch run <file> [--step NAME] [--to NAME] [--json] [--store DIR] [--threads N]
+ *  [--gpu auto|cuda|vulkan|off] [--force STEP...] [--fail-on-hypothesis]`
+ *
+ * Progress: a cli-progress bar per step instance on a TTY, plain lines otherwise (and on stderr
+ * with --json, whose stdout is only the JSON). Exit codes: 0 the run completed; 1 an error (spec
+ * errors, a failed step); 2 with --fail-on-hypothesis when a hypothesis does not hold (or is
+ * inconclusive); 130 cancelled (Ctrl-C; the next run resumes from the store).
+ */
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import type { Plan } from '../language/plan-types.js';
+import type { EngineEvent } from '../engine/events.js';
+import { runExperiment, type GpuSetting } from '../engine/run.js';
+import type { RunSummary } from '../engine/results-types.js';
+import { jsonSummary, renderResults } from './results.js';
+
+export const EXIT = { ok: 0, error: 1, hypothesis: 2, cancelled: 130 } as const;
+
+export interface RunCliOptions {
+    step?: string;
+    to?: string;
+    json?: boolean;
+    store?: string;
+    threads?: string | number;
+    gpu?: string;
+    force?: string[];
+    failOnHypothesis?: boolean;
+}
+
+/** Loads a spec's Plan, printing its diagnostics; undefined when it has errors. */
+export async function loadPlanOrReport(file: string, err: (s: string) => void): Promise<Plan | undefined> {
+    const { loadPlan } = await import('../language/plan.js');
+    const { plan, diagnostics } = await loadPlan(resolve(file));
+    for (const d of diagnostics) if (d.severity === 'error' || d.severity === 'warning') err(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+    return plan;
+}
+
+export function defaultStore(file: string): string {
+    return join(dirname(resolve(file)), '.mismatch');
+}
+
+function label(e: { step: string; seedIndex?: number }): string {
+    return e.seedIndex === undefined ? e.step : `${e.step}@${e.seedIndex}`;
+}
+
+/** Renders engine events: bars on a TTY, plain lines elsewhere. Returns a stop function. */
+export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { onEvent: (e: EngineEvent) => void; stop: () => void } {
+    if (!tty) {
+        const lastPct = new Map<string, number>();
+        const line = (s: string) => stream.write(s + '\n');
+        return {
+            onEvent: (e) => {
+                switch (e.type) {
+                    case 'step-started':
+                        line(`▶ ${label(e)} (${e.kind})`);
+                        break;
+                    case 'step-progress': {
+                        const p = e.total ? Math.floor((10 * e.done) / e.total) : 0;
+                        const k = label(e);
+                        if (p > (lastPct.get(k) ?? 0) && p < 10) {
+                            lastPct.set(k, p);
+                            line(`  ${k}: ${e.done}/${e.total} ${e.unit}${e.message ? ` · ${e.message}` : ''}`);
+                        }
+                        break;
+                    }
+                    case 'step-finished':
+                        line(`✓ ${label(e)} ${e.result.seconds.toFixed(1)} s`);
+                        break;
+                    case 'step-cached':
+                        line(`↺ ${label(e)} (cached)`);
+                        break;
+                    case 'step-failed':
+                        line(`✗ ${label(e)}: ${e.error.message}`);
+                        break;
+                    case 'log':
+                        if (e.level !== 'info') line(`  ${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? label(e as { step: string }) + ': ' : ''}${e.message}`);
+                        break;
+                }
+            },
+            stop: () => {},
+        };
+    }
+    const multi = new cliProgress.MultiBar(
+        { stream, clearOnComplete: false, hideCursor: true, format: ' {status} {name} |{bar}| {value}/{total} {unit} {message}', barsize: 24, autopadding: true },
+        cliProgress.Presets.shades_grey,
+    );
+    const bars = new Map<string, cliProgress.SingleBar>();
+    const bar = (e: { step: string; seedIndex?: number }) => {
+        const k = label(e);
+        let b = bars.get(k);
+        if (!b) {
+            b = multi.create(1, 0, { status: '▶', name: k.padEnd(18), unit: '', message: '' });
+            bars.set(k, b);
+        }
+        return b;
+    };
+    return {
+        onEvent: (e) => {
+            switch (e.type) {
+                case 'step-started':
+                    bar(e);
+                    break;
+                case 'step-progress':
+                    bar(e).setTotal(Math.max(1, e.total));
+                    bar(e).update(e.done, { unit: e.unit, message: e.message ?? '' });
+                    break;
+                case 'step-finished': {
+                    const b = bar(e);
+                    b.update(b.getTotal(), { status: '✓', message: `${e.result.seconds.toFixed(1)} s` });
+                    break;
+                }
+                case 'step-cached': {
+                    const b = bar(e);
+                    b.update(1, { status: '↺', message: 'cached' });
+                    break;
+                }
+                case 'step-failed':
+                    bar(e).update({ status: '✗', message: e.error.message.split('\n')[0].slice(0, 80) });
+                    break;
+                case 'log':
+                    if (e.level !== 'info') multi.log(`${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? label(e as { step: string }) + ': ' : ''}${e.message}\n`);
+                    break;
+            }
+        },
+        stop: () => multi.stop(),
+    };
+}
+
+function parseGpu(v: string | undefined): GpuSetting {
+    if (!v || v === 'auto') return 'auto';
+    if (v === 'off' || v === 'cpu' || v === 'false') return 'off';
+    if (v === 'cuda' || v === 'vulkan' || v === 'metal') return v;
+    throw new Error(`--gpu must be auto, cuda, vulkan or off (got ${v})`);
+}
+
+/** Runs a spec the way the CLI does; returns the exit code. */
+export async function runCommand(file: string, opts: RunCliOptions, io: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
+    const err = (s: string) => io.err.write(s + '\n');
+    let gpu: GpuSetting;
+    let threads: number;
+    try {
+        gpu = parseGpu(opts.gpu);
+        threads = opts.threads === undefined ? Math.max(1, availableParallelism()) : Number(opts.threads);
+        if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer (got ${opts.threads})`);
+    } catch (e) {
+        err(`mismatch run: ${(e as Error).message}`);
+        return EXIT.error;
+    }
+    const plan = await loadPlanOrReport(file, err);
+    if (!plan) {
+        err(`mismatch run: ${file} has errors; nothing was run`);
+        return EXIT.error;
+    }
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+            err('\ncancelling… (the step in flight stops at its next checkpoint; Ctrl-C again to quit now)');
+            controller.abort();
+        } else process.exit(EXIT.cancelled);
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const progressStream = opts.json ? io.err : io.out;
+    const renderer = progressRenderer(progressStream, !!progressStream.isTTY && !process.env.CI);
+    let summary: RunSummary;
+    try {
+        summary = await runExperiment(plan, {
+            storeDir: opts.store ? resolve(opts.store) : defaultStore(file),
+            threads,
+            gpu,
+            signal: controller.signal,
+            onEvent: renderer.onEvent,
+            step: opts.step,
+            to: opts.to,
+            force: opts.force,
+        });
+    } finally {
+        renderer.stop();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+    }
+    if (opts.json) io.out.write(JSON.stringify(jsonSummary(summary), null, 2) + '\n');
+    else {
+        const text = renderResults(summary.steps);
+        if (text) io.out.write('\n' + text + '\n');
+        const cached = summary.steps.filter((s) => s.cached).length;
+        io.out.write(`\n${summary.status} in ${summary.seconds.toFixed(1)} s · ${summary.steps.length} steps, ${cached} from the store (${summary.storeDir})\n`);
+    }
+    if (summary.error) err(`mismatch run: ${summary.error.message}`);
+    for (const s of summary.steps) if (s.status === 'failed' && s.error && !opts.json) err(`✗ ${label(s)}: ${s.error.message}`);
+    if (summary.status === 'cancelled') return EXIT.cancelled;
+    if (summary.status === 'failed') return EXIT.error;
+    if (opts.failOnHypothesis && summary.hypotheses.some((h) => h.verdict !== 'holds')) return EXIT.hypothesis;
+    return EXIT.ok;
+}
+
+const collectForce = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export function registerRun(program: Command): void {
+    program
+        .command('run')
+        .description('run an experiment (steps already in the store are reused)')
+        .argument('<file>', 'the .mismatch spec')
+        .option('--step <name>', 'run this step and the inputs it needs')
+        .option('--to <name>', 'run every step up to and including this one')
+        .option('--json', 'print the results as JSON on stdout (progress goes to stderr)')
+        .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
+        .option('--threads <n>', 'CPU threads for inference and training')
+        .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')
+        .option('--force <step>', 'recompute this step even when stored (repeatable, or comma-separated)', collectForce)
+        .option('--fail-on-hypothesis', 'exit with code 2 when a hypothesis does not hold')
+        .action(async (file: string, opts: RunCliOptions) => {
+            process.exitCode = await runCommand(file, opts);
+        });
+}

@@ -1,0 +1,71 @@
+/**
+ * A self-contained HTML report: the results tables and the Vega-Lite plots of `plots.ts`, with
+ * vega, vega-lite and vega-embed inlined from their packages' minified builds (no remote content).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Plan } from '../../language/plan-types.js';
+import type { EvaluateMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
+import { allPlots } from './plots.js';
+
+function vegaScripts(): string[] {
+    const req = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+    const vega = req.resolve('vega/build/vega.min.js');
+    const lite = req.resolve('vega-lite/build/vega-lite.min.js');
+    const embed = join(dirname(req.resolve('vega-embed')), 'vega-embed.min.js');
+    return [vega, lite, embed].map((p) => readFileSync(p, 'utf8'));
+}
+
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** JSON inside <script>: `</script>` and `<!--` must not appear literally. */
+const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
+
+function table(head: string[], rows: unknown[][]): string {
+    return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+export function reportHtml(plan: Plan, results: StepResult[]): string {
+    const seed = (r: StepResult) => (r.seedIndex === undefined ? '' : ` @${r.seedIndex}`);
+    const outcomeRows: unknown[][] = [];
+    const knowledgeRows: unknown[][] = [];
+    for (const r of results.filter((x) => x.kind === 'evaluate' && x.metrics)) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            outcomeRows.push([r.step + seed(r), a.arm, a.correct, a.wrong, a.abstained, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
+            for (const [k, o] of Object.entries(a.byKnowledge ?? {})) if (k !== 'uncategorised') knowledgeRows.push([r.step + seed(r), a.arm, k, o.correct, o.wrong, o.abstained, o.total]);
+        }
+    }
+    const hypRows: unknown[][] = [];
+    for (const r of results.filter((x) => x.kind === 'hypothesis' && x.metrics)) {
+        const h = r.metrics as HypothesisMetrics;
+        hypRows.push([r.step, h.verdict, h.test, fmtP(h.p), `${h.discordant.b}/${h.discordant.c}`, h.coverage === null ? 'raw' : pct(h.coverage), h.perSeed.length > 1 ? `${h.perSeed.filter((s) => s.holds).length}/${h.perSeed.length} seeds hold` : '']);
+    }
+    const stale = results.filter((r) => r.stale).map((r) => r.step + seed(r));
+    const plots = allPlots(results);
+    const [vega, lite, embed] = vegaScripts();
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(plan.experiment)} · Mismatch Lab report</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}.note{color:#666}.plot{margin:1em 0 2em}
+</style>
+<script>${vega}</script>
+<script>${lite}</script>
+<script>${embed}</script>
+</head><body>
+<h1>${esc(plan.experiment)}</h1>
+<p class="note">${esc(plan.file)} · generated ${esc(new Date().toISOString())}${stale.length ? ` · <b>stale</b> (the spec changed since they were computed): ${esc(stale.join(', '))}` : ''}</p>
+<h2>Outcomes</h2>${outcomeRows.length ? table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows) : '<p>No evaluation results yet.</p>'}
+${knowledgeRows.length ? `<h2>Outcome × knowledge</h2>${table(['evaluation', 'arm', 'knowledge', 'correct', 'wrong', 'abstained', 'total'], knowledgeRows)}` : ''}
+${hypRows.length ? `<h2>Hypotheses</h2><p class="note">Exact McNemar on discordant pairs (wrong vs not wrong), one-sided in the stated direction; with several seeds the verdict comes from a one-sided paired t test on the per-seed differences in wrong rate.</p>${table(['hypothesis', 'verdict', 'test', 'p', 'discordant b/c', 'coverage', 'seeds'], hypRows)}` : ''}
+${plots.map((p) => `<h2>${esc(p.title)}</h2><div class="plot" id="plot-${esc(p.id)}"></div>`).join('\n')}
+<script>
+const plots = ${scriptJson(plots)};
+for (const p of plots) vegaEmbed('#plot-' + p.id, p.spec, { actions: false, renderer: 'svg' }).catch((e) => { document.getElementById('plot-' + p.id).textContent = String(e); });
+</script>
+</body></html>
+`;
+}

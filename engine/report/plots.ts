@@ -1,0 +1,165 @@
+/**
+ * Vega-Lite 5 specs for every results plot, shared by the HTML report (`mismatch report`) and the
+ * extension's results webview: pure functions from results to specs (data inlined, no URLs).
+ */
+import type { EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
+
+export type VegaLiteSpec = Record<string, unknown>;
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+const OUTCOME_COLORS = { domain: ['correct', 'wrong', 'abstained'], range: ['#2e7d32', '#c62828', '#9e9e9e'] };
+
+const seedLabel = (r: StepResult) => (r.seedIndex === undefined ? 'all' : `seed ${r.seedIndex}`);
+
+function evaluations(results: StepResult[]): StepResult[] {
+    return results.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
+}
+
+/** Stacked bars: correct / wrong / abstained per arm (a row per evaluate step and seed). */
+export function outcomesPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of evaluations(results)) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            for (const outcome of ['correct', 'wrong', 'abstained'] as const) {
+                values.push({ evaluation: r.step, seed: seedLabel(r), arm: a.arm, outcome, count: a[outcome], share: a.total ? a[outcome] / a.total : 0 });
+            }
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Outcomes per arm',
+        data: { values },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+            y: { field: 'arm', type: 'nominal', title: null },
+            x: { field: 'count', type: 'quantitative', stack: 'zero', title: 'questions' },
+            color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain },
+            order: { field: 'outcome', sort: 'ascending' },
+            row: { field: 'seed', type: 'nominal', title: null },
+            tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'outcome' }, { field: 'count' }, { field: 'share', format: '.1%' }],
+        },
+    };
+}
+
+/** Outcome × knowledge category, per arm (ground truth for a synthetic world, SliCK otherwise). */
+export function knowledgePlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of evaluations(results)) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            for (const [category, o] of Object.entries(a.byKnowledge ?? {})) {
+                if (category === 'uncategorised') continue;
+                for (const outcome of ['correct', 'wrong', 'abstained'] as const) values.push({ seed: seedLabel(r), arm: a.arm, category, outcome, count: o[outcome], share: o.total ? o[outcome] / o.total : 0 });
+            }
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Outcome × knowledge',
+        data: { values },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+            x: { field: 'category', type: 'nominal', title: null },
+            y: { field: 'share', type: 'quantitative', stack: 'normalize', axis: { format: '%' }, title: 'share of questions' },
+            color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain },
+            column: { field: 'arm', type: 'nominal', title: null },
+            row: { field: 'seed', type: 'nominal', title: null },
+            tooltip: [{ field: 'arm' }, { field: 'category' }, { field: 'outcome' }, { field: 'count' }, { field: 'share', format: '.1%' }],
+        },
+    };
+}
+
+/** Risk–coverage curves: wrong rate among the answered as the least confident answers abstain. */
+export function riskCoveragePlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of evaluations(results)) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            for (const p of a.riskCoverage ?? []) values.push({ seed: seedLabel(r), arm: a.arm, coverage: p.coverage, risk: p.risk, aurc: a.aurc });
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Risk–coverage (lower is better)',
+        data: { values },
+        mark: { type: 'line', interpolate: 'step-after', tooltip: true },
+        encoding: {
+            x: { field: 'coverage', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
+            y: { field: 'risk', type: 'quantitative', title: 'wrong among answered', axis: { format: '%' } },
+            color: { field: 'arm', type: 'nominal' },
+            strokeDash: { field: 'seed', type: 'nominal' },
+            tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'coverage', format: '.1%' }, { field: 'risk', format: '.1%' }, { field: 'aurc', format: '.3f', title: 'AURC' }],
+        },
+    };
+}
+
+/** Training loss per epoch of every finetune step (and validation loss where held out). */
+export function lossPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of results) {
+        if (r.kind !== 'finetune' || r.status !== 'done' || !r.metrics) continue;
+        const m = r.metrics as FinetuneMetrics;
+        for (const c of m.curve ?? []) {
+            values.push({ run: `${r.step} (${seedLabel(r)})`, step: r.step, epoch: c.epoch, optimizerStep: c.step, loss: c.train, split: 'train' });
+            if (c.validation !== undefined) values.push({ run: `${r.step} (${seedLabel(r)})`, step: r.step, epoch: c.epoch, optimizerStep: c.step, loss: c.validation, split: 'validation' });
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Fine-tuning loss',
+        data: { values },
+        mark: { type: 'line', point: true, tooltip: true },
+        encoding: {
+            x: { field: 'epoch', type: 'quantitative' },
+            y: { field: 'loss', type: 'quantitative', scale: { zero: false } },
+            color: { field: 'run', type: 'nominal', title: 'finetune' },
+            strokeDash: { field: 'split', type: 'nominal' },
+        },
+    };
+}
+
+/** Per-seed wrong-rate difference (A − B) of every hypothesis, with its bootstrap 95% CI. */
+export function perSeedPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of results) {
+        if (r.kind !== 'hypothesis' || r.status !== 'done' || !r.metrics) continue;
+        const h = r.metrics as HypothesisMetrics;
+        for (const s of h.perSeed ?? []) {
+            values.push({ hypothesis: r.step, seed: s.seed, difference: s.wrongRateA - s.wrongRateB, lo: s.ci95[0], hi: s.ci95[1], p: s.p, verdict: s.verdict, coverage: s.coverage });
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Per-seed difference in wrong rate (A − B) with bootstrap 95% CI',
+        data: { values },
+        facet: { row: { field: 'hypothesis', type: 'nominal', title: null } },
+        spec: {
+            layer: [
+                { mark: { type: 'rule' }, encoding: { x: { field: 'lo', type: 'quantitative', title: 'wrong rate A − B' }, x2: { field: 'hi' }, y: { field: 'seed', type: 'ordinal' } } },
+                { mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'difference', type: 'quantitative' }, y: { field: 'seed', type: 'ordinal' }, color: { field: 'verdict', type: 'nominal' }, tooltip: [{ field: 'seed' }, { field: 'difference', format: '.3f' }, { field: 'p', format: '.3g' }, { field: 'verdict' }, { field: 'coverage', format: '.1%' }] } },
+                { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { x: { datum: 0 } } },
+            ],
+        },
+    };
+}
+
+export interface NamedPlot {
+    id: string;
+    title: string;
+    spec: VegaLiteSpec;
+}
+
+/** Every plot that has data, in reading order. */
+export function allPlots(results: StepResult[]): NamedPlot[] {
+    const out: NamedPlot[] = [];
+    const add = (id: string, title: string, spec: VegaLiteSpec | undefined) => spec && out.push({ id, title, spec });
+    add('outcomes', 'Outcomes per arm', outcomesPlot(results));
+    add('knowledge', 'Outcome × knowledge', knowledgePlot(results));
+    add('risk-coverage', 'Risk–coverage', riskCoveragePlot(results));
+    add('loss', 'Loss curves', lossPlot(results));
+    add('per-seed', 'Per-seed results', perSeedPlot(results));
+    return out;
+}
