@@ -46,7 +46,12 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     if (!head.ok) {
         const code = head.problem.kind === 'missing' || head.problem.kind === 'directory' ? Codes.datasetFileMissing
             : head.problem.kind === 'unreadable' ? Codes.datasetFileUnreadable : Codes.datasetFileInvalid;
-        report(accept, 'error', code, describeProblem('Dataset file', file, abs, head.problem), { node: dataset, property: 'path', data: { path: abs } });
+        // A file not there yet is a warning that says what belongs there (a spec may name data the
+        // user has still to fetch, as examples/bring-your-own.mismatch does); `mismatch run` stops
+        // at the first step that reads it. Anything else wrong with a file is an error.
+        const missing = head.problem.kind === 'missing';
+        const hint = missing ? ' Put a JSONL or CSV file of questions and gold answers there (e.g. TriviaQA records), or change the path; runs stop at the first step that reads it.' : '';
+        report(accept, missing ? 'warning' : 'error', code, describeProblem('Dataset file', file, abs, head.problem) + hint, { node: dataset, property: 'path', data: { path: abs } });
         return;
     }
     if (head.value.rows.length === 0) return; // too large to read while typing
@@ -106,5 +111,7 @@ export async function checkModelFile(model: Model, files: FileInfoCache, accept:
         return;
     }
     const code = info.problem.kind === 'missing' || info.problem.kind === 'directory' ? Codes.ggufMissing : info.problem.kind === 'unreadable' ? Codes.ggufUnreadable : Codes.ggufInvalid;
-    report(accept, 'error', code, describeProblem('Model file', file, abs, info.problem), { node: model, property: 'path', data: { path: abs } });
+    const missing = info.problem.kind === 'missing';
+    const hint = missing ? ' Put a llama-family GGUF model there (F16/BF16/F32 to fine-tune it), or change the path; runs stop at the first step that loads it.' : '';
+    report(accept, missing ? 'warning' : 'error', code, describeProblem('Model file', file, abs, info.problem) + hint, { node: model, property: 'path', data: { path: abs } });
 }

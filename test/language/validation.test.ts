@@ -180,7 +180,8 @@ describe('dataset files', () => {
     it('dataset-file-missing: missing file and a folder', async () => {
         const d = await check(fileSpec('data/none.jsonl'));
         const [m] = withCode(d, 'dataset-file-missing');
-        expect(m.message).toBe(`Dataset file 'data/none.jsonl' not found (looked for ${join(dir, 'data/none.jsonl')}).`);
+        expect(m.message.startsWith(`Dataset file 'data/none.jsonl' not found (looked for ${join(dir, 'data/none.jsonl')}).`)).toBe(true);
+        expect(m.severity).toBe(2); // a missing file is a warning that says what to put there (embedded: bring-your-own)
         expect(m.line).toBe(4);
         mkdirSync(join(dir, 'adir.jsonl'));
         expect(withCode(await check(fileSpec('adir.jsonl')), 'dataset-file-missing')[0].message).toMatch(/is a folder/);
