@@ -71,6 +71,8 @@ export interface GgufFile {
     path: string;
     version: number;
     metadata: Map<string, unknown>;
+    /** the same metadata with GGUF types, in file order (to copy a file's metadata into another) */
+    typed: [string, GgufValue][];
     tensors: GgufTensorInfo[];
     alignment: number;
     dataOffset: number;
@@ -82,6 +84,8 @@ const TYPE_CODES: Record<string, GgufValueType> = {
     string: GgufValueType.STRING, array: GgufValueType.ARRAY, u64: GgufValueType.UINT64, i64: GgufValueType.INT64,
     f64: GgufValueType.FLOAT64,
 };
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(TYPE_CODES).map(([k, v]) => [v, k]));
 
 /** Growable little-endian byte builder for the header. */
 class ByteWriter {
@@ -300,10 +304,22 @@ export function readGguf(path: string): GgufFile {
         const nTensors = r.u64();
         const nKv = r.u64();
         const metadata = new Map<string, unknown>();
+        const typed: [string, GgufValue][] = [];
         for (let i = 0; i < nKv; i++) {
             const key = r.str();
             const type = r.u32();
-            metadata.set(key, readValue(r, type));
+            if (type === GgufValueType.ARRAY) {
+                const save = r.pos;
+                const itemType = r.u32();
+                r.pos = save;
+                const value = readValue(r, type) as ArrayLike<number | boolean> & readonly string[];
+                metadata.set(key, value);
+                typed.push([key, { type: 'array', itemType: TYPE_NAMES[itemType] as 'u8', value }]);
+            } else {
+                const value = readValue(r, type);
+                metadata.set(key, value);
+                typed.push([key, { type: TYPE_NAMES[type], value } as GgufValue]);
+            }
         }
         const alignment = typeof metadata.get('general.alignment') === 'number' ? (metadata.get('general.alignment') as number) : GGUF_DEFAULT_ALIGNMENT;
         const infos: { name: string; shape: number[]; type: number; rel: number }[] = [];
@@ -322,7 +338,7 @@ export function readGguf(path: string): GgufFile {
             if (nbytes < 0) nbytes = (i + 1 < infos.length ? infos[i + 1].rel : r.size - dataOffset) - t.rel;
             return { name: t.name, shape: t.shape, type: t.type, offset: dataOffset + t.rel, nbytes };
         });
-        return { path, version, metadata, tensors, alignment, dataOffset };
+        return { path, version, metadata, typed, tensors, alignment, dataOffset };
     } finally {
         r.close();
     }

@@ -5,8 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { here, findPackageDir } from './paths.js';
 import { freemem } from 'node:os';
 import { readLlamaGgufInfo, quantizedTensors, validateConfig, countParameters, type LlamaConfig } from './llama.js';
 import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
@@ -27,16 +26,14 @@ export interface TrainOptions {
     cancelGraceSeconds?: number;
 }
 
-const here = typeof import.meta === 'object' && typeof import.meta.url === 'string' ? fileURLToPath(import.meta.url) : __filename;
-const requireHere = createRequire(here);
 
 function versions(): Record<string, string> {
     const v: Record<string, string> = { node: process.version };
     for (const p of ['node-llama-cpp', 'koffi']) {
         try {
-            const pj = requireHere.resolve(`${p}/package.json`);
-            v[p] = JSON.parse(readFileSync(pj, 'utf8')).version;
-        } catch { /* not resolvable from a bundle: leave it out */ }
+            const d = findPackageDir(p);
+            if (d) v[p] = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).version;
+        } catch { /* not found: leave it out */ }
     }
     return v;
 }
@@ -212,7 +209,7 @@ export async function resolveChildPath(explicit?: string): Promise<string> {
         const root = resolve(dir, '../..');
         const out = join(root, 'node_modules/.cache/mismatch-train/train-child.js');
         const srcDir = dir;
-        const newest = Math.max(...['child.ts', 'native.ts', 'trainer.ts', 'ffi.ts', 'llama.ts', 'gguf.ts', 'tokenizer.ts', 'types.ts']
+        const newest = Math.max(...['child.ts', 'native.ts', 'trainer.ts', 'ffi.ts', 'llama.ts', 'gguf.ts', 'tokenizer.ts', 'types.ts', 'paths.ts']
             .map((f) => join(srcDir, f)).filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
         if (!existsSync(out) || statSync(out).mtimeMs < newest) {
             const esbuild = await import('esbuild');

@@ -57,7 +57,7 @@ export interface TrainJob {
     validationShare?: number;
     /** stop when the validation loss has not improved for this many epochs */
     earlyStopping?: { patience: number; minDelta?: number };
-    /** CPU threads; default 2 */
+    /** CPU threads; default: cores - 1 (at least 1) */
     threads?: number;
     gpu?: TrainGpu;
     /** where model/adapter, loss.csv, manifest.json and checkpoints go */

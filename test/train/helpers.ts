@@ -1,5 +1,5 @@
 // Shared helpers for the trainer tests: a small world of QA facts, a tokenizer for it, node-llama-cpp.
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, LlamaCompletion, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,25 +26,50 @@ function name(i: number, salt: number): string {
 export interface Fact { prompt: string; answer: string }
 
 /**
- * n facts about fictional entities with multi-token answers: "Q: What is the capital of Kalomi? A:" ->
- * "Rateno Vu" style answers (2–3 words). Deterministic in (n, salt).
+ * A small world: entities (1–2 made-up words) × 3 relations, each fact's answer 2–3 words drawn from a
+ * shared pool of made-up names (so every answer word is seen in many facts). Facts are shuffled
+ * deterministically; `split(n, m)` gives disjoint sets (pretraining facts, new facts about the same
+ * entities).
  */
-export function makeFacts(n: number, salt = 1): Fact[] {
-    const rels = [
-        ['What is the capital of', 'capital'],
-        ['Who founded', 'founder'],
-        ['Which river flows through', 'river'],
-    ];
-    const facts: Fact[] = [];
-    const used = new Set<string>();
-    for (let i = 0; facts.length < n; i++) {
-        const ent = name(i, salt) + (i % 3 === 0 ? '' : ` ${name(i + 1000, salt)}`);
-        const [q] = rels[i % rels.length];
-        const key = `${q}|${ent}`;
-        if (used.has(key)) continue;
-        used.add(key);
-        const answer = `${name(i + 5000, salt)} ${name(i + 9000, salt)}${i % 2 ? '' : ` ${name(i + 13000, salt)}`}`;
-        facts.push({ prompt: `Q: ${q} ${ent}? A:`, answer });
+export function makeWorld(nEntities: number, salt = 1): Fact[] {
+    const rels = ['What is the capital of', 'Who founded', 'Which river flows through'];
+    const pool: string[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; pool.length < 160; i++) { const w = name(i + 5000, salt); if (!seen.has(w)) { seen.add(w); pool.push(w); } }
+    const ents: string[] = [];
+    for (let i = 0; ents.length < nEntities; i++) {
+        const e = name(i, salt) + (i % 3 === 0 ? '' : ` ${name(i + 1000, salt)}`);
+        if (!seen.has(e)) { seen.add(e); ents.push(e); }
     }
+    let x = (salt * 2654435761) >>> 0;
+    const rnd = (n: number) => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return (x >>> 8) % n; };
+    const facts: Fact[] = [];
+    for (const e of ents) for (const q of rels) {
+        const k = 2 + rnd(2);
+        const words: string[] = [];
+        while (words.length < k) { const w = pool[rnd(pool.length)]; if (!words.includes(w)) words.push(w); }
+        facts.push({ prompt: `Q: ${q} ${e}? A:`, answer: words.join(' ') });
+    }
+    for (let i = facts.length - 1; i > 0; i--) { const j = rnd(i + 1); [facts[i], facts[j]] = [facts[j], facts[i]]; }
     return facts;
+}
+
+/** n facts (see makeWorld). */
+export function makeFacts(n: number, salt = 1): Fact[] {
+    return makeWorld(Math.ceil(n / 3) + 1, salt).slice(0, n);
+}
+
+/** Share of facts whose greedy completion (node-llama-cpp, temperature 0) is exactly the answer. */
+export async function greedyAccuracy(model: LlamaModel, facts: Fact[], lora?: string): Promise<number> {
+    const ctx = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
+    const seq = ctx.getSequence();
+    let ok = 0;
+    for (const f of facts) {
+        const completion = new LlamaCompletion({ contextSequence: seq });
+        const out = await completion.generateCompletion(f.prompt, { maxTokens: 8, temperature: 0 });
+        if (out.trim() === f.answer) ok++;
+        await seq.clearHistory();
+    }
+    await ctx.dispose();
+    return ok / facts.length;
 }

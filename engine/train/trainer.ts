@@ -1,0 +1,284 @@
+// The training loop (runs in the child process): data order, micro-batches, LR schedule, validation,
+// early stopping, checkpoints and exact resume, outputs (GGUF or LoRA adapter, loss.csv, manifest.json).
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { Session, packBatch } from './native.js';
+import { initLlamaWeights, readLlamaGguf, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
+import { readGguf, writeGguf, type GgufValue } from './gguf.js';
+import type { ResolvedJob, TrainEvent, TrainResult } from './types.js';
+
+export interface TrainHooks {
+    emit(e: TrainEvent): void;
+    cancelled(): boolean;
+    /** lets messages (cancel) in between steps */
+    pause(): Promise<void>;
+}
+
+export class Cancelled extends Error {
+    constructor() { super('training cancelled'); }
+}
+
+interface CheckpointState {
+    version: 1;
+    jobKey: string;
+    optSteps: number;
+    microSteps: number;
+    epoch: number;
+    /** micro-batches of `epoch` already done */
+    batchInEpoch: number;
+    iter: number;
+    tokensSeen: number;
+    trainSeconds: number;
+    csv: string[];
+    epochLosses: number[];
+    bestVal: number | null;
+    badEpochs: number;
+    index: { name: string; offset: number; length: number }[];
+}
+
+/** A key of everything that determines the training trajectory (resume refuses a different job). */
+function jobKey(r: ResolvedJob): string {
+    const j = r.job;
+    const h = JSON.stringify([typeof j.base === 'string' ? j.base : j.base.init.seed, j.mode, j.lora, j.epochs, j.lr, j.warmup, j.schedule, j.minLrRatio, j.batch, j.gradAccum,
+        j.weightDecay, j.optimizer, j.beta1, j.beta2, j.seed, r.train.length, r.validation.length, r.seqLen, r.config]);
+    let x = 0x811c9dc5;
+    for (let i = 0; i < h.length; i++) { x ^= h.charCodeAt(i); x = Math.imul(x, 0x01000193) >>> 0; }
+    let y = 0;
+    for (const s of r.train) for (const t of s.tokens) y = (Math.imul(y, 31) + t) >>> 0;
+    return `${x.toString(16)}-${y.toString(16)}`;
+}
+
+function lrAt(step: number, total: number, r: ResolvedJob): number {
+    const j = r.job;
+    const warm = j.warmup ?? 0;
+    if (step < warm) return (j.lr * (step + 1)) / warm;
+    const sched = j.schedule ?? 'constant';
+    if (sched === 'constant') return j.lr;
+    const span = Math.max(1, total - warm);
+    const prog = Math.min(1, (step - warm) / span);
+    if (sched === 'linear') return Math.max(j.lr * (1 - prog), j.lr * 1e-3);
+    const min = (j.minLrRatio ?? 0.1) * j.lr;
+    return Math.max(min + 0.5 * (j.lr - min) * (1 + Math.cos(Math.PI * prog)), j.lr * 1e-4);
+}
+
+function rowsOf(s: { tokens: number[]; answerStart: number }) {
+    return s.tokens.length - s.answerStart;
+}
+
+function writeCheckpoint(dir: string, state: Omit<CheckpointState, 'index'>, tensors: Map<string, Float32Array>) {
+    const tmp = `${dir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const index: CheckpointState['index'] = [];
+    const fd = openSync(join(tmp, 'tensors.bin'), 'w');
+    let off = 0;
+    for (const [name, data] of tensors) {
+        writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        index.push({ name, offset: off, length: data.length });
+        off += data.byteLength;
+    }
+    closeSync(fd);
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...state, index }));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+}
+
+function readCheckpoint(dir: string): { state: CheckpointState; tensors: Map<string, Float32Array> } | undefined {
+    if (!existsSync(join(dir, 'state.json'))) return undefined;
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+    const fd = openSync(join(dir, 'tensors.bin'), 'r');
+    const tensors = new Map<string, Float32Array>();
+    try {
+        for (const e of state.index) {
+            const a = new Float32Array(e.length);
+            readSync(fd, new Uint8Array(a.buffer), 0, a.byteLength, e.offset);
+            tensors.set(e.name, a);
+        }
+    } finally { closeSync(fd); }
+    return { state, tensors };
+}
+
+export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<TrainResult> {
+    const j = r.job;
+    const t0 = performance.now();
+    mkdirSync(j.outDir, { recursive: true });
+    const ckDir = join(j.outDir, 'checkpoint');
+    // weights
+    let weights: LlamaTensors;
+    if (typeof j.base === 'string') weights = readLlamaGguf(j.base).tensors;
+    else weights = initLlamaWeights(r.config, j.base.init.seed);
+    const B = Math.min(j.batch ?? 16, r.train.length);
+    const accum = j.gradAccum ?? 1;
+    const T = r.seqLen;
+    const topRows = (list: typeof r.train) => list.map(rowsOf).sort((a, b) => b - a).slice(0, B).reduce((a, b) => a + b, 0);
+    const N = Math.max(topRows(r.train), topRows(r.validation), 1);
+    const stepsPerEpoch = Math.ceil(r.train.length / B);
+    let totalOpt = Math.ceil((stepsPerEpoch * j.epochs) / accum);
+    if (j.maxSteps !== undefined) totalOpt = Math.min(totalOpt, j.maxSteps);
+    const totalMicro = Math.min(stepsPerEpoch * j.epochs, totalOpt * accum);
+    const opt = j.optimizer ?? 'adamw';
+    let optSteps = 0;
+    const targets = (j.lora?.targets ?? ['attn_q', 'attn_k', 'attn_v', 'attn_output']) as LayerMatrix[];
+    const session = new Session({
+        config: r.config, weights, mode: j.mode, batch: B, seqLen: T, rows: N, threads: j.threads ?? defaultThreads(), gpu: j.gpu ?? 'off',
+        gradAccum: accum,
+        lora: j.mode === 'lora' ? { rank: j.lora!.rank, alpha: j.lora!.alpha, targets, seed: j.seed } : undefined,
+        optimizer: { type: opt, beta1: j.beta1 ?? 0.9, beta2: j.beta2 ?? 0.999, eps: 1e-8, weightDecay: j.weightDecay ?? 0 },
+        lr: () => lrAt(optSteps, totalOpt, r),
+    });
+    try {
+        const trainable = session.trainable.reduce((a, n) => a + session.get(n).length, 0);
+        const totalParams = countParameters(r.config) + (j.mode === 'lora' ? trainable : 0);
+        const key = jobKey(r);
+        let microSteps = 0, epoch = 0, batchInEpoch = 0, tokensSeen = 0, trainSecondsBefore = 0;
+        let csv: string[] = ['kind,step,epoch,train_loss,validation_loss,lr,tokens_per_second,elapsed_seconds'];
+        let epochLosses: number[] = [];
+        let bestVal: number | null = null, badEpochs = 0;
+        let resumedFrom: number | undefined;
+        if (j.resume) {
+            const ck = readCheckpoint(ckDir);
+            if (ck) {
+                if (ck.state.jobKey !== key) throw new Error(`the checkpoint in ${ckDir} belongs to a different job (settings or data changed); remove it or train without resume`);
+                session.loadState({ iter: ck.state.iter, tensors: ck.tensors }, ck.state.optSteps);
+                ({ optSteps, microSteps, epoch, batchInEpoch, tokensSeen, csv, epochLosses, bestVal, badEpochs } = ck.state);
+                trainSecondsBefore = ck.state.trainSeconds;
+                resumedFrom = optSteps;
+            }
+        }
+        hooks.emit({ type: 'start', totalSteps: totalOpt, epochs: j.epochs, examples: r.train.length, validationExamples: r.validation.length, trainableParams: trainable, totalParams, device: session.device, resumedFromStep: resumedFrom });
+        const padId = r.train[0].tokens[r.train[0].tokens.length - 1]; // EOS
+        const tStart = performance.now();
+        const elapsed = () => trainSecondsBefore + (performance.now() - tStart) / 1000;
+        let tokensThisRun = 0;
+        const checkpoint = () => {
+            if (!session.stateSupported()) return;
+            const st = session.saveState();
+            writeCheckpoint(ckDir, { version: 1, jobKey: key, optSteps, microSteps, epoch, batchInEpoch, iter: st.iter, tokensSeen, trainSeconds: elapsed(), csv, epochLosses, bestVal, badEpochs }, st.tensors);
+            hooks.emit({ type: 'checkpoint', step: optSteps, path: ckDir });
+        };
+        const validate = (): number | undefined => {
+            if (r.validation.length === 0) return undefined;
+            let sum = 0, n = 0;
+            for (let i = 0; i < r.validation.length; i += B) {
+                const seqs = r.validation.slice(i, i + B);
+                const mb = packBatch(seqs, B, T, N, padId);
+                sum += session.evalLoss(mb) * mb.nReal;
+                n += mb.nReal;
+            }
+            return sum / n;
+        };
+        let stoppedEarly = false;
+        let lastLoss = NaN, stepLossSum = 0, stepLossN = 0;
+        let lastValLoss: number | undefined;
+        outer: while (epoch < j.epochs && microSteps < totalMicro) {
+            const order = r.train.map((_, i) => i);
+            new Rng((j.seed * 1_000_003 + epoch * 7919) >>> 0).shuffle(order);
+            while (batchInEpoch < stepsPerEpoch) {
+                if (microSteps >= totalMicro) break outer;
+                if (hooks.cancelled()) throw new Cancelled();
+                const seqs = order.slice(batchInEpoch * B, batchInEpoch * B + B).map((i) => r.train[i]);
+                const mb = packBatch(seqs, B, T, N, padId);
+                const loss = session.step(mb);
+                if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${optSteps + 1}: lower the learning rate`);
+                microSteps++;
+                batchInEpoch++;
+                const toks = seqs.reduce((a, s) => a + s.tokens.length, 0);
+                tokensSeen += toks;
+                tokensThisRun += toks;
+                stepLossSum += loss;
+                stepLossN++;
+                epochLosses.push(loss);
+                if (microSteps % accum === 0) {
+                    const lr = lrAt(optSteps, totalOpt, r);
+                    optSteps++;
+                    lastLoss = stepLossSum / stepLossN;
+                    stepLossSum = 0; stepLossN = 0;
+                    const el = elapsed();
+                    const tps = tokensThisRun / ((performance.now() - tStart) / 1000);
+                    const eta = ((performance.now() - tStart) / 1000 / Math.max(1, optSteps - (resumedFrom ?? 0))) * (totalOpt - optSteps);
+                    csv.push(`step,${optSteps},${epoch + batchInEpoch / stepsPerEpoch},${lastLoss},,${lr},${tps.toFixed(1)},${el.toFixed(3)}`);
+                    hooks.emit({ type: 'progress', step: optSteps, totalSteps: totalOpt, epoch: epoch + batchInEpoch / stepsPerEpoch, loss: lastLoss, lr, tokensPerSecond: tps, etaSeconds: eta, elapsedSeconds: el });
+                    if (j.checkpointEvery && optSteps % j.checkpointEvery === 0 && batchInEpoch < stepsPerEpoch) checkpoint();
+                }
+                await hooks.pause();
+            }
+            // end of epoch
+            const trainLoss = epochLosses.reduce((a, b) => a + b, 0) / Math.max(1, epochLosses.length);
+            epochLosses = [];
+            const val = validate();
+            lastValLoss = val;
+            epoch++;
+            batchInEpoch = 0;
+            csv.push(`epoch,${optSteps},${epoch},${trainLoss},${val ?? ''},,,${elapsed().toFixed(3)}`);
+            hooks.emit({ type: 'epoch', epoch, trainLoss, validationLoss: val, step: optSteps });
+            if (val !== undefined && j.earlyStopping) {
+                if (bestVal === null || val < bestVal - (j.earlyStopping.minDelta ?? 0)) { bestVal = val; badEpochs = 0; }
+                else if (++badEpochs >= j.earlyStopping.patience) { stoppedEarly = true; }
+            }
+            if (microSteps % accum === 0) checkpoint();
+            if (stoppedEarly) break;
+        }
+        const trainSeconds = elapsed();
+        // outputs
+        let modelPath: string;
+        if (j.mode === 'lora') {
+            modelPath = join(j.outDir, 'adapter.gguf');
+            const pairs = new Map<string, { a: { shape: number[]; data: Float32Array }; b: { shape: number[]; data: Float32Array } }>();
+            const shapes = llamaTensorShapes(r.config);
+            for (let l = 0; l < r.config.nLayer; l++) for (const m of targets) {
+                const base = `blk.${l}.${m}.weight`;
+                const [inDim, outDim] = shapes.get(base)!;
+                pairs.set(base, { a: { shape: [inDim, j.lora!.rank], data: session.get(`${base}.lora_a`) }, b: { shape: [j.lora!.rank, outDim], data: session.get(`${base}.lora_b`) } });
+            }
+            writeLoraGguf(modelPath, { pairs, alpha: j.lora!.alpha, rank: j.lora!.rank }, { name: j.name });
+        } else {
+            modelPath = join(j.outDir, 'model.gguf');
+            const out: LlamaTensors = new Map();
+            for (const [name, shape] of llamaTensorShapes(r.config)) out.set(name, { shape, data: session.get(name) });
+            if (r.tokenizer) {
+                writeLlamaGguf(modelPath, { config: r.config, tokenizer: r.tokenizer, tensors: out, name: j.name });
+            } else {
+                // a base with a vocabulary we do not model: keep all its metadata, replace the weights
+                const baseFile = readGguf(j.base as string);
+                const md: [string, GgufValue][] = baseFile.typed.filter(([k]) => k !== 'general.file_type');
+                md.push(['general.file_type', { type: 'u32', value: 0 }]);
+                writeGguf(modelPath, md, [...out].map(([name, t]) => ({ name, shape: t.shape, data: t.data, type: 'f32' as const })));
+                void readLlamaGgufInfo;
+            }
+        }
+        const lossCsv = join(j.outDir, 'loss.csv');
+        writeFileSync(lossCsv, csv.join('\n') + '\n');
+        const result: TrainResult = {
+            modelPath, kind: j.mode === 'lora' ? 'lora' : 'model', lossCsv, manifestPath: join(j.outDir, 'manifest.json'),
+            steps: optSteps, epochs: epoch, finalTrainLoss: lastLoss, finalValidationLoss: lastValLoss, stoppedEarly, trainSeconds,
+            tokensPerSecond: tokensSeen / Math.max(1e-9, trainSeconds), trainableParams: trainable, totalParams,
+            peakRssBytes: peakRss(), device: session.device,
+        };
+        const { examples: _e, validation: _v, ...settings } = j;
+        writeFileSync(result.manifestPath, JSON.stringify({
+            kind: 'mismatch-train', settings: { ...settings, base: typeof j.base === 'string' ? j.base : { init: { config: j.base.init.config, seed: j.base.init.seed, vocabSize: j.base.init.tokenizer.tokens.length } } },
+            data: { train: r.train.length, validation: r.validation.length, seqLen: T, batch: B, answerRowsPerBatch: N, stepsPerEpoch },
+            config: r.config, result, timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds }, versions: r.versions,
+            exactResume: session.stateSupported(),
+        }, null, 2));
+        rmSync(ckDir, { recursive: true, force: true });
+        return result;
+    } finally {
+        session.free();
+    }
+}
+
+/** Default CPU threads: all cores but one (ggml's threads spin at barriers; a busy core makes them crawl). */
+export function defaultThreads(): number {
+    return Math.max(1, Math.min(8, availableParallelism() - 1));
+}
+
+function peakRss(): number {
+    try {
+        const s = readFileSync('/proc/self/status', 'utf8');
+        const m = /VmHWM:\s+(\d+) kB/.exec(s);
+        if (m) return Number(m[1]) * 1024;
+    } catch { /* not linux */ }
+    return process.memoryUsage().rss;
+}
