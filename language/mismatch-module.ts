@@ -19,6 +19,7 @@ import { MismatchDocumentValidator } from './validation/document-validator.js';
 import { registerValidationChecks, MismatchValidator } from './validation/index.js';
 import { FileInfoCache } from './validation/file-info.js';
 import { registerImportLoader } from './workspace.js';
+import { MismatchParserErrorMessageProvider } from './syntax-messages.js';
 import { MismatchIdeModule, MismatchIdeSharedModule } from './lsp/index.js';
 
 /** Services added to Langium's: shared by the validator, the plan builder and the IDE services. */
@@ -35,6 +36,9 @@ export type MismatchAddedServices = {
 export type MismatchServices = LangiumServices & MismatchAddedServices;
 
 export const MismatchModule: Module<MismatchServices, PartialLangiumServices & MismatchAddedServices> = {
+    parser: {
+        ParserErrorMessageProvider: () => new MismatchParserErrorMessageProvider(),
+    },
     references: {
         ScopeComputation: (services) => new MismatchScopeComputation(services),
         ScopeProvider: (services) => new MismatchScopeProvider(services),

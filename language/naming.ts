@@ -67,6 +67,8 @@ export function closest(word: string, candidates: Iterable<string>): string | un
         }
     }
     if (best === undefined) return undefined;
+    // Replacing most of the word is not a typo ('a' → 'f').
+    if (bestDistance * 2 > Math.max(word.length, best.length)) return undefined;
     if (bestDistance <= limit || best.toLowerCase() === word.toLowerCase() || best.toLowerCase().startsWith(word.toLowerCase())) return best;
     return undefined;
 }

@@ -11,6 +11,8 @@ import { PROPERTY_TABLE, blockKindOf, parseNumber, readNumber, readValue, specFo
 import { Codes } from './codes.js';
 import { pct, report } from './util.js';
 
+const DECLARATION_KEYWORDS = ['world', 'dataset', 'model', 'decoding', 'label', 'knowledge', 'finetune', 'evaluate', 'hypothesis', 'import'];
+
 const BLOCK_WORDS: Record<BlockKind, string> = {
     experiment: 'an experiment',
     world: 'a world',
@@ -45,7 +47,9 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
     const spec = specFor(kind, prop.key);
     if (!spec) {
         const keys = PROPERTY_TABLE[kind].flatMap((p) => [p.key, ...(p.aliases ?? [])]);
-        const suggestion = closest(prop.key, keys);
+        // In an experiment, a misspelt declaration keyword (`modle m = …`) parses as a setting.
+        const candidates = kind === 'experiment' ? [...keys, ...DECLARATION_KEYWORDS] : keys;
+        const suggestion = closest(prop.key, candidates);
         const known = PROPERTY_TABLE[kind].map((p) => p.key).join(', ');
         report(accept, 'error', Codes.unknownProperty,
             `Unknown property \`${prop.key}\` for ${BLOCK_WORDS[kind]}.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + (known ? ` Known: ${known}.` : ' This block takes no properties.'),

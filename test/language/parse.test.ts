@@ -59,6 +59,17 @@ experiment All {
     });
 });
 
+describe('syntax errors', () => {
+    const first = async (text: string) => errorsOf(await parse(text))[0].replace(/^(\d+|NaN):(\d+|NaN) /, '');
+    it('say what was expected in the language\'s terms', async () => {
+        expect(await first('experiment E {\n  model m = \n}')).toBe('Expected `gguf`, `server` or `pretrain` after `=`, but found `}`. A model is `gguf "file.gguf"`, `server "http://…/v1"` or `pretrain on <world>`.');
+        expect(await first('experiment E {\n  dataset d from atlas { split train }\n}')).toMatch(/^Expected a number \(e.g. `8`, `60%`, `1e-3`\) after `train`, but found `}`. A split is/);
+        expect(await first('experiment E {\n  world w { entities 10 \n')).toBe('Missing `}`: a block opened with `{` is not closed before the end of the file.');
+        expect(await first('experiment E {\n  hypothesis a hallucinates than b\n}')).toMatch(/^Expected `more` or `less` after `hallucinates`, but found `than`/);
+        expect(await first('experiment E {} }')).toMatch(/^Unexpected `}`: a file holds/);
+    });
+});
+
 describe('the README', () => {
     it('shows a spec that checks clean', async () => {
         const readme = readFileSync('README.md', 'utf8');
