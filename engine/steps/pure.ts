@@ -60,9 +60,11 @@ export function mixExamples(rows: { id: string; question: string; answers: strin
     const unk = rank(rows.filter((r) => r.category === 'Unknown'));
     const known = rank(rows.filter((r) => r.category !== 'Unknown'));
     let n = size ?? Infinity;
-    if (unknown > 0) n = Math.min(n, Math.floor(unk.length / unknown));
-    if (unknown < 1) n = Math.min(n, Math.floor(known.length / (1 - unknown)));
-    if (!Number.isFinite(n)) n = unk.length + known.length;
+    if (size === undefined) {
+        if (unknown > 0) n = Math.min(n, Math.floor(unk.length / unknown));
+        if (unknown < 1) n = Math.min(n, Math.floor(known.length / (1 - unknown)));
+        if (!Number.isFinite(n)) n = unk.length + known.length;
+    }
     const nU = Math.round(unknown * n);
     const nK = n - nU;
     if (nU > unk.length || nK > known.length) throw new Error(`a mix of ${n} examples with ${Math.round(unknown * 100)}% Unknown needs ${nU} Unknown and ${nK} known questions; there are ${unk.length} and ${known.length}`);
