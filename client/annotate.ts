@@ -293,6 +293,27 @@ function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string
     return { text: parts.join(SEP), hover, tone: verdictTone(m.verdict) };
 }
 
+function worldAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const m = results[0]?.metrics as { entities?: number; facts?: number; relations?: string[]; chance?: number } | undefined;
+    if (!m || typeof m.entities !== 'number' || typeof m.facts !== 'number') return undefined;
+    const rel = m.relations ?? [];
+    const text = `${m.entities} entities${SEP}${m.facts} facts${rel.length ? `${SEP}${rel.length} relation${rel.length > 1 ? 's' : ''}` : ''}`;
+    const rows: (string | number)[][] = [['entities', m.entities], ['facts', m.facts], ['relations', rel.map(esc).join(', ') || '–']];
+    if (typeof m.chance === 'number') rows.push(['chance level of a guess', formatPercent(m.chance, 1)]);
+    return { text, hover: table(['world', step.id], rows) };
+}
+
+function datasetAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+    const m = results[0]?.metrics as { total?: number; splits?: Record<string, number>; duplicatesDropped?: number } | undefined;
+    if (!m || typeof m.total !== 'number') return undefined;
+    const splits = Object.entries(m.splits ?? {});
+    const parts = [`${m.total} questions`, ...splits.map(([k, v]) => `${k} ${v}`)];
+    if (m.duplicatesDropped) parts.push(`${m.duplicatesDropped} duplicates dropped`);
+    const rows: (string | number)[][] = [['questions', m.total], ...splits.map(([k, v]): (string | number)[] => [`split ${esc(k)}`, v])];
+    if (m.duplicatesDropped !== undefined) rows.push(['duplicates dropped', m.duplicatesDropped]);
+    return { text: parts.join(SEP), hover: table(['dataset', step.id], rows) };
+}
+
 /** Fallback for kinds without a dedicated text (world, dataset, knowledge…): a few numbers. */
 function genericAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
     const m = results[0]?.metrics as Record<string, unknown> | undefined;
@@ -379,6 +400,12 @@ export function annotate(plan: Plan, results: readonly StepResult[], live: LiveS
                 break;
             case 'hypothesis':
                 shown = hypothesisAnnotation(step, done);
+                break;
+            case 'world':
+                shown = worldAnnotation(step, done) ?? genericAnnotation(step, done);
+                break;
+            case 'dataset':
+                shown = datasetAnnotation(step, done) ?? genericAnnotation(step, done);
                 break;
             default:
                 shown = genericAnnotation(step, done);

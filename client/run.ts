@@ -25,6 +25,8 @@ export interface RunRequest {
 export interface RunRecord {
     spec: string;
     request: RunRequest;
+    /** What the engine was given (from the settings). */
+    options: { storeDir: string; threads?: number; gpu: string };
     summary?: RunSummary;
     error?: string;
     lag: LagStats;
@@ -122,7 +124,7 @@ export class Runner implements vscode.Disposable {
         const what = request.step ? `step ${request.step}` : request.to ? `up to ${request.to}` : 'experiment';
         this.log.info(`run ${plan.experiment} (${what}) from ${doc.uri.fsPath}; store ${settings.storeDir}; threads ${settings.threads ?? 'auto'}; gpu ${settings.gpu}`);
 
-        const record: RunRecord = { spec: doc.uri.fsPath, request, lag: lag.stats(), seconds: 0 };
+        const record: RunRecord = { spec: doc.uri.fsPath, request, options: { storeDir: settings.storeDir, threads: settings.threads, gpu: settings.gpu }, lag: lag.stats(), seconds: 0 };
         try {
             await vscode.window.withProgress(
                 { location: vscode.ProgressLocation.Notification, title: `Mismatch: ${plan.experiment}`, cancellable: true },

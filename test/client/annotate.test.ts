@@ -103,6 +103,18 @@ describe('annotate', () => {
     });
 });
 
+describe('world and dataset lines', () => {
+    it('summarise entities, facts, questions and splits', () => {
+        const w = step('world', 'atlas', 6);
+        const d = step('dataset', 'trivia', 7);
+        const anns = annotate(plan([w, d]), [
+            result(w, { entities: 24, facts: 48, relations: ['capital', 'river'], chance: 0.0446 }),
+            result(d, { total: 48, splits: { train: 24, test: 24 }, duplicatesDropped: 0 }),
+        ]);
+        expect(anns.map((a) => a.text)).toEqual(['24 entities · 48 facts · 2 relations', '48 questions · train 24 · test 24']);
+    });
+});
+
 describe('formatting', () => {
     it('formats p-values and durations', () => {
         expect([0.41, 0.003, 0.0412, 0.00099, 1, 0.9999].map(formatP)).toEqual(['0.41', '0.003', '0.041', '9.9e-4', '1', '1']);
