@@ -64,7 +64,11 @@ export async function checkFiles(inputs: string[], options: { warnings?: boolean
     };
 }
 
-export async function runCheck(inputs: string[], options: CheckOptions, out = process.stdout, err = process.stderr): Promise<number> {
+export interface Writer {
+    write(text: string): unknown;
+}
+
+export async function runCheck(inputs: string[], options: CheckOptions, out: Writer = process.stdout, err: Writer = process.stderr): Promise<number> {
     const result = await checkFiles(inputs, options);
     if (options.json) {
         const json: JsonDiagnostic[] = result.diagnostics.map((d) => ({ file: displayPath(d.file), line: d.line, column: d.column, severity: d.severity, code: d.code, message: d.message }));

@@ -231,6 +231,11 @@ class PlanBuilder {
         }
         if (isKnowledge(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
+            // SliCK prompts with few-shot exemplars: the knowledge block's `fewShot`, else the
+            // decoding's when it sets one, else the table's default (4).
+            if (props.some((p) => p.key === 'fewShot') || !propertiesOf(d.decoding?.ref?.body).some((p) => p.key === 'fewShot')) {
+                decoding.fewShot = readProperty('knowledge', props, 'fewShot') as number;
+            }
             const own = props.some((p) => p.key === 'seed');
             const seed = own ? this.seedOf('knowledge', d) : (decoding.seed ?? this.settings.seed);
             return {

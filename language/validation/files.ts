@@ -5,10 +5,10 @@
  * `readGgufFileInfo`; weights are never loaded). Never throws: every failure is a diagnostic.
  */
 import type { ValidationAcceptor } from 'langium';
-import type { Dataset, Model, Property } from '../generated/ast.js';
+import { isSplit, type Dataset, type Model, type Property } from '../generated/ast.js';
 import { documentOf, resolveSpecPath } from '../experiment.js';
 import { closest } from '../naming.js';
-import { propertiesOf, readProperty, unquote } from '../properties.js';
+import { parseNumber, propertiesOf, readProperty, unquote } from '../properties.js';
 import { Codes } from './codes.js';
 import { formatOf, valueAt, type FileInfoCache, type FileProblem, HEAD_ROWS } from './file-info.js';
 import { report } from './util.js';
@@ -55,6 +55,20 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
         return;
     }
     if (head.value.rows.length === 0) return; // too large to read while typing
+    if (head.value.exactRows) {
+        const splits = (dataset.body?.items ?? []).filter(isSplit);
+        let need = 0;
+        for (const s of splits) {
+            const n = parseNumber(s.size ?? '');
+            if (!n) continue;
+            need += n.unit === '%' ? Math.round((n.value / 100) * head.value.estimatedRows) : n.value;
+        }
+        if (need > head.value.estimatedRows && splits.length > 0) {
+            report(accept, 'error', Codes.splitsOver100, `The splits of '${dataset.name}' need ${need} questions, but '${file}' has ${head.value.estimatedRows} records.`, {
+                node: splits[splits.length - 1], property: 'size', data: { need, records: head.value.estimatedRows },
+            });
+        }
+    }
     const fields = head.value.fields;
     for (const key of ['question', 'answers', 'id'] as const) {
         const prop: Property | undefined = props.find((p) => p.key === key);

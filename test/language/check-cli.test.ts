@@ -74,7 +74,7 @@ describe('mismatch check', () => {
     it('the same function serves in-process callers', async () => {
         let out = '';
         let err = '';
-        const code = await runCheck([join(dir, 'broken.mismatch')], { json: false }, { write: (s: string) => ((out += s), true) } as NodeJS.WriteStream, { write: (s: string) => ((err += s), true) } as NodeJS.WriteStream);
+        const code = await runCheck([join(dir, 'broken.mismatch')], { json: false }, { write: (s: string) => (out += s) }, { write: (s: string) => (err += s) });
         expect(code).toBe(1);
         expect(out.split('\n').filter(Boolean)).toHaveLength(3);
         expect(err).toMatch(/3 errors/);

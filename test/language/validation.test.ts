@@ -229,6 +229,13 @@ describe('dataset files', () => {
         expect(await check(fileSpec('qa.csv', 'question "Question"  answers "Answer"'))).toEqual([]);
     });
 
+    it('splits that need more questions than the file holds', async () => {
+        writeFileSync(join(dir, 'three.jsonl'), '{"question": "a?", "answers": "b"}\n{"question": "c?", "answers": "d"}\n{"question": "e?", "answers": "f"}\n');
+        const d = await check(fileSpec('three.jsonl').replace('split train 60%  split test 40%', 'split train 2  split test 2'));
+        expect(withCode(d, 'splits-over-100')[0].message).toBe("The splits of 'q' need 4 questions, but 'three.jsonl' has 3 records.");
+        expect(await check(fileSpec('three.jsonl').replace('split train 60%  split test 40%', 'split train 2  split test 1'))).toEqual([]);
+    });
+
     it('dataset-format-unknown', async () => {
         writeFileSync(join(dir, 'qa.txt'), 'x');
         expect(codes(await check(fileSpec('qa.txt')))).toContain('dataset-format-unknown');
