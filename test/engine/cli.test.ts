@@ -1,0 +1,189 @@
+// The CLI on a real spec (language/plan.ts builds the Plan) with real tiny GGUF models: the --json
+// shape, exit codes, cache hits, report --html, clean, and kill-and-resume of a child `mismatch run`.
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../cli/run.js';
+import { reportCommand } from '../../cli/report.js';
+import { cleanCommand } from '../../cli/clean.js';
+import { makeTinyModel, tempDir, writeQuestionsJsonl } from './fixtures.js';
+
+const root = resolve(__dirname, '..', '..');
+
+function spec(temperature = 0): string {
+    return `experiment CliTest {
+  seed 3
+  dataset qa from "data/qa.jsonl" { question "question"  answers "answer"  split train 12  split test 12 }
+  model teacher = gguf "models/teacher.gguf"
+  model student = gguf "models/student.gguf"
+  decoding greedy { temperature ${temperature}${temperature ? '  seed 5' : ''}  maxTokens 4 }
+  label byTeacher = answers of teacher on qa.train using greedy { otherwise "I don't know" }
+  label byStudent = answers of student on qa.train using greedy { otherwise "I don't know" }
+  label shuffled = shuffle byStudent { seed 11 }
+  finetune onTeacher = student on byTeacher { lora rank 2  epochs 2  learningRate 1e-3 }
+  finetune onStudent = student on byStudent { lora rank 2  epochs 2  learningRate 1e-3 }
+  evaluate onTeacher, onStudent, student on qa.test using greedy { abstain "I don't know" }
+  hypothesis onTeacher hallucinates more than onStudent
+  hypothesis onTeacher hallucinates more than onStudent at matched coverage
+}
+`;
+}
+
+function project(): string {
+    const dir = tempDir('mm-cli-');
+    mkdirSync(join(dir, 'models'));
+    mkdirSync(join(dir, 'data'));
+    makeTinyModel(join(dir, 'models'), 1, 'teacher');
+    makeTinyModel(join(dir, 'models'), 2, 'student');
+    copyFileSync(writeQuestionsJsonl(dir), join(dir, 'data', 'qa.jsonl'));
+    writeFileSync(join(dir, 'exp.mismatch'), spec());
+    return dir;
+}
+
+function capture() {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let o = '';
+    let e = '';
+    out.on('data', (d) => (o += d));
+    err.on('data', (d) => (e += d));
+    return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, stdout: () => o, stderr: () => e };
+}
+
+/** Bundles the CLI, its inference worker and the trainer child (as esbuild.mjs does) under node_modules/.cache. */
+async function buildCli(): Promise<string> {
+    const esbuild = await import('esbuild');
+    const out = join(root, 'node_modules', '.cache', 'mismatch-lab', `cli-test-${process.pid}`);
+    const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'esm' as const, external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'], logLevel: 'silent' as const, banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+    await esbuild.build({ ...common, entryPoints: [join(root, 'cli/main.ts')], outfile: join(out, 'cli', 'main.js') });
+    await esbuild.build({ ...common, entryPoints: [join(root, 'engine/models/worker.ts')], outfile: join(out, 'engine', 'generate-worker.js') });
+    await esbuild.build({ ...common, entryPoints: [join(root, 'engine/train/child.ts')], outfile: join(out, 'engine', 'train-child.js') });
+    return join(out, 'cli', 'main.js');
+}
+
+describe('mismatch run / report / clean', () => {
+    const dir = project();
+    const file = join(dir, 'exp.mismatch');
+
+    it('--json has the documented shape; a second run is all cache hits; exit codes', async () => {
+        const c = capture();
+        const code = await runCommand(file, { json: true, threads: 1, gpu: 'off' }, c.io);
+        expect(code, c.stderr()).toBe(0);
+        const j = JSON.parse(c.stdout());
+        expect(j.steps.map((s: { name: string }) => s.name)).toEqual(['qa', 'teacher', 'student', 'byTeacher', 'byStudent', 'shuffled', 'onTeacher', 'onStudent', expect.stringMatching(/^evaluate/), expect.stringMatching(/^hypothesis/), expect.stringMatching(/^hypothesis/)]);
+        for (const s of j.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['name', 'kind', 'status', 'cached', 'key', 'seconds', 'metrics']));
+        expect(Object.keys(j.evaluations).sort()).toEqual(['onStudent', 'onTeacher', 'student']);
+        for (const e of Object.values(j.evaluations) as { correct: number; wrong: number; abstained: number; total: number }[]) {
+            expect(e.correct + e.wrong + e.abstained).toBe(e.total);
+            expect(e.total).toBe(12);
+        }
+        expect(j.hypotheses).toHaveLength(2);
+        for (const h of j.hypotheses) expect(Object.keys(h)).toEqual(expect.arrayContaining(['name', 'holds', 'verdict', 'test', 'p', 'discordant', 'coverage']));
+        expect(j.hypotheses[0].coverage).toBeNull();
+        expect(typeof j.hypotheses[1].coverage).toBe('number');
+
+        const c2 = capture();
+        expect(await runCommand(file, { json: true, threads: 1, gpu: 'off' }, c2.io)).toBe(0);
+        const j2 = JSON.parse(c2.stdout());
+        expect(j2.steps.every((s: { cached: boolean }) => s.cached)).toBe(true);
+        expect(j2.evaluations).toEqual(j.evaluations);
+
+        const c3 = capture();
+        const verdicts = j.hypotheses.map((h: { verdict: string }) => h.verdict);
+        const expected = verdicts.every((v: string) => v === 'holds') ? 0 : 2;
+        expect(await runCommand(file, { threads: 1, gpu: 'off', failOnHypothesis: true }, c3.io)).toBe(expected);
+        expect(c3.stdout()).toMatch(/Hypotheses/);
+        expect(c3.stdout()).toMatch(/from the store/);
+
+        const bad = join(dir, 'bad.mismatch');
+        writeFileSync(bad, 'experiment Bad { model x = gguf }');
+        const c4 = capture();
+        expect(await runCommand(bad, { threads: 1, gpu: 'off' }, c4.io)).toBe(1);
+        expect(c4.stderr()).toMatch(/bad\.mismatch:1:\d+: error/);
+    });
+
+    it('report --html is self-contained; clean removes what the spec no longer references', async () => {
+        const html = join(dir, 'report.html');
+        const c = capture();
+        expect(await reportCommand(file, { html }, c.io)).toBe(0);
+        const text = readFileSync(html, 'utf8');
+        expect(text).toContain('vegaEmbed(');
+        expect(text).toMatch(/"id":"outcomes"/);
+        expect(text).toMatch(/"id":"risk-coverage"/);
+        expect(text).not.toMatch(/<script[^>]+src=/);
+        expect(text).not.toMatch(/<link[^>]+href=/);
+        expect(text.length).toBeGreaterThan(500_000); // vega, vega-lite and vega-embed inlined
+
+        const before = readdirSync(join(dir, '.mismatch', 'steps')).length;
+        writeFileSync(file, spec(0.5));
+        const r = capture();
+        expect(await runCommand(file, { json: true, threads: 1, gpu: 'off' }, r.io)).toBe(0);
+        const j = JSON.parse(r.stdout());
+        // the decoding changed: the labels and everything downstream recompute; the dataset and models do not
+        expect(j.steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(['qa', 'teacher', 'student']);
+        const after = readdirSync(join(dir, '.mismatch', 'steps')).length;
+        expect(after).toBe(before + 8);
+        const c2 = capture();
+        expect(await cleanCommand([file], {}, c2.io)).toBe(0);
+        expect(c2.stdout()).toMatch(/removed 8 entries/);
+        expect(readdirSync(join(dir, '.mismatch', 'steps')).length).toBe(before);
+        writeFileSync(file, spec());
+    });
+});
+
+describe('kill and resume', () => {
+    let cli: string;
+    beforeAll(async () => {
+        cli = await buildCli();
+    });
+
+    function runChild(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+        return new Promise((resolvePromise) => {
+            const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+            let stdout = '';
+            let buf = '';
+            child.stdout.setEncoding('utf8').on('data', (d: string) => {
+                stdout += d;
+                buf += d;
+                let i;
+                while ((i = buf.indexOf('\n')) >= 0) {
+                    const line = buf.slice(0, i);
+                    buf = buf.slice(i + 1);
+                    onLine?.(line, () => child.kill('SIGKILL'));
+                }
+            });
+            child.stderr.resume();
+            child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout }));
+        });
+    }
+
+    it('SIGKILL mid-step, run again: nothing completed is recomputed and the results equal an uninterrupted run', async () => {
+        const dir = project();
+        const file = join(dir, 'exp.mismatch');
+        const base = ['run', file, '--threads', '1', '--gpu', 'off'];
+        const clean = await runChild([...base, '--json', '--store', join(dir, 'clean-store')]);
+        expect(clean.code).toBe(0);
+        const expected = JSON.parse(clean.stdout);
+
+        const doneBeforeKill: string[] = [];
+        const killed = await runChild([...base, '--store', join(dir, 'store')], (line, kill) => {
+            const m = /^✓ (\S+)/.exec(line);
+            if (m) doneBeforeKill.push(m[1]);
+            if (/^ {2}byStudent: \d+\/12 answers/.test(line)) kill();
+        });
+        expect(killed.signal).toBe('SIGKILL');
+        expect(doneBeforeKill).toEqual(expect.arrayContaining(['qa', 'teacher', 'student', 'byTeacher']));
+        expect(doneBeforeKill).not.toContain('byStudent');
+        expect(existsSync(join(dir, 'store', 'tmp'))).toBe(true); // the half step stayed in tmp/, not in steps/
+
+        const resumed = await runChild([...base, '--json', '--store', join(dir, 'store')]);
+        expect(resumed.code).toBe(0);
+        const j = JSON.parse(resumed.stdout);
+        for (const s of j.steps) expect(s.cached, s.name).toBe(doneBeforeKill.includes(s.name));
+        expect(j.evaluations).toEqual(expected.evaluations);
+        expect(j.hypotheses).toEqual(expected.hypotheses);
+        expect(j.steps.map((s: { key: string }) => s.key)).toEqual(expected.steps.map((s: { key: string }) => s.key));
+    });
+});
