@@ -3,6 +3,7 @@
 // typed events. A native abort kills only this process; the parent turns that into an error.
 import { runTraining, Cancelled } from './trainer.js';
 import type { FromChild, ToChild } from './types.js';
+import { loadGgml } from './ffi.js';
 
 let cancelled = false;
 let running = false;
@@ -18,6 +19,7 @@ process.on('message', (m: ToChild) => {
     if (m.type === 'cancel') { cancelled = true; return; }
     if (m.type !== 'train' || running) return;
     running = true;
+    if (process.env.MISMATCH_TRAIN_SELFTEST === 'native-abort') nativeAbort(); // tests: a real GGML_ASSERT
     runTraining(m.job, {
         emit: (event) => { void send({ type: 'event', event }); },
         cancelled: () => cancelled,
@@ -31,5 +33,13 @@ process.on('message', (m: ToChild) => {
         },
     );
 });
+
+/** Provokes a real ggml assert (reshape to a wrong element count) so tests see how an abort surfaces. */
+function nativeAbort() {
+    const g = loadGgml('off');
+    const ctx = g.init(1 << 16, true);
+    const t = g.f.ggml_new_tensor_1d(ctx, 0, 10);
+    g.f.ggml_reshape_2d(ctx, t, 3, 3);
+}
 
 process.on('disconnect', () => process.exit(2)); // the parent is gone: stop

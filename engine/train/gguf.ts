@@ -53,9 +53,9 @@ export const gv = {
 export interface GgufTensorOut {
     name: string;
     shape: number[];
-    /** F32 data, or F16 bits (Uint16Array) with type 'f16'. */
-    data: Float32Array | Uint16Array;
-    type?: 'f32' | 'f16';
+    /** F32 data, or F16 bits (Uint16Array) with type 'f16', or raw bytes of another ggml type. */
+    data: Float32Array | Uint16Array | Uint8Array;
+    type?: 'f32' | 'f16' | { ggml: number };
 }
 
 export interface GgufTensorInfo {
@@ -186,9 +186,12 @@ export function writeGguf(path: string, metadata: Map<string, GgufValue> | [stri
     let offset = 0;
     const offsets: number[] = [];
     for (const t of tensors) {
-        const type = (t.type ?? (t.data instanceof Uint16Array ? 'f16' : 'f32')) === 'f16' ? GgmlType.F16 : GgmlType.F32;
+        const tt = t.type ?? (t.data instanceof Uint16Array ? 'f16' : 'f32');
+        const type = typeof tt === 'object' ? tt.ggml : tt === 'f16' ? GgmlType.F16 : GgmlType.F32;
         const n = t.shape.reduce((a, b) => a * b, 1);
-        if (n !== t.data.length) throw new Error(`GGUF: tensor ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
+        if (typeof tt === 'object') {
+            if (tensorNBytes(type, t.shape) !== t.data.byteLength) throw new Error(`GGUF: tensor ${t.name}: ${t.data.byteLength} bytes for ${ggmlTypeName(type)} [${t.shape}]`);
+        } else if (n !== t.data.length) throw new Error(`GGUF: tensor ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
         if (type === GgmlType.F16 && !(t.data instanceof Uint16Array)) throw new Error(`GGUF: tensor ${t.name}: f16 needs Uint16Array bits`);
         if (type === GgmlType.F32 && !(t.data instanceof Float32Array)) throw new Error(`GGUF: tensor ${t.name}: f32 needs Float32Array`);
         w.str(t.name);

@@ -153,7 +153,20 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     if (job.threads !== undefined && (!Number.isInteger(job.threads) || job.threads < 1)) fail('train job: threads must be a positive integer');
     if (!job.outDir) fail('train job: outDir is required');
 
-    const { tok, config } = await jobTokenizer(job, opts);
+    let tc: Awaited<ReturnType<typeof jobTokenizer>>;
+    try {
+        tc = await jobTokenizer(job, opts);
+    } catch (e) {
+        if (e instanceof TrainError) throw e;
+        fail((e as Error).message); // unsupported architecture, unreadable GGUF, bad config
+    }
+    const { tok, config } = tc;
+    // ggml_opt's static graphs have a fixed size (GGML_DEFAULT_GRAPH_SIZE = 2048 nodes for forward +
+    // backward + optimizer); past about 500 forward nodes it aborts. Measured: full 12 layers fit,
+    // 16 do not; LoRA on all 7 matrices 8 layers fit, 12 do not.
+    const nTargets = job.mode === 'lora' ? (job.lora!.targets ?? DEFAULT_LORA_TARGETS).length : 0;
+    const nodes = config.nLayer * (33 + 4 * nTargets) + 12;
+    if (nodes > 500) fail(`train job: a ${config.nLayer}-layer model${nTargets ? ` with LoRA on ${nTargets} matrices` : ''} needs about ${nodes} graph nodes, more than ggml_opt's fixed graph holds (about 500); train at most ${Math.floor((500 - 12) / (33 + 4 * nTargets))} layers${nTargets > 4 ? ' or fewer LoRA targets' : ''}`);
     const sep = job.separator ?? ' ';
     const encodeAll = async (list: { prompt: string; answer: string }[], label: string) => {
         const out: { tokens: number[]; answerStart: number }[] = [];
@@ -192,7 +205,7 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     const trainable = job.mode === 'lora' ? loraTrainableParams(config, job.lora!.rank, job.lora!.targets ?? [...DEFAULT_LORA_TARGETS]) : countParameters(config);
     const need = estimateTrainBytes(config, trainable, Math.min(batch, train.length), seqLen);
     const avail = freemem(); // host memory (a GPU run keeps weights and activations on the device, but this bound is still safe)
-    if (need > 0.85 * avail) fail(`train job: not enough memory for batch ${batch} × ${seqLen} tokens: about ${(need / 2 ** 30).toFixed(2)} GiB needed, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size`);
+    if (need > 0.85 * avail) fail(`train job: not enough memory: about ${(need / 2 ** 30).toFixed(2)} GiB needed for this model with batch ${Math.min(batch, train.length)} × ${seqLen} tokens, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size${job.mode === 'full' ? ' or use LoRA' : ''}`);
     return { job, config, tokenizer: tok.data, train, validation, seqLen, versions: versions() };
 }
 
