@@ -11,7 +11,7 @@ import { importClosure } from './workspace.js';
 import { splitsOf } from './scope.js';
 
 export interface MismatchLinkingError extends LinkingError {
-    mismatch?: { code: 'unknown-reference' | 'wrong-reference-type'; suggestion?: string; candidates?: string[]; actualType?: string };
+    mismatch?: { code: 'unknown-reference' | 'wrong-reference-type'; suggestion?: string; candidates?: string[]; actualType?: string; suppressed?: boolean };
 }
 
 export class MismatchLinker extends DefaultLinker {
@@ -35,7 +35,8 @@ export class MismatchLinker extends DefaultLinker {
             if (isDataRef(refInfo.container) && refInfo.property === 'split') {
                 const dataset = refInfo.container.dataset?.ref;
                 if (!dataset) {
-                    return { ...base, message: `Unknown split '${name}': the dataset before the dot is not defined.`, mismatch: { code: 'unknown-reference' } };
+                    // The dataset's own error says it all; this one is not shown.
+                    return { ...base, message: `Unknown split '${name}': the dataset before the dot is not defined.`, mismatch: { code: 'unknown-reference', suppressed: true } };
                 }
                 const splits = splitsOf(dataset).map((s) => s.name).filter(Boolean);
                 const suggestion = closest(name, splits);

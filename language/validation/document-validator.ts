@@ -10,8 +10,9 @@ export class MismatchDocumentValidator extends DefaultDocumentValidator {
     protected override processLinkingErrors(document: LangiumDocument, diagnostics: Diagnostic[], _options: ValidationOptions): void {
         for (const reference of document.references) {
             const error = reference.error as MismatchLinkingError | undefined;
-            if (!error) continue;
-            const extra = error.mismatch ?? { code: 'unknown-reference' as const };
+            if (!error || error.mismatch?.suppressed) continue;
+            const { suppressed: _suppressed, ...extra0 } = error.mismatch ?? { code: 'unknown-reference' as const };
+            const extra = extra0;
             diagnostics.push(
                 this.toDiagnostic('error', error.message, {
                     node: error.info.container,

@@ -76,6 +76,9 @@ describe('references', () => {
     it('unknown split with the dataset\'s splits', async () => {
         const d = await check(spec(arms.replace('d.test', 'd.tset')));
         expect(withCode(d, 'unknown-reference')[0].message).toBe("Dataset 'd' has no split 'tset'. Did you mean 'test'?");
+        // An unknown dataset is one error, not two.
+        const u = await check(spec(arms.replace('on d.test', 'on dd.test')));
+        expect(withCode(u, 'unknown-reference').map((x) => x.message)).toEqual(["Unknown dataset 'dd'. Did you mean 'd'?"]);
     });
 
     it('duplicate-name, with a free name to rename to', async () => {
