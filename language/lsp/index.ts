@@ -11,8 +11,14 @@ import { MismatchDocumentSymbolProvider, MismatchNodeKindProvider } from './mism
 import { MismatchCompletionProvider } from './mismatch-completion.js';
 import { MismatchHoverProvider } from './mismatch-hover.js';
 import { MismatchCodeActionProvider } from './mismatch-code-actions.js';
+import { createSafeCompletionParser, createSafeParser } from './safe-parser.js';
 
 export const MismatchIdeModule: Module<MismatchServices, PartialLangiumServices> = {
+    parser: {
+        // Langium's parser, surviving inputs that overflow chevrotain's error recovery (fuzz finding).
+        LangiumParser: (services) => createSafeParser(services),
+        CompletionParser: (services) => createSafeCompletionParser(services),
+    },
     lsp: {
         CompletionProvider: (services) => new MismatchCompletionProvider(services as MismatchServices),
         HoverProvider: (services) => new MismatchHoverProvider(services as MismatchServices),

@@ -58,27 +58,27 @@ export class MismatchSemanticTokenProvider extends AbstractSemanticTokenProvider
             if (node.path !== undefined) acceptor({ node, property: 'path', type: SemanticTokenTypes.string });
             if (node.url !== undefined) acceptor({ node, property: 'url', type: SemanticTokenTypes.string });
         } else if (ast.isDataRef(node)) {
-            this.reference(node, 'dataset', node.dataset.ref, acceptor);
-            if (node.split) this.reference(node, 'split', node.split.ref, acceptor);
+            this.reference(node, 'dataset', node.dataset?.ref, acceptor);
+            if (node.split) this.reference(node, 'split', node.split?.ref, acceptor);
         } else if (ast.isLabel(node) || ast.isKnowledge(node)) {
-            this.reference(node, 'model', node.model.ref, acceptor);
-            if (node.decoding) this.reference(node, 'decoding', node.decoding.ref, acceptor);
+            this.reference(node, 'model', node.model?.ref, acceptor);
+            if (node.decoding) this.reference(node, 'decoding', node.decoding?.ref, acceptor);
         } else if (ast.isShuffle(node)) {
-            this.reference(node, 'source', node.source.ref, acceptor);
+            this.reference(node, 'source', node.source?.ref, acceptor);
         } else if (ast.isMix(node)) {
-            this.reference(node, 'knowledge', node.knowledge.ref, acceptor);
+            this.reference(node, 'knowledge', node.knowledge?.ref, acceptor);
         } else if (ast.isFinetune(node)) {
-            this.reference(node, 'model', node.model.ref, acceptor);
-            this.reference(node, 'labels', node.labels.ref, acceptor);
+            this.reference(node, 'model', node.model?.ref, acceptor);
+            this.reference(node, 'labels', node.labels?.ref, acceptor);
         } else if (ast.isArm(node)) {
-            this.reference(node, 'model', node.model.ref, acceptor);
+            this.reference(node, 'model', node.model?.ref, acceptor);
         } else if (ast.isEvaluate(node)) {
-            if (node.decoding) this.reference(node, 'decoding', node.decoding.ref, acceptor);
-            if (node.knowledge) this.reference(node, 'knowledge', node.knowledge.ref, acceptor);
+            if (node.decoding) this.reference(node, 'decoding', node.decoding?.ref, acceptor);
+            if (node.knowledge) this.reference(node, 'knowledge', node.knowledge?.ref, acceptor);
         } else if (ast.isHypothesis(node)) {
-            this.reference(node, 'a', node.a.ref, acceptor);
-            this.reference(node, 'b', node.b.ref, acceptor);
-            if (node.evaluation) this.reference(node, 'evaluation', node.evaluation.ref, acceptor);
+            this.reference(node, 'a', node.a?.ref, acceptor);
+            this.reference(node, 'b', node.b?.ref, acceptor);
+            if (node.evaluation) this.reference(node, 'evaluation', node.evaluation?.ref, acceptor);
         } else if (ast.isImport(node)) {
             acceptor({ node, property: 'path', type: SemanticTokenTypes.string });
         } else if (ast.isProperty(node) || ast.isSetting(node)) {
