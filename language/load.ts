@@ -4,7 +4,7 @@
  * people and the CLI) and the Plan. Used by `mismatch check|run|export` and by the engine's tests.
  */
 import * as path from 'node:path';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { URI, type LangiumDocument } from 'langium';
 import { NodeFileSystem } from 'langium/node';
 import type { Diagnostic } from 'vscode-languageserver-types';
@@ -64,6 +64,9 @@ function fileProblem(file: string): SpecDiagnostic | undefined {
     const at = { file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error' as const, code: 'spec-file' };
     try {
         if (statSync(file).isDirectory()) return { ...at, message: `${file} is a folder, not a .mismatch file.` };
+        if (!file.endsWith('.mismatch')) return { ...at, message: `${file} is not a .mismatch spec; name files ending in .mismatch, or a folder of them.` };
+        const head = readFileSync(file).subarray(0, 4096);
+        if (head.includes(0)) return { ...at, message: `${file} is not a text file.` };
     } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         return { ...at, message: code === 'ENOENT' ? `${file} does not exist.` : `cannot read ${file} (${code}).` };

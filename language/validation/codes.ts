@@ -44,6 +44,7 @@ export const Codes = {
     knowledgeOtherData: 'knowledge-other-data',
     mixOtherModel: 'mix-other-model',
     duplicateArm: 'duplicate-arm',
+    // document level: 'too-many-errors' (syntax errors past MAX_SYNTAX_ERRORS); from loadSpecs: 'spec-file'
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];

@@ -71,6 +71,20 @@ describe('mismatch check', () => {
         expect(r.stdout).toMatch(/half\.mismatch:\d+:\d+: error parsing-error: /);
     });
 
+    it('refuses files that are not specs, and summarises binary junk', () => {
+        writeFileSync(join(dir, 'notes.txt'), 'hello');
+        writeFileSync(join(dir, 'blob.mismatch'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2]));
+        const junk = Array.from({ length: 400 }, (_, i) => `} ${i} = = ;`).join('\n');
+        writeFileSync(join(dir, 'junk.mismatch'), junk);
+        const r = mismatch('check', 'notes.txt', 'blob.mismatch', 'junk.mismatch');
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(/notes\.txt:1:1: error spec-file: .* is not a \.mismatch spec/);
+        expect(r.stdout).toMatch(/blob\.mismatch:1:1: error spec-file: .* is not a text file\./);
+        const junkLines = r.stdout.split('\n').filter((l) => l.startsWith('junk.mismatch'));
+        expect(junkLines.length).toBe(51);
+        expect(junkLines.at(-1)).toMatch(/error too-many-errors: …and \d+ more syntax errors; is this a \.mismatch spec\?/);
+    });
+
     it('the same function serves in-process callers', async () => {
         let out = '';
         let err = '';
