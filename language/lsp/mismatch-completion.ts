@@ -14,7 +14,7 @@
  */
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { AstUtils, CstUtils, GrammarAST, GrammarUtils, TextDocument, type AstNode, type AstNodeDescription, type LangiumDocument, type MaybePromise, type ReferenceInfo, type Stream } from 'langium';
+import { AstUtils, CstUtils, GrammarAST, isCompositeCstNode, TextDocument, type AstNode, type AstNodeDescription, type LangiumDocument, type MaybePromise, type ReferenceInfo, type Stream } from 'langium';
 import {
     DefaultCompletionProvider,
     type CompletionAcceptor,
@@ -34,6 +34,8 @@ import {
 import type { CancellationToken } from 'vscode-languageserver';
 import * as ast from '../generated/ast.js';
 import type { MismatchServices } from '../mismatch-module.js';
+import { kindWord } from '../naming.js';
+import { describeStep } from './mismatch-symbols.js';
 import { readDatasetFacts } from './dataset-facts.js';
 import type { FileInfoCache } from '../validation/file-info.js';
 import { KEYWORD_DOCS } from './keyword-docs.js';
@@ -183,6 +185,23 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
         return super
             .getReferenceCandidates(refInfo, context)
             .filter((d) => !(selfName && d.name === selfName && d.documentUri.toString() === selfUri && d.type === self.$type));
+    }
+
+    /**
+     * A reference item says what the candidate is (`model · pretrain on atlas`). Langium's default
+     * looks up each candidate's doc comment, which walks the siblings of its CST node: with
+     * hundreds of steps in one experiment that was most of the completion time. The comment is
+     * shown by hover instead.
+     */
+    protected override createReferenceCompletionItem(nodeDescription: AstNodeDescription, refInfo: ReferenceInfo, context: CompletionContext): CompletionValueItem {
+        const item = super.createReferenceCompletionItem(nodeDescription, refInfo, context);
+        const node = nodeDescription.node;
+        const what = describeStep(node ?? ({ $type: nodeDescription.type } as AstNode));
+        return { ...item, detail: what ? `${kindWord(nodeDescription.type)} · ${what}` : kindWord(nodeDescription.type) };
+    }
+
+    protected override getReferenceDocumentation(): undefined {
+        return undefined;
     }
 
     protected override completionForKeyword(context: CompletionContext, keyword: GrammarAST.Keyword, acceptor: CompletionAcceptor): MaybePromise<void> {
@@ -346,38 +365,72 @@ export function stringAt(text: string, offset: number): StringContext | undefine
  * syntax error before that statement or there is no statement before the offset.
  */
 export function statementWindow(document: LangiumDocument, offset: number): { start: number; header: string } | undefined {
+    const outline = statementOutline(document);
+    const text = document.textDocument.getText();
+    const experiment = outline.experiments.find((e) => e.open <= offset && (offset < e.end || !e.closed));
+    const starts = experiment ? experiment.starts : outline.top;
+    // the last statement that starts before the offset (binary search: starts are sorted)
+    let lo = 0;
+    let hi = starts.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid] < offset) {
+            found = mid;
+            lo = mid + 1;
+        } else hi = mid - 1;
+    }
+    if (found < 0 || outline.firstError < starts[found]) return textWindow(text, offset);
+    const start = starts[found];
+    return { start, header: experiment ? text.slice(experiment.offset, experiment.open) + '\n' : '' };
+}
+
+interface StatementOutline {
+    version: number;
+    /** Offset of the first syntax error (Infinity when none; errors at the end of the file count as there). */
+    firstError: number;
+    /** Starts of the top-level statements, sorted. */
+    top: number[];
+    experiments: Array<{ offset: number; open: number; end: number; closed: boolean; starts: number[] }>;
+}
+
+const outlines = new WeakMap<LangiumDocument, StatementOutline>();
+
+/** Statement starts of a document, computed once per version (CST offsets are not free). */
+function statementOutline(document: LangiumDocument): StatementOutline {
+    const version = document.textDocument.version;
+    const cached = outlines.get(document);
+    if (cached && cached.version === version) return cached;
     const root = document.parseResult.value as ast.MismatchFile;
     const text = document.textDocument.getText();
-    let experiment: ast.Experiment | undefined;
+    let firstError = Infinity;
+    for (const e of document.parseResult.lexerErrors) firstError = Math.min(firstError, e.offset);
+    for (const e of document.parseResult.parserErrors) {
+        const at = e.token.startOffset; // NaN for the end of the file: after every statement
+        if (Number.isFinite(at)) firstError = Math.min(firstError, at);
+    }
+    const startsOf = (nodes: AstNode[]) =>
+        nodes
+            .map((n) => n.$cstNode?.offset)
+            .filter((x): x is number => x !== undefined)
+            .sort((a, b) => a - b);
+    const experiments: StatementOutline['experiments'] = [];
     for (const e of root.experiments ?? []) {
         const cst = e.$cstNode;
-        const open = cst ? GrammarUtils.findNodeForKeyword(cst, '{') : undefined;
-        if (!cst || !open) continue;
-        const closed = text[cst.end - 1] === '}';
-        if (open.end <= offset && (offset < cst.end || !closed)) {
-            experiment = e;
-            break;
-        }
+        if (!cst || !isCompositeCstNode(cst)) continue;
+        // the experiment's own `{` is among its first few tokens
+        const open = cst.content.find((c) => !c.hidden && c.text === '{' && c.astNode === e);
+        if (!open) continue;
+        experiments.push({ offset: cst.offset, open: open.end, end: cst.end, closed: text[cst.end - 1] === '}', starts: startsOf([...e.settings, ...e.declarations]) });
     }
-    const candidates: AstNode[] = experiment
-        ? [...experiment.settings, ...experiment.declarations]
-        : [...(root.imports ?? []), ...(root.declarations ?? []), ...(root.experiments ?? [])];
-    let best: AstNode | undefined;
-    for (const c of candidates) {
-        const at = c.$cstNode?.offset;
-        if (at !== undefined && at < offset && (!best || at > best.$cstNode!.offset)) best = c;
-    }
-    if (!best) return textWindow(text, offset);
-    const start = best.$cstNode!.offset;
-    const { lexerErrors, parserErrors } = document.parseResult;
-    for (const e of lexerErrors) if (e.offset < start) return textWindow(text, offset);
-    for (const e of parserErrors) {
-        const at = e.token.startOffset; // NaN for the end of the file: after every statement
-        if (Number.isFinite(at) && at < start) return textWindow(text, offset);
-    }
-    if (!experiment) return { start, header: '' };
-    const open = GrammarUtils.findNodeForKeyword(experiment.$cstNode!, '{')!;
-    return { start, header: text.slice(experiment.$cstNode!.offset, open.end) + '\n' };
+    const outline: StatementOutline = {
+        version,
+        firstError,
+        top: startsOf([...(root.imports ?? []), ...(root.declarations ?? []), ...(root.experiments ?? [])]),
+        experiments,
+    };
+    outlines.set(document, outline);
+    return outline;
 }
 
 const STATEMENT_LINE = /^[ \t]*(import|experiment|world|dataset|model|decoding|label|knowledge|finetune|evaluate|hypothesis|seed|seeds|alpha)\b/;
