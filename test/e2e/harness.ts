@@ -106,8 +106,36 @@ export async function extensionVsix(): Promise<string> {
     });
 }
 
-/** The test-runner extension (installed beside ours only in tests) as a folder code-server can install. */
-export const RUNNER_EXTENSION = join(ROOT, 'test/e2e/runner-extension');
+/** The test-runner extension (installed beside ours only in tests), packed as a .vsix. */
+export async function runnerExtensionVsix(): Promise<string> {
+    const src = join(ROOT, 'test/e2e/runner-extension');
+    const out = join(ROOT, '.e2e/mismatch-test-runner.vsix');
+    return withLock(join(ROOT, '.e2e/runner.lock'), () => {
+        if (existsSync(out) && statSync(out).mtimeMs > newestMtime(src)) return out;
+        const vsce = join(ROOT, 'node_modules/@vscode/vsce/vsce');
+        const r = spawnSync(process.execPath, [vsce, 'package', '--out', out, '--skip-license', '--allow-missing-repository', '--no-dependencies'], { cwd: src, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`packing the test-runner extension failed:\n${r.stdout}\n${r.stderr}`);
+        return out;
+    });
+}
+
+/** The extension-host suite (test/exthost) bundled as CommonJS for the runner extension to require. */
+export async function exthostSuiteBundle(): Promise<string> {
+    const out = join(ROOT, '.e2e/exthost/suite.cjs');
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+        entryPoints: [join(ROOT, 'test/exthost/index.ts')],
+        outfile: out,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        external: ['vscode', 'mocha'],
+        sourcemap: 'inline',
+        logLevel: 'error',
+    });
+    return out;
+}
 
 async function freePort(): Promise<number> {
     return new Promise((resolvePort, reject) => {

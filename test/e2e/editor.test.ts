@@ -1,0 +1,251 @@
+// Real-editor tests (issue 8, item 6): Mismatch Lab installed from its .vsix into code-server
+// (VS Code 1.100.3), driven through Debian's chromium as a user would. Each state is saved as a
+// screenshot under test/.artifacts/e2e/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+    afterLineColors,
+    afterLineTexts,
+    codeLenses,
+    describeE2E,
+    extensionVsix,
+    goToLine,
+    notifications,
+    openFile,
+    ROOT,
+    runCommand,
+    screenshot,
+    startEditor,
+    waitFor,
+    type EditorSession,
+} from './harness.js';
+
+const FIXTURE = join(ROOT, 'test/e2e/fixtures/tiny');
+const SPEC = 'tiny.mismatch';
+/** A fresh tiny run takes about a minute on two quiet cores; leave room for a busy machine. */
+const RUN_TIMEOUT = 420_000;
+
+function lineOf(text: string, re: RegExp): number {
+    const i = text.split('\n').findIndex((l) => re.test(l));
+    if (i < 0) throw new Error(`no line matches ${re}`);
+    return i + 1;
+}
+
+async function notificationMatching(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
+    return waitFor(async () => (await notifications(page)).find((t) => re.test(t)), timeoutMs, `a notification matching ${re}`, 500);
+}
+
+async function clearNotifications(page: Page): Promise<void> {
+    await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
+    await page.waitForTimeout(300);
+}
+
+/** Undoes edits until the active editor is no longer dirty. */
+async function undoAll(page: Page): Promise<void> {
+    for (let i = 0; i < 60; i++) {
+        if ((await page.locator('.tab.active.dirty').count()) === 0) return;
+        await page.keyboard.press('Control+Z');
+        await page.waitForTimeout(100);
+    }
+    throw new Error('the editor stayed dirty after 60 undos');
+}
+
+/** Waits until the language server has answered: the CodeLens of the steps are drawn. */
+async function waitForLenses(page: Page, want = '▶ Run'): Promise<string[]> {
+    return waitFor(async () => {
+        const l = await codeLenses(page);
+        return l.some((x) => x.includes(want)) ? l : undefined;
+    }, 90_000, `CodeLens "${want}"`);
+}
+
+describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
+    let s: EditorSession;
+    let specText: string;
+
+    beforeAll(async () => {
+        s = await startEditor({ folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()] });
+        specText = readFileSync(join(s.folder, SPEC), 'utf8');
+        await openFile(s.page, SPEC);
+        // Close the side bar (the Extensions view opens after an install) to give the editor room.
+        await runCommand(s.page, 'View: Close Primary Side Bar').catch(() => undefined);
+        await s.page.mouse.move(700, 600);
+        await waitForLenses(s.page);
+    }, 300_000);
+    afterAll(async () => {
+        if (s) await screenshot(s.page, 'last-state').catch(() => undefined);
+        await s?.stop();
+    });
+
+    it('a typo gives a red squiggle with the message', async () => {
+        const { page } = s;
+        const line = lineOf(specText, /finetune smallOnLarge = small on byLarge/);
+        const col = specText.split('\n')[line - 1]!.indexOf('byLarge') + 'byLarge'.length + 1;
+        await goToLine(page, line, col);
+        await page.keyboard.press('Backspace'); // byLarge -> byLarg
+        await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 30_000 });
+        await page.keyboard.press('Control+Shift+M'); // Problems panel
+        const problem = await waitFor(async () => {
+            const t = await page.locator('.markers-panel').innerText().catch(() => '');
+            return t.includes("'byLarg'") ? t : undefined;
+        }, 30_000, 'the problem in the Problems panel');
+        expect(problem).toMatch(/Unknown label .*'byLarg'\. Did you mean 'byLarge'\?/s);
+        await screenshot(page, '01-typo-squiggle');
+        await undoAll(page);
+        await waitFor(async () => (await page.$$('.monaco-editor .squiggly-error')).length === 0, 30_000, 'the squiggle to go');
+    });
+
+    it('completion offers the right references', async () => {
+        const { page } = s;
+        const line = lineOf(specText, /finetune smallOnSmall = small on bySmall/);
+        await goToLine(page, line, specText.split('\n')[line - 1]!.length + 1);
+        await page.keyboard.press('Enter');
+        await page.keyboard.type('finetune probe = small on ');
+        await page.keyboard.press('Control+Space');
+        const labels = await waitFor(async () => {
+            const rows = await page.$$eval('.suggest-widget .monaco-list-row .label-name', (els) => els.map((e) => (e as HTMLElement).innerText.trim()));
+            return rows.length ? rows : undefined;
+        }, 30_000, 'completion items');
+        await screenshot(page, '02-completion');
+        // After `on` a finetune takes label sets: both labels, and no datasets, models or decodings.
+        expect(labels).toEqual(expect.arrayContaining(['byLarge', 'bySmall']));
+        for (const wrong of ['trivia', 'greedy', 'atlas', 'large']) expect(labels).not.toContain(wrong);
+        await page.keyboard.press('Escape');
+        await undoAll(page);
+        await waitForLenses(page);
+    });
+
+    it('an untouched spec has CodeLens "▶ Run · ▶ Run to here" on every step', async () => {
+        const lenses = await waitForLenses(s.page);
+        const runs = lenses.filter((l) => /▶ Run\b.*▶ Run to here|^▶ Run$/.test(l) || l.includes('▶ Run to here'));
+        expect(runs.length).toBeGreaterThanOrEqual(8);
+    });
+
+    let annotated: Map<number, string>;
+
+    it('"Mismatch: Run Experiment" from the palette finishes, with progress and annotations', async () => {
+        const { page } = s;
+        await clearNotifications(page);
+        const t0 = Date.now();
+        await runCommand(page, 'Mismatch: Run Experiment');
+        await notificationMatching(page, /Mismatch: TinyMismatch/, 60_000);
+        await waitForLenses(page, '■ Cancel');
+        await screenshot(page, '03-running-progress');
+        const status = await page.locator('.statusbar-item', { hasText: /tok\/s|%|pretrain|model|world|dataset/ }).first().innerText().catch(() => '');
+        const done = await notificationMatching(page, /TinyMismatch done in|run failed/, RUN_TIMEOUT);
+        console.log(`run from the palette: ${((Date.now() - t0) / 1000).toFixed(0)} s; status bar during the run: ${status}`);
+        expect(done).toMatch(/TinyMismatch done in/);
+        annotated = await waitFor(async () => {
+            const m = await afterLineTexts(page);
+            return [...m.values()].some((t) => t.includes('wrong')) ? m : undefined;
+        }, 30_000, 'annotations after the run');
+        await clearNotifications(page);
+        await screenshot(page, '04-annotated');
+        expect(annotated.get(lineOf(specText, /finetune smallOnLarge/))).toMatch(/^loss \d+\.\d\d → \d+\.\d\d · 1 ep · /);
+        expect(annotated.get(lineOf(specText, /label byLarge/))).toMatch(/^✓ \d+ kept · ∅ \d+ replaced by “I don't know”/);
+        expect(annotated.get(lineOf(specText, /model small = pretrain/))).toMatch(/^knows \d+% of \d+ taught · \d+% of \d+ untaught/);
+        await waitForLenses(page, '▶ Run');
+    });
+
+    it('the annotations show the same numbers as `mismatch run --json` on the same spec', async () => {
+        expect(annotated, 'the run test ran first').toBeDefined();
+        const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'run', join(s.folder, SPEC), '--json', '--threads', '2', '--gpu', 'off'], { encoding: 'utf8', cwd: s.folder, timeout: 120_000 });
+        expect(r.status, r.stderr).toBe(0);
+        const json = JSON.parse(r.stdout) as {
+            steps: { name: string; cached: boolean }[];
+            evaluations: Record<string, { correct: number; wrong: number; abstained: number }>;
+            hypotheses: { name: string; verdict: string; p: number | null }[];
+        };
+        expect(json.steps.every((x) => x.cached), 'the CLI reads what the editor computed').toBe(true);
+        const evalText = annotated.get(lineOf(specText, /^\s*evaluate /))!;
+        for (const [arm, c] of Object.entries(json.evaluations)) {
+            expect(evalText).toContain(`${arm}: ✗ ${c.wrong} wrong · ✓ ${c.correct} correct · ∅ ${c.abstained} abstained`);
+        }
+        const hypText = annotated.get(lineOf(specText, /^\s*hypothesis /))!;
+        const h = json.hypotheses[0]!;
+        expect(hypText.startsWith(`${h.verdict} · McNemar p = `)).toBe(true);
+        const p = Number(/p = ([\d.e-]+)/.exec(hypText)![1]);
+        expect(Math.abs(p - (h.p ?? NaN))).toBeLessThanOrEqual(Math.max(0.005, (h.p ?? 0) * 0.05));
+        const colors = await afterLineColors(s.page);
+        expect(colors.get(lineOf(specText, /^\s*hypothesis /))).not.toBe(colors.get(lineOf(specText, /^\s*evaluate /)));
+    });
+
+    it('the hover on an annotated line shows the full table', async () => {
+        const { page } = s;
+        const line = lineOf(specText, /^\s*evaluate /);
+        await goToLine(page, line, 5);
+        await page.keyboard.press('Control+K');
+        await page.keyboard.press('Control+I'); // "Show or Focus Hover"
+        const hover = await waitFor(async () => {
+            const t = await page.locator('.monaco-hover').first().innerText().catch(() => '');
+            return t.includes('wrong rate') ? t : undefined;
+        }, 30_000, 'the results hover');
+        expect(hover).toMatch(/arm[\s\S]*correct[\s\S]*wrong[\s\S]*abstained[\s\S]*smallOnLarge/);
+        await screenshot(page, '05-hover-table');
+        await page.keyboard.press('Escape');
+    });
+
+    it('the results view opens and shows its plots', async () => {
+        const { page } = s;
+        await runCommand(page, 'Mismatch: Open Results');
+        const frame = await waitFor(async () => {
+            for (const f of page.frames()) {
+                const n = await f.locator('#plots canvas').count().catch(() => 0);
+                if (n >= 3) return f;
+            }
+            return undefined;
+        }, 60_000, 'the results webview with plots');
+        const titles = await frame.$$eval('.plot h3', (els) => els.map((e) => (e as HTMLElement).innerText));
+        expect(titles).toEqual(expect.arrayContaining(['Outcomes per arm', 'Risk–coverage', 'Loss curves']));
+        expect(await frame.locator('#hypotheses').innerText()).toMatch(/McNemar/);
+        // Per-question records, filtered: base model right and a fine-tuned arm wrong.
+        const count = await frame.locator('#record-count').innerText();
+        expect(count).toMatch(/^\d+ of \d+ questions/);
+        await screenshot(page, '06-results-view');
+        await runCommand(page, 'View: Close All Editor Groups').catch(() => undefined);
+        await openFile(page, SPEC);
+    });
+
+    it('"Clean Store" empties the store and cancel works mid-run', async () => {
+        const { page } = s;
+        await runCommand(page, 'Mismatch: Clean Store');
+        const everything = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Everything' });
+        await everything.waitFor({ state: 'visible' });
+        await everything.click();
+        await waitFor(async () => !existsSync(join(s.folder, '.mismatch', 'steps')), 30_000, 'the store to be removed');
+        await clearNotifications(page);
+        await runCommand(page, 'Mismatch: Run Experiment');
+        await waitForLenses(page, '■ Cancel');
+        // Let it reach a real step (pretraining in a child process), then cancel from the CodeLens.
+        await waitFor(async () => [...(await afterLineTexts(page)).values()].some((t) => t.startsWith('⟳ running')), 120_000, 'a step to be running');
+        await screenshot(page, '07-before-cancel');
+        await page.locator('.codelens-decoration a', { hasText: '■ Cancel' }).first().click();
+        const msg = await notificationMatching(page, /run cancelled/, 60_000);
+        expect(msg).toMatch(/finished steps are kept/);
+        await waitForLenses(page, '▶ Run');
+        await screenshot(page, '08-cancelled');
+    });
+});
+
+describeE2E('Mismatch Lab in an untrusted workspace', () => {
+    let s: EditorSession;
+    beforeAll(async () => {
+        s = await startEditor({ folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()], trusted: false });
+        await openFile(s.page, SPEC);
+    }, 300_000);
+    afterAll(async () => s?.stop());
+
+    it('keeps the language features but cannot run', async () => {
+        const { page } = s;
+        // Language features: the server answers (CodeLens come from its plan).
+        await waitForLenses(page);
+        await runCommand(page, 'Mismatch: Run Experiment');
+        const msg = await notificationMatching(page, /Restricted Mode/, 30_000);
+        expect(msg).toMatch(/running experiments is disabled in Restricted Mode/);
+        await screenshot(page, '09-untrusted');
+        await page.waitForTimeout(1000);
+        expect(existsSync(join(s.folder, '.mismatch')), 'nothing ran').toBe(false);
+    });
+});
