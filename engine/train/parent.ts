@@ -18,7 +18,8 @@ export interface TrainOptions {
     childPath?: string;
     /**
      * Tokenizer for GGUF bases whose vocabulary is not an SPM one we can reproduce: node-llama-cpp's
-     * `model.tokenize` of the base loaded with `vocabOnly: true`. Given by the caller that already
+     * `model.tokenize(text, false, 'trimLeadingSpace')` of the base loaded with `vocabOnly: true` (the
+     * tokens LlamaCompletion feeds after the BOS). Given by the caller that already
      * holds a Llama instance; when absent the trainer loads one itself (CPU, build 'never').
      */
     tokenize?: (text: string) => number[] | Promise<number[]>;
@@ -77,7 +78,7 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
         const { getLlama } = await import('node-llama-cpp');
         const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
         const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
-        tokenize = (text: string) => Array.from(model.tokenize(text));
+        tokenize = (text: string) => Array.from(model.tokenize(text, false, 'trimLeadingSpace'));
         if (model.tokens.bos != null) bos = model.tokens.bos;
         if (model.tokens.eos != null) eos = model.tokens.eos;
     }
@@ -93,10 +94,16 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
     };
 }
 
+/**
+ * Training sequences are [BOS] + tokens(prompt + separator + answer) + [EOS], tokenized as node-llama-cpp's
+ * LlamaCompletion tokenizes the text after the BOS ("trimLeadingSpace": no SPM space prefix), so the
+ * prompt tokens seen in training are the ones `generateCompletion(prompt)` evaluates.
+ */
 function fromSpm(t: Tokenizer): JobTokenizer {
+    const trim = t.data.addBos;
     return {
         bos: t.bosId, eos: t.eosId, unk: t.unkId, data: t.data,
-        encode: async (s) => t.encode(s),
+        encode: async (s) => (trim ? t.encode(s, 'trimLeadingSpace') : t.encode(s)),
         isUnknown: (id) => id === t.unkId,
     };
 }

@@ -32,8 +32,12 @@ export interface Tokenizer {
     readonly bosId: number;
     readonly eosId: number;
     readonly unkId: number;
-    /** Token ids of `text` exactly as llama.cpp tokenizes it (no BOS/EOS; SPM space prefix added). */
-    encode(text: string): number[];
+    /**
+     * Token ids of `text` exactly as llama.cpp tokenizes it (no BOS/EOS; SPM space prefix added).
+     * `trimLeadingSpace`: no space prefix, as node-llama-cpp's `model.tokenize(text, false,
+     * "trimLeadingSpace")`, which LlamaCompletion uses for the text right after the BOS.
+     */
+    encode(text: string, mode?: 'trimLeadingSpace'): number[];
     /** Text of `ids` exactly as node-llama-cpp's `model.detokenize` gives it (control tokens dropped). */
     decode(ids: readonly number[]): string;
     /** Number of tokens that had to fall back to bytes or unknown: 0 means every word is in the vocabulary. */
@@ -67,9 +71,9 @@ class SpmTokenizer implements Tokenizer {
     get unkId() { return this.data.unkId; }
     tokenText(id: number) { return this.data.tokens[id]; }
 
-    encode(text: string): number[] {
+    encode(text: string, mode?: 'trimLeadingSpace'): number[] {
         if (text.length === 0) return [];
-        let s = this.data.addSpacePrefix ? ` ${text}` : text;
+        let s = this.data.addSpacePrefix && mode !== 'trimLeadingSpace' ? ` ${text}` : text;
         s = s.replaceAll(' ', SPACE);
         const bytes = Buffer.from(s, 'utf8');
         // symbols over byte ranges, as llama.cpp (it works on UTF-8 bytes)

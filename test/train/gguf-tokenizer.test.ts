@@ -57,6 +57,8 @@ describe('GGUF writer and tokenizer', () => {
             const theirs = Array.from(model.tokenize(s));
             expect(ours, JSON.stringify(s)).toEqual(theirs);
             expect(tok.decode(ours), JSON.stringify(s)).toBe(model.detokenize(theirs));
+            // what LlamaCompletion feeds after the BOS
+            expect(tok.encode(s, 'trimLeadingSpace'), JSON.stringify(s)).toEqual(Array.from(model.tokenize(s, false, 'trimLeadingSpace')));
             compared++;
         }
         expect(compared).toBeGreaterThan(300);

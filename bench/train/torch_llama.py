@@ -1,0 +1,94 @@
+"""The same llama as engine/train/native.ts in PyTorch, trained on the same micro-batches from the same
+initial weights with the same AdamW settings, for bench/train. Usage:
+    python3 torch_llama.py job.json weights.bin THREADS
+Prints one JSON line: tokens_per_second, final_loss."""
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+job = json.load(open(sys.argv[1]))
+raw = open(sys.argv[2], 'rb').read()
+torch.set_num_threads(int(sys.argv[3]))
+torch.manual_seed(0)
+c = job['config']
+E, H, Hkv, V = c['nEmbd'], c['nHead'], c['nHeadKv'], c['vocabSize']
+hd = E // H
+T, B = job['T'], job['B']
+eps, theta = c['rmsEps'], c['ropeTheta']
+
+params = {}
+for e in job['index']:
+    n = int(np.prod(e['shape']))
+    a = np.frombuffer(raw, dtype=np.float32, count=n, offset=e['offset']).copy()
+    # ggml [ne0, ne1] row-major with ne0 fastest == numpy (ne1, ne0) == torch Linear weight (out, in)
+    shape = list(reversed(e['shape']))
+    params[e['name']] = torch.nn.Parameter(torch.from_numpy(a.reshape(shape)))
+
+# RoPE, llama.cpp NORM mode: rotate adjacent pairs (x[2i], x[2i+1]) by p * theta^(-2i/hd)
+pos = torch.arange(T, dtype=torch.float32)
+inv = theta ** (-torch.arange(0, hd, 2, dtype=torch.float32) / hd)
+ang = pos[:, None] * inv[None, :]  # [T, hd/2]
+cos, sin = ang.cos(), ang.sin()
+
+
+def rope(x):  # x [B, T, heads, hd]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    c_, s_ = cos[None, :, None, :], sin[None, :, None, :]
+    return torch.stack((x0 * c_ - x1 * s_, x0 * s_ + x1 * c_), dim=-1).flatten(-2)
+
+
+def rms(x, w):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+mask = torch.full((T, T), float('-inf')).triu(1)
+
+
+def forward(tokens, rows):
+    P = params
+    x = P['token_embd.weight'][tokens]  # [B, T, E]
+    for l in range(c['nLayer']):
+        p = f'blk.{l}.'
+        h = rms(x, P[p + 'attn_norm.weight'])
+        q = (h @ P[p + 'attn_q.weight'].T).view(B, T, H, hd)
+        k = (h @ P[p + 'attn_k.weight'].T).view(B, T, Hkv, hd)
+        v = (h @ P[p + 'attn_v.weight'].T).view(B, T, Hkv, hd)
+        q, k = rope(q), rope(k)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if Hkv != H:
+            k = k.repeat_interleave(H // Hkv, dim=1)
+            v = v.repeat_interleave(H // Hkv, dim=1)
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, dim=-1) @ v  # [B, H, T, hd]
+        x = x + a.transpose(1, 2).reshape(B, T, E) @ P[p + 'attn_output.weight'].T
+        h = rms(x, P[p + 'ffn_norm.weight'])
+        g = torch.nn.functional.silu(h @ P[p + 'ffn_gate.weight'].T) * (h @ P[p + 'ffn_up.weight'].T)
+        x = x + g @ P[p + 'ffn_down.weight'].T
+    y = rms(x, P['output_norm.weight']).reshape(B * T, E)[rows]
+    out = P['output.weight'] if 'output.weight' in P else P['token_embd.weight']
+    return y @ out.T
+
+
+opt = torch.optim.AdamW(params.values(), lr=job['lr'], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+steps = job['steps']
+ntok = 0
+loss = None
+t0 = None
+for i, s in enumerate(steps):
+    if i == 1:
+        t0 = time.perf_counter()  # the first step warms up allocations, as ours excludes graph building
+        ntok = 0
+    tokens = torch.tensor(s['tokens'], dtype=torch.long).view(B, T)
+    rows = torch.tensor(s['rows'], dtype=torch.long)
+    targets = torch.tensor(s['targets'], dtype=torch.long)
+    logits = forward(tokens, rows)
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    ntok += s['nTokens']
+dt = time.perf_counter() - t0
+print(json.dumps({'tokens_per_second': ntok / dt, 'final_loss': float(loss), 'seconds': dt}))
