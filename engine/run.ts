@@ -36,7 +36,7 @@ export interface RunOptions {
     to?: string;
     /** Step ids to recompute even when the store holds them. */
     force?: string[];
-    /** Parallel sequences for local generation (default 8). */
+    /** Parallel sequences for local generation (default 1: batched sequences gave wrong answers, see engine/models/local.ts). */
     sequences?: number;
 }
 

@@ -15,7 +15,7 @@ const t0 = Date.now();
 let last = 0;
 const out = await pretrainModel({
     source: { kind: 'pretrain', world: 'atlas', layers: num('layers', 2), width: num('width', 128), heads: num('heads', 4), knows: num('knows', 0.4), epochs: num("epochs", 60), learningRate: num("lr", 3e-3), seed: num("seed", 7) },
-    tuning: { batch: num("batch", 32), warmup: num("warmup", 20), ...(args.maxSteps ? { maxSteps: num("maxSteps", 0) } : {}) },
+    tuning: { batch: num("batch", 32), warmup: num("warmup", 20), ffMultiplier: num("ff", 8 / 3), ...(args.maxSteps ? { maxSteps: num("maxSteps", 0) } : {}) },
     world,
     outDir,
     name: 'bench',

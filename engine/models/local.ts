@@ -55,6 +55,12 @@ export interface LocalOptions {
     modelPath: string;
     gpu: GpuChoice;
     threads: number;
+    /**
+     * Parallel sequences (default 1). Measured with node-llama-cpp 3.21.1 on CPU (embedded models,
+     * greedy, clearHistory between questions): with 8-16 sequences in one context some answers come
+     * out of another sequence's state (5 of 1200 wrong at 8, ~25 of 300 at 16; identical at 1), so
+     * batching is opt-in until that is understood (bench/embedded/seqcheck.ts reproduces it).
+     */
     sequences?: number;
     contextSize?: number;
     lora?: string[];
@@ -98,7 +104,7 @@ export class LocalGenerator implements Generator {
         const st = statSync(options.modelPath);
         if (st.size < 32) throw new Error(`${options.modelPath} is too small to be a GGUF model`);
         const g = new LocalGenerator(await workerScript(), options);
-        await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 8, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
+        await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 1, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
             if (m.type === 'ready') {
                 g.info = m.info;
                 return true;

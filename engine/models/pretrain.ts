@@ -63,6 +63,8 @@ export interface PretrainTuning {
     warmup: number;
     weightDecay: number;
     contextLength: number;
+    /** FFN width as a multiple of the embedding width (where the facts are stored). */
+    ffMultiplier: number;
     /** Stop after this many optimizer steps (tests). */
     maxSteps?: number;
 }
@@ -94,6 +96,7 @@ export const PRETRAIN_DEFAULTS: PretrainTuning = {
     warmup: 20,
     weightDecay: 0,
     contextLength: 128,
+    ffMultiplier: 8 / 3,
 };
 
 /** Thresholds of the honesty check. */
@@ -133,8 +136,8 @@ export function worldTexts(world: World): string[] {
     return texts;
 }
 
-export function modelConfig(source: PretrainSource, vocabSize: number, contextLength: number = PRETRAIN_DEFAULTS.contextLength): LlamaConfig {
-    const ff = Math.max(32, Math.round((8 / 3) * source.width / 32) * 32);
+export function modelConfig(source: PretrainSource, vocabSize: number, tuning: Pick<PretrainTuning, 'contextLength' | 'ffMultiplier'> = PRETRAIN_DEFAULTS): LlamaConfig {
+    const ff = Math.max(32, Math.round((tuning.ffMultiplier * source.width) / 32) * 32);
     return {
         vocabSize,
         nLayer: source.layers,
@@ -142,7 +145,7 @@ export function modelConfig(source: PretrainSource, vocabSize: number, contextLe
         nHead: source.heads,
         nHeadKv: source.heads,
         nFf: ff,
-        nCtx: contextLength,
+        nCtx: tuning.contextLength,
         ropeTheta: 10000,
         rmsEps: 1e-5,
         tiedEmbeddings: true,
@@ -191,7 +194,7 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
     const examples = pretrainExamples(world, taught);
     const tuning: PretrainTuning = { ...PRETRAIN_DEFAULTS, ...input.tuning };
     const epochs = source.epochs ?? tuning.epochs;
-    const config = modelConfig(source, tokenizer.vocabSize, tuning.contextLength);
+    const config = modelConfig(source, tokenizer.vocabSize, tuning);
     emit({
         type: 'log',
         level: 'info',
@@ -225,6 +228,9 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
                 if (e.type === 'progress') {
                     emit({ type: 'step-progress', done: e.step, total: e.totalSteps, unit: 'steps', message: `loss ${e.loss.toFixed(3)}` });
                     emit({ type: 'metrics', values: { loss: e.loss, epoch: e.epoch, lr: e.lr } });
+                } else if (e.type === 'epoch') {
+                    emit({ type: 'metrics', values: { epoch: e.epoch, epochLoss: e.trainLoss } });
+                    emit({ type: 'log', level: 'info', message: `epoch ${e.epoch}/${epochs}: answer loss ${e.trainLoss.toFixed(4)}` });
                 } else if (e.type === 'log') {
                     emit({ type: 'log', level: 'info', message: e.line });
                 }
@@ -278,7 +284,7 @@ export async function checkKnowledge(input: KnowledgeCheckInput): Promise<{ summ
     if (input.maxFacts !== undefined && facts.length > input.maxFacts) {
         facts = [...facts].sort((a, b) => unitHash(`check:${a.id}`) - unitHash(`check:${b.id}`)).slice(0, input.maxFacts);
     }
-    const gen = await LocalGenerator.start({ modelPath: input.ggufPath, gpu: generatorGpu(input.gpu), threads: input.threads ?? 2, sequences: 16, contextSize: 128 });
+    const gen = await LocalGenerator.start({ modelPath: input.ggufPath, gpu: generatorGpu(input.gpu), threads: input.threads ?? 2, sequences: 1, contextSize: 128 });
     const byId = new Map(facts.map((f) => [f.id, f]));
     const records: KnowledgeRecord[] = [];
     let answered = 0;

@@ -60,7 +60,7 @@ export class ModelPool {
         }
         let p = this.locals.get(ref.path);
         if (!p) {
-            p = LocalGenerator.start({ modelPath: ref.path, gpu: this.options.gpu, threads: this.options.threads, sequences: this.options.sequences ?? 8, lora: ref.lora });
+            p = LocalGenerator.start({ modelPath: ref.path, gpu: this.options.gpu, threads: this.options.threads, sequences: this.options.sequences ?? 1, lora: ref.lora }); // 1: see LocalOptions.sequences
             this.locals.set(ref.path, p);
             p.catch(() => this.locals.delete(ref.path));
         }
