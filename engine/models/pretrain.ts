@@ -90,8 +90,8 @@ export const ABSTENTION_PHRASES = ["I don't know", 'I do not know', 'Unknown', '
 
 /** Defaults chosen by measurement on this machine (see the commit notes and bench/). */
 export const PRETRAIN_DEFAULTS: PretrainTuning = {
-    epochs: 60,
-    learningRate: 3e-3,
+    epochs: 24,
+    learningRate: 1e-2,
     batch: 32,
     warmup: 20,
     weightDecay: 0,
