@@ -165,8 +165,15 @@ export function blockKindOf(owner: AstNode): BlockKind | undefined {
     return undefined;
 }
 
+const SPEC_INDEX = new Map<BlockKind, Map<string, PropertySpec>>(
+    (Object.keys(PROPERTY_TABLE) as BlockKind[]).map((kind) => [
+        kind,
+        new Map(PROPERTY_TABLE[kind].flatMap((p) => [[p.key, p] as const, ...(p.aliases ?? []).map((a) => [a, p] as const)])),
+    ]),
+);
+
 export function specFor(kind: BlockKind, key: string): PropertySpec | undefined {
-    return PROPERTY_TABLE[kind].find((p) => p.key === key || p.aliases?.includes(key));
+    return SPEC_INDEX.get(kind)?.get(key);
 }
 
 // ---- reading values ---------------------------------------------------------------------------

@@ -48,13 +48,16 @@ export class MismatchValidator {
     }
 }
 
-function guard<N>(fn: (node: N, accept: ValidationAcceptor) => void | Promise<void>): (node: N, accept: ValidationAcceptor) => Promise<void> {
+function guard<N>(fn: (node: N, accept: ValidationAcceptor) => void | Promise<void>): (node: N, accept: ValidationAcceptor) => void | Promise<void> {
     // A check that throws must not take the others down (half-typed text reaches every check).
-    return async (node, accept) => {
+    // Synchronous checks stay synchronous: a promise per node and check costs more than most checks.
+    const fail = (err: unknown) => console.error('mismatch: a validation check failed:', err);
+    return (node, accept) => {
         try {
-            await fn(node, accept);
+            const result = fn(node, accept);
+            if (result instanceof Promise) return result.catch(fail);
         } catch (err) {
-            console.error('mismatch: a validation check failed:', err);
+            fail(err);
         }
     };
 }

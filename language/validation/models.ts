@@ -23,7 +23,7 @@ function human(n: number): string {
     return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
 }
 
-async function sizeOf(model: Model, files: FileInfoCache): Promise<Size | undefined> {
+function pretrainSize(model: Model): Size | undefined {
     if (model.source === 'pretrain') {
         const props = propertiesOf(model.body);
         const layers = readNumber('model-pretrain', props, 'layers') ?? 2;
@@ -31,6 +31,11 @@ async function sizeOf(model: Model, files: FileInfoCache): Promise<Size | undefi
         const knows = readNumber('model-pretrain', props, 'knows');
         return { size: layers * width * width, words: `${layers} layers × width ${width}${knows !== undefined ? `, knows ${pct(knows)}` : ''}`, knows };
     }
+    return undefined;
+}
+
+async function sizeOf(model: Model, files: FileInfoCache): Promise<Size | undefined> {
+    if (model.source === 'pretrain') return pretrainSize(model);
     if (model.source === 'gguf' && model.path) {
         const info = await files.gguf(resolveSpecPath(documentOf(model), unquote(model.path)));
         if (info.ok && info.value.parameters) return { size: info.value.parameters, words: `${human(info.value.parameters)} parameters` };
@@ -38,9 +43,16 @@ async function sizeOf(model: Model, files: FileInfoCache): Promise<Size | undefi
     return undefined;
 }
 
-export async function checkFinetune(ft: Finetune, files: FileInfoCache, accept: ValidationAcceptor): Promise<void> {
+/** Synchronous unless a GGUF's metadata must be read (most specs: no promise per fine-tune). */
+export function checkFinetune(ft: Finetune, files: FileInfoCache, accept: ValidationAcceptor): void | Promise<void> {
     const base = rootModel(ft.model?.ref);
     if (!base) return;
+    const teacher = rootModel(teacherOf(ft.labels?.ref));
+    if (base.source === 'gguf' || teacher?.source === 'gguf') return checkFinetuneAsync(ft, base, teacher, files, accept);
+    checkFinetuneSync(ft, base, teacher, pretrainSize(base), teacher ? pretrainSize(teacher) : undefined, accept);
+}
+
+async function checkFinetuneAsync(ft: Finetune, base: Model, teacher: Model | undefined, files: FileInfoCache, accept: ValidationAcceptor): Promise<void> {
     if (base.source === 'server') {
         report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
     } else if (base.source === 'gguf' && base.path) {
@@ -52,10 +64,16 @@ export async function checkFinetune(ft: Finetune, files: FileInfoCache, accept: 
         }
     }
 
+    const [t, s] = teacher && teacher !== base ? await Promise.all([sizeOf(teacher, files), sizeOf(base, files)]) : [undefined, undefined];
+    checkFinetuneSync(ft, base, teacher, s, t, accept, true);
+}
+
+function checkFinetuneSync(ft: Finetune, base: Model, teacher: Model | undefined, s: Size | undefined, t: Size | undefined, accept: ValidationAcceptor, fileChecked = false): void {
+    if (!fileChecked && base.source === 'server') {
+        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
+    }
     // The mismatch needs a teacher that is larger (and, for embedded models, knows more).
-    const teacher = rootModel(teacherOf(ft.labels?.ref));
     if (teacher && teacher !== base) {
-        const [t, s] = await Promise.all([sizeOf(teacher, files), sizeOf(base, files)]);
         if (t && s && teacher.source === base.source) {
             const labels = ft.labels?.ref?.name ?? 'the labels';
             if (t.size <= s.size) {
