@@ -19,6 +19,15 @@ export function checkSplits(dataset: Dataset, accept: ValidationAcceptor): void 
         const n = parseNumber(s.size ?? '');
         if (n?.unit === '%') total += n.value / 100;
     }
+    // `split train 60  split test 40` is 100 questions; most likely 60% and 40% were meant.
+    const counts = splits.map((s) => parseNumber(s.size ?? ''));
+    if (splits.length > 1 && counts.every((n) => n && !n.unit) && counts.reduce((a, n) => a + (n?.value ?? 0), 0) === 100) {
+        for (const s of splits) {
+            report(accept, 'warning', Codes.missingUnit, `\`split ${s.name} ${s.size}\` is ${s.size} questions, and the splits add up to exactly 100: did you mean \`${s.size}%\`?`, {
+                node: s, property: 'size', data: { unit: '%', replacement: `${s.size}%` },
+            });
+        }
+    }
     if (total > 1 + 1e-9) {
         const last = splits[splits.length - 1];
         report(accept, 'error', Codes.splitsOver100, `The splits of '${dataset.name}' add up to ${pct(total)}; they must not exceed 100%, or the same questions land in two splits.`, {

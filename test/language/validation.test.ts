@@ -306,6 +306,14 @@ describe('GGUF models', () => {
 });
 
 describe('honest splits', () => {
+    it('missing-unit: splits written as counts that add up to exactly 100', async () => {
+        const d = await check(spec(arms).replace('split train 60%  split test 40%', 'split train 60  split test 40'));
+        const w = withCode(d, 'missing-unit');
+        expect(w.map((x) => x.data.replacement)).toEqual(['60%', '40%']);
+        expect(w[0].severity).toBe(2);
+        expect(codes(await check(spec(arms).replace('split train 60%  split test 40%', 'split train 600  split test 400')))).toEqual([]);
+    });
+
     it('splits-over-100', async () => {
         const d = await check(spec(arms).replace('split test 40%', 'split test 50%'));
         expect(withCode(d, 'splits-over-100')[0].message).toBe("The splits of 'd' add up to 110%; they must not exceed 100%, or the same questions land in two splits.");
