@@ -29,7 +29,11 @@ export function expandInputs(inputs: string[]): string[] {
     for (const input of inputs) {
         try {
             if (statSync(input).isDirectory()) {
-                const found = readdirSync(input).filter((f) => f.endsWith('.mismatch')).sort().map((f) => path.join(input, f));
+                // Files only: `.mismatch/` is the run store's folder beside the specs.
+                const found = readdirSync(input, { withFileTypes: true })
+                    .filter((e) => e.isFile() && e.name.endsWith('.mismatch') && e.name !== '.mismatch')
+                    .map((e) => path.join(input, e.name))
+                    .sort();
                 out.push(...(found.length > 0 ? found : [input]));
                 continue;
             }

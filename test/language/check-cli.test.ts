@@ -4,7 +4,7 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -40,6 +40,15 @@ describe('mismatch check', () => {
         const r = mismatch('check', 'good.mismatch', 'paper.mismatch');
         expect(r.stdout).toBe('');
         expect(r.stderr.trim()).toBe('2 specs checked: no problems.');
+        expect(r.status).toBe(0);
+    });
+
+    it('checks the specs in a folder, not the run store beside them', () => {
+        const folder = mkdtempSync(join(tmpdir(), 'mm-folder-'));
+        copyFileSync(join(root, 'examples/paper.mismatch'), join(folder, 'paper.mismatch'));
+        mkdirSync(join(folder, '.mismatch'));
+        const r = spawnSync(process.execPath, [join(root, 'bin/mismatch.js'), 'check', folder], { encoding: 'utf8' });
+        expect(r.stderr.trim()).toBe('1 spec checked: no problems.');
         expect(r.status).toBe(0);
     });
 
