@@ -11,13 +11,18 @@ const validation = !process.argv.includes('false');
 const { shared } = createMismatchServices(EmptyFileSystem);
 const text = generateSpec(2000);
 const t: number[] = [];
+const cpu: number[] = [];
 for (let i = 0; i < 12; i++) {
     const uri = URI.parse(`file:///bench/p${i}.mismatch`);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const doc = shared.workspace.LangiumDocumentFactory.fromString(text, uri);
     shared.workspace.LangiumDocuments.addDocument(doc);
     await shared.workspace.DocumentBuilder.build([doc], { validation });
     t.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
     shared.workspace.LangiumDocuments.deleteDocument(uri);
 }
-console.log(t.map((x) => x.toFixed(0)).join(' '));
+console.log('wall', t.map((x) => x.toFixed(0)).join(' '));
+console.log('cpu ', cpu.map((x) => x.toFixed(0)).join(' '), ' median', [...cpu].sort((a, b) => a - b)[6].toFixed(0), `rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);

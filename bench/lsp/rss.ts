@@ -2,7 +2,7 @@
 import { LspClient } from '../../test/lsp/lsp-client.js';
 import { generateSpec } from './generate.js';
 
-const flagSets = [[], ['--max-semi-space-size=2'], ['--optimize-for-size'], ['--max-semi-space-size=2', '--optimize-for-size']];
+const flagSets: string[][] = process.argv.includes('--sets') ? JSON.parse(process.argv[process.argv.indexOf('--sets') + 1]) : [[], ['--max-semi-space-size=2'], ['--optimize-for-size']];
 const text = generateSpec(2000);
 for (const flags of flagSets) {
     const { client } = await LspClient.start({ nodeArgs: flags });

@@ -189,6 +189,13 @@ export class LspClient {
         return m ? Number(m[1]) * 1024 : NaN;
     }
 
+    /** CPU time (user + system) the server process has used so far, in ms (Linux /proc, 10 ms ticks). */
+    cpuMs(): number {
+        const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+    }
+
     /** Orderly shutdown; resolves with the exit code. Kills the process if it does not exit. */
     async stop(timeoutMs = 5000): Promise<number | null> {
         if (this.alive) {
