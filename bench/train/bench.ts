@@ -41,7 +41,7 @@ const newFacts = world.slice(300, 350);
 const tok = buildTokenizer({ texts: world.flatMap((f) => [f.prompt, f.answer]) });
 const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
 const preJob = (outDir: string, over: Partial<TrainJob> = {}): TrainJob => ({
-    base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: oldFacts, mode: 'full', epochs: Number(process.env.BAR_EPOCHS ?? 12), lr: Number(process.env.BAR_LR ?? 1e-3),
+    base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: oldFacts, mode: 'full', epochs: Number(process.env.BAR_EPOCHS ?? 18), lr: Number(process.env.BAR_LR ?? 1e-3),
     warmup: Number(process.env.BAR_WARMUP ?? 0), schedule: (process.env.BAR_SCHED ?? 'constant') as 'constant', minLrRatio: 0.1,
     batch: Number(process.env.BAR_BATCH ?? 10), seed: 1, threads, outDir, ...over,
 });
@@ -64,12 +64,12 @@ if (want('bar')) {
     const all = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
     type LoraCfg = { label: string; replay: number; epochs: number; lr: number; rank: number; alpha: number; targets: readonly string[] };
     const cfgs: LoraCfg[] = process.env.BAR_LORA ? JSON.parse(process.env.BAR_LORA) : [
-        { label: 'new facts only', replay: 0, epochs: 20, lr: 1e-3, rank: 8, alpha: 16, targets: all },
-        { label: 'new facts + 100 replayed old facts', replay: 100, epochs: 20, lr: 1e-3, rank: 8, alpha: 16, targets: all },
+        { label: 'new facts only', replay: 0, epochs: 15, lr: 1e-3, rank: 8, alpha: 16, targets: all },
+        { label: 'new facts + 100 replayed old facts', replay: 100, epochs: 15, lr: 1e-3, rank: 8, alpha: 16, targets: all },
     ];
     for (const cfg of cfgs) {
         const examples = [...newFacts, ...oldFacts.slice(0, cfg.replay)];
-        const l = await trainModel({ base: pre.modelPath, examples, mode: 'lora', lora: { rank: cfg.rank, alpha: cfg.alpha, targets: [...cfg.targets] as never }, epochs: cfg.epochs, lr: cfg.lr, batch: 10, seed: 2, threads, outDir: join(cache, `bar-lora-${examples.length}`) });
+        const l = await trainModel({ base: pre.modelPath, examples, mode: 'lora', lora: { rank: cfg.rank, alpha: cfg.alpha, targets: [...cfg.targets] as never }, epochs: cfg.epochs, lr: cfg.lr, batch: 10, seed: 2, threads, outDir: join(cache, `bar-lora-${cfgs.indexOf(cfg)}`) });
         const n = await greedy(model, newFacts, l.modelPath), o = await greedy(model, oldFacts, l.modelPath);
         log(`LoRA r${cfg.rank} α${cfg.alpha} on ${cfg.targets.join(',')}, ${cfg.label} (${examples.length} examples, ${cfg.epochs} epochs, lr ${cfg.lr}, batch 10): ${l.trainSeconds.toFixed(1)} s, ${l.steps} steps, loss ${l.finalTrainLoss.toFixed(3)}; new ${(n * 100).toFixed(1)}%, old kept ${(o * 100).toFixed(1)}%`);
         bar[cfg.label] = { ...cfg, seconds: l.trainSeconds, newAccuracy: n, oldAccuracy: o, examples: examples.length };

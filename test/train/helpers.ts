@@ -65,6 +65,7 @@ export async function greedyAccuracy(model: LlamaModel, facts: Fact[], lora?: st
     const seq = ctx.getSequence();
     let ok = 0;
     for (const f of facts) {
+        // LlamaCompletion: BOS + the prompt tokenized without the SPM space prefix, as the trainer trains
         const completion = new LlamaCompletion({ contextSequence: seq });
         const out = await completion.generateCompletion(f.prompt, { maxTokens: 8, temperature: 0 });
         if (out.trim() === f.answer) ok++;

@@ -8,7 +8,7 @@ import { buildTokenizer, trainModel, type TrainEvent, type LlamaConfig } from '.
 import { cpuLlama, greedyAccuracy, makeWorld, tempDir } from './helpers.js';
 
 describe('the trainer teaches facts', () => {
-    it('pretrains from scratch to ≥ 95% greedy exact match, then LoRA teaches new facts (≥ 90%) and keeps old ones (≥ 85%)', { timeout: 240_000 }, async () => {
+    it('pretrains from scratch to ≥ 95% greedy exact match, then LoRA on new facts only teaches them (≥ 90%) and keeps the old ones (≥ 90%)', { timeout: 240_000 }, async () => {
         const world = makeWorld(40, 5);
         const old = world.slice(0, 80);
         const fresh = world.slice(80, 95);
@@ -18,14 +18,14 @@ describe('the trainer teaches facts', () => {
         const events: TrainEvent[] = [];
         const res = await trainModel({
             base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: old, mode: 'full',
-            epochs: 30, lr: 1e-3, batch: 10, seed: 1, threads: 1, outDir: join(out, 'pre'),
+            epochs: 24, lr: 1e-3, batch: 10, seed: 1, threads: 1, outDir: join(out, 'pre'),
         }, { onEvent: (e) => events.push(e) });
         expect(events[0].type).toBe('start');
         expect(events.filter((e) => e.type === 'progress').length).toBe(res.steps);
         expect(events.at(-1)!.type).toBe('done');
         const csv = readFileSync(res.lossCsv, 'utf8').trim().split('\n');
         expect(csv[0]).toBe('kind,step,epoch,train_loss,validation_loss,lr,tokens_per_second,elapsed_seconds');
-        expect(csv.filter((l) => l.startsWith('epoch,')).length).toBe(30);
+        expect(csv.filter((l) => l.startsWith('epoch,')).length).toBe(24);
         const manifest = JSON.parse(readFileSync(res.manifestPath, 'utf8'));
         expect(manifest.settings.lr).toBe(1e-3);
         expect(manifest.versions['node-llama-cpp']).toBe('3.21.1');
@@ -34,16 +34,16 @@ describe('the trainer teaches facts', () => {
         expect(await greedyAccuracy(model, old)).toBeGreaterThanOrEqual(0.95);
         expect(await greedyAccuracy(model, fresh)).toBeLessThan(0.5);
 
-        // LoRA on the new facts mixed with 30 replayed old ones (on new facts alone, a model this small
-        // forgets the old facts about the same entities: see the closing note / bench/train)
+        // LoRA on the new facts only
         const lora = await trainModel({
-            base: res.modelPath, examples: [...fresh, ...old.slice(0, 30)], mode: 'lora', lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
-            epochs: 40, lr: 3e-3, batch: 10, seed: 2, threads: 1, outDir: join(out, 'lora'),
+            base: res.modelPath, examples: fresh, mode: 'lora', lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
+            epochs: 17, lr: 1e-3, batch: 5, seed: 2, threads: 1, outDir: join(out, 'lora'),
         });
         expect(lora.kind).toBe('lora');
         expect(lora.trainableParams).toBeLessThan(0.2 * lora.totalParams);
-        expect(await greedyAccuracy(model, fresh, lora.modelPath)).toBeGreaterThanOrEqual(0.9);
-        expect(await greedyAccuracy(model, old, lora.modelPath)).toBeGreaterThanOrEqual(0.85);
+        const accNew = await greedyAccuracy(model, fresh, lora.modelPath), accOld = await greedyAccuracy(model, old, lora.modelPath);
+        expect(accNew).toBeGreaterThanOrEqual(0.9);
+        expect(accOld).toBeGreaterThanOrEqual(0.9);
         await model.dispose();
     });
 });
