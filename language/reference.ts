@@ -1,0 +1,104 @@
+/**
+ * The language reference (docs/language.md), generated from the tables the validator uses, so the
+ * documentation cannot drift from what is checked. `test/language/reference.test.ts` fails when
+ * the committed file is stale (`UPDATE_REFERENCE=1 npx vitest run test/language/reference.test.ts`
+ * rewrites it).
+ */
+import { PROPERTY_TABLE, type BlockKind, type PropertySpec } from './properties.js';
+import { DEFAULTS } from './plan.js';
+import { CODE_DOCS } from './validation/codes.js';
+
+const FORMS: Array<[string, string]> = [
+    ['import "common.mismatch"', 'Use the declarations of another spec (path relative to this file).'],
+    ['experiment Name { … }', 'One per file: settings, then declarations in any order (a step may name steps declared after it).'],
+    ['world W { … }', 'A deterministic synthetic world of fictional entities and facts.'],
+    ['dataset D from W { split train 60%  split test 40% }', 'Questions and gold answers from a world, split with the dataset\'s seed.'],
+    ['dataset D from "file.jsonl" { question "q"  answers "answer.aliases" }', 'Questions from a JSONL or CSV file (dotted field paths, answers a string or a list of aliases); splits by share (`%`) or count.'],
+    ['model M = pretrain on W { layers 4  width 128  knows 75% }', 'A tiny llama model trained here on a share of the world\'s facts.'],
+    ['model M = gguf "model.gguf"', 'A local GGUF model (node-llama-cpp).'],
+    ['model M = server "http://127.0.0.1:8080/v1" { name "m" }', 'An OpenAI-compatible endpoint (llama-server, vLLM, Ollama).'],
+    ['decoding G { temperature 0  maxTokens 24 }', 'How answers are generated; inlined into every step that uses it.'],
+    ['label L = answers of M on D.train [using G] { otherwise "I don\'t know" }', 'R-Tuning labels: the gold answer where M answered right, `otherwise` where it did not.'],
+    ['label S = shuffle L { seed 11 }', 'Control: the same number of abstentions as L, on random questions.'],
+    ['knowledge K = M on D.train [using G] { samples 10  temperature 0.5 }', 'SliCK knowledge categories of M (the name is optional).'],
+    ['label X = mix K { unknown 50%  size 400 }', 'Gekhman et al.: a fine-tuning set (gold answers) with a share of Unknown examples.'],
+    ['finetune F = M on L { lora rank 8  epochs 3  learningRate 1e-3 }', 'Fine-tune M (or another fine-tune) on a label set; `full` trains every weight.'],
+    ['evaluate [E =] A, B, M on D.test [using G] [by K] { abstain "I don\'t know" }', 'Answer the questions with every arm; `by K` slices outcomes by knowledge category.'],
+    ['hypothesis [H =] A hallucinates more|less than B [at matched coverage] [in E]', 'A paired test (McNemar) of wrong answers, raw or with the more-answering arm giving up its least confident answers.'],
+];
+
+const BLOCK_TITLES: Record<BlockKind, string> = {
+    experiment: '`experiment` settings',
+    world: '`world`',
+    'dataset-world': '`dataset … from <world>`',
+    'dataset-file': '`dataset … from "<file>"`',
+    'model-gguf': '`model … = gguf`',
+    'model-server': '`model … = server`',
+    'model-pretrain': '`model … = pretrain`',
+    decoding: '`decoding`',
+    label: '`label … = answers of`',
+    shuffle: '`label … = shuffle`',
+    mix: '`label … = mix`',
+    knowledge: '`knowledge`',
+    finetune: '`finetune` (also the flags `lora`, `full`)',
+    evaluate: '`evaluate`',
+    hypothesis: '`hypothesis`',
+};
+
+function typeWords(p: PropertySpec): string {
+    switch (p.type) {
+        case 'integer': return 'whole number';
+        case 'number': return 'number';
+        case 'share': return 'share (`50%`)';
+        case 'string': return '"string"';
+        case 'strings': return '"string", …';
+        case 'names': return 'name, …';
+        case 'boolean': return '`true` / `false`';
+        case 'enum': return (p.values ?? []).map((v) => `\`${v}\``).join(' / ');
+    }
+}
+
+function rangeWords(p: PropertySpec): string {
+    const show = (v: number) => (p.type === 'share' ? `${v * 100}%` : String(v));
+    const lo = p.min === undefined ? '' : `${p.minExclusive ? '>' : '≥'} ${show(p.min)}`;
+    const hi = p.max === undefined ? '' : `≤ ${show(p.max)}`;
+    return [lo, hi].filter(Boolean).join(', ');
+}
+
+function defaultWords(p: PropertySpec): string {
+    const d = p.default;
+    if (d === undefined) return '';
+    if (Array.isArray(d)) return d.map((x) => `\`${JSON.stringify(x).slice(1, -1)}\``).join(', ');
+    if (p.type === 'share' && typeof d === 'number') return `${d * 100}%`;
+    return `\`${String(d)}\``;
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function languageReference(): string {
+    const out: string[] = [];
+    out.push('# The Mismatch language: reference', '');
+    out.push('Generated from `language/properties.ts` and `language/validation/codes.ts` by `language/reference.ts`; do not edit by hand.', '');
+    out.push('Comments are `// …` and `/* … */`. Numbers take units: `60%`, `10k`, `2M`, `1e-3`. Strings are in double (or single) quotes. Blocks are `{ key value  key value, value }` lists.', '');
+    out.push('## Statements', '');
+    out.push('| form | meaning |', '|---|---|');
+    for (const [form, doc] of FORMS) out.push(`| \`${cell(form)}\` | ${cell(doc)} |`);
+    out.push('');
+    out.push('## Properties', '');
+    out.push(`Steps without their own \`seed\` take the experiment's (default ${DEFAULTS.seed}). A LoRA \`alpha\` defaults to 2 × rank; a step without \`using\` decodes greedily (temperature 0, ${DEFAULTS.decoding.maxTokens} tokens, stop at a newline).`, '');
+    for (const kind of Object.keys(PROPERTY_TABLE) as BlockKind[]) {
+        out.push(`### ${BLOCK_TITLES[kind]}`, '');
+        out.push('| key | value | default | range | meaning |', '|---|---|---|---|---|');
+        for (const p of PROPERTY_TABLE[kind]) {
+            const key = `\`${p.key}\`${p.aliases ? ` (or ${p.aliases.map((a) => `\`${a}\``).join(', ')})` : ''}`;
+            out.push(`| ${key} | ${cell(typeWords(p))} | ${cell(defaultWords(p))} | ${cell(rangeWords(p))} | ${cell(p.doc)} |`);
+        }
+        out.push('');
+    }
+    out.push('## Diagnostics', '');
+    out.push('Every diagnostic has a stable code (`mismatch check` prints it; quick fixes key on it).', '');
+    out.push('| code | severity | meaning |', '|---|---|---|');
+    for (const [code, { severity, doc }] of Object.entries(CODE_DOCS)) out.push(`| \`${code}\` | ${severity} | ${cell(doc)} |`);
+    out.push('');
+    return out.join('\n');
+}
