@@ -3,7 +3,7 @@
  * Shared by `mismatch run` and `mismatch report`.
  */
 import Table from 'cli-table3';
-import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, HypothesisSeedResult, RunSummary, StepResult } from '../engine/results-types.js';
+import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, HypothesisSeedResult, KnowledgeCheck, RunSummary, StepResult } from '../engine/results-types.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 export const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
@@ -63,10 +63,23 @@ export function finetuneTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
+/** Honesty checks of the embedded pretrained models (embedded: engine/models/pretrain.ts). */
+export function knowledgeCheckTable(steps: StepResult[]): string | undefined {
+    const rows = steps.filter((r) => r.kind === 'model' && r.metrics && typeof (r.metrics as { taughtAccuracy?: unknown }).taughtAccuracy === 'number');
+    if (!rows.length) return undefined;
+    const t = new Table({ head: ['model', 'taught facts', 'answered (taught)', 'answered (untaught)', 'chance', 'top-answer p taught / untaught'] });
+    for (const r of rows) {
+        const k = r.metrics as KnowledgeCheck;
+        t.push([r.step, `${k.taught} of ${k.taught + k.untaught}`, pct(k.taughtAccuracy), pct(k.untaughtAccuracy), pct(k.chance), `${k.confidenceTaught.toFixed(2)} / ${k.confidenceUntaught.toFixed(2)}`]);
+    }
+    return t.toString();
+}
+
 /** Everything printed after a run (or by `report` without --html). */
 export function renderResults(steps: StepResult[]): string {
     const parts: string[] = [];
     const add = (title: string, s: string | undefined) => s && parts.push(`${title}\n${s}`);
+    add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(steps));
     add('Fine-tuning', finetuneTable(steps));
     add('Outcomes', outcomesTable(steps));
     add('Outcome × knowledge', knowledgeTables(steps));
