@@ -1,16 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { URI } from 'langium';
 import { parse, errorsOf } from './helpers.js';
 import { isExperiment } from '../../language/generated/ast.js';
 
-const examples = readdirSync('examples').filter((f) => f.endsWith('.mismatch'));
+// Files only: examples/.mismatch/ is the run store of the examples.
+const examples = readdirSync('examples', { withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mismatch')).map((e) => e.name);
 
 describe('parsing', () => {
     it.each(examples)('parses examples/%s without syntax errors', async (file) => {
         const doc = await parse(readFileSync(join('examples', file), 'utf8'));
         expect(errorsOf(doc)).toEqual([]);
         expect(doc.parseResult.value.experiments.length + doc.parseResult.value.declarations.length).toBeGreaterThan(0);
+    });
+
+    it.each(examples)('examples/%s validates without errors', async (file) => {
+        const doc = await parse(readFileSync(join('examples', file), 'utf8'), { validation: true, documentUri: URI.file(resolve('examples', `.check-${file}`)).toString() });
+        expect((doc.diagnostics ?? []).filter((d) => d.severity === 1).map((d) => `${d.range.start.line + 1}: ${d.message}`)).toEqual([]);
     });
 
     it('parses every form the language offers', async () => {
