@@ -38,8 +38,9 @@ export function tokens(text: string): string[] {
 
 export function loadSeeds(): string[] {
     const dir = join(repoRoot, 'examples');
-    return readdirSync(dir)
-        .filter((f) => f.endsWith('.mismatch'))
+    return readdirSync(dir, { withFileTypes: true })
+        .filter((f) => f.isFile() && f.name.endsWith('.mismatch'))
+        .map((f) => f.name)
         .sort()
         .map((f) => readFileSync(join(dir, f), 'utf8'));
 }

@@ -3,7 +3,7 @@
  * outline, go to definition / references / rename across an import, semantic tokens, quick fixes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -292,6 +292,24 @@ describe('formatting', () => {
 
     it('leaves the examples as they are (they are formatted), comments included', async () => {
         await format({ before: quickstart, after: quickstart, options: { tabSize: 2, insertSpaces: true }, disposeAfterCheck: true });
+    });
+});
+
+describe('formatting every example', () => {
+    const examples = readdirSync(join(repoRoot, 'examples'), { withFileTypes: true }).filter((f) => f.isFile() && f.name.endsWith('.mismatch')).map((f) => f.name);
+    it.each(examples)('%s: changes only whitespace, and formatting twice changes nothing more', async (name) => {
+        const text = readFileSync(join(repoRoot, 'examples', name), 'utf8');
+        const options = { tabSize: 2, insertSpaces: true };
+        const formatOnce = async (input: string) => {
+            const doc = await parse(input);
+            const edits = await services.lsp.Formatter!.formatDocument(doc, { textDocument: { uri: doc.uri.toString() }, options });
+            const out = TextDocument.applyEdits(doc.textDocument, edits);
+            await clearDocuments(services, [doc]);
+            return out;
+        };
+        const once = await formatOnce(text);
+        expect(once.replace(/\s+/g, '')).toBe(text.replace(/\s+/g, ''));
+        expect(await formatOnce(once)).toBe(once);
     });
 });
 
