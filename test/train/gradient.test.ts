@@ -10,7 +10,7 @@ describe('gradient check', () => {
         const tok = buildTokenizer({ texts });
         const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, nFf: 48, nCtx: 32, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
         const w = initLlamaWeights(config, 5);
-        for (const [n, t] of w) if (!n.includes('norm')) for (let i = 0; i < t.data.length; i++) t.data[i] *= 10;
+        for (const [n, t] of w) if (!n.includes('norm')) for (let i = 0; i < t.data.length; i++) t.data[i] *= 2;
         const seqs = texts.map((t) => {
             const [p] = t.split(' A: ');
             const pi = tok.encode(`${p} A:`);
@@ -55,7 +55,7 @@ describe('gradient check', () => {
         const tok = buildTokenizer({ texts });
         const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, nFf: 48, nCtx: 32, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: true };
         const w = initLlamaWeights(config, 6);
-        for (const [n, t] of w) if (!n.includes('norm')) for (let i = 0; i < t.data.length; i++) t.data[i] *= 10;
+        for (const [n, t] of w) if (!n.includes('norm')) for (let i = 0; i < t.data.length; i++) t.data[i] *= 2;
         const seqs = texts.map((t) => {
             const [p] = t.split(' A: ');
             return { tokens: [tok.bosId, ...tok.encode(t), tok.eosId], answerStart: 1 + tok.encode(`${p} A:`).length };
