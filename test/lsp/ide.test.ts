@@ -217,6 +217,14 @@ describe('completion', () => {
             disposeAfterCheck: true,
             assert: (l) => expect(labels(l)).toEqual(['qa.csv', 'trivia.jsonl']),
         });
+        await complete({
+            text: 'import "<|>"\nexperiment E {\n}',
+            index: 0,
+            parseOptions: inDir(),
+            disposeAfterCheck: true,
+            // no other spec in the folder yet: only folders
+            assert: (l) => expect(labels(l)).toEqual(['data/', 'models/']),
+        });
         // without quotes yet: quoted paths, searched below the spec
         await complete({
             text: 'experiment E {\n  model m = gguf <|>\n}',

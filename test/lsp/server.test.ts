@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CodeActionRequest, type CodeAction } from 'vscode-languageserver-protocol/node.js';
 import { LspClient, positionOf, repoRoot } from './lsp-client.js';
 
 let client: LspClient;
@@ -81,6 +82,22 @@ describe('language server over stdio', () => {
         expect(items.map((i) => i.label)).toEqual(expect.arrayContaining(['answer.aliases', 'answer.value', 'question']));
         const paths = await client.completion(uri, positionOf(text, 'data/qa', 'data/'.length));
         expect(paths.map((i) => i.label)).toContain('qa.jsonl');
+    });
+
+    it('offers the quick fix of a diagnostic (code action request)', async () => {
+        const uri = pathToFileURL(join(dir, 'fix.mismatch')).toString();
+        const text = quickstart.replace('knows 75%', 'knows 75');
+        const diags = client.nextDiagnostics(uri, 1);
+        await client.open(uri, text);
+        const published = (await diags).diagnostics.filter((d) => (d.data as { code?: string } | undefined)?.code === 'missing-unit');
+        expect(published.length).toBe(1);
+        const actions = (await client.connection.sendRequest(CodeActionRequest.type, {
+            textDocument: { uri },
+            range: published[0].range,
+            context: { diagnostics: published },
+        })) as CodeAction[];
+        expect(actions.map((a) => a.title)).toEqual(["Change '75' to '75%'"]);
+        expect(actions[0].edit?.changes?.[uri]?.[0].newText).toBe('75%');
     });
 
     it('shuts down and exits cleanly', async () => {
