@@ -80,13 +80,10 @@ for (const [dir, rel] of closure) {
         filter: (src) => !skip.some((re) => re.test(relative(join(root, 'node_modules'), src).split('\\').join('/'))),
     });
 }
-writeFileSync(
-    join(stage, '.vscodeignore'),
-    ['**/*.map', '**/*.d.ts', '**/*.d.cts', '**/*.d.mts', ''].join('\n'),
-);
+cpSync(join(root, '.vscodeignore'), join(stage, '.vscodeignore'));
 
 const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-execFileSync(process.execPath, [vsce, 'package', '--out', out, '--skip-license', '--allow-missing-repository'], {
+execFileSync(process.execPath, [vsce, 'package', '--out', out, '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links'], {
     cwd: stage,
     stdio: 'inherit',
 });
