@@ -13,6 +13,7 @@ import { applyStops, buildPrompt, itemSeed, type FewShotExample, type Generation
 let llama: Llama | undefined;
 let model: LlamaModel | undefined;
 let context: LlamaContext | undefined;
+let sequences: LlamaContextSequence[] = [];
 let init: WorkerInit | undefined;
 const cancelled = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
@@ -129,18 +130,16 @@ async function runJob(job: number, items: GenerationItem[], decoding: Decoding, 
     let next = 0;
     const lanes: Promise<void>[] = [];
     const n = Math.min(ctx.totalSequences, work.length);
+    // Sequences live as long as the context and are reused by every job (no per-job allocation).
+    while (sequences.length < n) sequences.push(ctx.getSequence());
     for (let lane = 0; lane < n; lane++) {
+        const seq = sequences[lane];
         lanes.push(
             (async () => {
-                const seq = ctx.getSequence();
-                try {
-                    while (next < work.length && !cancelled.has(job)) {
-                        const w = work[next++];
-                        const result = await generateOne(seq, job, w.item, w.sample, decoding, fewShot);
-                        if (!cancelled.has(job)) send({ type: 'result', job, result });
-                    }
-                } finally {
-                    seq.dispose();
+                while (next < work.length && !cancelled.has(job)) {
+                    const w = work[next++];
+                    const result = await generateOne(seq, job, w.item, w.sample, decoding, fewShot);
+                    if (!cancelled.has(job)) send({ type: 'result', job, result });
                 }
             })(),
         );
@@ -158,6 +157,7 @@ process.on('message', (msg: ToWorker) => {
             break;
         case 'lora':
             run(async () => {
+                sequences = [];
                 await context?.dispose();
                 context = await makeContext(msg.lora);
                 send({ type: 'lora-ready' });

@@ -1,0 +1,19 @@
+// Runs bench/generate/bench.ts with node (no TypeScript runner is installed): bundles it with esbuild
+// under node_modules/.cache (so node-llama-cpp resolves), then imports it. The engine finds its
+// inference worker by bundling engine/models/worker.ts itself when run from sources; here the
+// bundle lives elsewhere, so point it at a bundled worker.
+//   node bench/generate/run.mjs [questions=128] [threads=2] [sequences=8] [maxTokens=16] [layers=4] [width=256]
+import * as esbuild from 'esbuild';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const out = join(root, 'node_modules', '.cache', 'mismatch-lab', 'bench-generate');
+mkdirSync(out, { recursive: true });
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', external: ['node-llama-cpp', '@node-llama-cpp/*', 'koffi', 'esbuild'], logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+await esbuild.build({ ...common, entryPoints: [join(root, 'engine/models/worker.ts')], outfile: join(out, 'generate-worker.js') });
+await esbuild.build({ ...common, entryPoints: [join(root, 'bench/generate/bench.ts')], outfile: join(out, 'bench.js') });
+process.env.MISMATCH_GENERATE_WORKER = join(out, 'generate-worker.js');
+await import(pathToFileURL(join(out, 'bench.js')).href);
