@@ -18,7 +18,7 @@ const SPEC = `experiment Small {
   dataset trivia from atlas { split train 60%  split test 40% }
 
   model large = pretrain on atlas { layers 2  width 64  heads 4  knows 75%  epochs 40  learningRate 1e-2 }
-  model small = pretrain on atlas { layers 2  width 64  heads 4  knows 40%  epochs 40  learningRate 1e-2 }
+  model small = pretrain on atlas { layers 2  width 64  heads 4  knows 40%  epochs 80  learningRate 1e-2 }
 
   decoding greedy { temperature 0  maxTokens 8 }
 
@@ -37,7 +37,8 @@ const SPEC = `experiment Small {
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'mm-embedded-pipeline-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// MISMATCH_KEEP_TEST_DIRS=1 keeps the store for inspection.
+afterAll(() => { if (!process.env.MISMATCH_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true }); });
 
 interface Row {
     arm: string;
