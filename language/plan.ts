@@ -349,6 +349,21 @@ function fileDoc(node: AstNode): LangiumDocument {
     return (root as AstNode & { $document: LangiumDocument }).$document;
 }
 
+/** The spec's own declarations and every declaration they read, transitively (imports included). */
+function reachable(own: Declaration[]): Declaration[] {
+    const seen = new Set<Declaration>(own);
+    const queue = [...own];
+    while (queue.length > 0) {
+        for (const dep of dependenciesOf(queue.pop()!)) {
+            if (!seen.has(dep)) {
+                seen.add(dep);
+                queue.push(dep);
+            }
+        }
+    }
+    return [...seen];
+}
+
 /**
  * Builds the Plan of a linked (and validated) document. Steps come in source order, each after its
  * inputs; declarations from imported files appear where they are first needed. Call it on a
@@ -365,7 +380,7 @@ export function buildPlan(modelOrDocument: MismatchFile | LangiumDocument, docum
     };
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     const own = allDeclarations(root);
-    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha) }, visible ?? own);
+    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha) }, visible ?? reachable(own));
     // Reserve the names of the spec's own steps first, so imported unnamed steps never take them.
     for (const d of own) if (d.name) builder.idOf(d);
     for (const d of own) builder.visit(d);
