@@ -147,7 +147,12 @@ export async function fuzzServer(
     const uri = 'file:///fuzz/fuzz.mismatch';
     const stats: FuzzStats = { versions: 0, requests: 0, failures: [], slowest: { ms: 0, what: '' }, byKind: {}, elapsedMs: 0, alive: true, finalDiagnostics: false };
     const start = performance.now();
+    // Warm-up (not timed): the first build and requests also compile the parser and JIT the code.
+    const opened = client.nextDiagnostics(uri, 1, 60_000);
     await client.open(uri, seeds[0]);
+    await opened;
+    await client.completion(uri, { line: 1, character: 0 });
+    await client.hover(uri, { line: 1, character: 2 });
     let current = seeds[0];
     const timed = async <T>(what: string, p: Promise<T>): Promise<T | undefined> => {
         const t0 = performance.now();
