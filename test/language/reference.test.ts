@@ -12,7 +12,7 @@ describe('docs/language.md', () => {
             writeFileSync('docs/language.md', text);
         }
         expect(existsSync('docs/language.md')).toBe(true);
-        expect(readFileSync('docs/language.md', 'utf8')).toBe(text);
+        expect(readFileSync('docs/language.md', 'utf8'), 'docs/language.md is stale: UPDATE_REFERENCE=1 npx vitest run test/language/reference.test.ts').toBe(text);
     });
 
     it('documents every code and every property', () => {
