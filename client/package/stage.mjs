@@ -21,7 +21,7 @@ const stage = join(root, 'out', 'vsix');
 /** Runtime packages that stay outside the bundles (esbuild.mjs `external`), plus this platform's binaries. */
 const roots = ['node-llama-cpp', '@node-llama-cpp/linux-x64', 'koffi', '@koromix/koffi-linux-x64'];
 /** Files of those packages that are never needed at run time. */
-const skip = [/^node-llama-cpp\/llama\/gitRelease\.bundle$/, /^koffi\/(src|vendor|doc)(\/|$)/, /\.map$/, /\.d\.ts$/];
+const skip = [/^node-llama-cpp\/llama\/gitRelease\.bundle$/, /\.map$/, /\.d\.ts$/];
 
 if (!existsSync(join(root, 'dist/client/extension.cjs'))) {
     console.error('dist/client/extension.cjs is missing: run `node esbuild.mjs` (or `npm run build`) first');

@@ -45,6 +45,8 @@ async function clearNotifications(page: Page): Promise<void> {
 
 /** Undoes edits until the active editor is no longer dirty. */
 async function undoAll(page: Page): Promise<void> {
+    await page.keyboard.press('Control+1'); // focus the editor (not the Problems panel)
+    await page.waitForTimeout(200);
     for (let i = 0; i < 60; i++) {
         if ((await page.locator('.tab.active.dirty').count()) === 0) return;
         await page.keyboard.press('Control+Z');

@@ -187,6 +187,7 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
     'update.mode': 'none',
     'window.restoreWindows': 'none',
     'files.hotExit': 'off',
+    'files.autoSave': 'off',
     'editor.minimap.enabled': false,
     'editor.hover.delay': 200,
     'git.enabled': false,
