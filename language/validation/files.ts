@@ -109,6 +109,23 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     }
 }
 
+export function checkServerUrl(model: Model, accept: ValidationAcceptor): void {
+    if (model.source !== 'server' || model.url === undefined) return;
+    const url = unquote(model.url);
+    let parsed: URL | undefined;
+    try {
+        parsed = new URL(url);
+    } catch {
+        parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+        const replacement = /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) ? `"http://${url}"` : undefined;
+        report(accept, 'error', Codes.invalidValue, `'${url}' is not an http(s) URL; write the server's OpenAI-compatible base, e.g. "http://127.0.0.1:8080/v1".`, {
+            node: model, property: 'url', data: { replacement },
+        });
+    }
+}
+
 export async function checkModelFile(model: Model, files: FileInfoCache, accept: ValidationAcceptor): Promise<void> {
     if (model.source !== 'gguf' || model.path === undefined) return;
     const file = unquote(model.path);

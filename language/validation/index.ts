@@ -8,7 +8,7 @@ import type { Declaration, MismatchAstType, MismatchFile } from '../generated/as
 import { documentOf, visibleDeclarations } from '../experiment.js';
 import type { MismatchServices } from '../mismatch-module.js';
 import { checkCycles } from './cycles.js';
-import { checkDatasetFile, checkModelFile } from './files.js';
+import { checkDatasetFile, checkModelFile, checkServerUrl } from './files.js';
 import { checkEvaluateArms, checkHypothesis, checkUnevaluated } from './hypotheses.js';
 import { checkImport } from './imports.js';
 import { checkLeakage, checkSplits } from './leakage.js';
@@ -72,7 +72,7 @@ export function registerValidationChecks(services: MismatchServices): void {
         Experiment: guard(checkSettings),
         Body: guard(checkBody),
         Dataset: [guard(checkSplitNames), guard(checkSplits), guard((d, a) => checkDatasetFile(d, files, a))],
-        Model: guard((m, a) => checkModelFile(m, files, a)),
+        Model: [guard((m, a) => checkModelFile(m, files, a)), guard(checkServerUrl)],
         Decoding: guard(checkDecodingSeed),
         Knowledge: guard(checkKnowledgeSeed),
         Finetune: guard((f, a) => checkFinetune(f, files, a)),

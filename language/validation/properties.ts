@@ -65,6 +65,26 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
         const problem = rangeProblem(spec, r.value);
         if (problem) report(accept, 'error', Codes.outOfRange, problem, { node: prop, property: 'values', index: 0, data: { key: spec.key, min: spec.min, max: spec.max } });
     }
+    if (spec.key === 'template' && typeof r.value === 'string' && r.value !== 'raw' && r.value !== 'chat' && !r.value.includes('{question}')) {
+        report(accept, 'error', Codes.invalidValue, `A prompt template is \`raw\`, \`chat\` or a string with \`{question}\` where the question goes, e.g. \`"Q: {question}\\nA:"\`.`, {
+            node: prop, property: 'values', index: 0,
+        });
+    }
+    if ((spec.key === 'abstain' || spec.key === 'stop') && Array.isArray(r.value)) {
+        r.value.forEach((v, i) => {
+            if (v === '') {
+                report(accept, 'error', Codes.invalidValue, `An empty string in \`${spec.key}\` would match every answer.`, { node: prop, property: 'values', index: i });
+            } else if (spec.key === 'abstain' && v.length > 2 && v.startsWith('/') && v.lastIndexOf('/') > 0) {
+                const body = v.slice(1, v.lastIndexOf('/'));
+                const flags = v.slice(v.lastIndexOf('/') + 1);
+                try {
+                    new RegExp(body, flags);
+                } catch (err) {
+                    report(accept, 'error', Codes.invalidValue, `\`${v}\` is not a valid pattern: ${(err as Error).message}.`, { node: prop, property: 'values', index: i });
+                }
+            }
+        });
+    }
     if (spec.type === 'names' && spec.values && Array.isArray(r.value) && spec.key === 'targets') {
         r.value.forEach((v, i) => {
             if (!spec.values!.includes(v)) {

@@ -171,6 +171,21 @@ describe('properties', () => {
         expect(codes(lora)).toEqual([]);
     });
 
+    it('invalid-value: templates without {question}, empty or broken abstention patterns, URLs that are not http(s)', async () => {
+        const t = await check(spec(arms).replace('decoding greedy { temperature 0 }', 'decoding greedy { temperature 0  template "Q: {q}"  stop "" }'));
+        expect(withCode(t, 'invalid-value').map((x) => x.message)).toEqual([
+            'A prompt template is `raw`, `chat` or a string with `{question}` where the question goes, e.g. `"Q: {question}\\nA:"`.',
+            'An empty string in `stop` would match every answer.',
+        ]);
+        expect(codes(await check(spec(arms).replace('decoding greedy { temperature 0 }', 'decoding greedy { temperature 0  template "Q: {question}\\nA:" }')))).toEqual([]);
+        const a = await check(spec(arms.replace('evaluate f, small on d.test using greedy', 'evaluate f, small on d.test using greedy { abstain "I don\'t know", "/unsure(/i" }')));
+        expect(withCode(a, 'invalid-value')[0].message).toMatch(/^`\/unsure\(\/i` is not a valid pattern/);
+        const u = await check(spec(arms).replace(/model large = .*\n/, 'model large = server "localhost:8080/v1" { name "big" }\n').replace('evaluate f, small', 'evaluate f, small, large'));
+        const [bad] = withCode(u, 'invalid-value');
+        expect(bad.message).toMatch(/'localhost:8080\/v1' is not an http\(s\) URL/);
+        expect(bad.data.replacement).toBe('"http://localhost:8080/v1"');
+    });
+
     it('width must be a multiple of heads', async () => {
         const d = await check(spec(arms).replace('layers 2  width 128', 'layers 2  width 100  heads 3'));
         expect(withCode(d, 'out-of-range')[0].message).toBe('`width` (100) must be a multiple of `heads` (3).');
