@@ -5,10 +5,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { getLlama, LlamaCompletion, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { buildTokenizer, trainModel, checkJob, readLlamaGguf, writeLlamaGguf, initLlamaWeights, countParameters, type LlamaConfig, type TrainJob } from '../../engine/train/api.js';
 import { packBatch } from '../../engine/train/native.js';
-import { makeWorld, type Fact } from '../../test/train/helpers.js';
+import { makeWorld, greedyAccuracy, type Fact } from '../../test/train/helpers.js';
 
 const root = process.env.MISMATCH_ROOT ?? process.cwd();
 const cache = join(root, 'bench/.cache/train');
@@ -21,18 +21,8 @@ const want = (s: string) => sections.length === 0 || sections.includes(s);
 const results: Record<string, unknown> = { threads, date: new Date().toISOString() };
 const log = (...a: unknown[]) => console.log(...a);
 
-async function greedy(model: LlamaModel, facts: Fact[], lora?: string): Promise<number> {
-    const ctx = await model.createContext({ contextSize: 64, threads, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
-    const seq = ctx.getSequence();
-    let ok = 0;
-    for (const f of facts) {
-        const out = await new LlamaCompletion({ contextSequence: seq }).generateCompletion(f.prompt, { maxTokens: 8, temperature: 0 });
-        if (out.trim() === f.answer) ok++;
-        await seq.clearHistory();
-    }
-    await ctx.dispose();
-    return ok / facts.length;
-}
+/** Greedy exact match through node-llama-cpp, prompts evaluated as the engine does (see test/train/helpers.ts). */
+const greedy = (model: LlamaModel, facts: Fact[], lora?: string) => greedyAccuracy(model, facts, lora);
 
 // ---- the world and the bar model --------------------------------------------------------------------
 const world = makeWorld(120, 42); // 360 facts

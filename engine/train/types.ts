@@ -66,6 +66,12 @@ export interface TrainJob {
     checkpointEvery?: number;
     /** resume from outDir/checkpoint when one is there */
     resume?: boolean;
+    /**
+     * How prompts are tokenized, to match inference: 'llama' (default): llama.cpp's tokenize with the SPM
+     * space prefix, i.e. `[bos, ...model.tokenize(prompt)]`; 'completion': as node-llama-cpp's
+     * LlamaCompletion.generateCompletion(prompt) (text after the BOS without the space prefix).
+     */
+    tokenization?: 'llama' | 'completion';
     /** how the answer follows the prompt in the training sequence; default ' ' (prompt + ' ' + answer) */
     separator?: string;
     /** stop after this many optimizer steps (tests, benchmarks); default unlimited */

@@ -1,5 +1,5 @@
 // Shared helpers for the trainer tests: a small world of QA facts, a tokenizer for it, node-llama-cpp.
-import { getLlama, LlamaCompletion, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaCompletion, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,16 +59,30 @@ export function makeFacts(n: number, salt = 1): Fact[] {
     return makeWorld(Math.ceil(n / 3) + 1, salt).slice(0, n);
 }
 
-/** Share of facts whose greedy completion (node-llama-cpp, temperature 0) is exactly the answer. */
-export async function greedyAccuracy(model: LlamaModel, facts: Fact[], lora?: string): Promise<number> {
+/**
+ * Share of facts whose greedy answer through node-llama-cpp is exactly the answer. The prompt is
+ * evaluated as the engine does (engine/models/worker.ts): [BOS, ...model.tokenize(prompt)], greedy
+ * tokens until the end-of-generation token, detokenized and trimmed; `completion` uses LlamaCompletion
+ * instead (for models trained with tokenization 'completion').
+ */
+export async function greedyAccuracy(model: LlamaModel, facts: Fact[], lora?: string, completion = false): Promise<number> {
     const ctx = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
     const seq = ctx.getSequence();
     let ok = 0;
     for (const f of facts) {
-        // LlamaCompletion: BOS + the prompt tokenized without the SPM space prefix, as the trainer trains
-        const completion = new LlamaCompletion({ contextSequence: seq });
-        const out = await completion.generateCompletion(f.prompt, { maxTokens: 8, temperature: 0 });
-        if (out.trim() === f.answer) ok++;
+        let text: string;
+        if (completion) {
+            text = await new LlamaCompletion({ contextSequence: seq }).generateCompletion(f.prompt, { maxTokens: 8, temperature: 0 });
+        } else {
+            const tokens = [model.tokens.bos!, ...model.tokenize(f.prompt, false)];
+            const out: Token[] = [];
+            for await (const t of seq.evaluate(tokens, { temperature: 0 })) {
+                if (model.isEogToken(t) || out.length >= 8) break;
+                out.push(t);
+            }
+            text = model.detokenize(out);
+        }
+        if (text.trim() === f.answer) ok++;
         await seq.clearHistory();
     }
     await ctx.dispose();
