@@ -10,7 +10,7 @@ import { reportHtml } from '../engine/report/html.js';
 import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
 import { renderResults } from './results.js';
 
-export async function reportCommand(file: string, opts: { html?: string; store?: string }, io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function reportCommand(file: string, opts: { html?: string; store?: string }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
     const plan = await loadPlanOrReport(file, (s) => io.err.write(s + '\n'));
     if (!plan) {
         io.err.write(`mismatch report: ${file} has errors\n`);

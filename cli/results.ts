@@ -7,7 +7,7 @@ import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, H
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 export const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
-const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' : ` @${r.seedIndex}`);
+const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);
 
 export function outcomesTable(steps: StepResult[]): string | undefined {
     const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);

@@ -43,7 +43,7 @@ export function defaultStore(file: string): string {
 }
 
 function label(e: { step: string; seedIndex?: number }): string {
-    return e.seedIndex === undefined ? e.step : `${e.step}@${e.seedIndex}`;
+    return e.seedIndex === undefined ? e.step : `${e.step} (seed ${e.seedIndex})`;
 }
 
 /** Renders engine events: bars on a TTY, plain lines elsewhere. Returns a stop function. */

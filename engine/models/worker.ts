@@ -102,17 +102,19 @@ async function generateOne(seq: LlamaContextSequence, job: number, item: Generat
         }
         out.push(r.token);
         logprobs.push(Math.log(Math.max(r.confidence, 1e-45)));
-        const decoded = m.detokenize(out);
-        const s = applyStops(decoded, decoding.stop);
-        if (s.stopped) {
-            text = s.text;
-            finish = 'stop';
-            break;
+        if (decoding.stop.length) {
+            // Stop strings can span tokens: check the decoded text (only when there are stops).
+            const s = applyStops(m.detokenize(out), decoding.stop);
+            if (s.stopped) {
+                text = s.text;
+                finish = 'stop';
+                break;
+            }
         }
-        text = decoded;
         if (out.length >= maxTokens) break;
     }
     await it.return();
+    if (finish !== 'stop') text = m.detokenize(out);
     // Log-probabilities of the tokens that make the kept text (a stop string's tokens are not the answer's).
     let kept = logprobs;
     if (finish === 'stop') {

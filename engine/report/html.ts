@@ -28,7 +28,7 @@ function table(head: string[], rows: unknown[][]): string {
 }
 
 export function reportHtml(plan: Plan, results: StepResult[]): string {
-    const seed = (r: StepResult) => (r.seedIndex === undefined ? '' : ` @${r.seedIndex}`);
+    const seed = (r: StepResult) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);
     const outcomeRows: unknown[][] = [];
     const knowledgeRows: unknown[][] = [];
     for (const r of results.filter((x) => x.kind === 'evaluate' && x.metrics)) {

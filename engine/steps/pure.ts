@@ -153,7 +153,10 @@ export function hypothesisOver(name: string, perSeed: (HypothesisSeedResult & { 
     const t = pairedT(diffs, alternative);
     const w = wilcoxonSignedRank(diffs, alternative);
     // The smallest p a t test can give is 0: it has the power to decide once there are ≥ 2 seeds.
-    const verdict: Verdict = diffs.length < 2 ? 'inconclusive' : verdictOf(t.p, alpha, 0);
+    // Inconclusive when fewer than 2 seeds could be compared, when the differences are all zero
+    // (the t statistic is undefined), or when no single seed had the power to decide.
+    const degenerate = diffs.length < 2 || Number.isNaN(t.t) || perSeed.every((s) => s.verdict === 'inconclusive');
+    const verdict: Verdict = degenerate ? 'inconclusive' : verdictOf(t.p, alpha, 0);
     return {
         name,
         holds: verdict === 'holds',

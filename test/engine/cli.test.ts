@@ -139,7 +139,7 @@ describe('kill and resume', () => {
         cli = await buildCli();
     });
 
-    function runChild(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+    function runChild(args: string[], onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
         return new Promise((resolvePromise) => {
             const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
             let stdout = '';
@@ -151,7 +151,7 @@ describe('kill and resume', () => {
                 while ((i = buf.indexOf('\n')) >= 0) {
                     const line = buf.slice(0, i);
                     buf = buf.slice(i + 1);
-                    onLine?.(line, () => child.kill('SIGKILL'));
+                    onLine?.(line, (signal: NodeJS.Signals = 'SIGKILL') => child.kill(signal));
                 }
             });
             child.stderr.resume();
@@ -185,5 +185,20 @@ describe('kill and resume', () => {
         expect(j.evaluations).toEqual(expected.evaluations);
         expect(j.hypotheses).toEqual(expected.hypotheses);
         expect(j.steps.map((s: { key: string }) => s.key)).toEqual(expected.steps.map((s: { key: string }) => s.key));
+
+        // Ctrl-C (SIGINT) cancels cleanly: exit code 130, then the next run finishes from the store.
+        writeFileSync(file, spec(0.5));
+        let sent = false;
+        const interrupted = await runChild([...base, '--store', join(dir, 'store')], (line, kill) => {
+            if (!sent && /^ {2}byTeacher: \d+\/12 answers/.test(line)) {
+                sent = true;
+                kill('SIGINT');
+            }
+        });
+        expect(interrupted.code).toBe(130);
+        expect(interrupted.stdout).toMatch(/cancelled in/);
+        const after = await runChild([...base, '--json', '--store', join(dir, 'store')]);
+        expect(after.code).toBe(0);
+        expect(JSON.parse(after.stdout).steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['qa', 'teacher', 'student']));
     });
 });

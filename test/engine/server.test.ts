@@ -47,7 +47,7 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         expect(() => new ServerGenerator({ url: server.url, name: 'x', api: 'chat', apiKeyEnv: 'MM_NOT_SET_ANYWHERE', logprobs: false, concurrency: 1, timeoutMs: 1000 })).toThrow(/MM_NOT_SET_ANYWHERE .* is not set/);
         process.env.MM_WRONG_KEY = 'sk-wrong-key-456';
         const bad = new ServerGenerator({ url: server.url, name: 'x', api: 'completions', apiKeyEnv: 'MM_WRONG_KEY', logprobs: false, concurrency: 1, timeoutMs: 5000, retries: 0 });
-        const err = await bad.generate(items.slice(0, 1), greedy).catch((e) => e as Error);
+        const err = (await bad.generate(items.slice(0, 1), greedy).then(() => new Error('no error'), (e) => e as Error));
         expect(err).toBeInstanceOf(Error);
         expect(err.message).toMatch(/HTTP 401/);
         expect(err.message).not.toContain('sk-wrong-key-456');
