@@ -72,6 +72,32 @@ describe('runExperiment on real tiny models', () => {
         expect(s.steps.find((x) => x.step === 'byA')!.error!.message).toMatch(/input qa failed/);
     });
 
+    it('knowledge (SliCK) → mix → finetune → evaluate sliced by SliCK categories', async () => {
+        const steps = basicSteps(data, a, b).filter((s) => ['qa', 'a'].includes(s.id));
+        const plan = makePlan(spec, [
+            ...steps,
+            { id: 'k', kind: 'knowledge', inputs: ['a', 'qa'], stochastic: true, params: { model: 'a', dataset: 'qa', split: 'train', samples: 3, temperature: 1, seed: 2, decoding: greedy } },
+            { id: 'm', kind: 'mix', inputs: ['k'], stochastic: true, params: { knowledge: 'k', unknown: 1, seed: 1 } },
+            { id: 'ft', kind: 'finetune', inputs: ['a', 'm'], stochastic: true, params: { model: 'a', labels: 'm', mode: 'lora', lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] }, epochs: 1, learningRate: 1e-3, batchSize: 4, gradientAccumulation: 1, warmup: 0, schedule: 'constant', weightDecay: 0, optimizer: 'adamw', seed: 1, validation: 0, earlyStopping: false } },
+            { id: 'ev', kind: 'evaluate', inputs: ['ft', 'a', 'qa', 'k'], params: { arms: [{ model: 'ft' }, { model: 'a' }], dataset: 'qa', split: 'train', decoding: greedy, abstain: ["I don't know"], match: 'exact', knowledge: 'k' } },
+        ] as never);
+        const s = await runExperiment(plan, { storeDir: join(dir, 'store4'), threads: 1, gpu: 'off' });
+        expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
+        const k = s.steps.find((x) => x.step === 'k')!.metrics as { total: number; categories: Record<string, number> };
+        expect(Object.values(k.categories).reduce((x, y) => x + y, 0)).toBe(k.total);
+        const m = s.steps.find((x) => x.step === 'm')!.metrics as { total: number; unknown: number };
+        expect(m.total).toBe(k.categories.Unknown);
+        expect(m.unknown).toBe(m.total);
+        const ft = s.steps.find((x) => x.step === 'ft')!;
+        expect(ft.outputs).toEqual(expect.arrayContaining(['adapter.gguf', 'model.json']));
+        const ev = s.steps.find((x) => x.step === 'ev')!.metrics as EvaluateMetrics;
+        for (const arm of ev.arms) {
+            const cats = Object.keys(arm.byKnowledge);
+            expect(cats.every((c) => ['HighlyKnown', 'MaybeKnown', 'WeaklyKnown', 'Unknown'].includes(c))).toBe(true);
+            expect(Object.values(arm.byKnowledge).reduce((x, y) => x + y.total, 0)).toBe(arm.total);
+        }
+    });
+
     it('seeds 3: stochastic steps and their dependants run per seed', async () => {
         const plan = makePlan(spec, basicSteps(data, a, b), { seeds: 3 });
         const s = await runExperiment(plan, { storeDir: store, threads: 1, gpu: 'off' });
