@@ -86,6 +86,7 @@ export interface TaughtFile {
 }
 
 /** Phrases a label may use for "I don't know"; in the vocabulary so they tokenize as words. */
+export const ABSTENTION_PROMPT = 'What people say when they do not know:';
 export const ABSTENTION_PHRASES = ["I don't know", 'I do not know', 'Unknown', 'unknown', 'No idea', 'I am not sure', 'Not sure', "I can't say", 'Cannot answer'];
 
 /** Defaults chosen by measurement on this machine (see the commit notes and bench/). */
@@ -108,6 +109,15 @@ export const HONESTY = {
     confidenceGap: 0.3,
 } as const;
 
+/**
+ * Batch size for a pretraining set: 32, but small worlds get smaller batches (at least 24 optimizer
+ * steps per epoch, batch >= 8), since memorising facts takes updates, not epochs: a 120-fact world
+ * at batch 32 (8 steps an epoch) still missed 6% of its taught facts after 80 epochs.
+ */
+export function pretrainBatch(examples: number): number {
+    return Math.max(8, Math.min(PRETRAIN_DEFAULTS.batch, Math.floor(examples / 24)));
+}
+
 /** The pretraining set: every taught fact in every phrasing, plus one line naming each land. */
 export function pretrainExamples(world: World, taught: ReadonlySet<string>): TrainExample[] {
     const examples: TrainExample[] = [];
@@ -115,6 +125,11 @@ export function pretrainExamples(world: World, taught: ReadonlySet<string>): Tra
         if (!taught.has(f.id)) continue;
         for (const q of f.questions) examples.push({ prompt: q, answer: f.answer });
     }
+    // The abstention phrases appear as text too (as "I don't know" does in any real pretraining
+    // corpus), tied to no question: the model can say them, and fine-tuning teaches when. Without
+    // this their tokens are only ever pushed down, and a LoRA fine-tune on labels that abstain
+    // barely moved the student (it abstained on none of the test questions).
+    for (const phrase of ABSTENTION_PHRASES) examples.push({ prompt: ABSTENTION_PROMPT, answer: phrase });
     // "every entity name is seen": a copy line per land teaches the name's token as input and output
     // (with tied embeddings both are the same vector) and says nothing about any of its facts.
     for (const line of entityLines(world)) {
@@ -132,7 +147,7 @@ export function worldTexts(world: World): string[] {
         texts.push(f.answer, ...f.aliases);
     }
     for (const line of entityLines(world)) texts.push(`${line} Its name is`);
-    texts.push(...ABSTENTION_PHRASES);
+    texts.push(...ABSTENTION_PHRASES, ABSTENTION_PROMPT);
     return texts;
 }
 
@@ -210,7 +225,7 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
             warmup: tuning.warmup,
             schedule: 'cosine',
             minLrRatio: 0.1,
-            batch: tuning.batch,
+            batch: input.tuning?.batch ?? pretrainBatch(examples.length),
             weightDecay: tuning.weightDecay,
             maxSteps: tuning.maxSteps,
             optimizer: 'adamw',

@@ -17,8 +17,8 @@ const SPEC = `experiment Small {
   world atlas { entities 40  relations capital, founder, river }
   dataset trivia from atlas { split train 60%  split test 40% }
 
-  model large = pretrain on atlas { layers 2  width 64  heads 4  knows 75%  epochs 40  learningRate 1e-2 }
-  model small = pretrain on atlas { layers 2  width 64  heads 4  knows 40%  epochs 80  learningRate 1e-2 }
+  model large = pretrain on atlas { layers 2  width 64  heads 4  knows 75%  epochs 30  learningRate 1e-2 }
+  model small = pretrain on atlas { layers 2  width 64  heads 4  knows 40%  epochs 50  learningRate 1e-2 }
 
   decoding greedy { temperature 0  maxTokens 8 }
 
@@ -26,9 +26,9 @@ const SPEC = `experiment Small {
   label bySmall = answers of small on trivia.train using greedy { otherwise "I don't know" }
   label shuffled = shuffle bySmall { seed 11 }
 
-  finetune onLarge = small on byLarge { lora rank 4  epochs 6  learningRate 3e-3  batch 8 }
-  finetune onSmall = small on bySmall { lora rank 4  epochs 6  learningRate 3e-3  batch 8 }
-  finetune onShuffled = small on shuffled { lora rank 4  epochs 6  learningRate 3e-3  batch 8 }
+  finetune onLarge = small on byLarge { lora rank 8  epochs 8  learningRate 5e-3  batch 8  validation 10%  earlyStopping true }
+  finetune onSmall = small on bySmall { lora rank 8  epochs 8  learningRate 5e-3  batch 8  validation 10%  earlyStopping true }
+  finetune onShuffled = small on shuffled { lora rank 8  epochs 8  learningRate 5e-3  batch 8  validation 10%  earlyStopping true }
 
   evaluate ev = onLarge, onSmall, onShuffled, small on trivia.test using greedy { abstain "I don't know" }
   hypothesis onLarge hallucinates more than onSmall in ev
