@@ -95,6 +95,18 @@ describe('completion', () => {
         });
     });
 
+    it('offers the keywords that can come next in a statement', async () => {
+        const base = quickstart.replace('  decoding greedy', '  model extra = <|>\n  hypothesis small hallucinates <|>\n  decoding greedy');
+        await complete({ text: base, index: 0, disposeAfterCheck: true, assert: (l) => expect(labels(l).sort()).toEqual(['gguf', 'pretrain', 'server']) });
+        await complete({ text: base, index: 1, disposeAfterCheck: true, assert: (l) => expect(labels(l).sort()).toEqual(['less', 'more']) });
+        await complete({
+            text: quickstart.replace('hypothesis smallOnLarge hallucinates more than smallOnSmall at matched coverage', 'hypothesis smallOnLarge hallucinates more than smallOnSmall <|>'),
+            index: 0,
+            disposeAfterCheck: true,
+            assert: (l) => expect(labels(l)).toEqual(expect.arrayContaining(['at', 'in', 'alpha'])),
+        });
+    });
+
     it('offers only references of the expected type', async () => {
         const text = quickstart
             .replace('finetune smallOnShuffled = small on shuffled', 'finetune smallOnShuffled = <|>small on <|>shuffled')
