@@ -3,7 +3,7 @@
 // can only kill the child) and turns its messages, its exit and its native output into events, a result
 // or a TrainError.
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { here, findPackageDir } from './paths.js';
 import { freemem } from 'node:os';
@@ -240,11 +240,13 @@ export async function resolveChildPath(explicit?: string): Promise<string> {
             const name = 'esbuild';
             const esbuild = (await import(name)) as typeof import('esbuild');
             mkdirSync(dirname(out), { recursive: true });
+            const tmp = `${out}.${process.pid}.tmp.js`; // several test workers may build at once: write, then rename
             await esbuild.build({
-                entryPoints: [src], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-                external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'error', sourcemap: true,
+                entryPoints: [src], outfile: tmp, bundle: true, platform: 'node', target: 'node20', format: 'esm',
+                external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'error', sourcemap: 'inline',
                 banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
             });
+            renameSync(tmp, out);
         }
         return out;
     }
