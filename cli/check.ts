@@ -11,6 +11,7 @@ import type { SpecDiagnostic } from '../language/load.js';
 export interface CheckOptions {
     json?: boolean;
     warnings?: boolean;
+    hints?: boolean;
     plan?: boolean;
 }
 
@@ -55,11 +56,11 @@ export function formatDiagnostic(d: SpecDiagnostic, cwd = process.cwd()): string
     return `${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity} ${d.code}: ${d.message}`;
 }
 
-export async function checkFiles(inputs: string[], options: { warnings?: boolean } = {}): Promise<{ diagnostics: SpecDiagnostic[]; files: string[]; errors: number; warnings: number }> {
+export async function checkFiles(inputs: string[], options: { warnings?: boolean; hints?: boolean } = {}): Promise<{ diagnostics: SpecDiagnostic[]; files: string[]; errors: number; warnings: number }> {
     const { loadSpecs } = await import('../language/load.js');
     const files = expandInputs(inputs);
     const { diagnostics } = await loadSpecs(files);
-    const shown = diagnostics.filter((d) => options.warnings !== false || d.severity === 'error');
+    const shown = diagnostics.filter((d) => (options.warnings !== false || d.severity === 'error') && (options.hints || d.severity !== 'hint'));
     return {
         diagnostics: shown,
         files,
@@ -102,6 +103,7 @@ export function registerCheck(program: Command): void {
         .argument('<files...>', '.mismatch files, or folders holding them')
         .option('--json', 'print a JSON array of {file, line, column, severity, code, message}')
         .option('--no-warnings', 'print errors only')
+        .option('--hints', 'also print hints (steps that nothing reads)')
         .option('--plan', 'also print the Plan (JSON) of each spec without errors')
         .action(async (files: string[], options: CheckOptions) => {
             process.exitCode = await runCheck(files, options);

@@ -44,13 +44,14 @@ export const Codes = {
     knowledgeOtherData: 'knowledge-other-data',
     mixOtherModel: 'mix-other-model',
     duplicateArm: 'duplicate-arm',
+    unusedStep: 'unused-step',
     // document level: 'too-many-errors' (syntax errors past MAX_SYNTAX_ERRORS); from loadSpecs: 'spec-file'
 } as const;
 
 export type Code = (typeof Codes)[keyof typeof Codes];
 
 /** What each code means and what to do about it (docs/language.md; hovers may show it). */
-export const CODE_DOCS: Record<Code | 'lexing-error' | 'parsing-error' | 'too-many-errors' | 'spec-file', { severity: 'error' | 'warning'; doc: string }> = {
+export const CODE_DOCS: Record<Code | 'lexing-error' | 'parsing-error' | 'too-many-errors' | 'spec-file', { severity: 'error' | 'warning' | 'hint'; doc: string }> = {
     'lexing-error': { severity: 'error', doc: 'A character that cannot start any token.' },
     'parsing-error': { severity: 'error', doc: 'The text does not follow the grammar; the message says what was expected.' },
     'too-many-errors': { severity: 'error', doc: 'More than 50 syntax errors: the rest are summarised (is the file a spec?).' },
@@ -93,4 +94,5 @@ export const CODE_DOCS: Record<Code | 'lexing-error' | 'parsing-error' | 'too-ma
     'knowledge-other-data': { severity: 'error', doc: '`evaluate … by K` where K categorised other questions than the evaluation\'s.' },
     'mix-other-model': { severity: 'warning', doc: 'A mix whose Unknown examples were measured on another model than the one it fine-tunes.' },
     'duplicate-arm': { severity: 'warning', doc: 'An evaluation that lists a model twice.' },
+    'unused-step': { severity: 'hint', doc: 'A declaration no step reads (shown faded in the editor; `mismatch check --hints` prints it).' },
 };

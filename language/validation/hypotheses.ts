@@ -5,8 +5,9 @@
  * duplicate-arm (an evaluation lists a model twice), finetune-not-evaluated (warning).
  */
 import type { ValidationAcceptor } from 'langium';
-import { isEvaluate, isFinetune, type Declaration, type Evaluate, type Hypothesis, type MismatchFile } from '../generated/ast.js';
-import { evaluationsOf, hypothesisEvaluation, rootModel } from '../experiment.js';
+import { DiagnosticTag } from 'vscode-languageserver-types';
+import { isEvaluate, isFinetune, isHypothesis, type Declaration, type Evaluate, type Hypothesis, type MismatchFile } from '../generated/ast.js';
+import { dependenciesOf, evaluationsOf, hypothesisEvaluation, rootModel } from '../experiment.js';
 import { propertiesOf, readProperty } from '../properties.js';
 import { allDeclarations } from '../scope.js';
 import { Codes } from './codes.js';
@@ -80,5 +81,22 @@ export function checkUnevaluated(file: MismatchFile, visible: Declaration[], acc
     for (const ft of allDeclarations(file).filter(isFinetune)) {
         if (!ft.name || evaluated.has(ft) || usedAsBase.has(ft)) continue;
         report(accept, 'warning', Codes.finetuneNotEvaluated, `'${ft.name}' is fine-tuned but never evaluated; add it to an \`evaluate\` line or remove it.`, { node: ft, property: 'name', data: { name: ft.name } });
+    }
+}
+
+/** Declarations that no step reads: a hint, shown faded (a label set nobody fine-tunes on...). */
+export function checkUnused(file: MismatchFile, visible: Declaration[], accept: ValidationAcceptor): void {
+    if (!file.experiments || file.experiments.length === 0) return; // a library of declarations
+    const used = new Set<Declaration>();
+    for (const d of visible) {
+        for (const dep of dependenciesOf(d)) if (dep !== d) used.add(dep);
+        if (isHypothesis(d)) {
+            const e = hypothesisEvaluation(d, visible);
+            if (e) used.add(e);
+        }
+    }
+    for (const d of allDeclarations(file)) {
+        if (!d.name || used.has(d) || isFinetune(d) || isEvaluate(d) || isHypothesis(d)) continue;
+        report(accept, 'hint', Codes.unusedStep, `'${d.name}' is not used by any step.`, { node: d, property: 'name', tags: [DiagnosticTag.Unnecessary], data: { name: d.name } });
     }
 }

@@ -9,7 +9,7 @@ import { documentOf, visibleDeclarations } from '../experiment.js';
 import type { MismatchServices } from '../mismatch-module.js';
 import { checkCycles } from './cycles.js';
 import { checkDatasetFile, checkModelFile, checkServerUrl } from './files.js';
-import { checkEvaluateArms, checkHypothesis, checkUnevaluated } from './hypotheses.js';
+import { checkEvaluateArms, checkHypothesis, checkUnevaluated, checkUnused } from './hypotheses.js';
 import { checkImport } from './imports.js';
 import { checkLeakage, checkSplits } from './leakage.js';
 import { checkFinetune } from './models.js';
@@ -45,6 +45,7 @@ export class MismatchValidator {
         checkNames(file, visible, accept);
         checkCycles(file, visible, accept);
         checkUnevaluated(file, visible, accept);
+        checkUnused(file, visible, accept);
     }
 }
 

@@ -13,7 +13,9 @@ import { codes, diagnose, type Diag } from './helpers.js';
 let dir = '';
 let n = 0;
 const file = () => join(dir, `spec-${++n}.mismatch`);
-const check = (text: string) => diagnose(text, file());
+/** Diagnostics without hints (unused steps are covered by their own test). */
+const check = async (text: string) => (await diagnose(text, file())).filter((d) => d.severity !== 4);
+const checkWithHints = (text: string) => diagnose(text, file());
 const withCode = (d: Diag[], code: string) => d.filter((x) => x.code === code);
 
 const spec = (body: string, header = '  seed 1') => `experiment T {
@@ -405,6 +407,14 @@ describe('hypotheses', () => {
         const [w] = withCode(d, 'finetune-not-evaluated');
         expect(w.message).toBe("'g' is fine-tuned but never evaluated; add it to an `evaluate` line or remove it.");
         expect(w.line).toBe(12);
+    });
+
+    it('unused-step: a hint, faded, for declarations no step reads', async () => {
+        const d = await checkWithHints(spec(arms + '\n  label spare = answers of small on d.train'));
+        const hints = withCode(d, 'unused-step');
+        expect(hints.map((h) => h.message)).toEqual(["'spare' is not used by any step."]);
+        expect(hints[0].severity).toBe(4);
+        expect(withCode(await checkWithHints(spec(arms)), 'unused-step')).toEqual([]);
     });
 
     it('duplicate-arm', async () => {
