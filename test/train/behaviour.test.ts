@@ -62,6 +62,17 @@ describe('trainer behaviour', () => {
         expect(losses(c.lossCsv)).toEqual(losses(a.lossCsv));
     });
 
+    it('early stopping on the validation loss; gradient accumulation counts optimizer steps', async () => {
+        // minDelta 100: no epoch after the first improves enough, so patience 1 stops after epoch 2
+        const es = await trainModel(job(tempDir(), { epochs: 10, earlyStopping: { patience: 1, minDelta: 100 } }));
+        expect(es.stoppedEarly).toBe(true);
+        expect(es.epochs).toBe(2);
+        // 18 training examples (25% held out), batch 6: 3 micro-batches per epoch × 4 epochs, 2 per step
+        const ga = await trainModel(job(tempDir(), { gradAccum: 2, epochs: 4 }));
+        expect(ga.steps).toBe(6);
+        expect(Number.isFinite(ga.finalTrainLoss)).toBe(true);
+    });
+
     it('cancel stops within one step and rejects with a cancelled TrainError', async () => {
         const ac = new AbortController();
         let steps = 0, stepAtAbort = 0;
