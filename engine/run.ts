@@ -81,6 +81,13 @@ export function planInstances(plan: Plan): Instance[] {
     return out;
 }
 
+/**
+ * Per-kind versions: bumped when one step kind's computation changes, so only its entries (and
+ * their dependants) recompute. Version 1 adds nothing to the key. hypothesis 2: the across-seed
+ * verdict is inconclusive when the per-seed differences are degenerate.
+ */
+export const STEP_VERSIONS: Partial<Record<Step['kind'], number>> = { hypothesis: 2 };
+
 /** Store keys of every instance (hashing the files each step reads; missing files → no key). */
 export async function instanceKeys(plan: Plan, instances: Instance[], store: Store): Promise<Map<Instance, { key?: string; error?: string }>> {
     const keys = new Map<Instance, { key?: string; error?: string }>();
@@ -101,7 +108,10 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
             }
         }
         if (error) keys.set(inst, { error });
-        else keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files })) });
+        else {
+            const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
+            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}) })) });
+        }
     }
     return keys;
 }
