@@ -12,6 +12,7 @@ const targets = [
     { entryPoints: ['client/extension.ts'], outfile: 'dist/client/extension.cjs', format: 'cjs' },
     // The engine as the extension host loads it (dynamic import() from extension.cjs).
     { entryPoints: ['client/engine-api.ts'], outfile: 'dist/client/engine.js', format: 'esm' },
+    { entryPoints: ['client/engine-worker.ts'], outfile: 'dist/client/engine-worker.js', format: 'esm' },
     { entryPoints: ['server/main.ts'], outfile: 'dist/server/main.cjs', format: 'cjs' },
     { entryPoints: ['cli/main.ts'], outfile: 'dist/cli/main.js', format: 'esm' },
     { entryPoints: ['engine/train/child.ts'], outfile: 'dist/engine/train-child.js', format: 'esm' },

@@ -1,6 +1,13 @@
-// Loads the engine bundle (ESM, dist/client/engine.js) into the extension host on first use.
+// Loads the engine bundle (ESM, dist/client/engine.js) into the extension host on first use (for
+// reading results and plot specs), and runs plans in a worker thread (dist/client/engine-worker.js).
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Plan } from '../language/plan-types.js';
+import type { RunSummary } from '../engine/results-types.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { RunOptions } from '../engine/run.js';
+import type { ToEngineWorker } from './engine-worker.js';
 
 export type EngineApi = typeof import('./engine-api.js');
 
@@ -16,4 +23,37 @@ export function loadEngine(extensionPath: string): Promise<EngineApi> {
         throw e;
     });
     return loading;
+}
+
+
+type FromEngineWorker = { type: 'event'; event: EngineEvent } | { type: 'done'; summary: RunSummary } | { type: 'error'; message: string; stack?: string };
+
+/**
+ * Runs a plan with the engine in a worker thread (dist/client/engine-worker.js), so the extension
+ * host's event loop only relays events. Cancelling the signal asks the engine to stop at its next
+ * checkpoint (finished steps are kept); the promise then resolves with a 'cancelled' summary.
+ */
+export function runInWorker(extensionPath: string, plan: Plan, options: Omit<RunOptions, 'signal' | 'onEvent'>, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<RunSummary> {
+    return new Promise((resolve, reject) => {
+        const worker = new Worker(path.join(extensionPath, 'dist', 'client', 'engine-worker.js'));
+        let settled = false;
+        const finish = (f: () => void) => {
+            if (settled) return;
+            settled = true;
+            signal.removeEventListener('abort', onAbort);
+            f();
+            void worker.terminate();
+        };
+        const onAbort = () => worker.postMessage({ type: 'cancel' } satisfies ToEngineWorker);
+        signal.addEventListener('abort', onAbort);
+        worker.on('message', (m: FromEngineWorker) => {
+            if (m.type === 'event') onEvent(m.event);
+            else if (m.type === 'done') finish(() => resolve(m.summary));
+            else if (m.type === 'error') finish(() => reject(Object.assign(new Error(m.message), { stack: m.stack ?? m.message })));
+        });
+        worker.on('error', (e) => finish(() => reject(e)));
+        worker.on('exit', (code) => finish(() => reject(new Error(`the engine worker exited (${code}) before the run finished`))));
+        worker.postMessage({ type: 'run', plan, options } satisfies ToEngineWorker);
+        if (signal.aborted) onAbort();
+    });
 }

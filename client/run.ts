@@ -1,14 +1,14 @@
 // Running a spec from the editor: one run at a time per spec, a cancellable progress notification
 // (step and percentage), a status bar item (step, tokens/s, ETA), the engine's log in the output
 // channel, results merged into the annotations as each step finishes. The engine runs in the
-// extension host (its native work in child processes); a lag monitor records the longest
-// extension-host task during each run.
+// extension host, in a worker thread (its native work in child processes); a lag monitor records
+// the longest extension-host task during each run.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Plan } from '../language/plan-types.js';
 import type { RunSummary } from '../engine/results-types.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { EngineApi } from './engine-host.js';
+import { runInWorker, type EngineApi } from './engine-host.js';
 import { formatSeconds } from './annotate.js';
 import { runSettings } from './settings.js';
 import type { SpecState, Specs } from './specs.js';
@@ -113,7 +113,6 @@ export class Runner implements vscode.Disposable {
             return undefined;
         }
 
-        const engine = await this.engine();
         const controller = new AbortController();
         this.active.set(key, { controller, started: Date.now() });
         this.specs.setBusy(doc.uri, true);
@@ -133,15 +132,13 @@ export class Runner implements vscode.Disposable {
                     const tracker = new ProgressTracker(plan, state, progress, this.status, this.specs, this.log);
                     lag.start();
                     try {
-                        record.summary = await engine.runExperiment(plan, {
-                            storeDir: settings.storeDir,
-                            threads: settings.threads,
-                            gpu: settings.gpu,
-                            signal: controller.signal,
-                            step: request.step,
-                            to: request.to,
-                            onEvent: (e) => tracker.onEvent(e),
-                        });
+                        record.summary = await runInWorker(
+                            this.extensionPath,
+                            plan,
+                            { storeDir: settings.storeDir, threads: settings.threads, gpu: settings.gpu, step: request.step, to: request.to },
+                            (e) => tracker.onEvent(e),
+                            controller.signal,
+                        );
                     } finally {
                         lag.stop();
                         tracker.dispose();

@@ -60,7 +60,7 @@ async function waitForLenses(page: Page, want = '▶ Run'): Promise<string[]> {
     return waitFor(async () => {
         const l = await codeLenses(page);
         return l.some((x) => x.includes(want)) ? l : undefined;
-    }, 90_000, `CodeLens "${want}"`);
+    }, 180_000, `CodeLens "${want}"`);
 }
 
 describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
