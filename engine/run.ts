@@ -263,6 +263,7 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
                 outputs.set(inst, { step: inst.step.id, seedIndex: inst.seedIndex, dir: store.entryDir(key), result: committed });
                 summary.steps.push(committed);
                 emit({ type: 'step-finished', ...ref, result: committed });
+                await releaseIdleModels(order.slice(order.indexOf(inst) + 1), outputs, pool);
             } catch (e) {
                 const seconds = (Date.now() - started) / 1000;
                 if (tmp) await import('node:fs/promises').then((fs) => fs.rm(tmp!, { recursive: true, force: true })).catch(() => {});
@@ -301,6 +302,44 @@ function asInstance(r: StepResult, inst: Instance): StepResult {
     else delete out.seedIndex;
     if (inst.step.kind === 'hypothesis' && out.metrics && 'name' in out.metrics) out.metrics = { ...out.metrics, name: inst.step.id };
     return out;
+}
+
+/** Model step ids a generating step answers with. */
+function modelsUsed(step: Step): string[] {
+    if (step.kind === 'label' || step.kind === 'knowledge') return [step.params.model];
+    if (step.kind === 'evaluate') return step.params.arms.map((a) => a.model);
+    return [];
+}
+
+/**
+ * Closes the inference processes of base models no remaining step generates with (a teacher is
+ * unloaded once its labels are written, before fine-tuning starts). Conservative: a model whose
+ * reference is not known yet (a finetune still to run) keeps every loaded model.
+ */
+async function releaseIdleModels(remaining: Instance[], outputs: Map<Instance, InstanceOutput>, pool: ModelPool): Promise<void> {
+    const loaded = pool.loadedPaths();
+    if (!loaded.length) return;
+    const { readModelRef } = await import('./steps/models.js');
+    const needed = new Set<string>();
+    for (const inst of remaining) {
+        for (const id of modelsUsed(inst.step)) {
+            let input = inst.inputs.find((i) => i.step.id === id);
+            // A finetune still to run generates with its base model (plus an adapter).
+            while (input && !outputs.get(input) && input.step.kind === 'finetune') {
+                const baseId = input.step.params.model;
+                input = input.inputs.find((i) => i.step.id === baseId);
+            }
+            const out = input && outputs.get(input);
+            if (!out) return; // not computed yet: cannot tell which base it uses
+            try {
+                const ref = await readModelRef(out.dir);
+                if (ref.kind === 'local') needed.add(ref.path);
+            } catch {
+                return;
+            }
+        }
+    }
+    for (const p of loaded) if (!needed.has(p)) await pool.release(p);
 }
 
 /** Fills `evaluations` and `hypotheses` from the step results. */

@@ -73,6 +73,11 @@ export class ModelPool {
         return ref.kind === 'local' ? true : ref.logprobs;
     }
 
+    /** Base model paths with a running inference process. */
+    loadedPaths(): string[] {
+        return [...this.locals.keys()];
+    }
+
     /** Closes the generator of one base model (when no later step needs it). */
     async release(path: string): Promise<void> {
         const p = this.locals.get(path);
