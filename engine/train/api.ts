@@ -3,6 +3,18 @@
 //   buildTokenizer(texts | {texts, words}) -> Tokenizer (encode/decode identical to node-llama-cpp)
 //   writeLlamaGguf(path, {config, tokenizer, tensors}) / readLlamaGguf(path) / initLlamaWeights(config, seed)
 //   trainModel(job, {signal, onEvent}) -> Promise<TrainResult>   (runs ggml in a child process)
+//
+// Contract details:
+// - A training sequence is [BOS] + tokenize(prompt + separator + answer) + [EOS]; the loss is on the
+//   answer tokens and the EOS only. With job.tokenization 'llama' (default) prompts must be evaluated as
+//   [bos, ...model.tokenize(prompt)] (engine/models/worker.ts does); 'completion' matches
+//   LlamaCompletion.generateCompletion(prompt), which drops the SPM space prefix after the BOS.
+// - Outputs in job.outDir: model.gguf (full) or adapter.gguf (LoRA), loss.csv, manifest.json;
+//   checkpoint/ while running (removed at the end). node-llama-cpp caches LoRA adapters by file path:
+//   load a retrained adapter from a new path.
+// - Defaults: batch 16, threads = cores - 1, AdamW (0.9, 0.999, eps 1e-8), constant lr, no warmup;
+//   init for {init}: N(0, 1/fan_in) matrices, norms 1. Errors are TrainError (code 'precondition',
+//   'cancelled', 'crash' with nativeOutput, 'native').
 export type { LlamaConfig, LlamaTensor, LlamaTensors, LlamaGgufInfo, LoraWeights, WriteLlamaOptions } from './llama.js';
 export {
     writeLlamaGguf, readLlamaGguf, readLlamaGgufInfo, initLlamaWeights, countParameters, llamaTensorShapes,
