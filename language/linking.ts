@@ -3,15 +3,15 @@
  * model or fine-tuned model is needed here") or a typo ("did you mean 'small'?"). The code and the
  * suggestion travel in the error (read by MismatchDocumentValidator and the quick fixes).
  */
-import { AstUtils, DefaultLinker, type AstNodeDescription, type IndexManager, type LangiumDocuments, type LinkingError, type ReferenceInfo } from 'langium';
+import { AstUtils, DefaultLinker, type AstNode, type AstNodeDescription, type IndexManager, type LangiumDocuments, type LinkingError, type ReferenceInfo } from 'langium';
 import type { LangiumServices } from 'langium/lsp';
 import { isDataRef } from './generated/ast.js';
-import { closest, expectedWord, kindWord } from './naming.js';
+import { closest, declarationExample, expectedWord, kindWord } from './naming.js';
 import { importClosure } from './workspace.js';
 import { splitsOf } from './scope.js';
 
 export interface MismatchLinkingError extends LinkingError {
-    mismatch?: { code: 'unknown-reference' | 'wrong-reference-type'; suggestion?: string; candidates?: string[]; actualType?: string; suppressed?: boolean };
+    mismatch?: { code: 'unknown-reference' | 'wrong-reference-type'; suggestion?: string; candidates?: string[]; actualType?: string; suppressed?: boolean; declare?: string };
 }
 
 export class MismatchLinker extends DefaultLinker {
@@ -58,13 +58,20 @@ export class MismatchLinker extends DefaultLinker {
                 const hint = right.length > 0 ? ` Candidates: ${[...new Set(right)].slice(0, 6).join(', ')}.` : '';
                 return { ...base, message: message + hint, mismatch: { code: 'wrong-reference-type', actualType: wrongKind.type, candidates: right } };
             }
-            const candidates = [...new Set(everything.filter((d) => this.reflection.isSubtype(d.type, referenceType)).map((d) => d.name))];
+            // A step never reads itself: leave its own name out of the suggestions.
+            let owner: AstNode | undefined = refInfo.container;
+            while (owner && !('name' in owner && owner.$container && (owner.$container.$type === 'Experiment' || owner.$container.$type === 'MismatchFile'))) owner = owner.$container;
+            const self = owner && 'name' in owner ? (owner as AstNode & { name?: string }).name : undefined;
+            const candidates = [...new Set(everything.filter((d) => this.reflection.isSubtype(d.type, referenceType) && d.name !== self).map((d) => d.name))];
             const suggestion = closest(name, candidates);
             const what = expectedWord(referenceType).replace(/^an? /, '');
+            const example = declarationExample(referenceType, name);
             const message =
                 `Unknown ${what} '${name}'.` +
-                (suggestion ? ` Did you mean '${suggestion}'?` : candidates.length > 0 ? ` Defined: ${candidates.slice(0, 6).join(', ')}.` : ` None is defined yet.`);
-            return { ...base, message, mismatch: { code: 'unknown-reference', suggestion, candidates } };
+                (suggestion
+                    ? ` Did you mean '${suggestion}'?`
+                    : (candidates.length > 0 ? ` Defined: ${candidates.slice(0, 6).join(', ')}.` : '') + (example ? ` To declare it: \`${example}\`.` : ''));
+            return { ...base, message, mismatch: { code: 'unknown-reference', suggestion, candidates, declare: example } };
         } catch {
             return base;
         }

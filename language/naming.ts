@@ -19,7 +19,7 @@ const KIND_WORDS: Record<string, string> = {
 
 const EXPECTED_WORDS: Record<string, string> = {
     ModelLike: 'a model or fine-tuned model',
-    LabelSet: 'a label set (`label … = answers of …`, `shuffle` or `mix`)',
+    LabelSet: 'a label set',
     World: 'a world',
     Dataset: 'a dataset',
     Split: 'a split',
@@ -71,4 +71,19 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     if (bestDistance * 2 > Math.max(word.length, best.length)) return undefined;
     if (bestDistance <= limit || best.toLowerCase() === word.toLowerCase() || best.toLowerCase().startsWith(word.toLowerCase())) return best;
     return undefined;
+}
+
+const DECLARE: Record<string, (name: string) => string> = {
+    ModelLike: (n) => `model ${n} = pretrain on <world> { knows 50% }`,
+    LabelSet: (n) => `label ${n} = answers of <model> on <dataset>.train`,
+    World: (n) => `world ${n} { entities 300 }`,
+    Dataset: (n) => `dataset ${n} from <world> { split train 60%  split test 40% }`,
+    Decoding: (n) => `decoding ${n} { temperature 0 }`,
+    Knowledge: (n) => `knowledge ${n} = <model> on <dataset>.train`,
+    Evaluate: (n) => `evaluate ${n} = <models> on <dataset>.test`,
+};
+
+/** A declaration of the expected kind with the given name, to show how to define a missing one. */
+export function declarationExample(referenceType: string, name: string): string | undefined {
+    return DECLARE[referenceType]?.(name);
 }

@@ -68,6 +68,13 @@ describe('references', () => {
         expect(u.line).toBe(9);
     });
 
+    it('unknown-reference without a close name says how to declare one (data.declare)', async () => {
+        const d = await check(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on teacherLabels')));
+        const [u] = withCode(d, 'unknown-reference');
+        expect(u.message).toBe("Unknown label set 'teacherLabels'. Defined: byLarge. To declare it: `label teacherLabels = answers of <model> on <dataset>.train`.");
+        expect(u.data.declare).toBe('label teacherLabels = answers of <model> on <dataset>.train');
+    });
+
     it('wrong-reference-type: a dataset where a model is needed', async () => {
         const d = await check(spec(arms.replace('answers of large', 'answers of d')));
         const [u] = withCode(d, 'wrong-reference-type');
