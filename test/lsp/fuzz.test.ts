@@ -63,7 +63,8 @@ describe('fuzz', () => {
         expect(stats.failures.slice(0, 10)).toEqual([]);
         expect(stats.alive).toBe(true);
         expect(stats.finalDiagnostics).toBe(true);
-        expect(stats.versions).toBeGreaterThan(300);
+        // about 10-20 versions a second on a loaded 2-core machine, 40+ when quiet
+        expect(stats.versions).toBeGreaterThan(100);
         expect(client.stderr.join('')).not.toMatch(/RangeError|TypeError|Maximum call stack/);
     }, 120_000);
 });
