@@ -13,10 +13,10 @@ export function humanCount(n: number): string {
 
 /**
  * Parameters of a llama-style decoder without embeddings: per layer 4·d² (attention) + 3·d·f
- * (SwiGLU MLP, f ≈ 8/3·d rounded up to a multiple of 32) + 2·d (norms).
+ * (SwiGLU MLP, f = 8/3·d rounded to a multiple of 32, as engine/models/pretrain.ts sizes it) + 2·d (norms).
  */
 export function estimateLlamaParameters(layers: number, width: number, vocabulary?: number): { blocks: number; embeddings?: number } {
-    const ff = Math.ceil((8 * width) / 3 / 32) * 32;
+    const ff = Math.max(32, Math.round((8 * width) / 3 / 32) * 32);
     const blocks = layers * (4 * width * width + 3 * width * ff + 2 * width);
     return { blocks, embeddings: vocabulary ? 2 * vocabulary * width : undefined };
 }
