@@ -106,17 +106,17 @@ async function modelStep(ctx: ExecContext, s: ModelStep): Promise<StepOutcome> {
     const src = s.params.source;
     if (src.kind === 'gguf') {
         if (!existsSync(src.path)) throw new Error(`model file not found: ${src.path}`);
-        await writeModelRef(ctx.outDir, { kind: 'local', path: src.path, lora: [], base: s.id });
+        await writeModelRef(ctx.outDir, { kind: 'local', path: src.path, lora: [], base: s.id, ...(s.params.template ? { template: s.params.template } : {}) });
         return { metrics: { path: src.path } };
     }
     if (src.kind === 'server') {
-        const ref: ModelRef = { kind: 'server', base: s.id, url: src.url, name: src.name, api: src.api, apiKeyEnv: src.apiKeyEnv, logprobs: src.logprobs, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
+        const ref: ModelRef = { kind: 'server', base: s.id, ...(s.params.template ? { template: s.params.template } : {}), url: src.url, name: src.name, api: src.api, apiKeyEnv: src.apiKeyEnv, logprobs: src.logprobs, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
         await writeModelRef(ctx.outDir, ref);
         return { metrics: { url: src.url, name: src.name, api: src.api } };
     }
     const world = await worldParamsOf(ctx, src.world);
     const r = await runPretrain(ctx, { ...src, seed: src.seed + ctx.seedOffset }, world);
-    await writeModelRef(ctx.outDir, { kind: 'local', path: r.modelFile, lora: [], taught: 'taught.json', base: s.id });
+    await writeModelRef(ctx.outDir, { kind: 'local', path: r.modelFile, lora: [], taught: 'taught.json', base: s.id, ...(s.params.template ? { template: s.params.template } : {}) });
     return { metrics: r.metrics, warnings: r.warnings };
 }
 
@@ -137,6 +137,8 @@ async function answerAll(
     options: { samples?: number; fewShot?: FewShotExample[]; label?: string } = {},
 ): Promise<Map<string, GenerationResult[]>> {
     const samples = options.samples ?? 1;
+    // A model's own prompt template (e.g. `chat` for a chat model) overrides the decoding's.
+    if (ref.template && ref.template !== decoding.template) decoding = { ...decoding, template: ref.template };
     const ck = new JsonlCheckpoint<GenerationResult & { id: string; qid: string }>(join(ctx.checkpointDir, checkpoint), 8);
     const done = await ck.load();
     const total = items.length * samples;
@@ -265,6 +267,8 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
     if (base.lora.length) throw new Error(`finetune ${s.id}: ${p.model} is itself a LoRA fine-tune; fine-tune its base model instead, or use mode full`);
     const labels = await readLabels(ctx, p.labels);
     const modelStep = stepById(ctx.plan, base.base);
+    // The trainer sees prompt + ' ' + answer: a custom template shapes the prompt; `chat` trains on the
+    // raw question (the trainer does not apply chat templates).
     const template = modelStep.kind === 'model' && modelStep.params.template && modelStep.params.template !== 'chat' ? modelStep.params.template : 'raw';
     const examples = labels.map((l) => ({ prompt: buildPrompt(template, l.question), answer: l.label }));
     const curve: FinetuneMetrics['curve'] = [];
@@ -316,8 +320,8 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
         if (parsed.length) lossCurve = parsed;
     }
     const ref: ModelRef = result.kind === 'lora'
-        ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base }
-        : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base };
+        ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
+        : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base, template: base.template };
     await writeModelRef(ctx.outDir, ref);
     const m: FinetuneMetrics = {
         lossStart: lossCurve[0]?.train ?? NaN,

@@ -20,8 +20,10 @@ export type ModelRef =
           taught?: string;
           /** Id of the model step this derives from (for messages). */
           base: string;
+          /** The model step's prompt template (overrides the decoding's). */
+          template?: string;
       }
-    | ({ kind: 'server'; base: string } & ServerOptions);
+    | ({ kind: 'server'; base: string; template?: string } & ServerOptions);
 
 export async function writeModelRef(dir: string, ref: ModelRef): Promise<void> {
     await fs.writeFile(join(dir, 'model.json'), JSON.stringify(ref, null, 1));

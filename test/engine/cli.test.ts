@@ -102,7 +102,7 @@ describe('mismatch run / report / clean', () => {
         const c4 = capture();
         expect(await runCommand(bad, { threads: 1, gpu: 'off' }, c4.io)).toBe(1);
         expect(c4.stderr()).toMatch(/bad\.mismatch:1:\d+: error/);
-    });
+    }, 300_000);
 
     it('report --html is self-contained; clean removes what the spec no longer references', async () => {
         const html = join(dir, 'report.html');
@@ -130,7 +130,7 @@ describe('mismatch run / report / clean', () => {
         expect(c2.stdout()).toMatch(/removed 8 entries/);
         expect(readdirSync(join(dir, '.mismatch', 'steps')).length).toBe(before);
         writeFileSync(file, spec());
-    });
+    }, 300_000);
 });
 
 describe('kill and resume', () => {
@@ -200,5 +200,5 @@ describe('kill and resume', () => {
         const after = await runChild([...base, '--json', '--store', join(dir, 'store')]);
         expect(after.code).toBe(0);
         expect(JSON.parse(after.stdout).steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['qa', 'teacher', 'student']));
-    });
+    }, 600_000); // five child runs: ~40 s on a quiet 2-core machine, several minutes when it is shared
 });

@@ -50,7 +50,7 @@ describe('runExperiment on real tiny models', () => {
         const plan4 = makePlan(spec, basicSteps(data, a, b, { ...greedy, maxTokens: 3 }));
         const r4 = await readResults(plan4, store);
         expect(r4.filter((r) => r.stale).map((r) => r.step)).toEqual(['ev', 'h1', 'h2']);
-    });
+    }, 300_000);
 
     it('--step runs a step and its inputs only; --force recomputes', async () => {
         const plan = makePlan(spec, basicSteps(data, a, b));
