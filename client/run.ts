@@ -161,7 +161,7 @@ export class Runner implements vscode.Disposable {
             await this.specs.reloadResults(state);
         }
         this.log.info(
-            `run ${record.summary?.status ?? 'failed'} in ${formatSeconds(record.seconds)}; longest extension-host task ${record.lag.maxMs.toFixed(0)} ms (p99 ${record.lag.p99Ms.toFixed(0)} ms, ${record.lag.samples} samples; longest timer lateness ${record.lag.maxLateMs.toFixed(0)} ms)`,
+            `run ${record.summary?.status ?? 'failed'} in ${formatSeconds(record.seconds)}; longest extension-host task ${record.lag.maxMs.toFixed(0)} ms (p99 ${record.lag.p99Ms.toFixed(0)} ms, ${record.lag.samples} samples; event-loop active ${record.lag.maxActiveMs.toFixed(0)} ms, timer lateness ${record.lag.maxLateMs.toFixed(0)} ms)`,
         );
         const summary = record.summary;
         if (summary?.status === 'done') {

@@ -145,6 +145,8 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
             return [...m.values()].some((t) => t.includes('wrong')) ? m : undefined;
         }, 30_000, 'annotations after the run');
         await clearNotifications(page);
+        if (await page.locator('.part.panel').isVisible().catch(() => false)) await page.keyboard.press('Control+J'); // hide the panel
+        await page.waitForTimeout(300);
         await screenshot(page, '04-annotated');
         expect(annotated.get(lineOf(specText, /finetune smallOnLarge/))).toMatch(/^loss \d+\.\d\d → \d+\.\d\d · 1 ep · /);
         expect(annotated.get(lineOf(specText, /label byLarge/))).toMatch(/^✓ \d+ kept · ∅ \d+ replaced by “I don't know”/);

@@ -285,7 +285,7 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
     const context = await chromium.launchPersistentContext(join(dir, 'b'), {
         executablePath: CHROMIUM,
         headless: true,
-        viewport: { width: 1500, height: 950 },
+        viewport: { width: 1800, height: 950 },
         args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     const page = context.pages()[0] ?? (await context.newPage());
