@@ -158,7 +158,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         const { page } = s;
         await runCommand(page, 'Mismatch: Show Log');
         const line = await waitFor(async () => {
-            const t = await page.locator('.part.panel .view-lines').first().innerText().catch(() => '');
+            const t = (await page.locator('.part.panel .view-lines').allInnerTexts().catch(() => [] as string[])).join('\n');
             return /longest extension-host task (\d+) ms/.exec(t) ?? undefined;
         }, 30_000, 'the run summary in the Mismatch log');
         await screenshot(page, '04b-log');
@@ -177,6 +177,9 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
             hypotheses: { name: string; verdict: string; p: number | null }[];
         };
         expect(json.steps.every((x) => x.cached), 'the CLI reads what the editor computed').toBe(true);
+        await s.page.keyboard.press('Control+1');
+        await s.page.keyboard.press('Control+Home');
+        annotated = await afterLineTexts(s.page);
         const evalText = annotated.get(lineOf(specText, /^\s*evaluate /))!;
         for (const [arm, c] of Object.entries(json.evaluations)) {
             expect(evalText).toContain(`${arm}: ✗ ${c.wrong} wrong · ✓ ${c.correct} correct · ∅ ${c.abstained} abstained`);
@@ -234,10 +237,16 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         await everything.click();
         await waitFor(async () => !existsSync(join(s.folder, '.mismatch', 'steps')), 30_000, 'the store to be removed');
         await clearNotifications(page);
+        await page.keyboard.press('Control+1');
+        await page.keyboard.press('Control+Home');
         await runCommand(page, 'Mismatch: Run Experiment');
         await waitForLenses(page, '■ Cancel');
         // Let it reach a real step (pretraining in a child process), then cancel from the CodeLens.
-        await waitFor(async () => [...(await afterLineTexts(page)).values()].some((t) => t.startsWith('⟳ running')), 120_000, 'a step to be running');
+        await waitFor(
+            async () => [...(await afterLineTexts(page)).values()].some((t) => /^⟳ running \d+%/.test(t)) || (await notifications(page)).some((t) => /model (large|small): \d+\/\d+ steps/.test(t)),
+            120_000,
+            'a pretraining step to be running',
+        );
         await screenshot(page, '07-before-cancel');
         await page.locator('.codelens-decoration a', { hasText: '■ Cancel' }).first().click();
         const msg = await notificationMatching(page, /run cancelled/, 60_000);
