@@ -86,8 +86,8 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'width', type: 'integer', min: 8, max: 8192, default: 128, doc: 'Embedding width (must be a multiple of `heads`).' },
         { key: 'heads', type: 'integer', min: 1, max: 128, default: 4, doc: 'Attention heads.' },
         { key: 'knows', type: 'share', min: 0, max: 1, minExclusive: true, default: 1, doc: 'Share of the world\'s facts this model is taught (e.g. `75%`); every entity name is still seen.' },
-        { key: 'epochs', type: 'integer', min: 1, max: 100_000, doc: 'Pretraining epochs (default 24). Train well past the point where 95% of the taught facts are answered, or the confidence gap stays narrow; the knowledge check after pretraining warns when a model misses.' },
-        { key: 'learningRate', type: 'number', min: 0, max: 1, minExclusive: true, doc: 'Pretraining peak learning rate (AdamW, cosine decay; default 0.01).' },
+        { key: 'epochs', type: 'integer', min: 1, max: 100_000, doc: 'Pretraining epochs (default 12). Train well past the point where 95% of the taught facts are answered, or the confidence gap stays narrow; the knowledge check after pretraining warns when a model misses.' },
+        { key: 'learningRate', type: 'number', min: 0, max: 1, minExclusive: true, doc: 'Pretraining peak learning rate (AdamW, cosine decay; default 0.005).' },
         seed,
     ],
     decoding: [
