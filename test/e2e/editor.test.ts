@@ -158,7 +158,8 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         const { page } = s;
         await runCommand(page, 'Mismatch: Show Log');
         const line = await waitFor(async () => {
-            const t = (await page.locator('.part.panel .view-lines').allInnerTexts().catch(() => [] as string[])).join('\n');
+            // Monaco renders spaces as no-break spaces.
+            const t = (await page.locator('.part.panel .view-lines').allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
             return /longest extension-host task (\d+) ms/.exec(t) ?? undefined;
         }, 30_000, 'the run summary in the Mismatch log');
         await screenshot(page, '04b-log');
@@ -177,8 +178,10 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
             hypotheses: { name: string; verdict: string; p: number | null }[];
         };
         expect(json.steps.every((x) => x.cached), 'the CLI reads what the editor computed').toBe(true);
+        if (await s.page.locator('.part.panel').isVisible().catch(() => false)) await s.page.keyboard.press('Control+J');
         await s.page.keyboard.press('Control+1');
         await s.page.keyboard.press('Control+Home');
+        await s.page.waitForTimeout(300);
         annotated = await afterLineTexts(s.page);
         const evalText = annotated.get(lineOf(specText, /^\s*evaluate /))!;
         for (const [arm, c] of Object.entries(json.evaluations)) {
@@ -200,7 +203,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         await page.keyboard.press('Control+K');
         await page.keyboard.press('Control+I'); // "Show or Focus Hover"
         const hover = await waitFor(async () => {
-            const t = await page.locator('.monaco-hover').first().innerText().catch(() => '');
+            const t = (await page.locator('.monaco-hover').allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
             return t.includes('wrong rate') ? t : undefined;
         }, 30_000, 'the results hover');
         expect(hover).toMatch(/arm[\s\S]*correct[\s\S]*wrong[\s\S]*abstained[\s\S]*smallOnLarge/);
