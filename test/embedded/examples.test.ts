@@ -6,7 +6,10 @@ import { join, resolve } from 'node:path';
 import { loadPlan } from '../../language/plan.js';
 
 const dir = resolve(__dirname, '..', '..', 'examples');
-const examples = readdirSync(dir).filter((f) => f.endsWith('.mismatch'));
+// Specs only: the run store `examples/.mismatch/` (made by running an example) is a folder.
+const examples = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.mismatch'))
+    .map((e) => e.name);
 
 describe('examples', () => {
     it('include the quickstart, the paper, Gekhman and bring-your-own', () => {
