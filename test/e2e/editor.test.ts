@@ -199,6 +199,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
     it('the hover on an annotated line shows the full table', async () => {
         const { page } = s;
         const line = lineOf(specText, /^\s*evaluate /);
+        await page.keyboard.press('Control+1'); // focus the editor (the log test left the panel focused)
         await goToLine(page, line, 5);
         await page.keyboard.press('Control+K');
         await page.keyboard.press('Control+I'); // "Show or Focus Hover"

@@ -413,7 +413,6 @@ export async function afterLineColors(page: Page): Promise<Map<number, string>> 
 
 /** Moves the cursor to a 1-based line/column with "Go to Line" (Ctrl+G). */
 export async function goToLine(page: Page, line: number, column = 1): Promise<void> {
-    await page.keyboard.press('Control+1'); // focus the editor group first
     await page.keyboard.press('Control+G');
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });
