@@ -136,6 +136,13 @@ function uniqueName(rng: Rng, used: Set<string>, make: () => string): string {
     throw new Error('world: could not find a fresh fictional name (the world is too large)');
 }
 
+/** A person's answer (founder, leader): "First Last", with the family name as an alias. */
+function personName(rng: Rng, used: Set<string>): { answer: string; aliases: string[] } {
+    const first = uniqueName(rng, used, () => fictionalWord(rng, 2, 2));
+    const last = uniqueName(rng, used, () => fictionalWord(rng, 2, 3));
+    return { answer: `${first} ${last}`, aliases: [last] };
+}
+
 const RELATIONS: Record<string, RelationDef> = {
     capital: {
         description: 'capital city',
@@ -157,11 +164,7 @@ const RELATIONS: Record<string, RelationDef> = {
         templates: ['Who founded {e}?', 'Who was the founder of {e}?', 'Name the founder of {e}.', '{e} was founded by whom?'],
         pool: (n) => n,
         unique: true,
-        makeAnswer: (rng, used) => {
-            const first = uniqueName(rng, used, () => fictionalWord(rng, 2, 2));
-            const last = uniqueName(rng, used, () => fictionalWord(rng, 2, 3));
-            return { answer: `${first} ${last}`, aliases: [last] };
-        },
+        makeAnswer: personName,
     },
     river: {
         description: 'main river',
@@ -225,11 +228,7 @@ const RELATIONS: Record<string, RelationDef> = {
         templates: ['Who leads {e}?', 'Who is the leader of {e}?', 'Name the ruler of {e}.', '{e} is governed by whom?'],
         pool: (n) => n,
         unique: true,
-        makeAnswer: (rng, used) => {
-            const first = uniqueName(rng, used, () => fictionalWord(rng, 2, 2));
-            const last = uniqueName(rng, used, () => fictionalWord(rng, 2, 3));
-            return { answer: `${first} ${last}`, aliases: [last] };
-        },
+        makeAnswer: personName,
     },
     mountain: {
         description: 'highest mountain',

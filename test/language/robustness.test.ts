@@ -6,16 +6,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { buildPlan } from '../../language/plan.js';
 import { parse } from './helpers.js';
+// A seeded PRNG (the engine's mulberry32), so a failure can be replayed.
+import { rng } from '../../engine/stats/index.js';
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-    return () => {
-        seed = (seed + 0x6d2b79f5) | 0;
-        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 function mutate(text: string, random: () => number): string {
     const tokens = text.split(/(\s+)/);

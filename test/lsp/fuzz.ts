@@ -17,18 +17,10 @@ import {
     type Position,
 } from 'vscode-languageserver-protocol/node.js';
 import { LspClient, repoRoot } from './lsp-client.js';
+import { rng } from '../../engine/stats/index.js';
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
+/** Seeded mutations, so a failure can be replayed (the engine's mulberry32). */
+export { rng };
 
 const TOKEN = /\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|-?\d[\w.%+-]*|[A-Za-z_]\w*|./g;
 
