@@ -7,7 +7,7 @@
  * errors, a failed step); 2 with --fail-on-hypothesis when a hypothesis does not hold (or is
  * inconclusive); 130 cancelled (Ctrl-C; the next run resumes from the store).
  */
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../engine/threads.js';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -143,7 +143,7 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     let threads: number;
     try {
         gpu = parseGpu(opts.gpu);
-        threads = opts.threads === undefined ? Math.max(1, availableParallelism()) : Number(opts.threads);
+        threads = opts.threads === undefined ? defaultThreads() : Number(opts.threads);
         if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer (got ${opts.threads})`);
     } catch (e) {
         err(`mismatch run: ${(e as Error).message}`);
@@ -210,7 +210,7 @@ export function registerRun(program: Command): void {
         .option('--to <name>', 'run every step up to and including this one')
         .option('--json', 'print the results as JSON on stdout (progress goes to stderr)')
         .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
-        .option('--threads <n>', 'CPU threads for inference and training')
+        .option('--threads <n>', 'CPU threads for inference and training (default: every core but one, at most 8)')
         .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')
         .option('--force <step>', 'recompute this step even when stored (repeatable, or comma-separated)', collectForce)
         .option('--fail-on-hypothesis', 'exit with code 2 when a hypothesis does not hold')

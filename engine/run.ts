@@ -7,7 +7,7 @@
  * all seeds of its evaluation. Store key of an instance = sha256(engine format version, the step's
  * plan key, seed index, the store keys of its input instances, the content hashes of its files).
  */
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from './threads.js';
 import type { Plan, Step } from '../language/plan-types.js';
 import type { EngineEvent, EventSink } from './events.js';
 import type { EvaluateMetrics, EvaluationSummary, HypothesisMetrics, RunSummary, StepResult } from './results-types.js';
@@ -154,7 +154,7 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
         }
     };
     const store = openStore(options.storeDir);
-    const threads = options.threads ?? Math.max(1, availableParallelism());
+    const threads = options.threads ?? defaultThreads();
     const gpu = options.gpu === 'off' || options.gpu === false ? false : (options.gpu ?? 'auto');
     const summary: RunSummary = { experiment: plan.experiment, file: plan.file, storeDir: store.dir, status: 'done', seconds: 0, steps: [], evaluations: [], hypotheses: [] };
     let instances: Instance[];

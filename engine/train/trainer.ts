@@ -2,7 +2,7 @@
 // early stopping, checkpoints and exact resume, outputs (GGUF or LoRA adapter, loss.csv, manifest.json).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { defaultThreads } from '../threads.js';
 import { Session, packBatch } from './native.js';
 import { initLlamaWeights, readLlamaGguf, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
 import { readGguf, writeGguf, type GgufValue } from './gguf.js';
@@ -269,10 +269,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
     }
 }
 
-/** Default CPU threads: all cores but one (ggml's threads spin at barriers; a busy core makes them crawl). */
-export function defaultThreads(): number {
-    return Math.max(1, Math.min(8, availableParallelism() - 1));
-}
+export { defaultThreads };
 
 function peakRss(): number {
     try {
