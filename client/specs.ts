@@ -104,13 +104,31 @@ export class Specs implements vscode.Disposable {
         } catch (e) {
             state.problem = `the language server gave no plan: ${e instanceof Error ? e.message : String(e)}`;
             this.log.warn(state.problem);
+            this.retry(uri);
             return state;
         }
+        if (!response.plan && response.errors === 0 && response.version === undefined) {
+            // The server did not have the document yet (its first workspace build was still
+            // running): ask again rather than show a spec without CodeLens until the next edit.
+            this.retry(uri);
+            return state;
+        }
+        this.retries.delete(uri.toString());
         state.errors = response.errors;
         if (response.plan) state.plan = response.plan;
         else if (response.errors > 0) state.plan = undefined;
         await this.reloadResults(state);
         return state;
+    }
+
+    private readonly retries = new Map<string, number>();
+    /** Asks for the plan again later (at most 10 times, backing off from 0.5 s to 5 s). */
+    private retry(uri: vscode.Uri): void {
+        const key = uri.toString();
+        const n = (this.retries.get(key) ?? 0) + 1;
+        this.retries.set(key, n);
+        if (n <= 10) this.schedule(uri, Math.min(5000, 500 * n));
+        else this.log.warn(`gave up asking the language server for the plan of ${uri.fsPath} after ${n - 1} tries`);
     }
 
     /** Re-reads the store for the current plan (after a step finishes, or a refresh). */
