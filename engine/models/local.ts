@@ -56,10 +56,11 @@ export interface LocalOptions {
     gpu: GpuChoice;
     threads: number;
     /**
-     * Parallel sequences (default 1). Measured with node-llama-cpp 3.21.1 on CPU (embedded models,
-     * greedy, clearHistory between questions): with 8-16 sequences in one context some answers come
-     * out of another sequence's state (5 of 1200 wrong at 8, ~25 of 300 at 16; identical at 1), so
-     * batching is opt-in until that is understood (bench/embedded/seqcheck.ts reproduces it).
+     * Parallel sequences (default 1). Wrong answers with 8-16 sequences (one sequence taking another's
+     * logits) came from concurrent sampling racing on llama.cpp's output reorder; fixed by
+     * UV_THREADPOOL_SIZE=1 below (test/engine/sequences.test.ts, bench/embedded/seqcheck.ts: 0 of 3x1380
+     * differ on a pretrained world model). Batched matrix products still round differently from
+     * single-token ones (~1e-4 in probabilities), which can flip near-tied greedy tokens of weak models.
      */
     sequences?: number;
     contextSize?: number;
@@ -82,7 +83,12 @@ export class LocalGenerator implements Generator {
     private constructor(script: string, readonly options: LocalOptions) {
         this.description = `gguf ${options.modelPath}`;
         this.lora = options.lora ?? [];
-        this.child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced' });
+        // UV_THREADPOOL_SIZE=1: node-llama-cpp 3.21.1 samples each sequence's token in its own libuv
+        // worker, and llama.cpp's llama_get_logits_ith() applies the batch's pending output reorder
+        // (output_reorder(), not thread-safe) on first access; with several sequences the outputs are
+        // reordered (split_equal ubatches) and concurrent samplers race on it, so a sequence could get
+        // another sequence's logits. One pool thread serialises them (decode is serial anyway).
+        this.child = fork(script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
         this.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
             this.stderr.push(d);
             if (this.stderr.length > 50) this.stderr.shift();
