@@ -5,7 +5,8 @@
  *
  *   npm run screenshot -- [spec] [out.png] [--font-size N] [--width W] [--height H]
  *   defaults: examples/quickstart.mismatch docs/screenshot.png, font 12, 1900x1000; the window
- *   grows (up to 3200x2000) until the whole spec and every annotation fit.
+ *   grows (up to 3200x2000) until the whole spec and every annotation fit, then loses the empty
+ *   space below the spec.
  *
  * The spec's folder (with its store) is copied to a temp folder first, so nothing in the repo
  * changes but the PNG. Run the spec with the CLI first (`npm start` for the quickstart): the
@@ -55,19 +56,21 @@ const MAX_HEIGHT = 2000;
 
 /**
  * The last line number on screen, how far (px) the widest line with its annotation runs past the
- * editor's right edge, and the line height.
+ * editor's right edge, the line height, and the empty editor height (px) below the last line.
  */
-async function measure(page: Page): Promise<{ lastLine: number; overflow: number; lineHeight: number }> {
+async function measure(page: Page): Promise<{ lastLine: number; overflow: number; lineHeight: number; spare: number }> {
     return page.evaluate(() => {
         const editor = document.querySelector('.monaco-editor .view-lines')?.closest('.monaco-editor') as HTMLElement | null;
-        if (!editor) return { lastLine: 0, overflow: 0, lineHeight: 18 };
+        if (!editor) return { lastLine: 0, overflow: 0, lineHeight: 18, spare: 0 };
         const numbers = Array.from(editor.querySelectorAll('.margin-view-overlays .line-numbers')).map((n) => Number((n as HTMLElement).innerText.trim()) || 0);
         const lines = Array.from(editor.querySelectorAll('.view-lines .view-line'));
         const right = Math.max(0, ...lines.map((l) => (l.firstElementChild as HTMLElement | null)?.getBoundingClientRect().right ?? 0));
         // The vertical scrollbar (14 px) sits over the right edge of the text area.
         const overflow = Math.ceil(right - (editor.getBoundingClientRect().right - 14));
         const lineHeight = lines[0] ? Math.round(lines[0].getBoundingClientRect().height) : 18;
-        return { lastLine: Math.max(0, ...numbers), overflow, lineHeight };
+        const bottom = Math.max(0, ...lines.map((l) => l.getBoundingClientRect().bottom));
+        const spare = Math.floor(editor.getBoundingClientRect().bottom - bottom);
+        return { lastLine: Math.max(0, ...numbers), overflow, lineHeight, spare };
     });
 }
 
@@ -142,6 +145,13 @@ async function main(): Promise<void> {
             const height = Math.min(MAX_HEIGHT, size.height + (fit.lastLine < lineCount ? (lineCount - fit.lastLine + 1) * fit.lineHeight : 0));
             if (width === size.width && height === size.height) break;
             await page.setViewportSize({ width, height });
+            await page.waitForTimeout(800);
+            fit = await measure(page);
+        }
+        if (fit.lastLine >= lineCount && fit.spare > 2 * fit.lineHeight) {
+            // No empty editor below the spec: trim the window to the last line plus a little.
+            const size = page.viewportSize()!;
+            await page.setViewportSize({ width: size.width, height: size.height - (fit.spare - 2 * fit.lineHeight) });
             await page.waitForTimeout(800);
             fit = await measure(page);
         }
