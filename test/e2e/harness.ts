@@ -355,60 +355,48 @@ export async function codeLenses(page: Page): Promise<string[]> {
 }
 
 /**
- * After-line decoration texts of the visible editor, keyed by 1-based line number as shown by the
- * line-number gutter. They live in `::after` pseudo-elements of spans whose class names change
- * between runs, so read the computed style of every span of every line.
+ * After-line decorations of the visible editor, keyed by 1-based line number as shown by the
+ * line-number gutter: the text (every `::after` of the line joined) and the color of the first.
+ * They live in `::after` pseudo-elements of spans whose class names change between runs, so read
+ * the computed style of every span of every line.
  */
-export async function afterLineTexts(page: Page): Promise<Map<number, string>> {
+async function afterLineDecorations(page: Page): Promise<Map<number, { text: string; color: string }>> {
     const entries = await page.evaluate(() => {
         const editor = document.querySelector('.monaco-editor .view-lines')?.closest('.monaco-editor');
-        if (!editor) return [] as [number, string][];
+        if (!editor) return [] as [number, { text: string; color: string }][];
         const top = (el: Element) => Math.round((el as HTMLElement).getBoundingClientRect().top);
         const numbers = new Map<number, number>();
         for (const n of Array.from(editor.querySelectorAll('.margin-view-overlays .line-numbers'))) {
             const v = Number((n as HTMLElement).innerText.trim());
             if (v) numbers.set(top(n), v);
         }
-        const out: [number, string][] = [];
+        const out: [number, { text: string; color: string }][] = [];
         for (const line of Array.from(editor.querySelectorAll('.view-lines .view-line'))) {
             const texts: string[] = [];
+            let color = '';
             for (const span of Array.from(line.querySelectorAll('span'))) {
-                const content = getComputedStyle(span, '::after').content;
-                if (content && content !== 'none' && content !== 'normal') texts.push(JSON.parse(content));
+                const style = getComputedStyle(span, '::after');
+                if (style.content && style.content !== 'none' && style.content !== 'normal') {
+                    texts.push(JSON.parse(style.content));
+                    color ||= style.color;
+                }
             }
             const number = numbers.get(top(line));
-            if (texts.length && number) out.push([number, texts.join('')]);
+            if (texts.length && number) out.push([number, { text: texts.join(''), color }]);
         }
         return out;
     });
     return new Map(entries);
 }
 
+/** After-line decoration texts of the visible editor, keyed by 1-based line number. */
+export async function afterLineTexts(page: Page): Promise<Map<number, string>> {
+    return new Map([...(await afterLineDecorations(page))].map(([line, d]) => [line, d.text]));
+}
+
 /** Colors of after-line decorations, keyed like `afterLineTexts` (for stale/verdict colors). */
 export async function afterLineColors(page: Page): Promise<Map<number, string>> {
-    const entries = await page.evaluate(() => {
-        const editor = document.querySelector('.monaco-editor .view-lines')?.closest('.monaco-editor');
-        if (!editor) return [] as [number, string][];
-        const top = (el: Element) => Math.round((el as HTMLElement).getBoundingClientRect().top);
-        const numbers = new Map<number, number>();
-        for (const n of Array.from(editor.querySelectorAll('.margin-view-overlays .line-numbers'))) {
-            const v = Number((n as HTMLElement).innerText.trim());
-            if (v) numbers.set(top(n), v);
-        }
-        const out: [number, string][] = [];
-        for (const line of Array.from(editor.querySelectorAll('.view-lines .view-line'))) {
-            for (const span of Array.from(line.querySelectorAll('span'))) {
-                const style = getComputedStyle(span, '::after');
-                if (style.content && style.content !== 'none' && style.content !== 'normal') {
-                    const number = numbers.get(top(line));
-                    if (number) out.push([number, style.color]);
-                    break;
-                }
-            }
-        }
-        return out;
-    });
-    return new Map(entries);
+    return new Map([...(await afterLineDecorations(page))].map(([line, d]) => [line, d.color]));
 }
 
 /** Moves the cursor to a 1-based line/column with "Go to Line" (Ctrl+G). */
