@@ -4,6 +4,29 @@ import { describe, expect, it } from 'vitest';
 import { Session, packBatch } from '../../engine/train/native.js';
 import { buildTokenizer, initLlamaWeights, type LlamaConfig } from '../../engine/train/api.js';
 
+/**
+ * For each tensor, the `top` largest accumulated gradients (times `scale`) agree with central finite
+ * differences of the loss (step 1e-2) within 5%.
+ */
+function expectFiniteDifferences(s: Session, mb: Parameters<Session['evalLoss']>[0], names: readonly string[], scale: number, top: number): void {
+    const h = 1e-2;
+    for (const name of names) {
+        const grad = s.gradAcc(name).map((g) => g * scale);
+        const orig = s.get(name);
+        const idx = [...grad.keys()].sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).slice(0, top);
+        for (const i of idx) {
+            const p = orig.slice(); p[i] += h; s.setWeight(name, p);
+            const lp = s.evalLoss(mb);
+            const m = orig.slice(); m[i] -= h; s.setWeight(name, m);
+            const lm = s.evalLoss(mb);
+            s.setWeight(name, orig);
+            const fd = (lp - lm) / (2 * h);
+            const rel = Math.abs(fd - grad[i]) / Math.max(Math.abs(fd), Math.abs(grad[i]), 1e-3);
+            expect(rel, `${name}[${i}] ggml ${grad[i]} fd ${fd}`).toBeLessThan(0.05);
+        }
+    }
+}
+
 describe('gradient check', () => {
     it('ggml backward matches finite differences (relative error < 5% on the 3 largest coordinates of each tensor)', () => {
         const texts = ['Q: capital of Kalo? A: Rateno Vu', 'Q: founder of Zorpel? A: Dan Shi Fi'];
@@ -29,22 +52,7 @@ describe('gradient check', () => {
             const scale = (2 * N) / mb.nReal; // ggml loss = mean over rows / period
             const groups = ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight', 'blk.0.attn_output.weight', 'blk.1.ffn_gate.weight',
                 'blk.1.ffn_up.weight', 'blk.1.ffn_down.weight', 'blk.0.attn_norm.weight', 'blk.1.ffn_norm.weight', 'output_norm.weight', 'output.weight'];
-            const h = 1e-2;
-            for (const name of groups) {
-                const grad = s.gradAcc(name).map((g) => g * scale);
-                const orig = s.get(name);
-                const idx = [...grad.keys()].sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).slice(0, 3);
-                for (const i of idx) {
-                    const p = orig.slice(); p[i] += h; s.setWeight(name, p);
-                    const lp = s.evalLoss(mb);
-                    const m = orig.slice(); m[i] -= h; s.setWeight(name, m);
-                    const lm = s.evalLoss(mb);
-                    s.setWeight(name, orig);
-                    const fd = (lp - lm) / (2 * h);
-                    const rel = Math.abs(fd - grad[i]) / Math.max(Math.abs(fd), Math.abs(grad[i]), 1e-3);
-                    expect(rel, `${name}[${i}] ggml ${grad[i]} fd ${fd}`).toBeLessThan(0.05);
-                }
-            }
+            expectFiniteDifferences(s, mb, groups, scale, 3);
         } finally {
             s.free();
         }
@@ -77,22 +85,7 @@ describe('gradient check', () => {
                 'blk.1.attn_v.weight.lora_a', 'blk.1.attn_v.weight.lora_b', 'blk.1.ffn_up.weight.lora_a', 'blk.1.ffn_up.weight.lora_b']);
             s.step(mb);
             const scale = (2 * N) / mb.nReal;
-            const h = 1e-2;
-            for (const name of s.trainable) {
-                const grad = s.gradAcc(name).map((g) => g * scale);
-                const orig = s.get(name);
-                const idx = [...grad.keys()].sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).slice(0, 2);
-                for (const i of idx) {
-                    const p = orig.slice(); p[i] += h; s.setWeight(name, p);
-                    const lp = s.evalLoss(mb);
-                    const m = orig.slice(); m[i] -= h; s.setWeight(name, m);
-                    const lm = s.evalLoss(mb);
-                    s.setWeight(name, orig);
-                    const fd = (lp - lm) / (2 * h);
-                    const rel = Math.abs(fd - grad[i]) / Math.max(Math.abs(fd), Math.abs(grad[i]), 1e-3);
-                    expect(rel, `${name}[${i}] ggml ${grad[i]} fd ${fd}`).toBeLessThan(0.05);
-                }
-            }
+            expectFiniteDifferences(s, mb, s.trainable, scale, 2);
         } finally {
             s.free();
         }
