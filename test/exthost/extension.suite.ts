@@ -98,11 +98,16 @@ export function extensionSuite(root: Mocha.Suite): void {
     });
 
     test('refuses a second run of the same spec while one is in flight, and cancels', async () => {
-        const first = vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runStep', doc.uri, 'small');
-        await until(() => api.runner.isRunning(doc.uri) || undefined, 'the run to start', 30_000);
-        const second = await vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runExperiment', doc.uri);
+        // The whole experiment is minutes of work; cancelling once a model step has started (an
+        // event, not a fixed sleep) leaves most of it undone however fast the machine is.
+        const first = vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runExperiment', doc.uri);
+        await until(() => {
+            const running = api.specs.get(doc.uri)?.live.running;
+            return running && (running.step === 'small' || running.step === 'large') ? running : undefined;
+        }, 'a pretraining step to start', 120_000);
+        assert.ok(api.runner.isRunning(doc.uri), 'the run is in flight');
+        const second = await vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runStep', doc.uri, 'small');
         assert.equal(second, undefined, 'a second run of the same spec does not start');
-        await new Promise((r) => setTimeout(r, 1500));
         await vscode.commands.executeCommand('mismatch.cancelRun', doc.uri);
         const r = await first;
         assert.ok(r, 'the first run returned');
