@@ -151,12 +151,10 @@ export function pairedT(differences: number[], alternative: Alternative = 'two-s
     const se = Math.sqrt(variance / n);
     const df = n - 1;
     if (se === 0) {
-        // All differences equal: the test statistic is ±∞ (or undefined when they are all zero).
-        if (mean === 0) return { t: NaN, df, p: 1, mean, n };
-        const t = mean > 0 ? Infinity : -Infinity;
-        const pg = mean > 0 ? 0 : 1;
-        const p = alternative === 'greater' ? pg : alternative === 'less' ? 1 - pg : 0;
-        return { t, df, p, mean, n };
+        // All differences equal: no variance to scale by, so the t statistic is undefined (±∞ is a
+        // limit, not evidence: three identical differences are one comparison seen three times).
+        // p is NaN; callers use an exact test (signFlipTest) or say why there is none.
+        return { t: NaN, df, p: NaN, mean, n };
     }
     const t = mean / se;
     let p: number;
@@ -408,4 +406,149 @@ export function verdictOf(p: number, alpha: number, minAchievableP: number): Ver
     if (p < alpha) return 'holds';
     if (minAchievableP >= alpha) return 'inconclusive';
     return 'does not hold';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replicates and families
+
+/** The q-quantile of Student's t with `df` degrees of freedom (bisection on studentTSf, |error| < 1e-12). */
+export function studentTQuantile(q: number, df: number): number {
+    if (!(q > 0 && q < 1) || !(df > 0)) return NaN;
+    if (q === 0.5) return 0;
+    if (q < 0.5) return -studentTQuantile(1 - q, df);
+    const tail = 1 - q;
+    let lo = 0;
+    let hi = 1;
+    while (studentTSf(hi, df) > tail) hi *= 2;
+    for (let i = 0; i < 200 && hi - lo > 1e-13 * Math.max(1, hi); i++) {
+        const mid = (lo + hi) / 2;
+        if (studentTSf(mid, df) > tail) lo = mid;
+        else hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/** Mean of `xs` with its two-sided t interval (sd / √n, n − 1 degrees of freedom). NaN bounds below 2 values. */
+export function tInterval(xs: number[], level = 0.95): { mean: number; ci: [number, number]; sd: number; n: number } {
+    const n = xs.length;
+    const mean = n ? xs.reduce((s, x) => s + x, 0) / n : NaN;
+    if (n < 2) return { mean, ci: [NaN, NaN], sd: NaN, n };
+    const sd = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
+    const half = studentTQuantile(1 - (1 - level) / 2, n - 1) * (sd / Math.sqrt(n));
+    return { mean, ci: [mean - half, mean + half], sd, n };
+}
+
+export interface SignFlipResult {
+    /** Sum of the values (the test statistic; the mean carries the same information). */
+    statistic: number;
+    /** Values that enter the test (all of them; zeros cannot change sign and add nothing). */
+    units: number;
+    /** Non-zero values: the ones whose sign is flipped. */
+    informative: number;
+    p: number;
+    alternative: Alternative;
+    /** 'exact': the full sign-flip distribution (enumerated, or by dynamic programming over integer
+     * values); 'monte-carlo': `resamples` seeded random sign flips, p = (1 + hits) / (1 + resamples). */
+    method: 'exact' | 'monte-carlo';
+    resamples?: number;
+    /** Smallest p this test could give with these units, whatever their signs. */
+    minAchievableP: number;
+}
+
+/**
+ * Sign-flip permutation test of "the values are symmetric around 0" (a paired permutation test):
+ * under H0 every value's sign is + or − with probability 1/2, independently. 'greater' p =
+ * P(S* ≥ S), 'less' p = P(S* ≤ S), two-sided p = P(|S*| ≥ |S|), S = Σ values.
+ * Exact when the values are integers (dynamic programming over the sum, any n within a size limit)
+ * or when there are at most `exactLimit` non-zero values (enumeration); otherwise Monte Carlo with
+ * `resamples` seeded draws. All equal non-zero values give 2^-n (one-sided), never 0.
+ */
+export function signFlipTest(values: number[], alternative: Alternative = 'two-sided', options: { seed?: number; resamples?: number; exactLimit?: number } = {}): SignFlipResult {
+    if (values.some((v) => !Number.isFinite(v))) throw new Error('sign-flip test: values must be finite numbers');
+    const nz = values.filter((v) => v !== 0);
+    const n = nz.length;
+    const statistic = values.reduce((s, v) => s + v, 0);
+    const base = { statistic, units: values.length, informative: n, alternative };
+    if (n === 0) return { ...base, p: 1, method: 'exact', minAchievableP: 1 };
+    const a = nz.map(Math.abs);
+    const total = a.reduce((s, v) => s + v, 0);
+    const minAchievableOne = Math.pow(0.5, n);
+    const tol = 1e-9 * Math.max(1, total);
+    const fromTails = (ge: number, le: number): number => {
+        // ge = P(S* ≥ S), le = P(S* ≤ S); by symmetry P(|S*| ≥ |S|) = 2·min(ge, le) capped at 1.
+        if (alternative === 'greater') return Math.min(1, ge);
+        if (alternative === 'less') return Math.min(1, le);
+        return Math.min(1, 2 * Math.min(ge, le));
+    };
+    const minAchievableP = alternative === 'two-sided' ? Math.min(1, 2 * minAchievableOne) : minAchievableOne;
+    const integers = a.every((v) => Number.isInteger(v));
+    if (integers && n * total <= 5e7) {
+        // W = sum of the |values| that get a + sign; S* = 2W − total. prob[w] = P(W = w).
+        let prob = new Float64Array(total + 1);
+        prob[0] = 1;
+        let reach = 0;
+        for (const v of a) {
+            const next = new Float64Array(total + 1);
+            for (let w = 0; w <= reach; w++) {
+                const pw = prob[w];
+                if (!pw) continue;
+                next[w] += pw / 2;
+                next[w + v] += pw / 2;
+            }
+            reach += v;
+            prob = next;
+        }
+        // S* ≥ S ⇔ W ≥ (S + total)/2; S is an integer of the same parity as total.
+        const wObs = Math.round((Math.round(statistic) + total) / 2);
+        let ge = 0;
+        let le = 0;
+        for (let w = 0; w <= total; w++) {
+            if (w >= wObs) ge += prob[w];
+            if (w <= wObs) le += prob[w];
+        }
+        return { ...base, p: fromTails(ge, le), method: 'exact', minAchievableP };
+    }
+    const limit = options.exactLimit ?? 20;
+    if (n <= limit) {
+        let ge = 0;
+        let le = 0;
+        const all = 2 ** n;
+        for (let mask = 0; mask < all; mask++) {
+            let s = 0;
+            for (let i = 0; i < n; i++) s += mask & (1 << i) ? a[i] : -a[i];
+            if (s >= statistic - tol) ge++;
+            if (s <= statistic + tol) le++;
+        }
+        return { ...base, p: fromTails(ge / all, le / all), method: 'exact', minAchievableP };
+    }
+    const B = options.resamples ?? 10_000;
+    const rand = rng(options.seed ?? 1);
+    let ge = 0;
+    let le = 0;
+    for (let r = 0; r < B; r++) {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += rand() < 0.5 ? a[i] : -a[i];
+        if (s >= statistic - tol) ge++;
+        if (s <= statistic + tol) le++;
+    }
+    const p = fromTails((1 + ge) / (1 + B), (1 + le) / (1 + B));
+    return { ...base, p, method: 'monte-carlo', resamples: B, minAchievableP: Math.max(minAchievableP, (alternative === 'two-sided' ? 2 : 1) / (1 + B)) };
+}
+
+/**
+ * Holm's step-down adjustment of a family of p-values (Holm 1979): sort ascending,
+ * p̃(i) = max_{j ≤ i} min(1, (m − j + 1)·p(j)). NaN p-values (tests that could not run) count as 1:
+ * an unknown member can only raise the others' adjusted p, never lower it. `size` (≥ the number of
+ * p-values) counts members that have no p yet, also as 1.
+ */
+export function holm(ps: number[], size = ps.length): number[] {
+    const m = Math.max(size, ps.length);
+    const order = ps.map((p, i) => ({ p: Number.isFinite(p) ? p : 1, i })).sort((x, y) => x.p - y.p || x.i - y.i);
+    const out = new Array<number>(ps.length);
+    let running = 0;
+    order.forEach(({ p, i }, j) => {
+        running = Math.max(running, Math.min(1, (m - j) * p));
+        out[i] = running;
+    });
+    return out;
 }

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
     binomialCdf,
     bootstrapPairedDiffCI,
+    holm,
+    signFlipTest,
+    studentTQuantile,
+    tInterval,
     discordant,
     matchCoverage,
     mcnemarExact,
@@ -110,5 +114,81 @@ describe('bootstrap and verdict', () => {
         expect(verdictOf(0.4, 0.05, 1 / 1024)).toBe('does not hold');
         expect(verdictOf(0.5, 0.05, 0.125)).toBe('inconclusive'); // 3 discordant pairs can never reach 0.05
         expect(verdictOf(NaN, 0.05, 0)).toBe('inconclusive');
+    });
+});
+
+describe('replicates: sign-flip test, t quantiles and intervals', () => {
+    it('one comparison repeated: per-question sums ±3 over 3 replicates (b = 4, c = 2) give the exact McNemar p, never 0', () => {
+        // Signs of 6 equal magnitudes: S* ≥ S ⇔ at least 4 of 6 positive: (C(6,4)+C(6,5)+C(6,6))/64 = 22/64
+        // = one-sided exact McNemar for b = 4, c = 2; two-sided 2·P(X ≤ 2) = 44/64.
+        const sums = [3, 3, 3, 3, -3, -3, 0, 0, 0];
+        const r = signFlipTest(sums, 'greater');
+        expect(r.p).toBeCloseTo(22 / 64, 12);
+        expect(r.method).toBe('exact');
+        expect(r.units).toBe(9);
+        expect(r.informative).toBe(6);
+        expect(r.minAchievableP).toBeCloseTo(1 / 64, 14);
+        expect(signFlipTest(sums, 'two-sided').p).toBeCloseTo(44 / 64, 12);
+        expect(mcnemarExact(4, 2, 'greater').p).toBeCloseTo(22 / 64, 12);
+    });
+    it('zero variance across replicates: 2^-n, not 0', () => {
+        // [.02, .02, .02]: only the all-plus assignment reaches S → 1/8.
+        expect(signFlipTest([0.02, 0.02, 0.02], 'greater').p).toBeCloseTo(1 / 8, 12);
+        // [.02, .02, .03] (t p = 0.0099, python3 scipy.stats.ttest_1samp(..., alternative='greater')) → 1/8 too.
+        expect(signFlipTest([0.02, 0.02, 0.03], 'greater').p).toBeCloseTo(1 / 8, 12);
+        expect(pairedT([0.02, 0.02, 0.03], 'greater').p).toBeCloseTo(0.009901970590196563, 9);
+        // The t statistic of equal differences is undefined: no p at all rather than p = 0.
+        expect(pairedT([0.02, 0.02, 0.02], 'greater').p).toBeNaN();
+        expect(signFlipTest([0, 0, 0], 'greater')).toMatchObject({ p: 1, minAchievableP: 1, informative: 0 });
+    });
+    // python3: numpy enumeration of all 2^22 sign assignments of |values|, counting S* >= S
+    // (ints: rng = np.random.default_rng(7); rs.integers(-3, 4, size=22); halves: next draw + 0.5).
+    const ints = [3, 1, 1, 3, 1, 2, 2, -2, -3, -1, -2, 3, 3, -3, 0, 2, -3, 2, -3, 0, 2, -1];
+    const halves = [-0.5, -0.5, 1.5, -0.5, 2.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.5, 2.5, 1.5, 1.5, 1.5, -0.5, 2.5, 0.5, -0.5, 2.5, -1.5];
+    it('integer values: exact by dynamic programming, equal to full enumeration', () => {
+        const r = signFlipTest(ints, 'greater', { exactLimit: 0 });
+        expect(r.method).toBe('exact');
+        expect(r.p).toBeCloseTo(0.2818784713745117, 12);
+        expect(signFlipTest(ints, 'two-sided', { exactLimit: 0 }).p).toBeCloseTo(0.5637569427490234, 12);
+        expect(signFlipTest(ints.map((x) => -x), 'less', { exactLimit: 0 }).p).toBeCloseTo(0.2818784713745117, 12);
+    });
+    it('non-integer values: enumeration when few, seeded Monte Carlo with stated resamples when many', () => {
+        const e = signFlipTest(halves, 'greater', { exactLimit: 22 });
+        expect(e.method).toBe('exact');
+        expect(e.p).toBeCloseTo(0.003346681594848633, 12);
+        const mc = signFlipTest(halves, 'greater', { exactLimit: 10, resamples: 20000, seed: 3 });
+        expect(mc.method).toBe('monte-carlo');
+        expect(mc.resamples).toBe(20000);
+        // binomial standard error of the estimate is √(p(1−p)/20000) ≈ 4.1e-4; allow 5 of them.
+        expect(Math.abs(mc.p - 0.003346681594848633)).toBeLessThan(5 * 4.1e-4);
+        expect(signFlipTest(halves, 'greater', { exactLimit: 10, resamples: 20000, seed: 3 }).p).toBe(mc.p);
+        expect(mc.p).toBeGreaterThanOrEqual(1 / 20001);
+    });
+    it('t quantiles and the t interval (python3 scipy.stats.t.ppf)', () => {
+        expect(studentTQuantile(0.975, 2)).toBeCloseTo(4.302652729749462, 8);
+        expect(studentTQuantile(0.975, 4)).toBeCloseTo(2.7764451051977934, 8);
+        expect(studentTQuantile(0.975, 1000)).toBeCloseTo(1.9623390808264083, 8);
+        expect(studentTQuantile(0.9, 7)).toBeCloseTo(1.4149239276505086, 8);
+        expect(studentTQuantile(0.025, 4)).toBeCloseTo(-2.7764451051977934, 8);
+        // mean 0.026, sd 0.023022, t.ppf(0.975, 4) · sd/√5 (python3 numpy + scipy)
+        const r = tInterval([0.05, 0.02, 0.04, -0.01, 0.03]);
+        expect(r.mean).toBeCloseTo(0.026, 12);
+        expect(r.ci[0]).toBeCloseTo(-0.0025852519098702245, 8);
+        expect(r.ci[1]).toBeCloseTo(0.05458525190987023, 8);
+        expect(tInterval([0.1]).ci.every(Number.isNaN)).toBe(true);
+    });
+});
+
+describe('Holm', () => {
+    it('step-down by hand', () => {
+        // sorted .005, .01, .03, .04 × 4, 3, 2, 1 = .02, .03, .06, .04 → running max .02, .03, .06, .06
+        const adj = holm([0.01, 0.04, 0.03, 0.005]);
+        [0.03, 0.06, 0.06, 0.02].forEach((x, i) => expect(adj[i]).toBeCloseTo(x, 12));
+        // a member without a p counts as 1; a family of 5 with two known: .01·5 = .05, max(.05, .02·4)
+        const part = holm([0.01, 0.02], 5);
+        expect(part[0]).toBeCloseTo(0.05, 12);
+        expect(part[1]).toBeCloseTo(0.08, 12);
+        expect(holm([NaN, 0.01])).toEqual([1, 0.02]);
+        expect(holm([0.6, 0.7])).toEqual([1, 1]);
     });
 });
