@@ -9,6 +9,8 @@
 // else falls back to bytes. `encode` below is the same algorithm step for step, so our token ids equal
 // node-llama-cpp's `model.tokenize` (proved by test/train/tokenizer.test.ts on many strings).
 
+import { gv, type GgufValue } from './gguf.js';
+
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 export const SPACE = '\u2581'; // ▁
 
@@ -24,6 +26,57 @@ export interface TokenizerData {
     addBos: boolean;
     addEos: boolean;
     addSpacePrefix: boolean;
+}
+
+/**
+ * A byte-level BPE vocabulary as GGUF stores it (tokenizer.ggml.model "gpt2"): Llama 3.x, Qwen2,
+ * Mistral-Nemo… Tokenized by node-llama-cpp (llama.cpp's llm_tokenizer_bpe with the `pre` regexes),
+ * never by us: a TypeScript copy of every pre-tokenizer would be a second source of truth.
+ */
+export interface BpeTokenizerData {
+    model: 'gpt2';
+    /** tokenizer.ggml.pre: the pre-tokenizer ('llama-bpe' for Llama 3, 'qwen2', …) */
+    pre: string;
+    /** token texts in GPT-2's byte-to-unicode alphabet (space = Ġ, newline = Ċ) */
+    tokens: string[];
+    types: number[];
+    /** "left right" pairs in merge order (rank = index) */
+    merges: string[];
+    bosId: number;
+    eosId: number;
+    padId?: number;
+    addBos: boolean;
+    /** tokenizer.chat_template (Jinja), for instruct models */
+    chatTemplate?: string;
+}
+
+export function bpeTokenizerMetadata(t: BpeTokenizerData): [string, GgufValue][] {
+    return [
+        ['tokenizer.ggml.model', gv.str('gpt2')],
+        ['tokenizer.ggml.pre', gv.str(t.pre)],
+        ['tokenizer.ggml.tokens', gv.strs(t.tokens)],
+        ['tokenizer.ggml.token_type', gv.i32s(t.types)],
+        ['tokenizer.ggml.merges', gv.strs(t.merges)],
+        ['tokenizer.ggml.bos_token_id', gv.u32(t.bosId)],
+        ['tokenizer.ggml.eos_token_id', gv.u32(t.eosId)],
+        ...(t.padId !== undefined ? [['tokenizer.ggml.padding_token_id', gv.u32(t.padId)] as [string, GgufValue]] : []),
+        ['tokenizer.ggml.add_bos_token', gv.bool(t.addBos)],
+        ...(t.chatTemplate !== undefined ? [['tokenizer.chat_template', gv.str(t.chatTemplate)] as [string, GgufValue]] : []),
+    ];
+}
+
+/** GPT-2's byte-to-unicode map (bytes_to_unicode in its encoder.py): printable bytes map to themselves. */
+export function gpt2ByteChars(): string[] {
+    const bs: number[] = [];
+    for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
+    for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
+    for (let b = 0xae; b <= 0xff; b++) bs.push(b);
+    const cs = [...bs];
+    let n = 0;
+    for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+    const out: string[] = new Array(256);
+    bs.forEach((b, i) => { out[b] = String.fromCodePoint(cs[i]); });
+    return out;
 }
 
 export interface Tokenizer {
