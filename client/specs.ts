@@ -6,7 +6,7 @@ import type { LanguageClient } from 'vscode-languageclient/node.js';
 import type { Plan } from '../language/plan-types.js';
 import type { StepResult } from '../engine/results-types.js';
 import { annotate, type Annotation, type LiveState } from './annotate.js';
-import { PLAN_REQUEST, type PlanParams, type PlanResponse } from './protocol.js';
+import { PlanRequest, type PlanResponse } from '../language/protocol.js';
 import { runSettings } from './settings.js';
 import type { EngineApi } from './engine-host.js';
 
@@ -93,7 +93,7 @@ export class Specs implements vscode.Disposable {
     /** The plan of the document as the server has it now (unsaved edits included). */
     async requestPlan(uri: vscode.Uri): Promise<PlanResponse> {
         await this.client.start().catch(() => undefined);
-        return this.client.sendRequest<PlanResponse>(PLAN_REQUEST, { uri: this.client.code2ProtocolConverter.asUri(uri) } satisfies PlanParams);
+        return this.client.sendRequest(PlanRequest, { uri: this.client.code2ProtocolConverter.asUri(uri) });
     }
 
     async refresh(uri: vscode.Uri): Promise<SpecState> {

@@ -1,9 +1,9 @@
 // The one custom request between the extension and the language server: the Plan of an open
 // document as the server sees it (unsaved edits included), so the client never parses the spec.
-// Pure types and names: imported by both sides (server/plan-request.ts and the client).
-import type { Plan } from '../language/plan-types.js';
-
-export const PLAN_REQUEST = 'mismatch/plan';
+// A typed RequestType beside the language, imported by both sides (server/plan-request.ts and
+// client/specs.ts): params and result types travel with the method name, no casts on either side.
+import { RequestType } from 'vscode-languageserver-protocol';
+import type { Plan } from './plan-types.js';
 
 export interface PlanParams {
     uri: string;
@@ -17,3 +17,5 @@ export interface PlanResponse {
     /** Version of the document the plan was built from. */
     version?: number;
 }
+
+export const PlanRequest = new RequestType<PlanParams, PlanResponse, void>('mismatch/plan');

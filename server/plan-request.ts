@@ -1,13 +1,13 @@
-// The `mismatch/plan` request (client/protocol.ts): the Plan of an open document as the server
+// The `mismatch/plan` request (language/protocol.ts): the Plan of an open document as the server
 // has it (unsaved edits included), built by language/plan.ts once the document is validated. The
 // extension uses it for CodeLens, annotations and runs, so it never parses the spec itself.
 import { DocumentState, URI, type LangiumSharedCoreServices } from 'langium';
 import type { Connection } from 'vscode-languageserver';
 import { buildPlan } from '../language/plan.js';
-import { PLAN_REQUEST, type PlanParams, type PlanResponse } from '../client/protocol.js';
+import { PlanRequest, type PlanResponse } from '../language/protocol.js';
 
 export function registerPlanRequest(connection: Connection, shared: LangiumSharedCoreServices): void {
-    connection.onRequest(PLAN_REQUEST, async (params: PlanParams, token): Promise<PlanResponse> => {
+    connection.onRequest(PlanRequest, async (params, token): Promise<PlanResponse> => {
         const uri = URI.parse(params.uri);
         const documents = shared.workspace.LangiumDocuments;
         // Wait for the current build of this document (the editor's latest edit) to be validated.

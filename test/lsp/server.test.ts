@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CodeActionRequest, type CodeAction } from 'vscode-languageserver-protocol/node.js';
+import { PlanRequest } from '../../language/protocol.js';
 import { LspClient, positionOf, repoRoot } from './lsp-client.js';
 
 let client: LspClient;
@@ -98,6 +99,29 @@ describe('language server over stdio', () => {
         })) as CodeAction[];
         expect(actions.map((a) => a.title)).toEqual(["Change '75' to '75%'"]);
         expect(actions[0].edit?.changes?.[uri]?.[0].newText).toBe('75%');
+    });
+
+    it('answers the typed plan request with the plan of the unsaved text, and none while it has errors', async () => {
+        const uri = pathToFileURL(join(dir, 'plan.mismatch')).toString();
+        await client.open(uri, quickstart);
+        const first = await client.connection.sendRequest(PlanRequest, { uri });
+        expect(first.errors).toBe(0);
+        const ids = first.plan!.steps.map((s) => s.id);
+        expect(ids).toContain('smallOnSmall');
+        const line = quickstart.split('\n').findIndex((l) => /^\s*finetune smallOnSmall\b/.test(l));
+        expect(first.plan!.steps.find((s) => s.id === 'smallOnSmall')!.range.start.line).toBe(line);
+        // An edit the editor has not saved: the plan follows it.
+        const renamed = quickstart.replaceAll('smallOnSmall', 'ownLabels');
+        const v2 = await client.change(uri, renamed);
+        const second = await client.connection.sendRequest(PlanRequest, { uri });
+        expect(second.version).toBe(v2);
+        expect(second.plan!.steps.map((s) => s.id)).toContain('ownLabels');
+        expect(second.plan!.steps.map((s) => s.id)).not.toContain('smallOnSmall');
+        const v3 = await client.change(uri, renamed.replace('finetune ownLabels = small on bySmall', 'finetune ownLabels = smal on bySmall'));
+        const broken = await client.connection.sendRequest(PlanRequest, { uri });
+        expect(broken.version).toBe(v3);
+        expect(broken.errors).toBeGreaterThan(0);
+        expect(broken.plan).toBeUndefined();
     });
 
     it('shuts down and exits cleanly', async () => {
