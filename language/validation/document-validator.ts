@@ -2,45 +2,64 @@
  * Langium's document validator, with linking errors carrying our codes (`unknown-reference`,
  * `wrong-reference-type`) and the data a quick fix needs (`suggestion`).
  */
-import { AstUtils, Cancellation, DefaultDocumentValidator, type AstNode, type LangiumDocument, type ValidationAcceptor, type ValidationOptions } from 'langium';
+import { AstUtils, Cancellation, DefaultDocumentValidator, GrammarAST, GrammarUtils, type AstNode, type Grammar, type LangiumDocument, type ValidationAcceptor, type ValidationOptions } from 'langium';
+import { MismatchGrammar } from '../generated/grammar.js';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { MismatchLinkingError } from '../linking.js';
 
 /** More syntax errors than this in one document are summarised: past it they only repeat (binary junk). */
 export const MAX_SYNTAX_ERRORS = 50;
 
-/** The AST's containment, spelled out (cheaper than Langium's reflective walk, which reads every key). */
-const CHILDREN: Record<string, string[]> = {
-    MismatchFile: ['imports', 'declarations', 'experiments'],
-    Experiment: ['settings', 'declarations'],
-    Setting: ['values'],
-    Body: ['items'],
-    Property: ['values'],
-    Dataset: ['body'],
-    World: ['body'],
-    Model: ['body'],
-    Decoding: ['body'],
-    Label: ['data', 'body'],
-    Shuffle: ['body'],
-    Mix: ['body'],
-    Knowledge: ['data', 'body'],
-    Finetune: ['body'],
-    Evaluate: ['arms', 'data', 'body'],
-    Hypothesis: ['body'],
-    Import: [], Split: [], Flag: [], DataRef: [], Arm: [], NumberValue: [], StringValue: [], NameValue: [],
-};
+/**
+ * The AST's containment, read once from the grammar: for each node type, the properties that hold
+ * child nodes and the concrete types those children can have. (Cheaper than Langium's reflective
+ * walk, which reads every key of every node; derived rather than written out so that a rule added
+ * to the grammar is validated without anyone remembering to list it here.)
+ */
+export interface Containment {
+    children: Record<string, string[]>;
+    childTypes: Record<string, string[]>;
+}
 
-const VALUES = ['NumberValue', 'StringValue', 'NameValue'];
-const DECLARATIONS = ['World', 'Dataset', 'Model', 'Decoding', 'Label', 'Shuffle', 'Mix', 'Knowledge', 'Finetune', 'Evaluate', 'Hypothesis'];
-/** The node types each type may contain. */
-const CHILD_TYPES: Record<string, string[]> = {
-    MismatchFile: ['Import', 'Experiment', ...DECLARATIONS],
-    Experiment: ['Setting', ...DECLARATIONS],
-    Setting: VALUES,
-    Body: ['Property', 'Split', 'Flag'],
-    Property: VALUES,
-    ...Object.fromEntries(DECLARATIONS.map((d) => [d, ['Body', 'DataRef', 'Arm']])),
-};
+export function containmentOf(grammar: Grammar): Containment {
+    const rules = new Map(grammar.rules.filter(GrammarAST.isParserRule).filter((r) => !GrammarUtils.isDataTypeRule(r)).map((r) => [r.name, r]));
+    const assignments = (r: GrammarAST.ParserRule) => AstUtils.streamAst(r.definition).filter(GrammarAST.isAssignment).toArray();
+    const hasActions = (r: GrammarAST.ParserRule) => AstUtils.streamAst(r.definition).some(GrammarAST.isAction);
+    const typeOf = (r: GrammarAST.ParserRule) => r.inferredType?.name ?? r.returnType?.ref?.name ?? r.name;
+    // A rule without assignments or actions (`Value: NumberValue | StringValue | NameValue`) is a union:
+    // its nodes are those of the rules it calls.
+    const concrete = (name: string, seen = new Set<string>()): string[] => {
+        const rule = rules.get(name);
+        if (!rule || seen.has(name)) return [];
+        seen.add(name);
+        if (assignments(rule).length > 0 || hasActions(rule) || rule.entry) return [typeOf(rule)];
+        return AstUtils.streamAst(rule.definition)
+            .filter(GrammarAST.isRuleCall)
+            .toArray()
+            .flatMap((c) => concrete(c.rule.ref?.name ?? '', seen));
+    };
+    const children: Record<string, string[]> = {};
+    const childTypes: Record<string, string[]> = {};
+    for (const rule of rules.values()) {
+        const own = assignments(rule);
+        if (own.length === 0 && !hasActions(rule) && !rule.entry) continue;
+        const type = typeOf(rule);
+        const props = new Set<string>(children[type] ?? []);
+        const types = new Set<string>(childTypes[type] ?? []);
+        for (const a of own) {
+            const terminals = GrammarAST.isAlternatives(a.terminal) ? a.terminal.elements : [a.terminal];
+            const called = terminals.filter(GrammarAST.isRuleCall).map((c) => c.rule.ref?.name ?? '').filter((n) => rules.has(n));
+            if (called.length === 0) continue;
+            props.add(a.feature);
+            for (const c of called) for (const t of concrete(c)) types.add(t);
+        }
+        children[type] = [...props];
+        childTypes[type] = [...types];
+    }
+    return { children, childTypes };
+}
+
+const { children: CHILDREN, childTypes: CHILD_TYPES } = containmentOf(MismatchGrammar());
 
 export class MismatchDocumentValidator extends DefaultDocumentValidator {
     private checksByType = new Map<string, ReadonlyArray<(node: AstNode, accept: ValidationAcceptor, token: Cancellation.CancellationToken) => unknown>>();
