@@ -181,8 +181,13 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         if (await s.page.locator('.part.panel').isVisible().catch(() => false)) await s.page.keyboard.press('Control+J');
         await s.page.keyboard.press('Control+1');
         await s.page.keyboard.press('Control+Home');
-        await s.page.waitForTimeout(300);
-        annotated = await afterLineTexts(s.page);
+        // Wait for the editor to have drawn the evaluate line's annotation (scrolling re-renders it).
+        const want = Object.entries(json.evaluations).map(([arm, c]) => `${arm}: ✗ ${c.wrong} wrong · ✓ ${c.correct} correct · ∅ ${c.abstained} abstained`);
+        annotated = await waitFor(async () => {
+            const m = await afterLineTexts(s.page);
+            const t = m.get(lineOf(specText, /^\s*evaluate /));
+            return t && want.every((w) => t.includes(w)) ? m : undefined;
+        }, 30_000, 'the evaluate annotation with the CLI\'s numbers');
         const evalText = annotated.get(lineOf(specText, /^\s*evaluate /))!;
         for (const [arm, c] of Object.entries(json.evaluations)) {
             expect(evalText).toContain(`${arm}: ✗ ${c.wrong} wrong · ✓ ${c.correct} correct · ∅ ${c.abstained} abstained`);
