@@ -88,7 +88,7 @@ async function bare(seqs: number, confidence = false): Promise<{ qps: number; to
     return { qps: N / s, tokens };
 }
 
-console.log(`model ${modelPath}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, sequences ${sequences} (CPU)`);
+console.log(`model ${modelPath}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, sequences ${sequences} (CPU); libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'} here and in the engine's worker`);
 // Interleaved rounds (bare, engine, bare, engine, ...) so that load from other processes on a shared
 // machine falls on both sides; the ratio uses the best round of each (least disturbed).
 const rounds = num('rounds', 3);

@@ -4,10 +4,18 @@
 // bundle lives elsewhere, so point it at a bundled worker.
 //   node bench/generate/run.mjs [questions=128] [threads=2] [sequences=8] [maxTokens=16] [layers=4] [width=256]
 import * as esbuild from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// Like for like: the engine's inference worker runs with UV_THREADPOOL_SIZE=1 (node-llama-cpp's
+// concurrent sequences are not safe on a larger pool), so the bare loop in this process must too.
+// The pool size is read once, at the first use of the pool: set it by re-running this script.
+if (process.env.UV_THREADPOOL_SIZE !== '1') {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+    process.exit(r.status ?? 1);
+}
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'node_modules', '.cache', 'mismatch-lab', 'bench-generate');
 mkdirSync(out, { recursive: true });
