@@ -64,6 +64,9 @@ function fileProblem(file: string): SpecDiagnostic | undefined {
     const at = { file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error' as const, code: 'spec-file' };
     try {
         if (statSync(file).isDirectory()) return { ...at, message: `${file} is a folder, not a .mismatch file.` };
+        const st = statSync(file);
+        // Reading a FIFO blocks until a writer comes: regular files only.
+        if (!st.isFile()) return { ...at, message: `${file} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}).` };
         if (!file.endsWith('.mismatch')) return { ...at, message: `${file} is not a .mismatch spec; name files ending in .mismatch, or a folder of them.` };
         const head = readFileSync(file).subarray(0, 4096);
         if (head.includes(0)) return { ...at, message: `${file} is not a text file.` };

@@ -62,12 +62,19 @@ function statProblem(path: string): { stamp: string; size: number } | FileProble
     try {
         const st = statSync(path);
         if (st.isDirectory()) return { kind: 'directory' };
+        // Opening a FIFO blocks until a writer comes, and a device may never end: regular files only.
+        if (!st.isFile()) return { kind: 'unreadable', detail: `not a regular file (${specialKind(st)})` };
         return { stamp: `${st.size}:${st.mtimeMs}`, size: st.size };
     } catch (err) {
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return { kind: 'missing' };
         return { kind: 'unreadable', detail: e.code ?? e.message };
     }
+}
+
+/** What a path that is not a regular file or a folder is, in words. */
+export function specialKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+    return st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a plain file';
 }
 
 function readHead(path: string, max: number): Buffer | FileProblem {

@@ -10,6 +10,7 @@ import { documentOf, resolveSpecPath } from '../experiment.js';
 import { closest } from '../naming.js';
 import { parseNumber, propertiesOf, readProperty, unquote } from '../properties.js';
 import { Codes } from './codes.js';
+import { splitSizes } from '../split-sizes.js';
 import { formatOf, valueAt, type FileInfoCache, type FileProblem, HEAD_ROWS } from './file-info.js';
 import { report } from './util.js';
 
@@ -57,12 +58,9 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     if (head.value.rows.length === 0) return; // too large to read while typing
     if (head.value.exactRows) {
         const splits = (dataset.body?.items ?? []).filter(isSplit);
-        let need = 0;
-        for (const s of splits) {
-            const n = parseNumber(s.size ?? '');
-            if (!n) continue;
-            need += n.unit === '%' ? Math.round((n.value / 100) * head.value.estimatedRows) : n.value;
-        }
+        // The same sizes as the engine's cut (the last of shares adding up to 100% takes the remainder).
+        const shapes = splits.map((s) => parseNumber(s.size ?? '')).filter((n) => n !== undefined).map((n) => (n.unit === '%' ? { share: n.value / 100 } : { count: n.value }));
+        const need = splitSizes(shapes, head.value.estimatedRows).reduce((a, b) => a + b, 0);
         if (need > head.value.estimatedRows && splits.length > 0) {
             report(accept, 'error', Codes.splitsOver100, `The splits of '${dataset.name}' need ${need} questions, but '${file}' has ${head.value.estimatedRows} records.`, {
                 node: splits[splits.length - 1], property: 'size', data: { need, records: head.value.estimatedRows },

@@ -1,8 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DatasetError, getPath, loadDataset, readCsv, readJsonl, readTriviaQa, type DatasetRecord } from '../../engine/datasets/index.js';
+import { DatasetError, dedupe, getPath, loadDataset, readCsv, readJsonl, readTriviaQa, splitRecords, type DatasetRecord } from '../../engine/datasets/index.js';
+import { splitSizes } from '../../language/split-sizes.js';
+
+const root = resolve(__dirname, '..', '..');
 
 const dir = mkdtempSync(join(tmpdir(), 'mm-ds-'));
 const file = (name: string, text: string) => {
@@ -90,3 +94,120 @@ describe('splits and de-dup', () => {
         expect(d.records[0].answers.length).toBeGreaterThan(0);
     });
 });
+
+describe('bounded input', () => {
+    const fields = { question: 'question', answers: 'answer', id: 'id' };
+    const src = (path: string, format: 'jsonl' | 'csv' = 'jsonl') => ({ kind: 'file' as const, path, format, fields });
+    it('a BOM before the first JSONL record is not part of it', async () => {
+        const p = file('bom.jsonl', '\uFEFF{"id":"a","question":"Q?","answer":"A"}\n{"id":"b","question":"R?","answer":"B"}\n');
+        expect((await collect(readJsonl(src(p)))).map((r) => r.id)).toEqual(['a', 'b']);
+    });
+    it('bytes that are not UTF-8: an error with line and byte offset, not U+FFFD', async () => {
+        const head = Buffer.from('{"id":"a","question":"Q?","answer":"A"}\n{"id":"b","question":"R');
+        const p = join(dir, 'latin1.jsonl');
+        writeFileSync(p, Buffer.concat([head, Buffer.from([0xe9]), Buffer.from('?","answer":"B"}\n')]));
+        // 0xE9 ("é" in Latin-1) is at byte 40 + 24 = 64 of the file, on line 2.
+        await expect(collect(readJsonl(src(p)))).rejects.toThrow(`${p}:2: not valid UTF-8 (byte 0xe9 at byte offset ${head.length})`);
+        const c = join(dir, 'latin1.csv');
+        writeFileSync(c, Buffer.concat([Buffer.from('id,question,answer\na,Q?,A\nb,R'), Buffer.from([0xe9]), Buffer.from('?,B\n')]));
+        await expect(collect(readCsv(src(c, 'csv')))).rejects.toThrow(`${c}:3: not valid UTF-8 (byte 0xe9 at byte offset 29)`);
+    });
+    it('a multi-byte character split across read chunks is decoded whole', async () => {
+        // 1 MiB chunks: put "é" (2 bytes) across the first chunk boundary.
+        const line1 = JSON.stringify({ id: 'a', question: 'x'.repeat(1000), answer: 'A' });
+        const prefix = '{"id":"b","question":"';
+        const cut = (1 << 20) - 1 - Buffer.byteLength(line1 + '\n' + prefix);
+        const line2 = JSON.stringify({ id: 'b', question: 'y'.repeat(cut) + 'é', answer: 'B' });
+        expect(Buffer.from(`${line1}\n${line2}`)[(1 << 20) - 1]).toBe(0xc3);
+        const p = file('split-char.jsonl', `${line1}\n${line2}\n`);
+        const rs = await collect(readJsonl(src(p)));
+        expect(rs[1].question.endsWith('é')).toBe(true);
+    });
+    it('an unterminated CSV quote is reported at the line where it opened', async () => {
+        const p = file('quote.csv', 'id,question,answer\na,Q?,A\nb,"R?,B\nc,S?,C\nd,T?,D\n');
+        await expect(collect(readCsv(src(p, 'csv')))).rejects.toThrow(new RegExp(`quote\\.csv:3: CSV: a quote opened in this record .*never closed`));
+    });
+    it('null and object values are located errors, never "[object Object]"', async () => {
+        const p = file('obj.jsonl', '{"id":"a","question":"Q?","answer":"A"}\n{"id":{"x":1},"question":"R?","answer":"B"}\n');
+        await expect(collect(readJsonl(src(p)))).rejects.toThrow(`${p}:2: field "id": an id must be a string or a number, got object`);
+        const p2 = file('null.jsonl', '{"id":"a","question":null,"answer":"A"}\n');
+        await expect(collect(readJsonl(src(p2)))).rejects.toThrow(`${p2}:1: field "question": missing`);
+        const p3 = file('arr.jsonl', '[1,2]\n');
+        await expect(collect(readJsonl(src(p3)))).rejects.toThrow(`${p3}:1: a record must be a JSON object, got a list`);
+    });
+    it('a FIFO as a dataset is refused at once (it would block until a writer comes)', async () => {
+        const p = join(dir, 'fifo.jsonl');
+        execFileSync('mkfifo', [p]);
+        await expect(loadDataset(src(p), [{ name: 'test', count: 1 }], 1, { dedupe: true })).rejects.toThrow(`${p}: not a regular file (a FIFO)`);
+        await expect(collect(readCsv(src(p, 'csv')))).rejects.toThrow('not a regular file (a FIFO)');
+    });
+    it('a split of part of a file gives what splitting all records gives (duplicates included)', async () => {
+        // Many duplicates by question and by id, in shuffled order: the three-pass reader must agree with dedupe + splitRecords.
+        const rows: string[] = [];
+        for (let i = 0; i < 400; i++) rows.push(JSON.stringify({ id: `q${(i * 7919) % 350}`, question: `Question number ${(i * 104729) % 300}?`, answer: `A${i}` }));
+        const p = file('part.jsonl', rows.join('\n'));
+        for (const splits of [[{ name: 'train', count: 40 }, { name: 'test', count: 25 }], [{ name: 'train', share: 0.3 }, { name: 'test', share: 0.2 }]]) {
+            for (const seed of [1, 2]) {
+                const got = await loadDataset(src(p), splits, seed, { dedupe: true });
+                const all = await collect(readJsonl(src(p)));
+                const d = dedupe(all, p);
+                const want = splitRecords(d.records, splits, seed, p);
+                expect(got.records).toEqual(want);
+                expect(got.dropped).toBe(d.dropped);
+                expect(got.warnings).toEqual(d.warnings);
+                expect(got.dropped).toBeGreaterThan(50);
+            }
+        }
+    });
+    it('peak memory does not grow with the file when splits use a part of it', async () => {
+        // ~100 MB of JSONL (250k records of ~400 bytes), of which 1,500 are used. Loading every record
+        // holds them all (measured: ~3 x the file's size in V8 strings and objects); the split reader
+        // holds 24 bytes per record plus the 1,500 (measured: ~55 MB over the start, most of it the
+        // heap's own working room, the same for a 20 MB file within ~25 MB). The child's young
+        // generation is capped at 2 MB so that its peak RSS reflects what it keeps, not when V8 collects.
+        const p = join(dir, 'big.jsonl');
+        const filler = 'lorem ipsum dolor sit amet '.repeat(13);
+        const out = openSync(p, 'w');
+        let batch: string[] = [];
+        for (let i = 0; i < 250_000; i++) {
+            batch.push(JSON.stringify({ id: `id${i}`, question: `Question ${i}: ${filler}?`, answer: `Answer ${i}` }));
+            if (batch.length === 10_000) {
+                writeSync(out, batch.join('\n') + '\n');
+                batch = [];
+            }
+        }
+        closeSync(out);
+        try {
+            const size = statSync(p).size;
+            expect(size).toBeGreaterThan(100e6);
+            const script = await bundle(join(root, 'test/engine/dataset-memory-child.ts'), 'dataset-memory-child.mjs');
+            const res = JSON.parse(execFileSync(process.execPath, ['--max-semi-space-size=2', script, p, '1000', '500'], { encoding: 'utf8' }));
+            expect(res.records).toBe(1500);
+            const growth = res.peak - res.before;
+            expect(growth).toBeLessThan(0.75 * size);
+        } finally {
+            rmSync(p, { force: true });
+        }
+    });
+    it('check and the engine cut 50% + 50% of 89 records the same way', async () => {
+        expect(splitSizes([{ share: 0.5 }, { share: 0.5 }], 89)).toEqual([45, 44]);
+        const rows = Array.from({ length: 89 }, (_, i) => JSON.stringify({ id: `q${i}`, question: `Q${i}?`, answer: 'A' }));
+        const p = file('89.jsonl', rows.join('\n'));
+        const d = await loadDataset(src(p), [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], 1, { dedupe: true });
+        expect(d.records.length).toBe(89);
+        const specDir = mkdtempSync(join(tmpdir(), 'mm-ds-spec-'));
+        copyFileSync(p, join(specDir, 'qa.jsonl'));
+        const spec = join(specDir, 'x.mismatch');
+        writeFileSync(spec, `experiment X {\n  dataset qa from "qa.jsonl" { question "question"  answers "answer"  split train 50%  split test 50% }\n}\n`);
+        const { loadSpecs } = await import('../../language/load.js');
+        const { diagnostics } = await loadSpecs([spec]);
+        expect(diagnostics.filter((x) => x.code === 'splits-over-100' || /need \d+ questions/.test(x.message))).toEqual([]);
+    });
+});
+
+async function bundle(entry: string, name: string): Promise<string> {
+    const esbuild = await import('esbuild');
+    const out = join(root, 'node_modules', '.cache', 'mismatch-lab', `${process.pid}-${name}`);
+    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, external: ['node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'silent', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+    return out;
+}
