@@ -87,6 +87,8 @@ export interface HypothesisSeedResult {
     holds: boolean;
     verdict: Verdict;
     test: 'mcnemar';
+    /** This replicate's own one-sided p (not adjusted for the family; the hypothesis' verdict does not
+     * come from it when there are several replicates). */
     p: number;
     /** b: a wrong & b not wrong; c: a not wrong & b wrong. */
     discordant: { b: number; c: number };
@@ -100,18 +102,75 @@ export interface HypothesisSeedResult {
 
 export type Verdict = 'holds' | 'does not hold' | 'inconclusive';
 
+/** The effect a hypothesis is about, shown before any p-value. */
+export interface HypothesisEffect {
+    /** Wrong-answer rate of A minus that of B (a share of the questions; at matched coverage when asked). */
+    difference: number;
+    /** 95% interval of `difference` (NaN bounds when there is nothing to vary). */
+    ci95: [number, number];
+    /** How the interval was made, e.g. "t interval over 5 replicates". */
+    interval: string;
+}
+
+/** What a hypothesis' test saw: what was replicated, which test, how many independent units. */
+export interface HypothesisDesign {
+    /** Replicates of the comparison that were read (evaluation instances). */
+    replicates: number;
+    /** Replicates that could be compared (matched coverage can fail on one). */
+    compared: number;
+    /** Seeded stages a replicate redraws upstream of this comparison (world, split, pretrain, labels,
+     * finetune, sampling); empty when nothing is redrawn. */
+    redrawn: string[];
+    /** Whether every compared replicate answered the same test questions. */
+    sharedQuestions: boolean;
+    /** The independent unit of the test: questions (a question-level test) or replicates. */
+    unit: 'questions' | 'replicates';
+    /** How many of those units the test saw. */
+    units: number;
+    /** Units whose difference is not zero (the only ones a sign test can use). */
+    informative?: number;
+    /** The test, in words: "exact McNemar", "exact sign-flip over questions", "paired t over replicates"... */
+    test: string;
+}
+
+/** Holm's correction across the hypotheses of one experiment. */
+export interface HypothesisFamily {
+    method: 'holm';
+    /** Hypotheses in the experiment (members not computed yet count with p = 1). */
+    size: number;
+    /** Members that have no p yet. */
+    missing: number;
+    pAdjusted: number;
+    /** The verdict before the correction. */
+    verdictUnadjusted: Verdict;
+    /** Set when the family is too large for any verdict to reach α. */
+    note?: string;
+}
+
 export interface HypothesisMetrics {
     name: string;
+    /** From the family-adjusted p once `adjustFamily` ran (run summaries, CLI, editor, report);
+     * from the raw p in a single step's stored result. */
     holds: boolean;
     verdict: Verdict;
+    /** 'mcnemar' | 'sign-flip' | 'paired-t' (see `design.test` for the words). */
     test: string;
+    /** Raw one-sided p of the test (NaN when there is none; `notes` says why). */
     p: number;
     discordant: { b: number; c: number };
     coverage: number | null;
     alpha: number;
     perSeed: HypothesisSeedResult[];
-    /** Across seeds (seeds > 1): paired test on per-seed differences. */
-    acrossSeeds?: { test: 'paired-t' | 'wilcoxon'; p: number; meanDifference: number; n: number };
+    /** Across replicates (independent draws): test on per-replicate differences. */
+    acrossSeeds?: { test: 'paired-t' | 'sign-flip'; p: number; meanDifference: number; n: number; signFlipP?: number };
+    effect?: HypothesisEffect;
+    design?: HypothesisDesign;
+    /** Smallest p the test could have given with these units. */
+    minAchievableP?: number;
+    /** Plain statements the verdict must carry (too few units, replicates that could not be compared,
+     * arms that did not answer the same questions, a family no verdict can survive...). */
+    notes?: string[];
+    family?: HypothesisFamily;
 }
 
 export interface StepResult {

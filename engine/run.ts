@@ -15,6 +15,7 @@ import { ENGINE_FORMAT_VERSION, openStore, sha256, Store } from './store/index.j
 import type { ExecContext, InstanceOutput } from './steps/context.js';
 import { ModelPool } from './steps/models.js';
 import { executeStep } from './steps/index.js';
+import { adjustFamily } from './stats/family.js';
 
 export { openStore, Store, ENGINE_FORMAT_VERSION } from './store/index.js';
 
@@ -84,9 +85,11 @@ export function planInstances(plan: Plan): Instance[] {
 /**
  * Per-kind versions: bumped when one step kind's computation changes, so only its entries (and
  * their dependants) recompute. Version 1 adds nothing to the key. hypothesis 2: the across-seed
- * verdict is inconclusive when the per-seed differences are degenerate.
+ * verdict is inconclusive when the per-seed differences are degenerate; 3: the test follows what was
+ * replicated (question-level sign-flip on shared questions, paired t over independent draws),
+ * effect with interval, notes.
  */
-export const STEP_VERSIONS: Partial<Record<Step['kind'], number>> = { hypothesis: 2 };
+export const STEP_VERSIONS: Partial<Record<Step['kind'], number>> = { hypothesis: 3 };
 
 /** Store keys of every instance (hashing the files each step reads; missing files → no key). */
 export async function instanceKeys(plan: Plan, instances: Instance[], store: Store): Promise<Map<Instance, { key?: string; error?: string }>> {
@@ -219,7 +222,9 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
                     plan,
                     step: inst.step,
                     seedIndex: inst.seedIndex,
-                    seedOffset: inst.seedIndex ?? 0,
+                    // Only a step the replicate redraws draws new numbers; one that is merely
+                    // downstream of a redrawn step keeps its own seeds.
+                    seedOffset: inst.step.stochastic ? (inst.seedIndex ?? 0) : 0,
                     outDir: tmp,
                     checkpointDir: store.checkpointDir(key),
                     input: (id) => {
@@ -288,7 +293,7 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
     } finally {
         await pool.close();
     }
-    collect(summary);
+    collect(summary, plan.steps.filter((s) => s.kind === 'hypothesis').length);
     summary.seconds = (Date.now() - t0) / 1000;
     emit({ type: 'run-finished', summary });
     return summary;
@@ -342,8 +347,9 @@ async function releaseIdleModels(remaining: Instance[], outputs: Map<Instance, I
     for (const p of loaded) if (!needed.has(p)) await pool.release(p);
 }
 
-/** Fills `evaluations` and `hypotheses` from the step results. */
-export function collect(summary: { steps: StepResult[]; evaluations: EvaluationSummary[]; hypotheses: (HypothesisMetrics & { step: string })[] }): void {
+/** Fills `evaluations` and `hypotheses` from the step results; the hypotheses are one family of
+ * `familySize` (the experiment's hypothesis count; default: those that have a result), Holm-adjusted. */
+export function collect(summary: { steps: StepResult[]; evaluations: EvaluationSummary[]; hypotheses: (HypothesisMetrics & { step: string })[] }, familySize?: number): void {
     summary.evaluations = [];
     summary.hypotheses = [];
     for (const r of summary.steps) {
@@ -356,6 +362,7 @@ export function collect(summary: { steps: StepResult[]; evaluations: EvaluationS
             summary.hypotheses.push({ ...(r.metrics as HypothesisMetrics), step: r.step });
         }
     }
+    summary.hypotheses = adjustFamily(summary.hypotheses, familySize ?? summary.hypotheses.length);
 }
 
 let versionsCache: Record<string, string> | undefined;

@@ -104,8 +104,12 @@ interface StepBase {
      * the store key.
      */
     key: string;
-    /** True when the step itself draws random numbers (repeated per seed with `seeds N`). */
+    /** True when a replicate (`seeds N`) redraws this step's own random numbers: it runs once per
+     * seed with its seeds offset by the seed index. Steps downstream of one also run per seed. */
     stochastic: boolean;
+    /** The seeded stage this step's own random numbers belong to (absent: it draws none). Whether a
+     * replicate redraws it is the experiment's `redraw` setting; `stochastic` is the outcome. */
+    redraw?: RedrawStage;
     /** Absolute paths of the files this step reads directly (datasets, GGUF models). */
     files: string[];
 }
@@ -242,13 +246,20 @@ export type Step =
 
 export type StepKind = Step['kind'];
 
+/** Seeded stages a replicate can redraw: the world's facts, the dataset's split, pretraining (which
+ * facts a model is taught, and its initialisation), the labels' random choices (shuffle control,
+ * mixes), fine-tuning, and sampled decoding (temperature > 0, SliCK samples). */
+export type RedrawStage = 'world' | 'split' | 'pretrain' | 'labels' | 'finetune' | 'sampling';
+
 export interface Plan {
     experiment: string;
     /** Absolute path of the spec. */
     file: string;
     seed: number;
-    /** Number of repetitions of the stochastic steps (`seeds N`); 1 when absent. */
+    /** Number of replicates (`seeds N`); 1 when absent. */
     seeds: number;
+    /** What a replicate redraws (`redraw ...`); absent means every stage. */
+    redraw?: RedrawStage[];
     alpha: number;
     /** Topologically ordered: every step comes after its inputs. */
     steps: Step[];

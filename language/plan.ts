@@ -17,9 +17,11 @@ import type * as P from './plan-types.js';
 import { parseNumber, propertiesOf, readProperty, unquote, type BlockKind } from './properties.js';
 import { allDeclarations } from './scope.js';
 import { formatOf } from './validation/file-info.js';
+import { REDRAW_STAGES, redrawOf } from './replicates.js';
 
 export type { Plan, Step } from './plan-types.js';
 export { loadPlan, loadSpecs, type SpecDiagnostic, type LoadResult } from './load.js';
+export { REDRAW_STAGES, redrawOf, redrawnUpstream } from './replicates.js';
 
 /** Split name used when a step reads a whole dataset (the engine's name for unsplit records). */
 export const WHOLE_DATASET = 'all';
@@ -27,6 +29,7 @@ export const WHOLE_DATASET = 'all';
 export const DEFAULTS = {
     seed: 1,
     seeds: 1,
+    redraw: REDRAW_STAGES,
     alpha: 0.05,
     abstain: ["I don't know"],
     decoding: { temperature: 0, maxTokens: 32, stop: ['\n'], template: 'raw', fewShot: 0 },
@@ -80,7 +83,7 @@ class PlanBuilder {
     private readonly visiting = new Set<Declaration>();
 
     constructor(
-        private readonly settings: { seed: number; seeds: number; alpha: number },
+        private readonly settings: { seed: number; seeds: number; alpha: number; redraw: ReadonlySet<P.RedrawStage> },
         private readonly visible: Declaration[],
     ) {}
 
@@ -129,11 +132,11 @@ class PlanBuilder {
     }
 
     /** The parameters of a step. `ref` names inputs; `forKey` leaves out what must not change a key. */
-    params(d: Declaration, ref: Ref, forKey: boolean): { kind: P.StepKind; params: unknown; stochastic: boolean; files: string[] } | undefined {
+    params(d: Declaration, ref: Ref, forKey: boolean): { kind: P.StepKind; params: unknown; stage?: P.RedrawStage; files: string[] } | undefined {
         const props = propertiesOf(d.body);
         if (isWorld(d)) {
             return {
-                kind: 'world', stochastic: false, files: [],
+                kind: 'world', stage: 'world', files: [],
                 params: {
                     entities: readProperty('world', props, 'entities') as number,
                     relations: readProperty('world', props, 'relations') as string[],
@@ -166,14 +169,15 @@ class PlanBuilder {
             } else {
                 source = { kind: 'world', world: ref(d.world?.ref) };
             }
-            return { kind: 'dataset', stochastic: false, files, params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean } };
+            // Only a split draws at random: a dataset without splits is the same in every replicate.
+            return { kind: 'dataset', ...(splits.length ? { stage: 'split' as const } : {}), files, params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean } };
         }
         if (isModel(d)) {
             if (d.source === 'gguf') {
                 const written = unquote(d.path ?? '');
                 const abs = resolveSpecPath(fileDoc(d), written);
                 const template = readProperty('model-gguf', props, 'template') as string | undefined;
-                return { kind: 'model', stochastic: false, files: [abs], params: { source: { kind: 'gguf', path: forKey ? path.normalize(written) : abs }, ...(template ? { template } : {}) } };
+                return { kind: 'model', files: [abs], params: { source: { kind: 'gguf', path: forKey ? path.normalize(written) : abs }, ...(template ? { template } : {}) } };
             }
             if (d.source === 'server') {
                 const r = (k: string) => readProperty('model-server', props, k);
@@ -195,7 +199,7 @@ class PlanBuilder {
                     delete s.apiKeyEnv;
                 }
                 const template = r('template') as string | undefined;
-                return { kind: 'model', stochastic: false, files: [], params: { source, ...(template ? { template } : {}) } };
+                return { kind: 'model', files: [], params: { source, ...(template ? { template } : {}) } };
             }
             const r = (k: string) => readProperty('model-pretrain', props, k) as number | undefined;
             const width = r('width') ?? 128;
@@ -210,12 +214,13 @@ class PlanBuilder {
                 learningRate: props.some((p) => p.key === 'learningRate') ? r('learningRate') : undefined,
                 seed: this.seedOf('model-pretrain', d),
             };
-            return { kind: 'model', stochastic: false, files: [], params: { source } };
+            // Its seed draws which facts it is taught and its initial weights.
+            return { kind: 'model', stage: 'pretrain', files: [], params: { source } };
         }
         if (isLabel(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
             return {
-                kind: 'label', stochastic: decoding.temperature > 0, files: [],
+                kind: 'label', ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}), files: [],
                 params: {
                     model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
                     otherwise: readProperty('label', props, 'otherwise') as string, match: readProperty('label', props, 'match') as 'exact' | 'contains',
@@ -223,11 +228,11 @@ class PlanBuilder {
             };
         }
         if (isShuffle(d)) {
-            return { kind: 'shuffle', stochastic: true, files: [], params: { source: ref(d.source?.ref), seed: this.seedOf('shuffle', d) } };
+            return { kind: 'shuffle', stage: 'labels', files: [], params: { source: ref(d.source?.ref), seed: this.seedOf('shuffle', d) } };
         }
         if (isMix(d)) {
             const size = props.some((p) => p.key === 'size') ? (readProperty('mix', props, 'size') as number) : undefined;
-            return { kind: 'mix', stochastic: true, files: [], params: { knowledge: ref(d.knowledge?.ref), unknown: readProperty('mix', props, 'unknown') as number, ...(size !== undefined ? { size } : {}), seed: this.seedOf('mix', d) } };
+            return { kind: 'mix', stage: 'labels', files: [], params: { knowledge: ref(d.knowledge?.ref), unknown: readProperty('mix', props, 'unknown') as number, ...(size !== undefined ? { size } : {}), seed: this.seedOf('mix', d) } };
         }
         if (isKnowledge(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
@@ -239,7 +244,7 @@ class PlanBuilder {
             const own = props.some((p) => p.key === 'seed');
             const seed = own ? this.seedOf('knowledge', d) : (decoding.seed ?? this.settings.seed);
             return {
-                kind: 'knowledge', stochastic: true, files: [],
+                kind: 'knowledge', stage: 'sampling', files: [],
                 params: {
                     model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data),
                     samples: readProperty('knowledge', props, 'samples') as number,
@@ -256,7 +261,7 @@ class PlanBuilder {
                 ? { rank, alpha: props.some((p) => p.key === 'alpha') ? (r('alpha') as number) : DEFAULTS.loraAlpha(rank), targets: r('targets') as string[] }
                 : undefined;
             return {
-                kind: 'finetune', stochastic: true, files: [],
+                kind: 'finetune', stage: 'finetune', files: [],
                 params: {
                     model: ref(d.model?.ref), labels: ref(d.labels?.ref), mode, ...(lora ? { lora } : {}),
                     epochs: r('epochs') as number, learningRate: r('learningRate') as number, batchSize: r('batch') as number,
@@ -271,7 +276,7 @@ class PlanBuilder {
             const decoding = this.decoding(d.decoding?.ref, forKey);
             const written = props.some((p) => p.key === 'abstain');
             return {
-                kind: 'evaluate', stochastic: decoding.temperature > 0, files: [],
+                kind: 'evaluate', ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}), files: [],
                 params: {
                     arms: (d.arms ?? []).map((a) => ({ model: ref(a.model?.ref) })),
                     dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
@@ -284,7 +289,7 @@ class PlanBuilder {
         if (isHypothesis(d)) {
             const alpha = props.some((p) => p.key === 'alpha') ? (readProperty('hypothesis', props, 'alpha') as number) : this.settings.alpha;
             return {
-                kind: 'hypothesis', stochastic: false, files: [],
+                kind: 'hypothesis', files: [],
                 params: {
                     a: ref(d.a?.ref), b: ref(d.b?.ref), direction: d.direction === 'less' ? 'less' : 'more',
                     matchedCoverage: !!d.matchedCoverage, evaluation: ref(hypothesisEvaluation(d, this.visible)), alpha,
@@ -335,7 +340,10 @@ class PlanBuilder {
             nameRange: toRange(d, file, nameCst ?? d.$cstNode),
             inputs: inputs.map((i) => this.idOf(i)),
             key,
-            stochastic: shown.stochastic,
+            // Redrawn per replicate when its stage is in the experiment's `redraw` (not in the key:
+            // the engine keys each replicate by its seed index and its inputs' keys).
+            stochastic: !!shown.stage && this.settings.redraw.has(shown.stage),
+            ...(shown.stage ? { redraw: shown.stage } : {}),
             files: shown.files,
             params: shown.params,
         } as P.Step);
@@ -380,7 +388,8 @@ export function buildPlan(modelOrDocument: MismatchFile | LangiumDocument, docum
     };
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     const own = allDeclarations(root);
-    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha) }, visible ?? reachable(own));
+    const redraw = redrawOf(readProperty('experiment', settings, 'redraw'));
+    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha), redraw: new Set(redraw) }, visible ?? reachable(own));
     // Reserve the names of the spec's own steps first, so imported unnamed steps never take them.
     for (const d of own) if (d.name) builder.idOf(d);
     for (const d of own) builder.visit(d);
@@ -390,6 +399,7 @@ export function buildPlan(modelOrDocument: MismatchFile | LangiumDocument, docum
         seed: read('seed', DEFAULTS.seed),
         seeds: read('seeds', DEFAULTS.seeds),
         alpha: read('alpha', DEFAULTS.alpha),
+        redraw,
         steps: builder.steps,
     };
 }

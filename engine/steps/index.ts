@@ -22,6 +22,7 @@ import { stepById, throwIfAborted } from './context.js';
 import { readModelRef, readTaught, writeModelRef, type ModelRef } from './models.js';
 import { compareArms, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, SLICK_ORDER, type LabelRow, type SlickCategory } from './pure.js';
 import { runPretrain } from './pretrain-bridge.js';
+import { redrawnUpstream } from '../../language/replicates.js';
 
 export async function executeStep(ctx: ExecContext): Promise<StepOutcome> {
     const s = ctx.step;
@@ -52,8 +53,10 @@ export async function executeStep(ctx: ExecContext): Promise<StepOutcome> {
 // ---------------------------------------------------------------------------------------------
 
 async function worldStep(ctx: ExecContext, s: WorldStep): Promise<StepOutcome> {
-    const world = generateWorld(s.params);
-    await writeFile(join(ctx.outDir, 'world.json'), JSON.stringify({ params: s.params }, null, 1));
+    // A replicate that redraws the world offsets its seed; world.json holds the seed it was drawn with.
+    const params = { ...s.params, seed: s.params.seed + ctx.seedOffset };
+    const world = generateWorld(params);
+    await writeFile(join(ctx.outDir, 'world.json'), JSON.stringify({ params }, null, 1));
     return {
         metrics: {
             entities: world.entities.length,
@@ -72,7 +75,7 @@ export async function worldParamsOf(ctx: ExecContext, worldStepId: string): Prom
 async function datasetStep(ctx: ExecContext, s: DatasetStep): Promise<StepOutcome> {
     const src = s.params.source;
     const world = src.kind === 'world' ? await worldParamsOf(ctx, src.world) : undefined;
-    const d = await loadDataset(src, s.params.splits, s.params.seed, { dedupe: s.params.dedupe, world, signal: ctx.signal });
+    const d = await loadDataset(src, s.params.splits, s.params.seed + ctx.seedOffset, { dedupe: s.params.dedupe, world, signal: ctx.signal });
     await writeJsonl(join(ctx.outDir, 'records.jsonl'), d.records.map((r) => ({ id: r.id, question: r.question, answers: r.answers, split: r.split, line: r.line })));
     const splits: Record<string, number> = {};
     for (const r of d.records) splits[r.split!] = (splits[r.split!] ?? 0) + 1;
@@ -384,7 +387,7 @@ async function hypothesisStep(ctx: ExecContext, s: HypothesisStep): Promise<Step
         if (!b.length) throw new Error(`hypothesis ${s.id}: ${p.b} is not an arm of ${p.evaluation}`);
         perSeed.push(compareArms(a, b, { direction: p.direction, matched: p.matchedCoverage, alpha: p.alpha, seedIndex: e.seedIndex ?? i, bootstrapSeed: 1 + i }));
     }
-    const h = hypothesisOver(s.id, perSeed, p.direction, p.alpha);
+    const h = hypothesisOver(s.id, perSeed, p.direction, p.alpha, { redrawn: redrawnUpstream(ctx.plan, s.id), seeds: ctx.plan.seeds });
     const warnings = perSeed.filter((x) => x.reason).map((x) => `seed ${x.seed}: inconclusive: ${x.reason}`);
     return { metrics: h, warnings };
 }
