@@ -85,6 +85,18 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
             }
         });
     }
+    if (kind === 'experiment' && spec.key === 'redraw' && Array.isArray(r.value)) {
+        r.value.forEach((v, i) => {
+            if (!spec.values!.includes(v)) {
+                const suggestion = closest(v, spec.values!);
+                report(accept, 'error', Codes.invalidValue, `A replicate cannot redraw \`${v}\`.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + ` Stages: ${spec.values!.join(', ')}.`,
+                    { node: prop, property: 'values', index: i, data: { suggestion, replacement: suggestion } });
+            }
+        });
+        if (r.value.includes('all') && r.value.length > 1) {
+            report(accept, 'error', Codes.invalidValue, '`redraw all` already redraws every stage; write `all` alone or name the stages.', { node: prop, property: 'values', index: r.value.indexOf('all') });
+        }
+    }
     if (spec.type === 'names' && spec.values && Array.isArray(r.value) && spec.key === 'targets') {
         r.value.forEach((v, i) => {
             if (!spec.values!.includes(v)) {
@@ -175,4 +187,8 @@ export function checkBody(body: Body, accept: ValidationAcceptor): void {
 export function checkSettings(experiment: Experiment, accept: ValidationAcceptor): void {
     for (const s of experiment.settings ?? []) checkProperty('experiment', s, accept);
     checkDuplicates('experiment', experiment.settings ?? [], accept);
+    const redraw = (experiment.settings ?? []).find((s) => s.key === 'redraw');
+    if (redraw && (readNumber('experiment', experiment.settings ?? [], 'seeds') ?? 1) <= 1) {
+        report(accept, 'warning', Codes.ignoredProperty, '`redraw` says what each replicate redraws; with `seeds 1` there is one run. Add `seeds N` (N ≥ 2) for replicates.', { node: redraw, property: 'key' });
+    }
 }

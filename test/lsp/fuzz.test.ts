@@ -51,7 +51,7 @@ describe('fuzz', () => {
         }
     }, 120_000);
 
-    it('answers every request on thousands of broken specs, each within a second, and stays up', async () => {
+    it('answers every request on thousands of broken specs and stays up', async () => {
         const budgetMs = Number(process.env.MISMATCH_FUZZ_MS ?? 45_000);
         // "huge" here is 600 lines (18× the quickstart); 10,000 lines are checked above for
         // survival, and `bench/lsp/fuzz.ts` runs longer with larger inputs. At 1,000 lines of
