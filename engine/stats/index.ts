@@ -150,7 +150,10 @@ export function pairedT(differences: number[], alternative: Alternative = 'two-s
     const variance = differences.reduce((s, d) => s + (d - mean) ** 2, 0) / (n - 1);
     const se = Math.sqrt(variance / n);
     const df = n - 1;
-    if (se === 0) {
+    // Equal differences leave rounding-level variance ((.1 + .1 + .1) / 3 ≠ .1 in floating point):
+    // count a spread below 1e-12 of the largest difference as none.
+    const scale = Math.max(...differences.map(Math.abs));
+    if (se === 0 || Math.sqrt(variance) <= 1e-12 * scale) {
         // All differences equal: no variance to scale by, so the t statistic is undefined (±∞ is a
         // limit, not evidence: three identical differences are one comparison seen three times).
         // p is NaN; callers use an exact test (signFlipTest) or say why there is none.
@@ -296,14 +299,15 @@ function quantileSorted(sorted: Float64Array, q: number): number {
 
 export interface Scored {
     id: string;
-    outcome: 'correct' | 'wrong' | 'abstained';
+    /** 'empty' (an empty or unparseable answer) is, like an abstention, not an answer. */
+    outcome: 'correct' | 'wrong' | 'abstained' | 'empty';
     confidence: number | null;
 }
 
 /** Answered records ordered most confident first; ties broken by id so the order is deterministic. */
 export function byConfidence<T extends Scored>(records: T[]): T[] {
     return records
-        .filter((r) => r.outcome !== 'abstained')
+        .filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong'))
         .slice()
         .sort((x, y) => (y.confidence ?? -Infinity) - (x.confidence ?? -Infinity) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
@@ -355,12 +359,12 @@ export interface MatchedCoverage<T> {
  */
 export function matchCoverage<T extends Scored>(a: T[], b: T[]): MatchedCoverage<T> {
     if (a.length !== b.length) throw new Error('matched coverage needs both arms on the same questions');
-    const na = a.filter((r) => r.outcome !== 'abstained').length;
-    const nb = b.filter((r) => r.outcome !== 'abstained').length;
+    const na = a.filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong')).length;
+    const nb = b.filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong')).length;
     const total = a.length;
     if (na === nb) return { a, b, coverage: total ? na / total : 0, answered: na, reduced: null, dropped: 0 };
     const [more, keep] = na > nb ? ([a, nb] as const) : ([b, na] as const);
-    if (more.some((r) => r.outcome !== 'abstained' && (r.confidence === null || !Number.isFinite(r.confidence))))
+    if (more.some((r) => (r.outcome === 'correct' || r.outcome === 'wrong') && (r.confidence === null || !Number.isFinite(r.confidence))))
         throw new Error(`matched coverage needs confidences (token log-probabilities) for arm ${na > nb ? 'A' : 'B'}`);
     const reduced = abstainLeastConfident(more, keep);
     return {

@@ -16,6 +16,8 @@ import {
     wilcoxonSignedRank,
     type Scored,
 } from '../../engine/stats/index.js';
+import { adjustFamily, effectText, pText, replicationText, statements, testText } from '../../engine/stats/family.js';
+import type { HypothesisMetrics } from '../../engine/results-types.js';
 
 describe('exact McNemar', () => {
     it('b=8, c=2: P(X≤2 | n=10) = (1+10+45)/1024', () => {
@@ -139,6 +141,8 @@ describe('replicates: sign-flip test, t quantiles and intervals', () => {
         expect(pairedT([0.02, 0.02, 0.03], 'greater').p).toBeCloseTo(0.009901970590196563, 9);
         // The t statistic of equal differences is undefined: no p at all rather than p = 0.
         expect(pairedT([0.02, 0.02, 0.02], 'greater').p).toBeNaN();
+        // (.1 + .1 + .1) / 3 = 0.10000000000000002: rounding is not variance
+        expect(pairedT([0.1, 0.1, 0.1], 'greater').p).toBeNaN();
         expect(signFlipTest([0, 0, 0], 'greater')).toMatchObject({ p: 1, minAchievableP: 1, informative: 0 });
     });
     // python3: numpy enumeration of all 2^22 sign assignments of |values|, counting S* >= S
@@ -190,5 +194,46 @@ describe('Holm', () => {
         expect(part[1]).toBeCloseTo(0.08, 12);
         expect(holm([NaN, 0.01])).toEqual([1, 0.02]);
         expect(holm([0.6, 0.7])).toEqual([1, 1]);
+    });
+});
+
+describe('a family of hypotheses', () => {
+    const h = (name: string, p: number, minAchievableP = 0, extra: Partial<HypothesisMetrics> = {}): HypothesisMetrics => ({
+        name, p, minAchievableP, holds: p < 0.05, verdict: p < 0.05 ? 'holds' : 'does not hold', test: 'paired-t', discordant: { b: 0, c: 0 }, coverage: null, alpha: 0.05, perSeed: [], ...extra,
+    });
+    it('Holm: raw and adjusted p, the verdict from the adjusted one', () => {
+        // raw .01, .04, .03 → sorted .01·3 = .03, .03·2 = .06, .04·1 → running max .06: adjusted .03, .06, .06
+        const out = adjustFamily([h('a', 0.01), h('b', 0.04), h('c', 0.03)]);
+        expect(out.map((x) => x.family!.pAdjusted)).toEqual([0.03, 0.06, 0.06].map((x) => expect.closeTo(x, 12)));
+        expect(out.map((x) => x.verdict)).toEqual(['holds', 'does not hold', 'does not hold']);
+        expect(out.map((x) => x.family!.verdictUnadjusted)).toEqual(['holds', 'holds', 'holds']);
+        expect(out.map((x) => x.p)).toEqual([0.01, 0.04, 0.03]);
+        // idempotent: adjusting again keeps the unadjusted verdicts
+        expect(adjustFamily(out).map((x) => x.family!.verdictUnadjusted)).toEqual(['holds', 'holds', 'holds']);
+        expect(pText(out[1], (p) => p.toFixed(2))).toBe('p = 0.06 (Holm, 3 hypotheses; raw 0.04)');
+        // a family of one is its own raw p
+        expect(pText(adjustFamily([h('a', 0.01)])[0], (p) => p.toFixed(2))).toBe('p = 0.01');
+        // a member not computed yet counts as p = 1: .01 in a family of 3 → .03
+        expect(adjustFamily([h('a', 0.01)], 3)[0].family).toMatchObject({ size: 3, missing: 2, pAdjusted: expect.closeTo(0.03, 12) });
+    });
+    it('a family so large that no verdict can reach α says so', () => {
+        // 5 replicates, exact sign-flip: at best 1/32 = .03125 each; Holm's smallest adjusted p is 3/32 = .094 ≥ .05
+        const out = adjustFamily([h('a', 1 / 32, 1 / 32), h('b', 1 / 32, 1 / 32), h('c', 0.5, 1 / 32)]);
+        expect(out.map((x) => x.verdict)).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);
+        expect(out[0].family!.verdictUnadjusted).toBe('holds');
+        expect(statements(out[0]).join(' ')).toMatch(/a family of 3 hypotheses \(Holm\): no adjusted p here can be below 0\.094 ≥ α = 0\.05/);
+        // the same two with a t test (no floor) can decide: .03125·2 = .0625 ≥ .05 → does not hold
+        expect(adjustFamily([h('a', 1 / 32), h('b', 1 / 32)]).map((x) => x.verdict)).toEqual(['does not hold', 'does not hold']);
+    });
+    it('effect first, then p, with what was replicated and which test', () => {
+        const x = h('a', 0.004, 0, {
+            effect: { difference: 0.042, ci95: [0.01, 0.074], interval: 't interval over 5 replicates' },
+            design: { replicates: 5, compared: 5, redrawn: ['world', 'split', 'pretrain', 'finetune'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
+        });
+        expect(effectText(x)).toBe('+4.2 pts [+1.0, +7.4]');
+        expect(replicationText(x)).toBe('5 replicates redrawing world, split, pretrain, finetune, independent draws');
+        expect(testText(x)).toBe('paired t over replicates; 5 independent replicates');
+        expect(effectText(h('n', NaN))).toBe('no effect estimate');
+        expect(pText(h('n', NaN))).toBe('no p');
     });
 });

@@ -65,15 +65,91 @@ describe('hypothesis computation', () => {
         expect(r.discordant).toEqual({ b: 0, c: 2 });
         expect(r.p).toBe(1);
     });
-    it('across seeds: paired t on per-seed differences', () => {
-        const seeds = [0.1, 0.2, 0.3].map((d, i) => ({ ...compareArms(a, b, { direction: 'more', matched: false, alpha: 0.05, seedIndex: i }), wrongRateA: 0.5 + d, wrongRateB: 0.5 }));
-        const h = hypothesisOver('h', seeds, 'more', 0.05);
+});
+
+/**
+ * One replicate of a comparison on `n` questions named `${prefix}q<i>`: A alone wrong on the first
+ * `bOnly`, B alone wrong on the next `cOnly`, both right elsewhere. Replicates that redraw the split
+ * get different prefixes (different questions); replicates on shared questions the same one.
+ */
+function replicate(prefix: string, n: number, bOnly: number, cOnly: number): { a: QuestionRecord[]; b: QuestionRecord[] } {
+    const a: QuestionRecord[] = [];
+    const b: QuestionRecord[] = [];
+    for (let i = 0; i < n; i++) {
+        const id = `${prefix}q${i}`;
+        a.push(q(id, i < bOnly ? 'wrong' : 'correct', -0.1));
+        b.push(q(id, i >= bOnly && i < bOnly + cOnly ? 'wrong' : 'correct', -0.1));
+    }
+    return { a, b };
+}
+const over = (reps: { a: QuestionRecord[]; b: QuestionRecord[] }[], context: { redrawn?: string[]; seeds?: number } = {}, matched = false) =>
+    hypothesisOver('h', reps.map((r, i) => compareArms(r.a, r.b, { direction: 'more', matched, alpha: 0.05, seedIndex: i })), 'more', 0.05, context);
+
+describe('hypotheses over replicates', () => {
+    it('independent draws (questions differ): paired t over replicate differences, t interval, sign-flip beside', () => {
+        // 10 questions each, b − c = 1, 2, 3 → differences .1, .2, .3: t = 0.2/(0.1/√3) = 2√3,
+        // one-sided p = 1/2 − √(3/14) = 0.0371 (python3 scipy.stats.ttest_1samp(..., alternative='greater'));
+        // 95% interval .2 ± t.ppf(.975, 2)·0.1/√3 = [−0.048414, 0.448414]; sign-flip: only all-plus reaches 0.6 → 1/8.
+        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 2, 0), replicate('r2-', 10, 3, 0)], { redrawn: ['world', 'split', 'pretrain', 'finetune'], seeds: 3 });
         expect(h.test).toBe('paired-t');
-        expect(h.acrossSeeds!.n).toBe(3);
-        expect(h.acrossSeeds!.meanDifference).toBeCloseTo(0.2, 12);
-        // d = [.1,.2,.3]: t = 0.2 / (0.1/√3) = 2√3 → p = 1/2 − √(3/14)
         expect(h.p).toBeCloseTo(0.5 - Math.sqrt(3 / 14), 9);
         expect(h.verdict).toBe('holds');
-        expect(h.discordant).toEqual({ b: 24, c: 6 });
+        expect(h.effect!.difference).toBeCloseTo(0.2, 12);
+        expect(h.effect!.ci95[0]).toBeCloseTo(-0.048413771175032955, 8);
+        expect(h.effect!.ci95[1]).toBeCloseTo(0.448413771175033, 8);
+        expect(h.acrossSeeds!.signFlipP).toBeCloseTo(1 / 8, 12);
+        expect(h.design).toMatchObject({ replicates: 3, compared: 3, unit: 'replicates', units: 3, sharedQuestions: false, redrawn: ['world', 'split', 'pretrain', 'finetune'] });
+        expect(h.discordant).toEqual({ b: 6, c: 0 });
+        expect(h.notes).toBeUndefined();
+    });
+    it('3 seeds repeating one comparison on shared questions (b = 4, c = 2 each) is not p = 0: exact sign-flip = McNemar 22/64', () => {
+        // Per question, the wrong-answer difference summed over 3 replicates: +3 on 4 questions, −3 on 2.
+        // P(at least 4 of 6 signs +) = 22/64 = 0.34375, McNemar's one-sided exact p for b = 4, c = 2.
+        const reps = [0, 1, 2].map(() => replicate('', 10, 4, 2));
+        const h = over(reps, { redrawn: ['finetune'], seeds: 3 });
+        expect(h.test).toBe('sign-flip');
+        expect(h.p).toBeCloseTo(22 / 64, 12);
+        expect(h.verdict).toBe('does not hold');
+        expect(h.design).toMatchObject({ unit: 'questions', units: 10, informative: 6, sharedQuestions: true, replicates: 3 });
+        expect(h.design!.test).toMatch(/^exact sign-flip over questions/);
+        // per-question differences [1,1,1,1,−1,−1,0,0,0,0]: mean .2, t interval over 10 questions
+        // (python3: scipy.stats.t.ppf(.975, 9) · sd/√10) = [−0.364281, 0.764281]
+        expect(h.effect!.difference).toBeCloseTo(0.2, 12);
+        expect(h.effect!.ci95[0]).toBeCloseTo(-0.3642811372151657, 8);
+        expect(h.effect!.ci95[1]).toBeCloseTo(0.7642811372151657, 8);
+        // one replicate of it: exact McNemar, the same p
+        const one = over([reps[0]]);
+        expect(one.test).toBe('mcnemar');
+        expect(one.p).toBeCloseTo(22 / 64, 12);
+    });
+    it('independent replicates with equal differences: no t test, exact sign-flip 1/8, and it says it cannot decide', () => {
+        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 1, 0), replicate('r2-', 10, 1, 0)], { redrawn: ['split'], seeds: 3 });
+        expect(h.test).toBe('sign-flip');
+        expect(h.p).toBeCloseTo(1 / 8, 12);
+        expect(h.minAchievableP).toBeCloseTo(1 / 8, 12);
+        expect(h.verdict).toBe('inconclusive');
+        expect(h.notes!.join(' ')).toMatch(/all \+10\.0 pts: a t test is undefined/);
+        expect(h.notes!.join(' ')).toMatch(/smallest p this test can give is 0\.13 ≥ α = 0\.05/);
+    });
+    it('one replicate left for an across-replicate test: says so, tests it by McNemar', () => {
+        // replicate 2 cannot be matched (no confidences on the arm that answers more)
+        const bad = replicate('r1-', 10, 3, 0);
+        bad.a = bad.a.map((r) => ({ ...r, confidence: null }));
+        bad.b = bad.b.map((r, i) => (i > 5 ? { ...r, outcome: 'abstained' as const } : r));
+        const h = over([replicate('r0-', 10, 6, 0), bad], { redrawn: ['split'], seeds: 2 }, true);
+        expect(h.design).toMatchObject({ replicates: 2, compared: 1, unit: 'questions' });
+        expect(h.test).toBe('mcnemar');
+        expect(h.p).toBeCloseTo(1 / 64, 12); // b = 6, c = 0
+        expect(h.notes!.join(' ')).toMatch(/replicate 2 could not be made: matched coverage needs confidences/);
+        expect(h.notes!.join(' ')).toMatch(/across-replicate test needs at least 2 replicates; only 1 of 2/);
+    });
+    it('arms that did not answer the same questions, and seeds with nothing redrawn, are stated', () => {
+        const r = replicate('', 10, 3, 0);
+        r.a.push(q('extra1', 'wrong', -1), q('extra2', 'correct', -1));
+        const h = over([r], { seeds: 5 });
+        expect(h.notes!.join(' ')).toMatch(/did not answer the same questions: 2 answered by A only and 0 by B only/);
+        expect(h.notes!.join(' ')).toMatch(/`seeds 5`, but nothing seeded upstream of this comparison is redrawn/);
+        expect(h.design!.units).toBe(10);
+        expect(h.discordant).toEqual({ b: 3, c: 0 });
     });
 });
