@@ -1,7 +1,6 @@
 // The VS Code glue: starts the language server, wires commands, CodeLens, annotations, the results
 // view and runs. Nothing here interprets the spec: plans come from the server, results from the
 // engine's store, texts from annotate().
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node.js';
@@ -122,13 +121,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
             'Everything',
         );
         if (!choice) return;
-        if (choice === 'Everything') {
-            await fs.rm(storeDir, { recursive: true, force: true });
-            log.info(`removed ${storeDir}`);
-        } else {
-            const store = (await engine()).openStore(storeDir);
-            const { removed, bytes } = await store.clean(await store.latestKeys());
+        // Through the store only: it refuses a directory that is not a store and a store a run holds,
+        // removes entries by their keys and never follows symbolic links.
+        const store = (await engine()).openStore(storeDir);
+        try {
+            const { removed, bytes } = await store.clean(choice === 'Everything' ? new Set() : await store.latestKeys(), { spec: doc.uri.fsPath });
             log.info(`removed ${removed.length} entries (${(bytes / 2 ** 20).toFixed(1)} MiB) from ${storeDir}`);
+        } catch (e) {
+            return void vscode.window.showWarningMessage(`Mismatch: ${e instanceof Error ? e.message : String(e)}`);
         }
         for (const s of specs.all()) await specs.reloadResults(s);
         void vscode.window.showInformationMessage(`Mismatch: store cleaned (${choice === 'Everything' ? 'everything' : 'unused results'}).`);

@@ -10,7 +10,7 @@ import type { RunSummary } from '../engine/results-types.js';
 import type { EngineEvent } from '../engine/events.js';
 import { runInWorker, type EngineApi } from './engine-host.js';
 import { formatSeconds } from './annotate.js';
-import { runSettings } from './settings.js';
+import { runSettings, withDefaultServerUrl } from './settings.js';
 import type { SpecState, Specs } from './specs.js';
 import { LagMonitor, type LagStats } from './lag.js';
 import { checkGpuBinaries } from './gpu.js';
@@ -183,15 +183,6 @@ export class Runner implements vscode.Disposable {
         this.status.dispose();
         this.changed.dispose();
     }
-}
-
-/** A `server` model without a URL takes the `mismatch.serverUrl` setting. */
-function withDefaultServerUrl(plan: Plan, url: string): Plan {
-    if (!url) return plan;
-    return {
-        ...plan,
-        steps: plan.steps.map((s) => (s.kind === 'model' && s.params.source.kind === 'server' && !s.params.source.url ? { ...s, params: { ...s.params, source: { ...s.params.source, url } } } : s)),
-    };
 }
 
 /** Turns engine events into progress reports, the status bar, the log and live annotations. */

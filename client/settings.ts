@@ -1,6 +1,7 @@
 // The extension's settings (package.json `contributes.configuration`), resolved for one spec.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Plan } from '../language/plan-types.js';
 
 export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'off';
 
@@ -32,4 +33,16 @@ export function storeDirFor(specPath: string, store: string): string {
     const home = process.env.HOME ?? process.env.USERPROFILE ?? '';
     const expanded = store.startsWith('~/') ? path.join(home, store.slice(2)) : store;
     return path.isAbsolute(expanded) ? expanded : path.join(path.dirname(specPath), expanded);
+}
+
+/**
+ * A `server` model without a URL takes the `mismatch.serverUrl` setting. Applied to the plan both
+ * when running and when reading results: the engine puts the effective URL into the store key.
+ */
+export function withDefaultServerUrl(plan: Plan, url: string): Plan {
+    if (!url) return plan;
+    return {
+        ...plan,
+        steps: plan.steps.map((s) => (s.kind === 'model' && s.params.source.kind === 'server' && !s.params.source.url ? { ...s, params: { ...s.params, source: { ...s.params.source, url } } } : s)),
+    };
 }

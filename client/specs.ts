@@ -7,7 +7,7 @@ import type { Plan } from '../language/plan-types.js';
 import type { StepResult } from '../engine/results-types.js';
 import { annotate, type Annotation, type LiveState } from './annotate.js';
 import { PlanRequest, type PlanResponse } from '../language/protocol.js';
-import { runSettings } from './settings.js';
+import { runSettings, withDefaultServerUrl } from './settings.js';
 import type { EngineApi } from './engine-host.js';
 
 export interface SpecState {
@@ -136,7 +136,8 @@ export class Specs implements vscode.Disposable {
         if (state.plan) {
             try {
                 const engine = await this.engine();
-                state.results = await engine.readResults(state.plan, runSettings(state.uri).storeDir);
+                const settings = runSettings(state.uri);
+                state.results = await engine.readResults(withDefaultServerUrl(state.plan, settings.serverUrl), settings.storeDir);
                 state.problem = undefined;
             } catch (e) {
                 state.problem = `could not read results: ${e instanceof Error ? e.message : String(e)}`;

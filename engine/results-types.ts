@@ -195,6 +195,8 @@ export interface StepResult {
     outputs?: string[];
     /** Warnings raised while computing (duplicates dropped, knowledge check below target...). */
     warnings?: string[];
+    /** Where it was computed (backend, GPU, threads, library versions), from the entry's manifest. */
+    provenance?: { backend: string; gpu?: string; threads: number; nodeLlamaCpp: string; engineFormat: number; node: string };
 }
 
 /** Outcome counts of one arm in one evaluate step (per seed with `seeds N`). */

@@ -2,16 +2,23 @@
  * The engine's entry point: run a Plan (topologically, with per-seed instances, cache hits from the
  * run store, cancellation and resume), or read the results of a Plan from the store without running.
  *
- * Instances: with `seeds N` (N > 1), every stochastic step and every step downstream of one runs
- * once per seed index (its seeds offset by the index); a hypothesis is a single instance that reads
- * all seeds of its evaluation. Store key of an instance = sha256(engine format version, the step's
- * plan key, seed index, the store keys of its input instances, the content hashes of its files).
+ * Instances: with `seeds N` (N > 1), every step a replicate redraws (`stochastic`: its stage is in
+ * the experiment's `redraw`, all by default) and every step downstream of one runs once per seed
+ * index; a redrawn step's own seeds are offset by the index, a step that is only downstream keeps
+ * its seeds. A hypothesis is a single instance that reads all seeds of its evaluation; the
+ * hypotheses of a run are adjusted as one family (Holm) when collected.
+ * Store key of an instance = sha256(engine format version, the step's plan key, seed index, the store keys of its input instances (in order, without their names, so a
+ * rename keeps every key), the content hashes of its files, and the effective parameters the plan
+ * key cannot know: the server URL a `server` model without one gets from the editor's setting).
+ *
+ * The store is locked for the whole run (a second run waits, saying who holds it), and every
+ * cached entry is verified before its outputs are used; a damaged one is reported and recomputed.
  */
 import { defaultThreads } from './threads.js';
 import type { Plan, Step } from '../language/plan-types.js';
 import type { EngineEvent, EventSink } from './events.js';
 import type { EvaluateMetrics, EvaluationSummary, HypothesisMetrics, RunSummary, StepResult } from './results-types.js';
-import { ENGINE_FORMAT_VERSION, openStore, sha256, Store } from './store/index.js';
+import { describeHolder, ENGINE_FORMAT_VERSION, openStore, sha256, Store, type Manifest, type Provenance, type StoreLock } from './store/index.js';
 import type { ExecContext, InstanceOutput } from './steps/context.js';
 import { ModelPool } from './steps/models.js';
 import { executeStep } from './steps/index.js';
@@ -39,6 +46,8 @@ export interface RunOptions {
     force?: string[];
     /** Parallel sequences for local generation (default 1: batched sequences gave wrong answers, see engine/models/local.ts). */
     sequences?: number;
+    /** When another process holds the store's lock: wait for it (default, with a log event naming the holder) or fail at once. */
+    lockWait?: boolean;
 }
 
 export interface Instance {
@@ -100,7 +109,7 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         for (const i of inst.inputs) {
             const k = keys.get(i);
             if (!k?.key) error ??= `input ${i.name} has no key${k?.error ? ` (${k.error})` : ''}`;
-            else inputKeys.push(`${i.name}=${k.key}`);
+            else inputKeys.push(k.key);
         }
         const files: string[] = [];
         for (const f of inst.step.files) {
@@ -113,10 +122,21 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         if (error) keys.set(inst, { error });
         else {
             const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
-            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}) })) });
+            const effective = effectiveParams(inst.step);
+            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}), ...(effective ? { effective } : {}) })) });
         }
     }
     return keys;
+}
+
+/**
+ * Parameters a step runs with that its plan key may not hold: a `server` model's URL is filled in
+ * from the editor's default after the plan (and its keys) were made, so the URL goes into the store
+ * key here; two servers never share entries.
+ */
+function effectiveParams(step: Step): Record<string, unknown> | undefined {
+    if (step.kind === 'model' && step.params.source.kind === 'server') return { url: step.params.source.url };
+    return undefined;
 }
 
 function selectInstances(plan: Plan, instances: Instance[], options: RunOptions): Set<Instance> {
@@ -172,6 +192,26 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
         return summary;
     }
     const order = instances.filter((i) => selected.has(i));
+    let lock: StoreLock;
+    try {
+        lock = await store.lock(
+            { spec: plan.file, purpose: 'run' },
+            { wait: options.lockWait ?? true, signal: options.signal, onWait: (h) => emit({ type: 'log', level: 'warn', message: `waiting for the run store ${store.dir}: it is in use by ${describeHolder(h)}` }) },
+        );
+    } catch (e) {
+        summary.status = isAbort(e) ? 'cancelled' : 'failed';
+        summary.error = { message: (e as Error).message };
+        emit({ type: 'run-finished', summary });
+        return summary;
+    }
+    try {
+        return await runLocked(plan, options, store, instances, order, summary, emit, threads, gpu, t0);
+    } finally {
+        await lock.release();
+    }
+}
+
+async function runLocked(plan: Plan, options: RunOptions, store: Store, instances: Instance[], order: Instance[], summary: RunSummary, emit: (e: EngineEvent) => void, threads: number, gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false, t0: number): Promise<RunSummary> {
     emit({ type: 'run-started', experiment: plan.experiment, storeDir: store.dir, instances: order.map((i) => ({ step: i.step.id, kind: i.step.kind, ...(i.seedIndex !== undefined ? { seedIndex: i.seedIndex } : {}) })), time: new Date().toISOString() });
     const keys = await instanceKeys(plan, instances, store);
     const outputs = new Map<Instance, InstanceOutput>();
@@ -202,9 +242,16 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
                 continue;
             }
             const key = k.key;
-            if (store.has(key) && !force.has(inst.step.id)) {
+            const damaged = store.has(key) && !force.has(inst.step.id) ? await store.verify(key) : undefined;
+            if (damaged) {
+                const message = `the stored result of ${inst.name} is damaged (${damaged}); recomputing it (entry ${store.entryDir(key)})`;
+                emit({ type: 'log', level: 'warn', ...ref, message });
+                await store.discard(key);
+            }
+            if (!damaged && store.has(key) && !force.has(inst.step.id)) {
                 const r = (await store.readResult(key))!;
-                const res = asInstance({ ...r, cached: true, status: 'done' }, inst);
+                const m = await store.readManifest(key);
+                const res = asInstance({ ...r, cached: true, status: 'done', ...(m?.provenance ? { provenance: m.provenance } : {}) }, inst);
                 outputs.set(inst, { step: inst.step.id, seedIndex: inst.seedIndex, dir: store.entryDir(key), result: res });
                 await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
                 summary.steps.push(res);
@@ -214,7 +261,8 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
             const started = Date.now();
             const startedAt = new Date().toISOString();
             emit({ type: 'step-started', ...ref, key, time: startedAt });
-            const warnings: string[] = [];
+            const warnings: string[] = damaged ? [`recomputed: the stored result was damaged (${damaged})`] : [];
+            pool.resetUsage();
             let tmp: string | undefined;
             try {
                 tmp = await store.begin(key);
@@ -259,9 +307,11 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
                 for (const i of inst.inputs) inputsMap[i.name] = keys.get(i)!.key!;
                 const filesMap: Record<string, string> = {};
                 for (const f of inst.step.files) filesMap[f] = await store.fileHash(f);
+                const provenance = await provenanceOf(pool, outcome.metrics, threads);
+                result.provenance = provenance;
                 const committed = await store.commit(tmp, result, {
                     key, step: inst.step.id, kind: inst.step.kind, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}), experiment: plan.experiment, spec: plan.file,
-                    inputs: inputsMap, files: filesMap, status: 'done', startedAt, finishedAt, seconds, versions: await versions(),
+                    inputs: inputsMap, files: filesMap, status: 'done', startedAt, finishedAt, seconds, versions: await versions(), provenance,
                 });
                 tmp = undefined;
                 await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
@@ -306,6 +356,12 @@ function asInstance(r: StepResult, inst: Instance): StepResult {
     if (inst.seedIndex !== undefined) out.seedIndex = inst.seedIndex;
     else delete out.seedIndex;
     if (inst.step.kind === 'hypothesis' && out.metrics && 'name' in out.metrics) out.metrics = { ...out.metrics, name: inst.step.id };
+    // Arms are named after their model steps; an entry made before a rename carries the old names.
+    if (inst.step.kind === 'evaluate' && out.metrics && Array.isArray((out.metrics as EvaluateMetrics).arms)) {
+        const names = inst.step.params.arms.map((a) => a.model);
+        const arms = (out.metrics as EvaluateMetrics).arms;
+        if (arms.length === names.length) out.metrics = { ...out.metrics, arms: arms.map((a, i) => ({ ...a, arm: names[i] })) };
+    }
     return out;
 }
 
@@ -365,6 +421,28 @@ export function collect(summary: { steps: StepResult[]; evaluations: EvaluationS
     summary.hypotheses = adjustFamily(summary.hypotheses, familySize ?? summary.hypotheses.length);
 }
 
+/**
+ * Where a step's result was computed: the backend and device its models actually ran on (the
+ * inference processes' and the trainer's reports), threads and library versions.
+ */
+async function provenanceOf(pool: ModelPool, metrics: StepResult['metrics'], threads: number): Promise<Provenance> {
+    const v = await versions();
+    const used = pool.usage();
+    const trained = metrics && typeof (metrics as { device?: unknown }).device === 'string' ? String((metrics as { device: string }).device) : undefined;
+    const pretrained = metrics && typeof (metrics as { pretrain?: { device?: unknown } }).pretrain?.device === 'string' ? String((metrics as { pretrain: { device: string } }).pretrain.device) : undefined;
+    for (const d of [trained, pretrained]) if (d) used.push({ backend: backendOfDevice(d), ...(backendOfDevice(d) !== 'cpu' ? { gpu: d } : {}) });
+    const backends = [...new Set(used.map((u) => u.backend))].sort();
+    const gpus = [...new Set(used.map((u) => u.gpu).filter((g): g is string => !!g))].sort();
+    return { backend: backends.length ? backends.join('+') : 'none', ...(gpus.length ? { gpu: gpus.join(', ') } : {}), threads, nodeLlamaCpp: v.nodeLlamaCpp ?? 'unknown', engineFormat: ENGINE_FORMAT_VERSION, node: process.version };
+}
+
+function backendOfDevice(device: string): string {
+    if (/cuda/i.test(device)) return 'cuda';
+    if (/vulkan/i.test(device)) return 'vulkan';
+    if (/metal/i.test(device)) return 'metal';
+    return 'cpu';
+}
+
 let versionsCache: Record<string, string> | undefined;
 async function versions(): Promise<Record<string, string>> {
     if (versionsCache) return versionsCache;
@@ -390,18 +468,25 @@ export async function readResults(plan: Plan, storeDir: string): Promise<StepRes
     const instances = planInstances(plan);
     const keys = await instanceKeys(plan, instances, store);
     const out: StepResult[] = [];
+    // Only the manifest and result.json are checked here (cheap, for showing results); a run checks every output before using it.
+    const read = async (key: string): Promise<StepResult | undefined> => {
+        if (!store.has(key) || (await store.verify(key, { outputs: false }))) return undefined;
+        const r = await store.readResult(key);
+        const m: Manifest | undefined = await store.readManifest(key);
+        return r && (m?.provenance ? { ...r, provenance: m.provenance } : r);
+    };
     for (const inst of instances) {
         const k = keys.get(inst)?.key;
-        if (k && store.has(k)) {
-            const r = await store.readResult(k);
+        if (k) {
+            const r = await read(k);
             if (r) {
                 out.push(asInstance({ ...r, cached: true, stale: false }, inst));
                 continue;
             }
         }
         const latest = await store.getLatest(plan.file, inst.step.id, inst.seedIndex);
-        if (latest && store.has(latest)) {
-            const r = await store.readResult(latest);
+        if (latest) {
+            const r = await read(latest);
             if (r) out.push(asInstance({ ...r, cached: true, stale: true }, inst));
         }
     }

@@ -23,7 +23,7 @@ export type ToWorker =
     | { type: 'exit' };
 
 export type FromWorker =
-    | { type: 'ready'; info: { gpu: string | false; trainContextSize: number; contextSize: number; sequences: number; chatTemplate: boolean; llamaCpp: string } }
+    | { type: 'ready'; info: { gpu: string | false; trainContextSize: number; contextSize: number; sequences: number; chatTemplate: boolean; llamaCpp: string; gpuDevices?: string[] } }
     | { type: 'lora-ready' }
     | { type: 'result'; job: number; result: GenerationResult }
     | { type: 'done'; job: number }

@@ -54,6 +54,8 @@ async function start(msg: WorkerInit): Promise<void> {
             sequences: context.totalSequences,
             chatTemplate,
             llamaCpp: llama.llamaCppRelease?.release ?? 'unknown',
+            // For the provenance recorded in store manifests.
+            gpuDevices: llama.gpu ? await llama.getGpuDeviceNames().catch(() => []) : [],
         },
     });
 }

@@ -269,10 +269,10 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
     if (base.kind !== 'local') throw new Error(`finetune ${s.id}: ${p.model} is a server model; fine-tuning needs a local GGUF`);
     if (base.lora.length) throw new Error(`finetune ${s.id}: ${p.model} is itself a LoRA fine-tune; fine-tune its base model instead, or use mode full`);
     const labels = await readLabels(ctx, p.labels);
-    const modelStep = stepById(ctx.plan, base.base);
     // The trainer sees prompt + ' ' + answer: a custom template shapes the prompt; `chat` trains on the
-    // raw question (the trainer does not apply chat templates).
-    const template = modelStep.kind === 'model' && modelStep.params.template && modelStep.params.template !== 'chat' ? modelStep.params.template : 'raw';
+    // raw question (the trainer does not apply chat templates). The template is the model step's,
+    // carried in model.json (`base` is the step's name when it was made: a rename may have changed it).
+    const template = base.template && base.template !== 'chat' ? base.template : 'raw';
     const examples = labels.map((l) => ({ prompt: buildPrompt(template, l.question), answer: l.label }));
     const curve: FinetuneMetrics['curve'] = [];
     const trainDir = join(ctx.checkpointDir, 'train');
@@ -381,8 +381,13 @@ async function hypothesisStep(ctx: ExecContext, s: HypothesisStep): Promise<Step
     const perSeed = [];
     for (const [i, e] of evals.entries()) {
         const rows = await readJsonlFile<AnswerRow>(join(e.dir, 'answers.jsonl'));
-        const a = rows.filter((r) => r.arm === p.a);
-        const b = rows.filter((r) => r.arm === p.b);
+        // Rows carry the arms' names when the evaluation was made: a stored evaluation may predate a
+        // rename, so arms are matched by their position in the evaluate step.
+        const stored = [...new Set(rows.map((r) => r.arm))];
+        const current = (stepById(ctx.plan, p.evaluation) as EvaluateStep).params.arms.map((x) => x.model);
+        const armName = (id: string) => (stored.length === current.length && current.includes(id) ? stored[current.indexOf(id)] : id);
+        const a = rows.filter((r) => r.arm === armName(p.a));
+        const b = rows.filter((r) => r.arm === armName(p.b));
         if (!a.length) throw new Error(`hypothesis ${s.id}: ${p.a} is not an arm of ${p.evaluation}`);
         if (!b.length) throw new Error(`hypothesis ${s.id}: ${p.b} is not an arm of ${p.evaluation}`);
         perSeed.push(compareArms(a, b, { direction: p.direction, matched: p.matchedCoverage, alpha: p.alpha, seedIndex: e.seedIndex ?? i, bootstrapSeed: 1 + i }));

@@ -4,7 +4,7 @@
  * switched on it; one client per server.
  */
 import { promises as fs } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Decoding } from '../../language/plan-types.js';
 import { LocalGenerator } from '../models/local.js';
 import { ServerGenerator, type ServerOptions } from '../models/server.js';
@@ -25,8 +25,23 @@ export type ModelRef =
       }
     | ({ kind: 'server'; base: string; template?: string } & ServerOptions);
 
+/**
+ * Writes `model.json` into an entry being made (`dir` is `<store>/tmp/<name>`, renamed later to
+ * `<store>/steps/<key>`). Paths to other entries of the store are written relative to the entry
+ * (`../<key>/model.gguf`), so a copied or moved store reads its own files, never the original's.
+ */
 export async function writeModelRef(dir: string, ref: ModelRef): Promise<void> {
-    await fs.writeFile(join(dir, 'model.json'), JSON.stringify(ref, null, 1));
+    let out = ref;
+    if (ref.kind === 'local') {
+        const steps = join(dirname(dirname(resolve(dir))), 'steps');
+        const rel = (p: string) => {
+            if (!isAbsolute(p)) return p;
+            const r = relative(steps, p);
+            return r && !r.startsWith('..') && !isAbsolute(r) ? join('..', r) : p;
+        };
+        out = { ...ref, path: rel(ref.path), lora: ref.lora.map(rel), ...(ref.taught ? { taught: rel(ref.taught) } : {}) };
+    }
+    await fs.writeFile(join(dir, 'model.json'), JSON.stringify(out, null, 1));
 }
 
 /** Reads an entry's model.json with its paths made absolute. */
@@ -48,7 +63,17 @@ export async function readTaught(ref: ModelRef): Promise<Set<string> | undefined
 export class ModelPool {
     private locals = new Map<string, Promise<LocalGenerator>>();
     private servers = new Map<string, ServerGenerator>();
+    /** Backends generated with since the last `resetUsage` (a step's provenance). */
+    private used = new Map<string, { backend: string; gpu?: string }>();
     constructor(readonly options: { threads: number; gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false; sequences?: number }) {}
+
+    resetUsage(): void {
+        this.used.clear();
+    }
+
+    usage(): { backend: string; gpu?: string }[] {
+        return [...this.used.values()];
+    }
 
     async generate(ref: ModelRef, items: GenerationItem[], decoding: Decoding, options: GenerateOptions): Promise<GenerationResult[]> {
         if (ref.kind === 'server') {
@@ -58,6 +83,7 @@ export class ModelPool {
                 g = new ServerGenerator(ref);
                 this.servers.set(k, g);
             }
+            this.used.set(`server ${ref.url}`, { backend: 'server' });
             return g.generate(items, decoding, options);
         }
         let p = this.locals.get(ref.path);
@@ -67,6 +93,9 @@ export class ModelPool {
             p.catch(() => this.locals.delete(ref.path));
         }
         const g = await p;
+        const backend = g.info?.gpu || 'cpu';
+        const gpuName = g.info?.gpuDevices?.length ? g.info.gpuDevices.join(' + ') : undefined;
+        this.used.set(`${backend} ${gpuName ?? ''}`, { backend, ...(gpuName && backend !== 'cpu' ? { gpu: gpuName } : {}) });
         await g.setLora(ref.lora);
         return g.generate(items, decoding, options);
     }

@@ -42,7 +42,7 @@ export async function runPretrain(ctx: ExecContext, source: Extract<ModelSource,
         modelFile: 'model.gguf',
         metrics: {
             ...r.knowledgeCheck,
-            pretrain: { epochs: t.epochs, steps: t.steps, finalTrainLoss: t.finalTrainLoss, trainSeconds: t.trainSeconds, params: t.totalParams },
+            pretrain: { epochs: t.epochs, steps: t.steps, finalTrainLoss: t.finalTrainLoss, trainSeconds: t.trainSeconds, params: t.totalParams, device: t.device },
         },
         warnings: [...new Set([...warnings, ...r.knowledgeCheck.warnings])],
     };

@@ -10,12 +10,42 @@
  *                                 every epoch), kept across kills, removed once the step commits
  *   latest/<spec-hash>/<step>[@<seed>].json   the key last computed for a step of a spec (for
  *                                 stale results in the editor and for `clean`)
- *   filehashes.json               content hashes cached by path + mtime + size
+ *   filehashes.json               content hashes, cached by path + device + inode + size + mtime + ctime
+ *   .mismatch-store               the marker: only a directory holding it is a store (`clean` and
+ *                                 runs refuse any other non-empty directory)
+ *   lock                          held by the run or clean writing the store (see lock.ts)
+ *
+ * Entries are checked when read (`verify`): the manifest must parse and name its key, and every
+ * file's sha256 must match the manifest's; a damaged entry is reported and recomputed. Paths inside
+ * an entry (model.json) are relative to the entry, so a copied or moved store reads its own files.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { StepResult } from '../results-types.js';
+import { StoreLock, type LockHolder } from './lock.js';
+
+export { StoreLock, StoreLockedError, describeHolder, type LockHolder } from './lock.js';
+
+/** The marker file that makes a directory a run store. */
+export const STORE_MARKER = '.mismatch-store';
+/** What a store directory may hold besides the marker (a directory holding only these is a store made before the marker existed). */
+const STORE_NAMES = new Set(['steps', 'tmp', 'checkpoints', 'latest', 'filehashes.json', 'lock', 'lock.takeover', STORE_MARKER]);
+const KEY_RE = /^[0-9a-f]{64}$/;
+/** tmp/ names: `<key>.<pid>.<n>.<hex>` (a step being written) and `<key>.damaged.<pid>.<hex>` (an entry being discarded). */
+const TMP_RE = /^[0-9a-f]{64}\.(\d+\.\d+|damaged\.\d+)\.[0-9a-f]{6}$/;
+
+/** Where a result was computed: enough to tell results of different machines or libraries apart. */
+export interface Provenance {
+    /** The compute the step used: cpu, cuda, vulkan, metal; `none` for steps that run no model. */
+    backend: string;
+    /** GPU or device name(s), when a GPU was used. */
+    gpu?: string;
+    threads: number;
+    nodeLlamaCpp: string;
+    engineFormat: number;
+    node: string;
+}
 
 /** Bumped when the layout or the meaning of outputs changes: every key changes with it. */
 export const ENGINE_FORMAT_VERSION = 1;
@@ -37,6 +67,19 @@ export interface Manifest {
     versions: Record<string, string>;
     /** sha256 of every output file in the entry. */
     checksums: Record<string, string>;
+    /** sha256 of result.json (entries written before this field have none). */
+    resultChecksum?: string;
+    provenance?: Provenance;
+}
+
+/** Keys of the file-hash cache entry: a stat that matches all of them proves the content unchanged (see fileHash). */
+interface FileStamp {
+    dev: string;
+    ino: string;
+    size: string;
+    mtimeNs: string;
+    ctimeNs: string;
+    hash: string;
 }
 
 export function sha256(s: string | Buffer): string {
@@ -53,7 +96,9 @@ let tmpCounter = 0;
 
 export class Store {
     readonly dir: string;
-    private fileHashes: Record<string, { mtimeMs: number; size: number; hash: string }> | undefined;
+    private fileHashes: Record<string, FileStamp> | undefined;
+    /** Keys verified in this process's lifetime of this Store object (a run hashes each entry once). */
+    private verified = new Set<string>();
 
     constructor(dir: string) {
         this.dir = resolve(dir);
@@ -88,6 +133,94 @@ export class Store {
         }
     }
 
+    /**
+     * Checks an entry before its outputs are used: returns what is wrong with it, or undefined when
+     * it is whole. With `outputs: false` only the manifest and result.json are checked (cheap: for
+     * showing results); otherwise every output's sha256 too (streamed; once per key per Store).
+     */
+    async verify(key: string, options: { outputs?: boolean } = {}): Promise<string | undefined> {
+        const full = options.outputs !== false;
+        if (full && this.verified.has(key)) return undefined;
+        const dir = this.entryDir(key);
+        let m: Manifest;
+        try {
+            m = JSON.parse(await fs.readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+        } catch (e) {
+            return `manifest.json ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : 'is not valid JSON'}`;
+        }
+        if (!m || typeof m !== 'object' || Array.isArray(m)) return 'manifest.json is not an object';
+        if (m.key !== key) return `manifest.json names key ${String(m.key).slice(0, 12)}…, not this entry's`;
+        if (!m.checksums || typeof m.checksums !== 'object' || Object.values(m.checksums).some((v) => typeof v !== 'string')) return 'manifest.json has no checksums';
+        let resultText: Buffer;
+        try {
+            resultText = await fs.readFile(join(dir, 'result.json'));
+        } catch {
+            return 'result.json is missing';
+        }
+        if (m.resultChecksum !== undefined && sha256(resultText) !== m.resultChecksum) return 'result.json does not match its checksum';
+        try {
+            const r = JSON.parse(resultText.toString('utf8')) as StepResult;
+            if (!r || typeof r !== 'object' || typeof r.status !== 'string') return 'result.json is not a step result';
+            for (const o of r.outputs ?? []) if (!(o in m.checksums)) return `${o} has no checksum in manifest.json`;
+        } catch {
+            return 'result.json is not valid JSON';
+        }
+        if (!full) return undefined;
+        for (const [name, want] of Object.entries(m.checksums)) {
+            const p = join(dir, name);
+            if (name.includes('/') || name.includes('\\') || name === '..') return `manifest.json lists an odd file name ${JSON.stringify(name)}`;
+            let st;
+            try {
+                st = await fs.lstat(p);
+            } catch {
+                return `${name} is missing`;
+            }
+            if (!st.isFile()) return `${name} is not a regular file`;
+            if ((await hashFile(p)) !== want) return `${name} does not match its checksum (changed or truncated)`;
+        }
+        this.verified.add(key);
+        return undefined;
+    }
+
+    /** Removes a damaged entry (moved into tmp/ first, so a reader never sees half of it). */
+    async discard(key: string): Promise<void> {
+        this.verified.delete(key);
+        const dir = this.entryDir(key);
+        const aside = join(this.dir, 'tmp', `${key}.damaged.${process.pid}.${randomBytes(3).toString('hex')}`);
+        await fs.mkdir(join(this.dir, 'tmp'), { recursive: true });
+        try {
+            await fs.rename(dir, aside);
+        } catch {
+            return;
+        }
+        await fs.rm(aside, { recursive: true, force: true });
+    }
+
+    /** True when the directory holds the store marker. */
+    isStore(): boolean {
+        return existsSync(join(this.dir, STORE_MARKER));
+    }
+
+    /**
+     * Makes sure the directory is a store before writing to it: creates it (with the marker) when it
+     * does not exist or is empty, and marks a store made before the marker existed (it holds only
+     * store names). Any other directory is refused: a run never writes into someone else's folder.
+     */
+    async ensure(): Promise<void> {
+        if (this.isStore()) return;
+        await fs.mkdir(this.dir, { recursive: true });
+        const names = await fs.readdir(this.dir);
+        const foreign = names.filter((n) => !STORE_NAMES.has(n) && !/^(lock|filehashes\.json)\./.test(n));
+        if (foreign.length) throw new Error(`${this.dir} is not a run store (no ${STORE_MARKER} marker) and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); choose another --store directory`);
+        await fs.writeFile(join(this.dir, STORE_MARKER), JSON.stringify({ store: 'mismatch-lab run store', formatVersion: ENGINE_FORMAT_VERSION, created: new Date().toISOString() }) + '\n');
+    }
+
+    /** Takes the store's lock (see lock.ts); marks the directory as a store first. */
+    async lock(info: { spec: string; purpose: 'run' | 'clean' }, options: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LockHolder | undefined) => void } = {}): Promise<StoreLock> {
+        await this.ensure();
+        return StoreLock.acquire(this.dir, info, options);
+    }
+
     /** A fresh temp directory for a step; `commit` moves it into place. */
     async begin(key: string): Promise<string> {
         const tmp = join(this.dir, 'tmp', `${key}.${process.pid}.${++tmpCounter}.${randomBytes(3).toString('hex')}`);
@@ -97,15 +230,16 @@ export class Store {
     }
 
     /** Writes result + manifest (with checksums of the outputs) into `tmp`, then renames it into place. */
-    async commit(tmp: string, result: StepResult, manifest: Omit<Manifest, 'checksums' | 'formatVersion'>): Promise<StepResult> {
+    async commit(tmp: string, result: StepResult, manifest: Omit<Manifest, 'checksums' | 'formatVersion' | 'resultChecksum'>): Promise<StepResult> {
         const names = (await fs.readdir(tmp)).filter((n) => n !== 'manifest.json' && n !== 'result.json').sort();
         const checksums: Record<string, string> = {};
         for (const n of names) checksums[n] = await hashFile(join(tmp, n));
         const stored: StepResult = { ...result, outputs: names };
         delete stored.dir;
-        await fs.writeFile(join(tmp, 'result.json'), JSON.stringify(stored, null, 1));
+        const resultText = JSON.stringify(stored, null, 1);
+        await fs.writeFile(join(tmp, 'result.json'), resultText);
         // The manifest is written last: its presence marks a complete entry.
-        await fs.writeFile(join(tmp, 'manifest.json'), JSON.stringify({ formatVersion: ENGINE_FORMAT_VERSION, ...manifest, checksums }, null, 1));
+        await fs.writeFile(join(tmp, 'manifest.json'), JSON.stringify({ formatVersion: ENGINE_FORMAT_VERSION, ...manifest, checksums, resultChecksum: sha256(resultText) }, null, 1));
         const target = this.entryDir(manifest.key);
         await fs.mkdir(join(this.dir, 'steps'), { recursive: true });
         try {
@@ -116,26 +250,43 @@ export class Store {
             await fs.rm(tmp, { recursive: true, force: true });
         }
         await fs.rm(this.checkpointDir(manifest.key), { recursive: true, force: true });
+        this.verified.add(manifest.key);
         return { ...stored, dir: target };
     }
 
-    /** Content hash of a file, cached by absolute path + mtime + size. */
+    /**
+     * Content hash of a file. The cached hash is reused only when device, inode, size, mtime and
+     * ctime (nanoseconds) all match what they were when it was hashed. That is safe because ctime
+     * cannot be set by a user: the kernel sets it to the current time on every write, truncate,
+     * rename-over or `utimes` (the call that forges an mtime itself moves ctime), so any change to
+     * the content moves ctime, and replacing the file moves the inode. The one gap is a file
+     * changed twice within one ctime tick of a coarse-clock filesystem, the second change after it
+     * was hashed: so a hash taken less than 2 s after the file's ctime is not cached (it is
+     * recomputed next time, as git does with "racily clean" entries).
+     */
     async fileHash(path: string): Promise<string> {
         const abs = resolve(path);
-        const st = statSync(abs);
+        const st = statSync(abs, { bigint: true });
         if (!this.fileHashes) {
             try {
                 this.fileHashes = JSON.parse(readFileSync(join(this.dir, 'filehashes.json'), 'utf8'));
+                if (!this.fileHashes || typeof this.fileHashes !== 'object') this.fileHashes = {};
             } catch {
                 this.fileHashes = {};
             }
         }
+        const stamp = { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
         const c = this.fileHashes![abs];
-        if (c && c.mtimeMs === st.mtimeMs && c.size === st.size) return c.hash;
+        if (c && c.dev === stamp.dev && c.ino === stamp.ino && c.size === stamp.size && c.mtimeNs === stamp.mtimeNs && c.ctimeNs === stamp.ctimeNs && typeof c.hash === 'string') return c.hash;
+        const hashedAtNs = BigInt(Date.now()) * 1_000_000n;
         const hash = await hashFile(abs);
-        this.fileHashes![abs] = { mtimeMs: st.mtimeMs, size: st.size, hash };
-        await fs.mkdir(this.dir, { recursive: true });
-        const tmp = join(this.dir, `filehashes.json.${process.pid}.tmp`);
+        if (hashedAtNs - st.ctimeNs < 2_000_000_000n) {
+            delete this.fileHashes![abs];
+            return hash;
+        }
+        this.fileHashes![abs] = { ...stamp, hash };
+        if (!this.isStore()) return hash; // a cache only: never create a store (or write into a non-store) to keep it
+        const tmp = join(this.dir, `filehashes.json.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
         await fs.writeFile(tmp, JSON.stringify(this.fileHashes));
         await fs.rename(tmp, join(this.dir, 'filehashes.json'));
         return hash;
@@ -186,23 +337,78 @@ export class Store {
 
     /**
      * Removes entries not in `keep`, abandoned temp dirs and checkpoints of entries not in `keep`.
-     * Returns what it removed and the bytes freed.
+     * Only a directory holding the store marker is cleaned, only under the store's lock (never while
+     * a run is writing), only names the store itself makes (`steps/<key>` whose manifest records
+     * that key, `tmp/<key>.…`, `checkpoints/<key>`), and never through a symlink: a symlinked
+     * steps/, tmp/ or checkpoints/ (or an entry that is a link) is skipped and reported.
+     * Returns the paths removed (or, with `dryRun`, that would be), the bytes, and what was skipped.
      */
-    async clean(keep: Set<string>, options: { dryRun?: boolean } = {}): Promise<{ removed: string[]; bytes: number }> {
-        const removed: string[] = [];
-        let bytes = 0;
-        const rm = async (p: string, label: string) => {
-            bytes += await du(p);
-            removed.push(label);
-            if (!options.dryRun) await fs.rm(p, { recursive: true, force: true });
-        };
-        const stepsRoot = join(this.dir, 'steps');
-        if (existsSync(stepsRoot)) for (const k of await fs.readdir(stepsRoot)) if (!keep.has(k)) await rm(join(stepsRoot, k), `steps/${k}`);
-        const tmpRoot = join(this.dir, 'tmp');
-        if (existsSync(tmpRoot)) for (const t of await fs.readdir(tmpRoot)) await rm(join(tmpRoot, t), `tmp/${t}`);
-        const ckRoot = join(this.dir, 'checkpoints');
-        if (existsSync(ckRoot)) for (const k of await fs.readdir(ckRoot)) if (!keep.has(k)) await rm(join(ckRoot, k), `checkpoints/${k}`);
-        return { removed, bytes };
+    async clean(keep: Set<string>, options: { dryRun?: boolean; spec?: string } = {}): Promise<{ removed: string[]; bytes: number; skipped: string[] }> {
+        if (!this.isStore()) throw new NotAStoreError(this.dir);
+        const lock = await StoreLock.acquire(this.dir, { spec: options.spec ?? 'mismatch clean', purpose: 'clean' }, { wait: false });
+        try {
+            const removed: string[] = [];
+            const skipped: string[] = [];
+            let bytes = 0;
+            const rm = async (p: string, label: string) => {
+                bytes += await du(p);
+                removed.push(label);
+                if (!options.dryRun) await fs.rm(p, { recursive: true, force: true });
+            };
+            /** The real directories in `sub` (a symlinked `sub` itself yields nothing). */
+            const entries = async (sub: string): Promise<string[]> => {
+                const root = join(this.dir, sub);
+                let st;
+                try {
+                    st = await fs.lstat(root);
+                } catch {
+                    return [];
+                }
+                if (st.isSymbolicLink()) {
+                    skipped.push(`${sub}/ is a symbolic link (not followed)`);
+                    return [];
+                }
+                if (!st.isDirectory()) return [];
+                const out: string[] = [];
+                for (const e of await fs.readdir(root, { withFileTypes: true })) {
+                    if (e.isDirectory()) out.push(e.name);
+                    else skipped.push(`${sub}/${e.name} (${e.isSymbolicLink() ? 'a symbolic link, not followed' : 'not an entry'})`);
+                }
+                return out;
+            };
+            for (const k of await entries('steps')) {
+                if (keep.has(k)) continue;
+                if (!KEY_RE.test(k)) {
+                    skipped.push(`steps/${k} (not a store key)`);
+                    continue;
+                }
+                const m = await this.readManifest(k);
+                if (m && m.key !== k) {
+                    skipped.push(`steps/${k} (its manifest records another key)`);
+                    continue;
+                }
+                await rm(join(this.dir, 'steps', k), `steps/${k}`);
+            }
+            for (const t of await entries('tmp')) {
+                if (TMP_RE.test(t)) await rm(join(this.dir, 'tmp', t), `tmp/${t}`);
+                else skipped.push(`tmp/${t} (not a store temp name)`);
+            }
+            for (const k of await entries('checkpoints')) {
+                if (keep.has(k)) continue;
+                if (KEY_RE.test(k)) await rm(join(this.dir, 'checkpoints', k), `checkpoints/${k}`);
+                else skipped.push(`checkpoints/${k} (not a store key)`);
+            }
+            return { removed, bytes, skipped };
+        } finally {
+            await lock.release();
+        }
+    }
+}
+
+export class NotAStoreError extends Error {
+    constructor(readonly dir: string) {
+        super(`${dir} is not a run store (it has no ${STORE_MARKER} marker); nothing was removed`);
+        this.name = 'NotAStoreError';
     }
 }
 
