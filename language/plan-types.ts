@@ -246,10 +246,11 @@ export type Step =
 
 export type StepKind = Step['kind'];
 
-/** Seeded stages a replicate can redraw: the world's facts, the dataset's split, pretraining (which
- * facts a model is taught, and its initialisation), the labels' random choices (shuffle control,
- * mixes), fine-tuning, and sampled decoding (temperature > 0, SliCK samples). */
-export type RedrawStage = 'world' | 'split' | 'pretrain' | 'labels' | 'finetune' | 'sampling';
+/** Seeded stages a replicate can redraw: the synthetic world's facts, the dataset's splits,
+ * pretraining (which facts a model is taught, and its initialisation), the labels' random choices
+ * (shuffle control, mixes), fine-tuning, and sampling (temperature > 0, SliCK samples, few-shot
+ * exemplars). (Not `world`, `split`, `finetune`: those words are keywords of the language.) */
+export type RedrawStage = 'facts' | 'splits' | 'pretraining' | 'labels' | 'finetuning' | 'sampling';
 
 export interface Plan {
     experiment: string;

@@ -136,7 +136,7 @@ class PlanBuilder {
         const props = propertiesOf(d.body);
         if (isWorld(d)) {
             return {
-                kind: 'world', stage: 'world', files: [],
+                kind: 'world', stage: 'facts', files: [],
                 params: {
                     entities: readProperty('world', props, 'entities') as number,
                     relations: readProperty('world', props, 'relations') as string[],
@@ -170,7 +170,7 @@ class PlanBuilder {
                 source = { kind: 'world', world: ref(d.world?.ref) };
             }
             // Only a split draws at random: a dataset without splits is the same in every replicate.
-            return { kind: 'dataset', ...(splits.length ? { stage: 'split' as const } : {}), files, params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean } };
+            return { kind: 'dataset', ...(splits.length ? { stage: 'splits' as const } : {}), files, params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean } };
         }
         if (isModel(d)) {
             if (d.source === 'gguf') {
@@ -215,7 +215,7 @@ class PlanBuilder {
                 seed: this.seedOf('model-pretrain', d),
             };
             // Its seed draws which facts it is taught and its initial weights.
-            return { kind: 'model', stage: 'pretrain', files: [], params: { source } };
+            return { kind: 'model', stage: 'pretraining', files: [], params: { source } };
         }
         if (isLabel(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
@@ -261,7 +261,7 @@ class PlanBuilder {
                 ? { rank, alpha: props.some((p) => p.key === 'alpha') ? (r('alpha') as number) : DEFAULTS.loraAlpha(rank), targets: r('targets') as string[] }
                 : undefined;
             return {
-                kind: 'finetune', stage: 'finetune', files: [],
+                kind: 'finetune', stage: 'finetuning', files: [],
                 params: {
                     model: ref(d.model?.ref), labels: ref(d.labels?.ref), mode, ...(lora ? { lora } : {}),
                     epochs: r('epochs') as number, learningRate: r('learningRate') as number, batchSize: r('batch') as number,

@@ -51,8 +51,8 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'seed', type: 'integer', min: 0, default: 1, doc: 'Base seed of every stochastic step (splits, sampling, shuffles, training).' },
         { key: 'seeds', type: 'integer', min: 1, max: 100, default: 1, doc: 'Replicates: run the experiment this many times (seeds seed, seed+1, ...), each redrawing what `redraw` names, and test across them.' },
         {
-            key: 'redraw', type: 'names', values: ['all', 'world', 'split', 'pretrain', 'labels', 'finetune', 'sampling'], default: ['all'],
-            doc: 'What a replicate redraws: `all` (default: an independent draw of the whole experiment), or some of `world` (the synthetic world\'s facts), `split` (which questions go to which split), `pretrain` (which facts each embedded model is taught, and its initial weights), `labels` (the shuffle control\'s and the mixes\' random choices), `finetune` (fine-tuning order and initialisation), `sampling` (sampled answers and few-shot exemplars). Replicates that share their test questions are tested question by question (exact sign-flip); independent draws by a paired t test over replicates.',
+            key: 'redraw', type: 'names', values: ['all', 'facts', 'splits', 'pretraining', 'labels', 'finetuning', 'sampling'], default: ['all'],
+            doc: 'What a replicate redraws: `all` (the default: an independent draw of the whole experiment), or some of `facts` (the synthetic world\'s entities and facts), `splits` (which questions go to which split), `pretraining` (which facts each embedded model is taught, and its initial weights), `labels` (the shuffle control\'s and the mixes\' random choices), `finetuning` (fine-tuning order and initialisation), `sampling` (sampled answers, SliCK samples, few-shot exemplars). Replicates that share their test questions are tested question by question (exact sign-flip permutation test); independent draws by a paired t test over replicates.',
         },
         { key: 'alpha', type: 'number', min: 0, max: 0.5, minExclusive: true, default: 0.05, doc: 'Significance level of the hypothesis tests.' },
     ],

@@ -5,7 +5,7 @@
 import type { Plan, RedrawStage } from './plan-types.js';
 
 /** The seeded stages in pipeline order; `redraw all` (the default) is every one of them. */
-export const REDRAW_STAGES: readonly RedrawStage[] = ['world', 'split', 'pretrain', 'labels', 'finetune', 'sampling'];
+export const REDRAW_STAGES: readonly RedrawStage[] = ['facts', 'splits', 'pretraining', 'labels', 'finetuning', 'sampling'];
 
 /** The stages a `redraw` setting names, in pipeline order (`all`, absent or invalid: every stage). */
 export function redrawOf(value: unknown): RedrawStage[] {

@@ -65,3 +65,76 @@ export async function startOpenAiServer(modelPath: string, options: { apiKey?: s
         },
     };
 }
+
+/** What a scripted server does with one request: a reply, or hold the connection open without answering. */
+export type ScriptedReply =
+    | { status?: number; headers?: Record<string, string>; json?: unknown; raw?: string }
+    | { stream: { bytes: number; chunk?: number } }
+    | { hang: true };
+
+export interface ScriptedServer {
+    url: string;
+    requests: { path: string; body: Record<string, unknown>; at: number }[];
+    /** Per streamed body, once its connection closed: the bytes the server managed to write. */
+    streamed: number[];
+    close(): Promise<void>;
+}
+
+/**
+ * An HTTP server on 127.0.0.1 whose replies the test scripts (request number → reply): for the
+ * client's handling of replies no real server gives on demand (oversized, malformed, Retry-After,
+ * never answering). `stream` writes a JSON body of about `bytes` bytes chunk by chunk, honouring
+ * backpressure, and records how much it wrote before the client closed the connection.
+ */
+export async function startScriptedServer(reply: (n: number, body: Record<string, unknown>) => ScriptedReply): Promise<ScriptedServer> {
+    const requests: ScriptedServer['requests'] = [];
+    const streamed: number[] = [];
+    const hanging = new Set<import('node:http').ServerResponse>();
+    const server: Server = createServer(async (req, res) => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        let body: Record<string, unknown> = {};
+        try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+            /* recorded as {} */
+        }
+        const n = requests.length;
+        requests.push({ path: req.url ?? '', body, at: Date.now() });
+        const r = reply(n, body);
+        if ('hang' in r) {
+            hanging.add(res);
+            return;
+        }
+        if ('stream' in r) {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            const chunk = Buffer.alloc(r.stream.chunk ?? 65536, 'a');
+            let written = 0;
+            res.write('{"choices":[{"text":"');
+            res.on('close', () => streamed.push(written));
+            const pump = () => {
+                while (written < r.stream.bytes && !res.destroyed) {
+                    written += chunk.length;
+                    if (!res.write(chunk)) return void res.once('drain', pump);
+                }
+                if (!res.destroyed) res.end('","finish_reason":"length"}]}');
+            };
+            pump();
+            return;
+        }
+        res.writeHead(r.status ?? 200, { 'content-type': 'application/json', ...(r.headers ?? {}) });
+        res.end(r.raw ?? JSON.stringify(r.json ?? {}));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    return {
+        url: `http://127.0.0.1:${port}/v1`,
+        requests,
+        streamed,
+        close: async () => {
+            for (const res of hanging) res.destroy();
+            server.closeAllConnections();
+            await new Promise<void>((r) => server.close(() => r()));
+        },
+    };
+}

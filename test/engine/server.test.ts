@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalGenerator } from '../../engine/models/local.js';
@@ -5,7 +6,7 @@ import { ServerGenerator } from '../../engine/models/server.js';
 import { runExperiment } from '../../engine/run.js';
 import type { EvaluateMetrics } from '../../engine/results-types.js';
 import { makeTinyModel, QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
-import { startOpenAiServer, type TestServer } from './openai-server.js';
+import { startOpenAiServer, startScriptedServer, type TestServer } from './openai-server.js';
 import { greedy, makePlan } from './plan-helpers.js';
 
 const dir = tempDir();
@@ -57,7 +58,7 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         const slow = await startOpenAiServer(model, { delayMs: 2000 });
         try {
             const g = new ServerGenerator({ url: slow.url, name: 'x', api: 'completions', logprobs: false, concurrency: 1, timeoutMs: 200, retries: 1, backoffMs: 10 });
-            await expect(g.generate(items.slice(0, 1), greedy)).rejects.toThrow(/no answer within 200 ms \(after 2 attempts\)/);
+            await expect(g.generate(items.slice(0, 1), greedy)).rejects.toThrow(/no answer within 200 ms \(not retried/);
         } finally {
             await slow.close();
         }
@@ -83,3 +84,114 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         expect(stored).not.toContain('sk-test-secret-123');
     });
 });
+
+describe('bounded, validated server replies and bounded retries (scripted server)', () => {
+    const completion = (text: unknown, extra: Record<string, unknown> = {}) => ({ json: { choices: [{ index: 0, text, finish_reason: 'stop', ...extra }] } });
+    const gen = (url: string, more: Partial<ConstructorParameters<typeof ServerGenerator>[0]> = {}) =>
+        new ServerGenerator({ url, name: 'x', api: 'completions', logprobs: false, concurrency: 1, timeoutMs: 120_000, ...more });
+    const dec = { ...greedy, maxTokens: 8 };
+
+    it('asks for maxTokens, stops reading a reply past the byte cap, and says so', async () => {
+        const s = await startScriptedServer(() => ({ stream: { bytes: 64 * 1024 * 1024 } }));
+        try {
+            const err = await gen(s.url).generate(items.slice(0, 1), dec).then(() => undefined, (e: Error) => e);
+            expect(err?.message).toMatch(new RegExp(`question ${items[0].id}: the answer is larger than ${64 * 1024 + 8 * 2048} bytes \\(the decoding's maxTokens is 8\\)`));
+            expect(s.requests[0].body.max_tokens).toBe(8);
+            // The server could write at most the cap plus what the sockets buffer, far from 64 MB.
+            await waitFor(() => s.streamed.length === 1);
+            expect(s.streamed[0]).toBeLessThan(24 * 1024 * 1024);
+        } finally {
+            await s.close();
+        }
+    });
+
+    it('cuts a reply of more than maxTokens tokens to maxTokens (by its listed tokens, else by characters)', async () => {
+        const tokens = Array.from({ length: 40 }, (_, i) => ` w${i}`);
+        const s = await startScriptedServer((n) =>
+            n === 0 ? completion(tokens.join(''), { finish_reason: 'stop', logprobs: { tokens, token_logprobs: tokens.map(() => -0.5) } }) : completion('z'.repeat(5000)),
+        );
+        try {
+            const [a] = await gen(s.url, { logprobs: true }).generate(items.slice(0, 1), dec);
+            expect(a.text).toBe(tokens.slice(0, 8).join('').trim());
+            expect(a.logprobs).toHaveLength(8);
+            expect(a.finish).toBe('length');
+            const [b] = await gen(s.url).generate(items.slice(1, 2), dec);
+            expect(b.text.length).toBe(8 * 32);
+            expect(b.finish).toBe('length');
+        } finally {
+            await s.close();
+        }
+    });
+
+    it('malformed replies are errors naming the question, never an abstention or "[object Object]"', async () => {
+        const cases: [unknown, RegExp][] = [
+            [completion(null), /question q0: malformed answer: choices\[0\]\.text is null, not a string/],
+            [completion({ a: 1 }), /question q0: malformed answer: choices\[0\]\.text is object, not a string/],
+            [{ json: { choices: [] } }, /question q0: malformed answer: no "choices" list/],
+            [{ json: [1, 2] }, /question q0: malformed answer: expected a JSON object, got a list/],
+            [{ raw: '{"choices": [' }, /question q0: the answer is not JSON/],
+        ];
+        for (const [reply, message] of cases) {
+            const s = await startScriptedServer(() => reply as never);
+            try {
+                await expect(gen(s.url, { retries: 0 }).generate(items.slice(0, 1), dec)).rejects.toThrow(message);
+            } finally {
+                await s.close();
+            }
+        }
+    });
+
+    it('a dead server with the default settings fails within seconds, not minutes', async () => {
+        const s = await startScriptedServer(() => ({ hang: true }));
+        const url = s.url;
+        await s.close(); // the port is closed now: connection refused
+        const t0 = Date.now();
+        await expect(gen(url).generate(items.slice(0, 4), dec)).rejects.toThrow(/ECONNREFUSED|connect/);
+        expect(Date.now() - t0).toBeLessThan(5000);
+        // A server that accepts and never answers costs one timeout, not one per attempt.
+        const mute = await startScriptedServer(() => ({ hang: true }));
+        try {
+            const t1 = Date.now();
+            await expect(gen(mute.url, { timeoutMs: 400, concurrency: 2 }).generate(items.slice(0, 4), dec)).rejects.toThrow(/question q\d: no answer within 400 ms \(not retried/);
+            expect(Date.now() - t1).toBeLessThan(3000);
+            expect(mute.requests.length).toBe(2); // one per lane, none retried, no new ones after the failure
+        } finally {
+            await mute.close();
+        }
+    });
+
+    it('honours Retry-After, and retry sleeps leave no abort listeners behind', async () => {
+        const s = await startScriptedServer((n) => (n === 0 ? { status: 503, headers: { 'retry-after': '1' }, json: { error: { message: 'busy' } } } : completion('ok')));
+        try {
+            await gen(s.url, { backoffMs: 1 }).generate(items.slice(0, 1), dec);
+            expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(950);
+        } finally {
+            await s.close();
+        }
+        const warnings: string[] = [];
+        const onWarning = (w: Error) => warnings.push(w.name);
+        process.on('warning', onWarning);
+        const flaky = await startScriptedServer((n) => (n % 2 === 0 ? { status: 503, json: {} } : completion('ok')));
+        try {
+            const controller = new AbortController();
+            const many = Array.from({ length: 15 }, (_, i) => ({ id: `m${i}`, question: `Q${i}?` }));
+            const r = await gen(flaky.url, { backoffMs: 1 }).generate(many, dec, { signal: controller.signal });
+            expect(r).toHaveLength(15);
+            expect(flaky.requests.length).toBe(30);
+            expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+            await new Promise((r) => setImmediate(r));
+            expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([]);
+        } finally {
+            process.off('warning', onWarning);
+            await flaky.close();
+        }
+    });
+});
+
+async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!ok()) {
+        if (Date.now() > end) throw new Error('condition not met in time');
+        await new Promise((r) => setTimeout(r, 10));
+    }
+}

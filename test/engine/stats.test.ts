@@ -228,10 +228,10 @@ describe('a family of hypotheses', () => {
     it('effect first, then p, with what was replicated and which test', () => {
         const x = h('a', 0.004, 0, {
             effect: { difference: 0.042, ci95: [0.01, 0.074], interval: 't interval over 5 replicates' },
-            design: { replicates: 5, compared: 5, redrawn: ['world', 'split', 'pretrain', 'finetune'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
+            design: { replicates: 5, compared: 5, redrawn: ['facts', 'splits', 'pretraining', 'finetuning'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
         });
         expect(effectText(x)).toBe('+4.2 pts [+1.0, +7.4]');
-        expect(replicationText(x)).toBe('5 replicates redrawing world, split, pretrain, finetune, independent draws');
+        expect(replicationText(x)).toBe('5 replicates redrawing facts, splits, pretraining, finetuning, independent draws');
         expect(testText(x)).toBe('paired t over replicates; 5 independent replicates');
         expect(effectText(h('n', NaN))).toBe('no effect estimate');
         expect(pText(h('n', NaN))).toBe('no p');

@@ -25,10 +25,16 @@ describe('labels and the shuffle control', () => {
 
 describe('SliCK and mixes', () => {
     it('categories', () => {
-        expect(slickCategory(true, 10, 10)).toBe('HighlyKnown');
-        expect(slickCategory(true, 9, 10)).toBe('MaybeKnown');
-        expect(slickCategory(false, 1, 10)).toBe('WeaklyKnown');
-        expect(slickCategory(false, 0, 10)).toBe('Unknown');
+        // Gekhman et al. 2024 §3: greedy right on all Nex prompts / on some / on none but a sample
+        // at T = 0.5 is right / never right; the samples do not split HighlyKnown from MaybeKnown.
+        expect(slickCategory(10, 10, 0)).toBe('HighlyKnown');
+        expect(slickCategory(10, 10, 160)).toBe('HighlyKnown');
+        expect(slickCategory(9, 10, 160)).toBe('MaybeKnown');
+        expect(slickCategory(1, 10, 0)).toBe('MaybeKnown');
+        expect(slickCategory(0, 10, 1)).toBe('WeaklyKnown');
+        expect(slickCategory(0, 10, 0)).toBe('Unknown');
+        expect(slickCategory(1, 1, 0)).toBe('HighlyKnown');
+        expect(() => slickCategory(11, 10, 0)).toThrow(/SliCK/);
     });
     it('a 25% Unknown mix from 4 Unknown and 20 known questions has 16 examples, 4 Unknown', () => {
         const rows = Array.from({ length: 24 }, (_, i) => ({ id: `q${i}`, question: `Q${i}`, answers: [`A${i}`], category: (i < 4 ? 'Unknown' : 'HighlyKnown') as 'Unknown' | 'HighlyKnown' }));
@@ -90,7 +96,7 @@ describe('hypotheses over replicates', () => {
         // 10 questions each, b − c = 1, 2, 3 → differences .1, .2, .3: t = 0.2/(0.1/√3) = 2√3,
         // one-sided p = 1/2 − √(3/14) = 0.0371 (python3 scipy.stats.ttest_1samp(..., alternative='greater'));
         // 95% interval .2 ± t.ppf(.975, 2)·0.1/√3 = [−0.048414, 0.448414]; sign-flip: only all-plus reaches 0.6 → 1/8.
-        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 2, 0), replicate('r2-', 10, 3, 0)], { redrawn: ['world', 'split', 'pretrain', 'finetune'], seeds: 3 });
+        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 2, 0), replicate('r2-', 10, 3, 0)], { redrawn: ['facts', 'splits', 'pretraining', 'finetuning'], seeds: 3 });
         expect(h.test).toBe('paired-t');
         expect(h.p).toBeCloseTo(0.5 - Math.sqrt(3 / 14), 9);
         expect(h.verdict).toBe('holds');
@@ -98,7 +104,7 @@ describe('hypotheses over replicates', () => {
         expect(h.effect!.ci95[0]).toBeCloseTo(-0.048413771175032955, 8);
         expect(h.effect!.ci95[1]).toBeCloseTo(0.448413771175033, 8);
         expect(h.acrossSeeds!.signFlipP).toBeCloseTo(1 / 8, 12);
-        expect(h.design).toMatchObject({ replicates: 3, compared: 3, unit: 'replicates', units: 3, sharedQuestions: false, redrawn: ['world', 'split', 'pretrain', 'finetune'] });
+        expect(h.design).toMatchObject({ replicates: 3, compared: 3, unit: 'replicates', units: 3, sharedQuestions: false, redrawn: ['facts', 'splits', 'pretraining', 'finetuning'] });
         expect(h.discordant).toEqual({ b: 6, c: 0 });
         expect(h.notes).toBeUndefined();
     });
@@ -106,7 +112,7 @@ describe('hypotheses over replicates', () => {
         // Per question, the wrong-answer difference summed over 3 replicates: +3 on 4 questions, −3 on 2.
         // P(at least 4 of 6 signs +) = 22/64 = 0.34375, McNemar's one-sided exact p for b = 4, c = 2.
         const reps = [0, 1, 2].map(() => replicate('', 10, 4, 2));
-        const h = over(reps, { redrawn: ['finetune'], seeds: 3 });
+        const h = over(reps, { redrawn: ['finetuning'], seeds: 3 });
         expect(h.test).toBe('sign-flip');
         expect(h.p).toBeCloseTo(22 / 64, 12);
         expect(h.verdict).toBe('does not hold');
@@ -123,7 +129,7 @@ describe('hypotheses over replicates', () => {
         expect(one.p).toBeCloseTo(22 / 64, 12);
     });
     it('independent replicates with equal differences: no t test, exact sign-flip 1/8, and it says it cannot decide', () => {
-        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 1, 0), replicate('r2-', 10, 1, 0)], { redrawn: ['split'], seeds: 3 });
+        const h = over([replicate('r0-', 10, 1, 0), replicate('r1-', 10, 1, 0), replicate('r2-', 10, 1, 0)], { redrawn: ['splits'], seeds: 3 });
         expect(h.test).toBe('sign-flip');
         expect(h.p).toBeCloseTo(1 / 8, 12);
         expect(h.minAchievableP).toBeCloseTo(1 / 8, 12);
@@ -136,7 +142,7 @@ describe('hypotheses over replicates', () => {
         const bad = replicate('r1-', 10, 3, 0);
         bad.a = bad.a.map((r) => ({ ...r, confidence: null }));
         bad.b = bad.b.map((r, i) => (i > 5 ? { ...r, outcome: 'abstained' as const } : r));
-        const h = over([replicate('r0-', 10, 6, 0), bad], { redrawn: ['split'], seeds: 2 }, true);
+        const h = over([replicate('r0-', 10, 6, 0), bad], { redrawn: ['splits'], seeds: 2 }, true);
         expect(h.design).toMatchObject({ replicates: 2, compared: 1, unit: 'questions' });
         expect(h.test).toBe('mcnemar');
         expect(h.p).toBeCloseTo(1 / 64, 12); // b = 6, c = 0

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildPlan, canonicalJson, loadPlan } from '../../language/plan.js';
+import { buildPlan, canonicalJson, loadPlan, redrawnUpstream } from '../../language/plan.js';
+import { planInstances } from '../../engine/run.js';
 import type { Plan, Step } from '../../language/plan-types.js';
 import { parse } from './helpers.js';
 
@@ -171,5 +172,56 @@ experiment E {
 describe('canonicalJson', () => {
     it('sorts keys and drops undefined', () => {
         expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined }] })).toBe('{"a":[{"d":2}],"b":1}');
+    });
+});
+
+describe('replicates: what `seeds N` redraws', () => {
+    const stochastic = (plan: Plan) => Object.fromEntries(plan.steps.map((s) => [s.id, s.stochastic]));
+    it('by default a replicate redraws everything seeded upstream: world, split, pretraining, label choices, fine-tuning', async () => {
+        const plan = await planOf(sketch);
+        expect(plan.redraw).toEqual(['facts', 'splits', 'pretraining', 'labels', 'finetuning', 'sampling']);
+        expect(stochastic(plan)).toMatchObject({
+            atlas: true, trivia: true, large: true, small: true, shuffled: true, smallOnLarge: true, smallOnShuffled: true,
+            // greedy decoding without few-shot exemplars draws nothing
+            byLarge: false, 'evaluate@23': false, 'hypothesis@24': false,
+        });
+        expect(byId(plan).get('large')!.redraw).toBe('pretraining');
+        expect(byId(plan).get('byLarge')!.redraw).toBeUndefined();
+        // the shuffle control is read by the evaluation, so every hypothesis is downstream of it
+        expect(redrawnUpstream(plan, 'hypothesis@24')).toEqual(['facts', 'splits', 'pretraining', 'labels', 'finetuning']);
+        // the engine runs the world, the split and both pretrainings once per replicate
+        const count = (id: string) => planInstances(plan).filter((i) => i.step.id === id).length;
+        expect([count('atlas'), count('trivia'), count('large'), count('byLarge'), count('evaluate@23'), count('hypothesis@24')]).toEqual([5, 5, 5, 5, 5, 1]);
+    });
+    it('`redraw finetuning` keeps the world, split and pretrained models; every step key stays the same', async () => {
+        const all = await planOf(sketch);
+        const some = await planOf(sketch.replace('seeds 5', 'seeds 5\n  redraw finetuning'));
+        const explicit = await planOf(sketch.replace('seeds 5', 'seeds 5\n  redraw all'));
+        expect(some.redraw).toEqual(['finetuning']);
+        expect(stochastic(some)).toMatchObject({ atlas: false, trivia: false, large: false, shuffled: false, smallOnLarge: true });
+        expect(some.steps.map((s) => s.key)).toEqual(all.steps.map((s) => s.key));
+        expect(explicit.steps.map((s) => [s.key, s.stochastic])).toEqual(all.steps.map((s) => [s.key, s.stochastic]));
+        // (one line more: the unnamed steps are now `evaluate@24`, `hypothesis@25`...)
+        expect(redrawnUpstream(some, 'hypothesis@25')).toEqual(['finetuning']);
+        const count = (id: string) => planInstances(some).filter((i) => i.step.id === id).length;
+        expect([count('atlas'), count('large'), count('byLarge'), count('smallOnLarge'), count('evaluate@24')]).toEqual([1, 1, 1, 5, 5]);
+        // sampled decoding is a stage of its own
+        const sampled = await planOf(sketch.replace('seeds 5', 'seeds 5\n  redraw sampling, splits').replace('temperature 0 ', 'temperature 0.7 '));
+        expect(sampled.redraw).toEqual(['splits', 'sampling']);
+        expect(stochastic(sampled)).toMatchObject({ trivia: true, byLarge: true, 'evaluate@24': true, smallOnLarge: false, large: false });
+        expect(redrawnUpstream(sampled, 'hypothesis@25')).toEqual(['splits', 'sampling']);
+        expect(redrawnUpstream({ ...sampled, seeds: 1 }, 'hypothesis@25')).toEqual([]);
+    });
+    it('bad `redraw` values are located errors; `redraw` without replicates is a warning', async () => {
+        const diags = async (text: string) => {
+            const doc = await parse(text, { validation: true });
+            return (doc.diagnostics ?? []).map((d) => ({ severity: d.severity, line: d.range.start.line, message: d.message }));
+        };
+        const typo = await diags(sketch.replace('seeds 5', 'seeds 5\n  redraw finetunig'));
+        expect(typo).toContainEqual({ severity: 1, line: 3, message: expect.stringMatching(/A replicate cannot redraw `finetunig`\. Did you mean `finetuning`\?/) });
+        const both = await diags(sketch.replace('seeds 5', 'seeds 5\n  redraw all, splits'));
+        expect(both).toContainEqual({ severity: 1, line: 3, message: expect.stringMatching(/`redraw all` already redraws every stage/) });
+        const single = await diags(sketch.replace('seeds 5', 'seeds 1\n  redraw splits'));
+        expect(single).toContainEqual({ severity: 2, line: 3, message: expect.stringMatching(/with `seeds 1` there is one run/) });
     });
 });
