@@ -9,6 +9,7 @@ import { readResults } from '../engine/run.js';
 import { reportHtml } from '../engine/report/html.js';
 import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
 import { renderResults } from './results.js';
+import { mixedProvenance } from '../engine/store/provenance.js';
 
 export async function reportCommand(file: string, opts: { html?: string; store?: string }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
     const plan = await loadPlanOrReport(file, (s) => io.err.write(s + '\n'));
@@ -23,6 +24,7 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         io.out.write(`wrote ${resolve(opts.html)}\n`);
     } else {
         io.out.write(renderResults(results) + '\n');
+        for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${h}: ${text} (results computed differently are compared here)\n`);
     }
     const stale = results.filter((r) => r.stale);
     if (stale.length) io.err.write(`note: ${stale.length} result(s) are stale (the spec changed since): ${stale.map((r) => r.step).join(', ')}\n`);

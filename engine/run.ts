@@ -448,11 +448,24 @@ async function versions(): Promise<Record<string, string>> {
     if (versionsCache) return versionsCache;
     const v: Record<string, string> = { engineFormat: String(ENGINE_FORMAT_VERSION), node: process.version };
     try {
+        // The package's `exports` hide its package.json: find it above the resolved entry point.
         const { createRequire } = await import('node:module');
-        const req = createRequire(import.meta.url);
-        v.nodeLlamaCpp = (req('node-llama-cpp/package.json') as { version: string }).version;
+        const { readFileSync } = await import('node:fs');
+        const { dirname, join } = await import('node:path');
+        const req = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
+        for (let dir = dirname(req.resolve('node-llama-cpp')), i = 0; i < 8; dir = dirname(dir), i++) {
+            try {
+                const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+                if (pkg.name === 'node-llama-cpp' && pkg.version) {
+                    v.nodeLlamaCpp = pkg.version;
+                    break;
+                }
+            } catch {
+                /* no package.json at this level */
+            }
+        }
     } catch {
-        /* bundled without package.json access */
+        /* not installed beside the engine */
     }
     versionsCache = v;
     return v;

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Plan } from '../../language/plan-types.js';
 import type { EvaluateMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
 import { allPlots } from './plots.js';
+import { mixedProvenance } from '../store/provenance.js';
 
 function vegaScripts(): string[] {
     const req = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
@@ -61,6 +62,7 @@ th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}.note{color
 <h2>Outcomes</h2>${outcomeRows.length ? table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows) : '<p>No evaluation results yet.</p>'}
 ${knowledgeRows.length ? `<h2>Outcome × knowledge</h2>${table(['evaluation', 'arm', 'knowledge', 'correct', 'wrong', 'abstained', 'total'], knowledgeRows)}` : ''}
 ${hypRows.length ? `<h2>Hypotheses</h2><p class="note">Exact McNemar on discordant pairs (wrong vs not wrong), one-sided in the stated direction; with several seeds the verdict comes from a one-sided paired t test on the per-seed differences in wrong rate.</p>${table(['hypothesis', 'verdict', 'test', 'p', 'discordant b/c', 'coverage', 'seeds'], hypRows)}` : ''}
+${[...mixedProvenance(plan, results)].map(([h, text]) => `<p class="warn"><b>⚠ ${esc(h)}</b>: ${esc(text)} (results computed differently are compared here)</p>`).join('\n')}
 ${plots.map((p) => `<h2>${esc(p.title)}</h2><div class="plot" id="plot-${esc(p.id)}"></div>`).join('\n')}
 <script>
 const plots = ${scriptJson(plots)};

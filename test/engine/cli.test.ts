@@ -2,6 +2,7 @@
 // shape, exit codes, cache hits, report --html, clean, and kill-and-resume of a child `mismatch run`.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -201,4 +202,53 @@ describe('kill and resume', () => {
         expect(after.code).toBe(0);
         expect(JSON.parse(after.stdout).steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['qa', 'teacher', 'student']));
     }, 600_000); // five child runs: ~40 s on a quiet 2-core machine, several minutes when it is shared
+
+    /** A child CLI whose output can be awaited line by line (no fixed sleeps). */
+    function startChild(args: string[]) {
+        const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+        const out = { stdout: '', stderr: '' };
+        const waiters: { re: RegExp; resolve: () => void }[] = [];
+        const check = () => {
+            for (const w of [...waiters]) if (w.re.test(out.stdout + out.stderr)) {
+                waiters.splice(waiters.indexOf(w), 1);
+                w.resolve();
+            }
+        };
+        child.stdout.setEncoding('utf8').on('data', (d: string) => ((out.stdout += d), check()));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => ((out.stderr += d), check()));
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+        const waitFor = (re: RegExp) => new Promise<void>((r) => {
+            waiters.push({ re, resolve: r });
+            check();
+        });
+        return { child, out, exited, waitFor };
+    }
+
+    it('a second run on the same store waits for the first, naming it; clean refuses while a run holds the store', async () => {
+        const dir = project();
+        const file = join(dir, 'exp.mismatch');
+        const store = join(dir, 'store');
+        const base = ['run', file, '--threads', '1', '--gpu', 'off', '--store', store];
+        const first = startChild(base);
+        await first.waitFor(/^ {2}byTeacher: \d+\/12 answers/m);
+        // Hold the first run still (SIGSTOP) so the second certainly finds the store locked.
+        first.child.kill('SIGSTOP');
+        const holder = new RegExp(`in use by a run of ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${first.child.pid} on ${hostname()}, since [0-9T:.Z-]+\\)`);
+        const clean = startChild(['clean', '--store', store]);
+        expect((await clean.exited).code).toBe(1);
+        expect(clean.out.stderr).toMatch(holder);
+        expect(clean.out.stderr).toMatch(/nothing was removed/);
+        const second = startChild([...base, '--json']);
+        await second.waitFor(/waiting for the run store/);
+        expect(second.out.stderr).toMatch(holder);
+        first.child.kill('SIGCONT');
+        expect((await first.exited).code).toBe(0);
+        expect((await second.exited).code).toBe(0);
+        const j = JSON.parse(second.out.stdout);
+        expect(j.steps.every((s: { cached: boolean }) => s.cached)).toBe(true);
+        expect(existsSync(join(store, 'lock'))).toBe(false);
+        const clean2 = startChild(['clean', '--store', store, '--dry-run']);
+        expect((await clean2.exited).code).toBe(0);
+        expect(clean2.out.stdout).toMatch(/would remove 0 entries/);
+    }, 600_000);
 });

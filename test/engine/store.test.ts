@@ -210,3 +210,26 @@ describe('store keys hold every effective parameter', () => {
         expect(a[2]).not.toBe(b[2]);
     });
 });
+
+describe('the report marks mixed provenance within one comparison', () => {
+    it('a hypothesis whose labels and fine-tune ran on a GPU and whose evaluation ran on the CPU is marked; the same provenance is not', async () => {
+        const { reportHtml } = await import('../../engine/report/html.js');
+        const decoding = { temperature: 0, maxTokens: 4, stop: [], template: 'raw', fewShot: 0 };
+        const plan = makePlan('/p/exp.mismatch', [
+            { id: 'qa', kind: 'dataset', inputs: [], params: {} },
+            { id: 'a', kind: 'model', inputs: [], params: { source: { kind: 'gguf', path: '/m.gguf' } } },
+            { id: 'byA', kind: 'label', inputs: ['a', 'qa'], params: { model: 'a', dataset: 'qa', split: 'train', decoding } },
+            { id: 'ft', kind: 'finetune', inputs: ['a', 'byA'], params: { model: 'a', labels: 'byA' } },
+            { id: 'ev', kind: 'evaluate', inputs: ['ft', 'a', 'qa'], params: { arms: [{ model: 'ft' }, { model: 'a' }] } },
+            { id: 'h', kind: 'hypothesis', inputs: ['ev'], params: { a: 'ft', b: 'a', evaluation: 'ev' } },
+        ] as never);
+        const cpu = { backend: 'cpu', threads: 1, nodeLlamaCpp: '3.21.1', engineFormat: 1, node: 'v22' };
+        const gpu = { backend: 'cuda', gpu: 'NVIDIA H100', threads: 8, nodeLlamaCpp: '3.21.1', engineFormat: 1, node: 'v22' };
+        const none = { ...cpu, backend: 'none' };
+        const result = (step: string, kind: string, provenance: typeof cpu) => ({ step, kind, key: step, status: 'done', cached: true, seconds: 0, provenance }) as never;
+        const mixed = reportHtml(plan, [result('qa', 'dataset', none), result('byA', 'label', gpu), result('ft', 'finetune', gpu), result('ev', 'evaluate', cpu)]);
+        expect(mixed).toContain('<b>⚠ h</b>: mixed provenance: byA, ft on cuda · NVIDIA H100 · 8 threads; ev on cpu · no GPU · 1 thread');
+        const same = reportHtml(plan, [result('qa', 'dataset', none), result('byA', 'label', cpu), result('ft', 'finetune', cpu), result('ev', 'evaluate', { ...cpu, node: 'v20' })]);
+        expect(same).not.toContain('mixed provenance');
+    });
+});
