@@ -11,10 +11,13 @@ export type Ptr = bigint;
 export const NULL: Ptr = 0n;
 
 export const GGML_TYPE_F32 = 0;
+export const GGML_TYPE_F16 = 1;
 export const GGML_TYPE_I32 = 26;
 export const GGML_BACKEND_DEVICE_TYPE_CPU = 0;
 export const GGML_BACKEND_DEVICE_TYPE_GPU = 1;
+export const GGML_OPT_LOSS_TYPE_SUM = 1;
 export const GGML_OPT_LOSS_TYPE_CROSS_ENTROPY = 2;
+export const GGML_BACKEND_BUFFER_USAGE_WEIGHTS = 1;
 export const GGML_OPT_BUILD_TYPE_OPT = 30;
 export const GGML_OPT_OPTIMIZER_TYPE_ADAMW = 0;
 export const GGML_OPT_OPTIMIZER_TYPE_SGD = 1;
@@ -77,6 +80,17 @@ const PROTOS: Record<string, string> = {
     ggml_cont: 'void *ggml_cont(void *ctx, void *a)',
     ggml_diag_mask_inf: 'void *ggml_diag_mask_inf(void *ctx, void *a, int n_past)',
     ggml_soft_max_ext: 'void *ggml_soft_max_ext(void *ctx, void *a, void *mask, float scale, float max_bias)',
+    ggml_soft_max: 'void *ggml_soft_max(void *ctx, void *a)',
+    ggml_log: 'void *ggml_log(void *ctx, void *a)',
+    ggml_graph_size: 'int ggml_graph_size(void *graph)',
+    ggml_row_size: 'size_t ggml_row_size(int type, int64_t ne)',
+    ggml_quantize_chunk: 'size_t ggml_quantize_chunk(int type, const float *src, _Out_ void *dst, int64_t start, int64_t nrows, int64_t n_per_row, const float *imatrix)',
+    ggml_quantize_requires_imatrix: 'bool ggml_quantize_requires_imatrix(int type)',
+    ggml_backend_tensor_memset: 'void ggml_backend_tensor_memset(void *t, uint8_t value, size_t offset, size_t size)',
+    ggml_backend_buffer_set_usage: 'void ggml_backend_buffer_set_usage(void *buf, int usage)',
+    ggml_backend_buffer_get_size: 'size_t ggml_backend_buffer_get_size(void *buf)',
+    ggml_get_type_traits: 'void *ggml_get_type_traits(int type)',
+    ggml_opt_prepare_alloc: 'void ggml_opt_prepare_alloc(void *opt, void *ctx, void *graph, void *inputs, void *outputs)',
     ggml_swiglu_split: 'void *ggml_swiglu_split(void *ctx, void *a, void *b)',
     ggml_build_forward_expand: 'void ggml_build_forward_expand(void *graph, void *t)',
     ggml_new_graph_custom: 'void *ggml_new_graph_custom(void *ctx, size_t size, bool grads)',
@@ -120,6 +134,8 @@ export interface Ggml {
     optParamsType: unknown;
     getOptParsProto: unknown;
     setThreadsProto: unknown;
+    toFloatProto: unknown;
+    typeTraits: unknown;
     koffi: typeof koffi;
 }
 
@@ -149,6 +165,12 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const getOptParsProto = koffi.proto('ggml_opt_optimizer_params get_opt_pars_cb(void *ud)');
             void OptimizerParams;
             const setThreadsProto = koffi.proto('void set_n_threads_fn(void *backend, int n)');
+            // ggml.h struct ggml_type_traits (public), read to call a type's to_float (dequantize a row)
+            const typeTraits = koffi.struct('ggml_type_traits', {
+                type_name: 'const char *', blck_size: 'int64_t', blck_size_interleave: 'int64_t', type_size: 'size_t',
+                is_quantized: 'bool', to_float: 'void *', from_float_ref: 'void *',
+            });
+            const toFloatProto = koffi.proto('void ggml_to_float_fn(const void *x, _Out_ float *y, int64_t k)');
             const f: Record<string, (...args: unknown[]) => any> = {};
             for (const [name, proto] of Object.entries(PROTOS)) {
                 let fn: ((...a: unknown[]) => any) | undefined;
@@ -161,7 +183,7 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const initFn = base.func('void *ggml_init(ggml_init_params params)');
             f.ggml_backend_load_all_from_path(dir);
             cached = {
-                f: f as Ggml['f'], kind, dir, optParamsType, getOptParsProto, setThreadsProto, koffi,
+                f: f as Ggml['f'], kind, dir, optParamsType, getOptParsProto, setThreadsProto, toFloatProto, typeTraits, koffi,
                 init: (memSize, noAlloc) => initFn({ mem_size: memSize, mem_buffer: null, no_alloc: noAlloc }) as Ptr,
             };
             void InitParams;
@@ -181,4 +203,19 @@ export function tensorNameAt(g: Ggml, t: Ptr): string {
 export function readPtr(g: Ggml, addr: Ptr): Ptr {
     const v = g.koffi.decode(addr, 'uint64_t') as number | bigint;
     return BigInt(v);
+}
+
+/**
+ * Dequantizes `bytes` (whole rows of `type`) to F32 with ggml's own to_float of that type (F16, BF16 and
+ * every quantized type), into `out` starting at element `at`.
+ */
+export function toFloat(g: Ggml, type: number, bytes: Uint8Array, out: Float32Array, at: number): number {
+    const tr = g.f.ggml_get_type_traits(type) as Ptr;
+    if (!tr) throw new Error(`ggml has no traits for tensor type ${type}`);
+    const traits = g.koffi.decode(tr, g.typeTraits as never) as { blck_size: number | bigint; type_size: number | bigint; to_float: Ptr | null };
+    const blk = Number(traits.blck_size), size = Number(traits.type_size);
+    if (!traits.to_float || !(size > 0) || bytes.byteLength % size !== 0) throw new Error(`tensor type ${type} cannot be converted to F32 (${bytes.byteLength} bytes)`);
+    const n = (bytes.byteLength / size) * blk;
+    g.koffi.call(traits.to_float, g.toFloatProto as never, bytes, out.subarray(at, at + n), n);
+    return n;
 }

@@ -414,3 +414,39 @@ export function readTensorF32(file: GgufFile, name: string): Float32Array {
         closeSync(fd);
     }
 }
+
+/**
+ * Tensor types a frozen (LoRA-base) matrix may have. The backward pass needs, for every frozen matrix W
+ * in y = W·x, the gradient W^T·dy: ggml computes it as OUT_PROD(W, dy). ggml-cpu's out_prod
+ * (ggml-cpu/ops.cpp ggml_compute_forward_out_prod) handles F32, F16 and every quantized type
+ * (out_prod_q_f32 dequantizes row by row), but aborts for BF16: BF16 matrices are therefore widened to
+ * F32 when loaded. CUDA and Vulkan implement OUT_PROD for F32 only (ggml-cuda.cu supports_op,
+ * ggml-vulkan.cpp): on a GPU backend the session widens frozen non-F32 matrices to F32 when loading
+ * them (native.ts holdType; GPU memory then holds 4 bytes per base weight), so nothing falls back.
+ */
+export const LORA_BASE_TYPES: ReadonlySet<number> = new Set([
+    GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+    GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+]);
+
+/** Types full fine-tuning can start from: the weights become F32 parameters (AdamW updates F32 only). */
+export const FULL_TRAIN_TYPES: ReadonlySet<number> = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16]);
+
+/** Reads a tensor's raw bytes (any type) in chunks of at most `chunk` bytes, calling `sink(bytes, offset)`. */
+export function readTensorRaw(file: GgufFile, name: string, sink: (bytes: Buffer, offset: number) => void, chunk = 16 << 20): void {
+    const t = file.tensors.find((x) => x.name === name);
+    if (!t) throw new Error(`${file.path}: no tensor ${name}`);
+    if (t.nbytes < 0) throw new Error(`${file.path}: tensor ${name} has an unknown size (type ${ggmlTypeName(t.type)})`);
+    const fd = openSync(file.path, 'r');
+    try {
+        const buf = Buffer.alloc(Math.min(chunk, Math.max(1, t.nbytes)));
+        for (let off = 0; off < t.nbytes; off += buf.length) {
+            const n = Math.min(buf.length, t.nbytes - off);
+            const got = readSync(fd, buf, 0, n, t.offset + off);
+            if (got !== n) throw new Error(`${file.path}: tensor ${name} is cut short (file ends at byte ${t.offset + off + got})`);
+            sink(n === buf.length ? buf : buf.subarray(0, n), off);
+        }
+    } finally {
+        closeSync(fd);
+    }
+}

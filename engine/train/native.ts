@@ -1,17 +1,45 @@
 // The llama forward graph in ggml, trained with ggml_opt. One Session = one set of weights on one
-// backend, with its graphs built once for a fixed micro-batch shape [seqLen, batch] and a fixed number
-// of answer rows; every step only copies tokens, answer positions and labels in.
+// backend, for a fixed micro-batch shape [seqLen, batch].
 //
-// Graph (llama.cpp src/models/llama.cpp, without KV cache):
+// Graphs of any depth: each step builds its forward graph in a fresh context with
+// ggml_new_graph_custom(ctx, size, grads = true), `size` computed from the model (graphCapacity), and
+// hands it to ggml_opt_prepare_alloc / ggml_opt_alloc / ggml_opt_eval, as llama.cpp's
+// llama_context::opt_epoch_iter does (src/llama-context.cpp of llama.cpp v0.4.0, bundled with
+// node-llama-cpp). ggml_opt's static-graph path (ctx_compute given to ggml_opt_init) is limited to
+// GGML_DEFAULT_GRAPH_SIZE nodes, about 500 forward nodes (8 LoRA layers on all 7 matrices).
+//
+// Graph (llama.cpp src/models/llama.cpp and qwen2.cpp, without KV cache):
 //   x = get_rows(token_embd, tokens)                                       [E, T*B]
-//   per layer: h = rms_norm(x)·attn_norm; q,k,v = W·h (+ LoRA B·A·h·α/r); RoPE (NORM mode) on q,k;
+//   per layer: h = rms_norm(x)·attn_norm; q,k,v = W·h (+ bias, qwen2) (+ LoRA B·A·h·α/r);
+//              RoPE on q,k (NORM mode for llama, NEOX for qwen2; rope_freqs.weight as frequency
+//              factors when the file has it: Llama 3.x rope scaling);
 //              scores = softmax(causal_mask(Kᵀ·Q)·1/√d) per head (GQA: kv head = head / (H/Hkv));
 //              x += Wo·(V·scores); h = rms_norm(x)·ffn_norm; x += Wdown·(silu(Wgate·h) * (Wup·h))
-//   y = rms_norm(x)·output_norm; logits = output · get_rows(y, answer positions)   [V, N]
-// The loss mask is the get_rows over the answer positions: only those rows reach the cross-entropy.
-import { loadGgml, NULL, TENSOR_OFFSETS, readPtr, tensorNameAt, GGML_TYPE_F32, GGML_TYPE_I32, GGML_BACKEND_DEVICE_TYPE_CPU,
-    GGML_BACKEND_DEVICE_TYPE_GPU, GGML_OPT_LOSS_TYPE_CROSS_ENTROPY, GGML_OPT_BUILD_TYPE_OPT, GGML_OPT_OPTIMIZER_TYPE_ADAMW,
+//   y = rms_norm(x)·output_norm; logits = output · get_rows(y, answer positions)   [V, n]
+//   (output = token_embd when the file has no output.weight: tied embeddings)
+//
+// Loss, O(answer tokens) besides the [V, n] logits of the n answer rows themselves: no one-hot labels.
+//   p = softmax(logits) [V, n]; p_t = get_rows(reshape(p, [1, V·n]), i·V + target_i)  [1, n]
+//   loss = Σ_i -log(p_t,i) / (N·period)      (ggml_opt loss type SUM over that [1, n] output)
+// The rows are exactly the micro-batch's answer rows (the graph is rebuilt per step, so n varies; no
+// padding rows). N is the session's fixed row budget: the scale is the one ggml's mean cross-entropy over
+// N rows had, so learning rates keep their meaning; step()/evalLoss() return the mean per answer token.
+//
+// Frozen weights (LoRA base, forward sessions) stay in their file type in ggml backend buffers: file
+// ranges are read into a Buffer and copied with ggml_backend_tensor_set (see gguf.ts LORA_BASE_TYPES for
+// which types and why BF16 is widened). Trainable tensors (full mode, LoRA A/B) are F32.
+//
+// Peak memory of a LoRA run on a quantized base (the formula estimateTrainBytes in parent.ts uses):
+//   file bytes of the weights (norms widened to F32: negligible)
+//   + 16 bytes per LoRA parameter (F32 value, gradient accumulator, AdamW m and v)
+//   + the compute buffer of forward + backward: per token and layer about (10·E + 4·F + 2·H·T) floats
+//     kept for the backward pass, ×2 for their gradients, and 3·V·n floats for the answer rows' logits,
+//     softmax and its gradient
+//   + the process (Node, koffi, ggml libraries: about 100 MB).
+import { loadGgml, toFloat, NULL, TENSOR_OFFSETS, readPtr, tensorNameAt, GGML_TYPE_F32, GGML_TYPE_I32, GGML_BACKEND_DEVICE_TYPE_CPU,
+    GGML_BACKEND_DEVICE_TYPE_GPU, GGML_OPT_LOSS_TYPE_SUM, GGML_OPT_BUILD_TYPE_OPT, GGML_OPT_OPTIMIZER_TYPE_ADAMW,
     GGML_OPT_OPTIMIZER_TYPE_SGD, type Ggml, type Ptr, type GpuKind } from './ffi.js';
+import { GgmlType, ggmlTypeName, readTensorRaw, type GgufFile } from './gguf.js';
 import { headDim, LAYER_MATRICES, llamaTensorShapes, Rng, type LlamaConfig, type LlamaTensors, type LayerMatrix } from './llama.js';
 
 export interface OptimizerSettings {
@@ -24,12 +52,15 @@ export interface OptimizerSettings {
 
 export interface SessionOptions {
     config: LlamaConfig;
-    weights: LlamaTensors;
+    /** F32 weights in memory (from-scratch models, tests) ... */
+    weights?: LlamaTensors;
+    /** ... or a GGUF file whose tensors are loaded straight into ggml buffers (see the header) */
+    file?: GgufFile;
     mode: 'full' | 'lora' | 'forward';
     lora?: { rank: number; alpha: number; targets: LayerMatrix[]; seed: number; init?: Map<string, { a: Float32Array; b: Float32Array }> };
     batch: number;
     seqLen: number;
-    /** answer rows per micro-batch (labels); for 'forward' the rows whose logits are returned */
+    /** answer rows per micro-batch at most (the loss scale's N); for 'forward' the rows whose logits are returned */
     rows: number;
     threads: number;
     gpu: GpuKind;
@@ -46,12 +77,25 @@ export interface MicroBatch {
     rowIndex: Int32Array;
     /** [rows] target token per row, -1 for padding rows */
     targets: Int32Array;
-    /** number of real rows */
+    /** number of real rows (they come first) */
     nReal: number;
 }
 
 const OPT_ITER_OFFSET = 5240; // offsetof(ggml_opt_context, iter) in ggml-opt.cpp of llama.cpp v0.4.0 (libstdc++ x86-64)
 const OPT_PERIOD_OFFSET = 5248;
+
+/** Config fields added for qwen2 / Llama 3 (read loosely: older LlamaConfig objects lack them). */
+interface ArchFields { arch?: string }
+
+/**
+ * Nodes a graph of this model needs: forward nodes per layer (norms, 7 matrices, biases, RoPE, the
+ * attention reshapes, FFN: about 45, plus 4 per LoRA-adapted matrix and its two parameters), times 10
+ * for the backward pass (each forward node adds 1-4 gradient nodes) and the optimizer steps.
+ */
+export function graphCapacity(c: LlamaConfig, nLora: number): number {
+    const perLayer = 48 + 6 * nLora + 12;
+    return Math.max(4096, 10 * (c.nLayer * perLayer + 64));
+}
 
 export class Session {
     readonly g: Ggml;
@@ -61,22 +105,28 @@ export class Session {
     private sched: Ptr = NULL;
     private ctxW: Ptr = NULL;
     private bufW: Ptr = NULL;
-    private ctxIn: Ptr = NULL;
-    private bufIn: Ptr = NULL;
-    private ctxC: Ptr = NULL;
     private opt: Ptr = NULL;
-    private graph: Ptr = NULL; // forward-only graph
     private cb: unknown;
     readonly tensors = new Map<string, Ptr>(); // all model tensors (and LoRA a/b), by name
+    /** ggml type each weight is held in */
+    readonly types = new Map<string, number>();
     readonly trainable: string[] = [];
-    private tokens: Ptr = NULL;
-    private pos: Ptr = NULL;
-    private rowIdx: Ptr = NULL;
-    private rowMask: Ptr = NULL;
-    logits: Ptr = NULL;
-    private labelsBuf: Float32Array;
+    private readonly loraShapes = new Map<string, [number[], number[]]>();
+    private readonly graphSize: number;
+    private readonly posData: Int32Array;
     private stateOk: boolean | undefined;
     private optSteps = 0;
+    private microSteps = 0;
+    /** mirrors ggml_opt_context::opt_i (every eval advances it; a backward eval with opt_i+1 ≡ 0 is an optimizer step) */
+    private optI = 0;
+    /** per trainable tensor: its gradient accumulator and AdamW moments (ggml_opt's static context, stable) */
+    private statics: Map<string, { acc: Ptr; m: Ptr; v: Ptr }> | undefined;
+    private pendingState: { iter: number; tensors: Map<string, Float32Array> } | undefined;
+    /** the model's weights (no LoRA tensors), in file order */
+    readonly weightNames: string[] = [];
+    private readonly shapes = new Map<string, number[]>();
+    /** bytes of the weights buffer (frozen base + trainable) */
+    readonly weightBytes: number;
     readonly opts: SessionOptions;
 
     constructor(opts: SessionOptions) {
@@ -101,6 +151,7 @@ export class Session {
             if (b) { this.backends.push(b); names.push(`${f.ggml_backend_dev_name(gpuDev)} (${f.ggml_backend_dev_description(gpuDev)})`); }
         }
         if ((opts.gpu === 'cuda' || opts.gpu === 'vulkan') && this.backends.length === 0) throw new Error(`gpu "${opts.gpu}" requested but no GPU device was found (libraries: ${g.dir})`);
+        const onGpu = this.backends.length > 0;
         const cpu = f.ggml_backend_dev_init(cpuDev, null) as Ptr;
         this.backends.push(cpu);
         const reg = f.ggml_backend_dev_backend_reg(cpuDev) as Ptr;
@@ -108,21 +159,44 @@ export class Session {
         if (setThreads) g.koffi.call(setThreads, g.setThreadsProto as never, cpu, opts.threads);
         names.push(`CPU ×${opts.threads} (${f.ggml_backend_dev_description(cpuDev)})`);
         this.device = names.join(' + ');
-        this.sched = f.ggml_backend_sched_new(this.backends, null, this.backends.length, 65536, false, false) as Ptr;
+        const c = this.c;
+        const loraTargets = opts.mode === 'lora' ? opts.lora!.targets : [];
+        this.graphSize = graphCapacity(c, loraTargets.length);
+        this.sched = f.ggml_backend_sched_new(this.backends, null, this.backends.length, Math.max(65536, 2 * this.graphSize), false, false) as Ptr;
         const mainBackend = this.backends[0];
 
-        // weights
-        const c = this.c;
+        // weights: the model's tensors (llamaTensorShapes: with biases and rope_freqs when the config
+        // says so), in the type they will be held in
         const shapes = llamaTensorShapes(c);
-        const loraTargets = opts.mode === 'lora' ? opts.lora!.targets : [];
+        if (opts.file) {
+            // a file may carry optional tensors an older config reader does not list
+            for (const t of opts.file.tensors) if (!shapes.has(t.name) && (/^blk\.\d+\.attn_[qkv]\.bias$/.test(t.name) || t.name === 'rope_freqs.weight')) shapes.set(t.name, t.shape);
+        }
+        const fileInfo = (name: string) => opts.file?.tensors.find((t) => t.name === name);
+        const headNames = new Set([c.tiedEmbeddings ? 'token_embd.weight' : 'output.weight']);
+        const holdType = (name: string, shape: number[]): number => {
+            if (!opts.file || opts.mode === 'full') return GGML_TYPE_F32;
+            const t = fileInfo(name);
+            if (!t) throw new Error(`${opts.file.path}: missing tensor ${name}`);
+            if (shape.length === 1) return GGML_TYPE_F32; // norms, biases, rope factors: tiny, F32 for the element-wise ops
+            // BF16: ggml-cpu has no out_prod for it (gguf.ts LORA_BASE_TYPES); a GPU has out_prod for F32
+            // only: frozen matrices the backward passes through are widened to F32 there
+            const throughBackward = name !== 'token_embd.weight' || headNames.has(name);
+            if (t.type === GgmlType.BF16 && throughBackward) return GGML_TYPE_F32;
+            if (onGpu && opts.mode === 'lora' && throughBackward && t.type !== GGML_TYPE_F32) return GGML_TYPE_F32;
+            return t.type;
+        };
         const nLora = loraTargets.length * c.nLayer * 2;
         this.ctxW = g.init((shapes.size + nLora + 8) * Number(f.ggml_tensor_overhead()), true);
         for (const [name, shape] of shapes) {
-            const t = shape.length === 1 ? f.ggml_new_tensor_1d(this.ctxW, GGML_TYPE_F32, shape[0]) : f.ggml_new_tensor_2d(this.ctxW, GGML_TYPE_F32, shape[0], shape[1]);
+            const type = holdType(name, shape);
+            const t = shape.length === 1 ? f.ggml_new_tensor_1d(this.ctxW, type, shape[0]) : f.ggml_new_tensor_2d(this.ctxW, type, shape[0], shape[1]);
             f.ggml_set_name(t, name);
             this.tensors.set(name, t as Ptr);
+            this.types.set(name, type);
+            this.weightNames.push(name);
+            this.shapes.set(name, shape);
         }
-        const loraShapes = new Map<string, [number[], number[]]>();
         if (opts.mode === 'lora') {
             const r = opts.lora!.rank;
             for (let l = 0; l < c.nLayer; l++) for (const m of loraTargets) {
@@ -134,19 +208,21 @@ export class Session {
                 f.ggml_set_name(b, `${base}.lora_b`);
                 this.tensors.set(`${base}.lora_a`, a);
                 this.tensors.set(`${base}.lora_b`, b);
-                loraShapes.set(base, [[inDim, r], [r, outDim]]);
+                this.loraShapes.set(base, [[inDim, r], [r, outDim]]);
             }
         }
         this.bufW = f.ggml_backend_alloc_ctx_tensors(this.ctxW, mainBackend) as Ptr;
         if (!this.bufW) throw new Error('could not allocate the weights (out of memory?)');
+        this.weightBytes = Number(f.ggml_backend_buffer_get_size(this.bufW));
         for (const [name, shape] of shapes) {
-            const w = opts.weights.get(name);
+            if (opts.file) { this.loadFromFile(opts.file, name, shape); continue; }
+            const w = opts.weights?.get(name);
             if (!w || w.data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weights: ${name} missing or of the wrong size`);
             this.set(name, w.data);
         }
         if (opts.mode === 'lora') {
             const rng = new Rng(opts.lora!.seed);
-            for (const [base, [sa, sb]] of loraShapes) {
+            for (const [base, [sa, sb]] of this.loraShapes) {
                 const init = opts.lora!.init?.get(base);
                 const a = init?.a ?? new Float32Array(sa[0] * sa[1]);
                 const b = init?.b ?? new Float32Array(sb[0] * sb[1]);
@@ -155,49 +231,21 @@ export class Session {
                 this.set(`${base}.lora_b`, b);
             }
         }
-        // trainable tensors
-        if (opts.mode === 'full') for (const name of shapes.keys()) this.trainable.push(name);
-        if (opts.mode === 'lora') for (const base of loraShapes.keys()) this.trainable.push(`${base}.lora_a`, `${base}.lora_b`);
+        // trainable tensors (rope_freqs are constants of the architecture, as in llama.cpp's llama_set_param)
+        if (opts.mode === 'full') for (const name of shapes.keys()) if (name !== 'rope_freqs.weight') this.trainable.push(name);
+        if (opts.mode === 'lora') for (const base of this.loraShapes.keys()) this.trainable.push(`${base}.lora_a`, `${base}.lora_b`);
         for (const name of this.trainable) f.ggml_set_param(this.tensors.get(name)!);
+        this.posData = Int32Array.from({ length: opts.seqLen }, (_, i) => i);
 
-        // inputs (static: ggml_opt's static graphs need allocated inputs)
-        const { batch: B, seqLen: T, rows: N } = opts;
-        this.ctxIn = g.init(8 * Number(f.ggml_tensor_overhead()), true);
-        this.tokens = f.ggml_new_tensor_1d(this.ctxIn, GGML_TYPE_I32, T * B) as Ptr;
-        this.pos = f.ggml_new_tensor_1d(this.ctxIn, GGML_TYPE_I32, T) as Ptr;
-        this.rowIdx = f.ggml_new_tensor_1d(this.ctxIn, GGML_TYPE_I32, N) as Ptr;
-        this.rowMask = f.ggml_new_tensor_2d(this.ctxIn, GGML_TYPE_F32, 1, N) as Ptr;
-        f.ggml_set_name(this.tokens, 'tokens'); f.ggml_set_name(this.pos, 'positions'); f.ggml_set_name(this.rowIdx, 'answer_rows'); f.ggml_set_name(this.rowMask, 'row_mask');
-        for (const t of [this.tokens, this.pos, this.rowIdx, this.rowMask]) f.ggml_set_input(t);
-        this.bufIn = f.ggml_backend_alloc_ctx_tensors(this.ctxIn, mainBackend) as Ptr;
-        const posData = new Int32Array(T);
-        for (let i = 0; i < T; i++) posData[i] = i;
-        f.ggml_backend_tensor_set(this.pos, posData, 0, posData.byteLength);
-        this.labelsBuf = new Float32Array(c.vocabSize * N);
-
-        // compute graph
-        const graphSize = 65536;
-        this.ctxC = g.init(graphSize * Number(f.ggml_tensor_overhead()) + 4 * Number(f.ggml_graph_overhead_custom(graphSize, true)), true);
-        this.logits = this.buildForward(loraShapes);
-        f.ggml_set_name(this.logits, 'logits');
-
-        if (opts.mode === 'forward') {
-            f.ggml_set_output(this.logits);
-            this.graph = f.ggml_new_graph_custom(this.ctxC, graphSize, false) as Ptr;
-            f.ggml_build_forward_expand(this.graph, this.logits);
-            if (!f.ggml_backend_sched_alloc_graph(this.sched, this.graph)) throw new Error('could not allocate the forward graph');
-            return;
-        }
+        if (opts.mode === 'forward') return;
         const o = opts.optimizer ?? { type: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
         const lr = opts.lr ?? (() => 1e-3);
         this.cb = g.koffi.register(() => ({
             adamw: { alpha: lr(), beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.weightDecay },
             sgd: { alpha: lr(), wd: o.weightDecay },
         }), g.koffi.pointer(g.getOptParsProto as never));
-        const p = f.ggml_opt_default_params(this.sched, GGML_OPT_LOSS_TYPE_CROSS_ENTROPY) as Record<string, unknown>;
-        p.ctx_compute = this.ctxC;
-        p.inputs = this.tokens;
-        p.outputs = this.logits;
+        // no ctx_compute/inputs/outputs: ggml_opt's dynamic path (graphs given per step with prepare_alloc)
+        const p = f.ggml_opt_default_params(this.sched, GGML_OPT_LOSS_TYPE_SUM) as Record<string, unknown>;
         p.build_type = GGML_OPT_BUILD_TYPE_OPT;
         p.opt_period = opts.gradAccum ?? 1;
         p.get_opt_pars = this.cb;
@@ -206,8 +254,35 @@ export class Session {
         this.opt = f.ggml_opt_init(p) as Ptr;
     }
 
+    /** Copies a tensor from the GGUF file into its ggml buffer: raw bytes when the types match, else via ggml's to_float. */
+    private loadFromFile(file: GgufFile, name: string, shape: number[]) {
+        const info = file.tensors.find((t) => t.name === name);
+        if (!info) throw new Error(`${file.path}: missing tensor ${name}`);
+        if (info.shape.join(',') !== shape.join(',')) throw new Error(`${file.path}: tensor ${name} has shape [${info.shape}], expected [${shape}]`);
+        const t = this.tensors.get(name)!;
+        const type = this.types.get(name)!;
+        const f = this.g.f;
+        if (type === info.type) {
+            if (Number(f.ggml_nbytes(t)) !== info.nbytes) throw new Error(`${file.path}: tensor ${name}: ${info.nbytes} bytes in the file, ${Number(f.ggml_nbytes(t))} expected for ${ggmlTypeName(info.type)} [${shape}]`);
+            readTensorRaw(file, name, (bytes, off) => f.ggml_backend_tensor_set(t, bytes, off, bytes.byteLength));
+            return;
+        }
+        if (type !== GGML_TYPE_F32) throw new Error(`${file.path}: tensor ${name}: cannot hold ${ggmlTypeName(info.type)} as ${ggmlTypeName(type)}`);
+        // widen to F32 in row chunks (whole rows: every type's block divides ne0)
+        const ne0 = shape[0];
+        const rowBytes = info.nbytes / (info.shape.slice(1).reduce((a, b) => a * b, 1));
+        const rowsPerChunk = Math.max(1, Math.floor((16 << 20) / Math.max(rowBytes, ne0 * 4)));
+        const chunk = rowsPerChunk * rowBytes;
+        const out = new Float32Array(rowsPerChunk * ne0);
+        readTensorRaw(file, name, (bytes, off) => {
+            const n = info.type === GGML_TYPE_F32 ? (out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))), bytes.byteLength / 4) : toFloat(this.g, info.type, bytes, out, 0);
+            f.ggml_backend_tensor_set(t, out, (off / rowBytes) * ne0 * 4, n * 4);
+        }, chunk);
+    }
+
     private set(name: string, data: Float32Array) {
         const t = this.tensors.get(name)!;
+        if (this.types.get(name) !== undefined && this.types.get(name) !== GGML_TYPE_F32) throw new Error(`${name} is held as ${ggmlTypeName(this.types.get(name)!)}; only F32 tensors can be set`);
         this.g.f.ggml_backend_tensor_set(t, data, 0, data.byteLength);
     }
 
@@ -216,37 +291,62 @@ export class Session {
         if (!t) throw new Error(`no tensor ${name}`);
         const n = Number(this.g.f.ggml_nelements(t));
         const out = new Float32Array(n);
-        this.g.f.ggml_backend_tensor_get(t, out, 0, out.byteLength);
+        const type = this.types.get(name) ?? GGML_TYPE_F32;
+        if (type === GGML_TYPE_F32) { this.g.f.ggml_backend_tensor_get(t, out, 0, out.byteLength); return out; }
+        const raw = Buffer.alloc(Number(this.g.f.ggml_nbytes(t)));
+        this.g.f.ggml_backend_tensor_get(t, raw, 0, raw.byteLength);
+        toFloat(this.g, type, raw, out, 0);
         return out;
     }
 
     setWeight(name: string, data: Float32Array) { this.set(name, data); }
 
-    private buildForward(loraShapes: Map<string, [number[], number[]]>): Ptr {
-        const f = this.g.f, ctx = this.ctxC, c = this.c;
+    shapeOf(name: string): number[] {
+        const s = this.shapes.get(name);
+        if (!s) throw new Error(`no weight ${name}`);
+        return s;
+    }
+
+    /** The tensors a freshly built graph reads per step. */
+    private newInputs(ctx: Ptr, n: number) {
+        const f = this.g.f;
         const { batch: B, seqLen: T } = this.opts;
+        const mk = (name: string, ne: number) => { const t = f.ggml_new_tensor_1d(ctx, GGML_TYPE_I32, ne) as Ptr; f.ggml_set_name(t, name); f.ggml_set_input(t); return t; };
+        return { tokens: mk('tokens', T * B), pos: mk('positions', T), rowIdx: mk('answer_rows', n), targetIdx: mk('answer_targets', n) };
+    }
+
+    /** Builds the forward graph in `ctx` and returns [its output, the inputs]: logits [V, n] (forward) or the per-row loss [1, n]. */
+    private buildForward(ctx: Ptr, n: number, forward: boolean) {
+        const f = this.g.f, c = this.c;
+        const { batch: B, seqLen: T } = this.opts;
+        const inp = this.newInputs(ctx, n);
         const hd = headDim(c), H = c.nHead, Hkv = c.nHeadKv;
-        const W = (n: string) => this.tensors.get(n)!;
+        const W = (name: string) => this.tensors.get(name)!;
+        const has = (name: string) => this.tensors.has(name);
         const loraScale = this.opts.mode === 'lora' ? this.opts.lora!.alpha / this.opts.lora!.rank : 0;
         const mm = (name: string, x: Ptr): Ptr => {
             let y = f.ggml_mul_mat(ctx, W(name), x) as Ptr;
-            if (loraShapes.has(name)) {
+            if (this.loraShapes.has(name)) {
                 const ax = f.ggml_mul_mat(ctx, W(`${name}.lora_a`), x) as Ptr;
                 const bax = f.ggml_mul_mat(ctx, W(`${name}.lora_b`), ax) as Ptr;
                 y = f.ggml_add(ctx, y, f.ggml_scale(ctx, bax, loraScale)) as Ptr;
             }
+            const bias = name.replace(/\.weight$/, '.bias');
+            if (bias !== name && has(bias)) y = f.ggml_add(ctx, y, W(bias)) as Ptr;
             return y;
         };
+        const ropeMode = (c as ArchFields).arch === 'qwen2' ? 2 : 0; // GGML_ROPE_TYPE_NEOX for qwen2 (llama.cpp llama_model_rope_type)
+        const freqs = has('rope_freqs.weight') ? W('rope_freqs.weight') : NULL;
         const eps = c.rmsEps;
-        let x = f.ggml_get_rows(ctx, W('token_embd.weight'), this.tokens) as Ptr; // [E, T*B]
+        let x = f.ggml_get_rows(ctx, W('token_embd.weight'), inp.tokens) as Ptr; // [E, T*B]
         for (let l = 0; l < c.nLayer; l++) {
             const p = `blk.${l}.`;
             let h = f.ggml_mul(ctx, f.ggml_rms_norm(ctx, x, eps), W(`${p}attn_norm.weight`)) as Ptr;
             let q = f.ggml_reshape_4d(ctx, mm(`${p}attn_q.weight`, h), hd, H, T, B) as Ptr;
             let k = f.ggml_reshape_4d(ctx, mm(`${p}attn_k.weight`, h), hd, Hkv, T, B) as Ptr;
             const v = f.ggml_reshape_4d(ctx, mm(`${p}attn_v.weight`, h), hd, Hkv, T, B) as Ptr;
-            q = f.ggml_rope_ext(ctx, q, this.pos, NULL, hd, 0, c.nCtx, c.ropeTheta, 1, 0, 1, 32, 1) as Ptr;
-            k = f.ggml_rope_ext(ctx, k, this.pos, NULL, hd, 0, c.nCtx, c.ropeTheta, 1, 0, 1, 32, 1) as Ptr;
+            q = f.ggml_rope_ext(ctx, q, inp.pos, freqs, hd, ropeMode, c.nCtx, c.ropeTheta, 1, 0, 1, 32, 1) as Ptr;
+            k = f.ggml_rope_ext(ctx, k, inp.pos, freqs, hd, ropeMode, c.nCtx, c.ropeTheta, 1, 0, 1, 32, 1) as Ptr;
             // heads and batch merged into dim 2 so that GQA broadcasting (and its backward) applies
             const Q = f.ggml_reshape_3d(ctx, f.ggml_cont(ctx, f.ggml_permute(ctx, q, 0, 2, 1, 3)), hd, T, H * B) as Ptr; // [hd, T, H*B]
             const K = f.ggml_reshape_3d(ctx, f.ggml_cont(ctx, f.ggml_permute(ctx, k, 0, 2, 1, 3)), hd, T, Hkv * B) as Ptr;
@@ -262,36 +362,116 @@ export class Session {
             x = f.ggml_add(ctx, x, mm(`${p}ffn_down.weight`, act)) as Ptr;
         }
         const y = f.ggml_mul(ctx, f.ggml_rms_norm(ctx, x, eps), W('output_norm.weight')) as Ptr;
-        const rowsY = f.ggml_get_rows(ctx, y, this.rowIdx) as Ptr; // [E, N]
-        const out = this.c.tiedEmbeddings ? W('token_embd.weight') : W('output.weight');
-        const logits = f.ggml_mul_mat(ctx, out, rowsY) as Ptr; // [V, N]
-        if (this.opts.mode === 'forward') return logits;
-        // Padding rows (a batch has fewer answer tokens than N) are multiplied by 0: ggml's cross-entropy
-        // backward is softmax - label, which assumes labels summing to 1, so a zero label row would still
-        // push gradient; through the 0 factor it sends none, and its loss term is 0.
-        return f.ggml_mul(ctx, logits, this.rowMask) as Ptr;
+        const rowsY = f.ggml_get_rows(ctx, y, inp.rowIdx) as Ptr; // [E, n]: the answer rows only
+        const out = has('output.weight') ? W('output.weight') : W('token_embd.weight');
+        const logits = f.ggml_mul_mat(ctx, out, rowsY) as Ptr; // [V, n]
+        f.ggml_set_name(logits, 'logits');
+        if (forward) return { out: logits, inp };
+        const V = c.vocabSize;
+        // the softmax is flagged as an output so that ggml-alloc never computes SOFT_MAX_BACK in place over
+        // it: ggml_op_can_inplace allows any source, and ggml-cpu's soft_max_back copies dy into dx before
+        // it reads y (ops.cpp ggml_compute_forward_soft_max_ext_back_f32), so dx aliasing y gives garbage
+        const sm = f.ggml_soft_max(ctx, logits) as Ptr;
+        f.ggml_set_output(sm);
+        const probs = f.ggml_reshape_2d(ctx, sm, 1, V * n) as Ptr; // one probability per row
+        const pTarget = f.ggml_get_rows(ctx, probs, inp.targetIdx) as Ptr; // [1, n]
+        const period = this.opts.gradAccum ?? 1;
+        const loss = f.ggml_scale(ctx, f.ggml_log(ctx, pTarget), -1 / (this.opts.rows * period)) as Ptr;
+        f.ggml_set_name(loss, 'row_loss');
+        return { out: loss, inp };
     }
 
-    private load(mb: MicroBatch) {
+    private setInputs(inp: ReturnType<Session['newInputs']>, mb: MicroBatch, n: number) {
         const f = this.g.f;
-        f.ggml_backend_tensor_set(this.tokens, mb.tokens, 0, mb.tokens.byteLength);
-        f.ggml_backend_tensor_set(this.rowIdx, mb.rowIndex, 0, mb.rowIndex.byteLength);
-        const mask = new Float32Array(mb.targets.length);
-        for (let i = 0; i < mask.length; i++) mask[i] = mb.targets[i] >= 0 ? 1 : 0;
-        f.ggml_backend_tensor_set(this.rowMask, mask, 0, mask.byteLength);
-        if (this.opt) {
-            const V = this.c.vocabSize;
-            const lab = this.labelsBuf;
-            lab.fill(0);
-            for (let i = 0; i < mb.targets.length; i++) if (mb.targets[i] >= 0) lab[i * V + mb.targets[i]] = 1;
-            f.ggml_backend_tensor_set(f.ggml_opt_labels(this.opt), lab, 0, lab.byteLength);
+        f.ggml_backend_tensor_set(inp.tokens, mb.tokens, 0, mb.tokens.byteLength);
+        f.ggml_backend_tensor_set(inp.pos, this.posData, 0, this.posData.byteLength);
+        const rows = mb.rowIndex.subarray(0, n);
+        f.ggml_backend_tensor_set(inp.rowIdx, rows, 0, rows.byteLength);
+        const V = this.c.vocabSize;
+        const tIdx = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+            const t = mb.targets[i];
+            if (!(t >= 0 && t < V)) throw new Error(`answer row ${i}: target token ${t} is outside the vocabulary (${V})`);
+            tIdx[i] = i * V + t;
+        }
+        f.ggml_backend_tensor_set(inp.targetIdx, tIdx, 0, tIdx.byteLength);
+    }
+
+    private newContext(): Ptr {
+        const f = this.g.f;
+        // tensors of the forward graph, its gradients and the optimizer steps; three graphs (gf and
+        // ggml_opt's gb_grad and gb_opt copies)
+        const mem = 4 * this.graphSize * Number(f.ggml_tensor_overhead()) + 3 * Number(f.ggml_graph_overhead_custom(this.graphSize, true));
+        const ctx = this.g.init(mem, true);
+        if (!ctx) throw new Error('ggml_init failed (out of memory?)');
+        return ctx;
+    }
+
+    /**
+     * One ggml_opt evaluation on a freshly built graph: forward + backward (+ optimizer step). Returns
+     * ggml's loss. Forward-only evaluations (evalLoss) do not go through ggml_opt: when the first graph
+     * ggml_opt builds is a forward one, the backward graphs it builds later never reach the parameters'
+     * gradient accumulators (measured: all zero), and a forward eval would also advance its
+     * accumulation counter.
+     */
+    private run(mb: MicroBatch, backward: true): number {
+        const f = this.g.f;
+        if (mb.nReal < 1) throw new Error('a micro-batch without answer rows');
+        const n = mb.nReal;
+        if (n > this.opts.rows) throw new Error(`micro-batch has ${n} answer rows, the session was sized for ${this.opts.rows}`);
+        const ctx = this.newContext();
+        try {
+            const gf = f.ggml_new_graph_custom(ctx, this.graphSize, true) as Ptr;
+            const { out, inp } = this.buildForward(ctx, n, false);
+            f.ggml_build_forward_expand(gf, out);
+            f.ggml_opt_prepare_alloc(this.opt, ctx, gf, inp.tokens, out);
+            const period = this.opts.gradAccum ?? 1;
+            const isOptStep = (this.optI + 1) % period === 0;
+            f.ggml_opt_alloc(this.opt, backward);
+            if (!this.statics) this.findStatics(ctx);
+            if (this.pendingState) this.applyState(this.pendingState);
+            this.setInputs(inp, mb, n);
+            f.ggml_opt_eval(this.opt, null);
+            this.optI = (this.optI + 1) % period;
+            const loss = new Float32Array(1);
+            f.ggml_backend_tensor_get(f.ggml_opt_loss(this.opt), loss, 0, 4);
+            // ggml_opt resets the parameters' gradient accumulators only with static graphs
+            // (ggml_opt_alloc resets gb_grad, which the dynamic path has already dropped): zero them here
+            // once an optimizer step has used them
+            if (isOptStep) for (const s of this.statics!.values()) f.ggml_backend_tensor_memset(s.acc, 0, 0, Number(f.ggml_nbytes(s.acc)));
+            return loss[0];
+        } finally {
+            f.ggml_free(ctx);
         }
     }
 
-    private readLoss(): number {
-        const out = new Float32Array(1);
-        this.g.f.ggml_backend_tensor_get(this.g.f.ggml_opt_loss(this.opt), out, 0, 4);
-        return out[0];
+    /**
+     * After the first ggml_opt_alloc (which builds and allocates ggml_opt's static tensors): each trainable
+     * tensor's gradient accumulator and AdamW moments. The moments are the optimizer step node
+     * "<opt> step for <name>"'s src[2] and src[3] (ggml.h struct ggml_tensor, public C layout), checked by
+     * their names ("AdamW m for <name>").
+     */
+    private findStatics(ctx: Ptr) {
+        const g = this.g, f = g.f;
+        const adam = (this.opts.optimizer?.type ?? 'adamw') === 'adamw';
+        const optName = f.ggml_opt_optimizer_name(adam ? GGML_OPT_OPTIMIZER_TYPE_ADAMW : GGML_OPT_OPTIMIZER_TYPE_SGD) as string;
+        const out = new Map<string, { acc: Ptr; m: Ptr; v: Ptr }>();
+        for (const name of this.trainable) {
+            const t = this.tensors.get(name)!;
+            const acc = f.ggml_opt_grad_acc(this.opt, t) as Ptr;
+            if (!acc) throw new Error(`ggml_opt built no gradient accumulator for ${name}`);
+            let m = NULL, v = NULL;
+            if (adam) {
+                const node = f.ggml_get_tensor(ctx, `${optName} step for ${name}`) as Ptr;
+                if (node) {
+                    m = readPtr(g, node + BigInt(TENSOR_OFFSETS.src + 2 * 8));
+                    v = readPtr(g, node + BigInt(TENSOR_OFFSETS.src + 3 * 8));
+                    if (!m || !v || f.ggml_get_name(m) !== `AdamW m for ${name}` || f.ggml_get_name(v) !== `AdamW v for ${name}`) m = v = NULL;
+                }
+            }
+            out.set(name, { acc, m, v });
+        }
+        this.statics = out;
     }
 
     /**
@@ -299,43 +479,61 @@ export class Session {
      * Returns the mean cross-entropy per real answer token.
      */
     step(mb: MicroBatch): number {
-        this.load(mb);
-        this.g.f.ggml_opt_alloc(this.opt, true);
+        const loss = this.run(mb, true);
         const period = this.opts.gradAccum ?? 1;
-        this.g.f.ggml_opt_eval(this.opt, null);
         this.microSteps++;
         if (this.microSteps % period === 0) this.optSteps++;
-        // ggml's loss is the mean over all rows (padding rows contribute 0), scaled by 1/period
-        return (this.readLoss() * period * this.opts.rows) / Math.max(1, mb.nReal);
+        return (loss * period * this.opts.rows) / mb.nReal;
     }
-    private microSteps = 0;
 
     /** Forward only: the loss per real answer token (validation). */
     evalLoss(mb: MicroBatch): number {
-        this.load(mb);
-        this.g.f.ggml_opt_alloc(this.opt, false);
-        this.g.f.ggml_opt_eval(this.opt, null);
-        const period = this.opts.gradAccum ?? 1;
-        return (this.readLoss() * period * this.opts.rows) / Math.max(1, mb.nReal);
+        if (this.opts.mode === 'forward') throw new Error('evalLoss() needs a training session');
+        const rows = this.computeForward(mb, mb.nReal, false);
+        let sum = 0;
+        for (const v of rows) sum += v;
+        return (sum * (this.opts.gradAccum ?? 1) * this.opts.rows) / mb.nReal;
     }
 
-    /** Forward session only: logits [rows][V] of the given rows. */
+    /** Forward session only: logits [rows][V] of the batch's `rows` rows (padding rows included). */
     forward(mb: MicroBatch): Float32Array {
-        if (!this.graph) throw new Error('forward() needs a session in mode "forward"');
-        this.load(mb);
+        if (this.opts.mode !== 'forward') throw new Error('forward() needs a session in mode "forward"');
+        return this.computeForward(mb, this.opts.rows, true);
+    }
+
+    /** A forward graph computed through the scheduler alone (ggml_opt's state untouched). */
+    private computeForward(mb: MicroBatch, n: number, logits: boolean): Float32Array {
         const f = this.g.f;
-        const rc = f.ggml_backend_sched_graph_compute(this.sched, this.graph) as number;
-        if (rc !== 0) throw new Error(`graph compute failed (status ${rc})`);
-        const out = new Float32Array(this.c.vocabSize * this.opts.rows);
-        f.ggml_backend_tensor_get(this.logits, out, 0, out.byteLength);
-        return out;
+        if (n < 1) throw new Error('a micro-batch without answer rows');
+        const ctx = this.newContext();
+        try {
+            const gf = f.ggml_new_graph_custom(ctx, this.graphSize, false) as Ptr;
+            const { out, inp } = this.buildForward(ctx, n, logits);
+            f.ggml_set_output(out);
+            f.ggml_build_forward_expand(gf, out);
+            f.ggml_backend_sched_reset(this.sched);
+            if (!f.ggml_backend_sched_alloc_graph(this.sched, gf)) throw new Error('could not allocate the forward graph');
+            if (logits) {
+                f.ggml_backend_tensor_set(inp.tokens, mb.tokens, 0, mb.tokens.byteLength);
+                f.ggml_backend_tensor_set(inp.pos, this.posData, 0, this.posData.byteLength);
+                f.ggml_backend_tensor_set(inp.rowIdx, mb.rowIndex, 0, mb.rowIndex.byteLength);
+            } else this.setInputs(inp, mb, n);
+            const rc = f.ggml_backend_sched_graph_compute(this.sched, gf) as number;
+            if (rc !== 0) throw new Error(`graph compute failed (status ${rc})`);
+            const res = new Float32Array(Number(f.ggml_nelements(out)));
+            f.ggml_backend_tensor_get(out, res, 0, res.byteLength);
+            f.ggml_backend_sched_reset(this.sched);
+            return res;
+        } finally {
+            f.ggml_free(ctx);
+        }
     }
 
     /** Gradient accumulator of a trainable tensor (only with gradAccum > 1, after a non-final micro-step). */
     gradAcc(name: string): Float32Array {
         const f = this.g.f;
-        const acc = f.ggml_opt_grad_acc(this.opt, this.tensors.get(name)!) as Ptr;
-        if (!acc) throw new Error(`no gradient accumulator for ${name}`);
+        const acc = this.statics?.get(name)?.acc;
+        if (!acc) throw new Error(`no gradient accumulator for ${name} (no step yet?)`);
         const out = new Float32Array(Number(f.ggml_nelements(acc)));
         f.ggml_backend_tensor_get(acc, out, 0, out.byteLength);
         return out;
@@ -343,26 +541,10 @@ export class Session {
 
     // ---- optimizer state, for checkpoints -------------------------------------------------------
 
-    /**
-     * AdamW moments of a parameter: the optimizer step node "<opt> step for <name>" (in our compute
-     * context) has m and v as src[2] and src[3] (ggml.h struct ggml_tensor, public C layout). The
-     * layout is checked by comparing names read through it with ggml_get_name.
-     */
-    private moments(name: string): [Ptr, Ptr] | undefined {
-        const g = this.g, f = g.f;
-        const optName = f.ggml_opt_optimizer_name(GGML_OPT_OPTIMIZER_TYPE_ADAMW) as string;
-        const node = f.ggml_get_tensor(this.ctxC, `${optName} step for ${name}`) as Ptr;
-        if (!node) return undefined;
-        const m = readPtr(g, node + BigInt(TENSOR_OFFSETS.src + 2 * 8));
-        const v = readPtr(g, node + BigInt(TENSOR_OFFSETS.src + 3 * 8));
-        if (!m || !v) return undefined;
-        if (f.ggml_get_name(m) !== `AdamW m for ${name}` || f.ggml_get_name(v) !== `AdamW v for ${name}`) return undefined;
-        return [m, v];
-    }
-
-    /** Verifies the two layout-dependent reads before the first checkpoint; false disables exact resume. */
+    /** Verifies the layout-dependent reads before the first checkpoint; false disables exact resume. */
     stateSupported(): boolean {
         if (this.stateOk !== undefined) return this.stateOk;
+        if (!this.statics) return false; // no step yet: nothing to save
         const g = this.g, f = g.f;
         try {
             const t = this.tensors.get(this.trainable[0])!;
@@ -372,7 +554,7 @@ export class Session {
             const iter = Number(g.koffi.decode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t'));
             const iterOk = iter === this.optSteps + 1;
             const adam = (this.opts.optimizer?.type ?? 'adamw') === 'adamw';
-            const momOk = !adam || this.moments(this.trainable[0]) !== undefined;
+            const momOk = !adam || [...this.statics.values()].every((s) => s.m && s.v);
             this.stateOk = nameOk && neOk && period === (this.opts.gradAccum ?? 1) && iterOk && momOk;
         } catch {
             this.stateOk = false;
@@ -395,33 +577,42 @@ export class Session {
         const read = (t: Ptr) => { const a = new Float32Array(Number(f.ggml_nelements(t))); f.ggml_backend_tensor_get(t, a, 0, a.byteLength); return a; };
         for (const name of this.trainable) {
             out.set(name, this.get(name));
-            const mv = this.moments(name);
-            if (mv) { out.set(`${name}#m`, read(mv[0])); out.set(`${name}#v`, read(mv[1])); }
+            const s = this.statics!.get(name)!;
+            if (s.m && s.v) { out.set(`${name}#m`, read(s.m)); out.set(`${name}#v`, read(s.v)); }
         }
         const iter = Number(this.g.koffi.decode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t'));
         return { iter, tensors: out };
     }
 
+    /**
+     * Restores a checkpoint: the weights now; the moments and the iteration counter once ggml_opt has
+     * built its static tensors (at the first ggml_opt_alloc, which zeroes them), before that step runs.
+     */
     loadState(state: { iter: number; tensors: Map<string, Float32Array> }, optSteps: number) {
-        if (!this.stateSupported()) throw new Error('optimizer state is not writable with this ggml build');
-        const f = this.g.f;
         for (const name of this.trainable) {
             const w = state.tensors.get(name);
             if (!w) throw new Error(`checkpoint has no ${name}`);
             this.set(name, w);
-            const mv = this.moments(name);
-            if (mv) {
-                const m = state.tensors.get(`${name}#m`), v = state.tensors.get(`${name}#v`);
-                if (!m || !v) throw new Error(`checkpoint has no optimizer moments for ${name}`);
-                f.ggml_backend_tensor_set(mv[0], m, 0, m.byteLength);
-                f.ggml_backend_tensor_set(mv[1], v, 0, v.byteLength);
-            }
         }
-        const buf = Buffer.alloc(8);
-        buf.writeBigInt64LE(BigInt(state.iter));
-        this.g.koffi.encode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t', BigInt(state.iter));
         this.optSteps = optSteps;
         this.microSteps = optSteps * (this.opts.gradAccum ?? 1);
+        if (this.statics) this.applyState(state); else this.pendingState = state;
+    }
+
+    private applyState(state: { iter: number; tensors: Map<string, Float32Array> }) {
+        this.pendingState = undefined;
+        const f = this.g.f;
+        const adam = (this.opts.optimizer?.type ?? 'adamw') === 'adamw';
+        for (const name of this.trainable) {
+            const s = this.statics!.get(name)!;
+            if (!adam) continue;
+            const m = state.tensors.get(`${name}#m`), v = state.tensors.get(`${name}#v`);
+            if (!m || !v) throw new Error(`checkpoint has no optimizer moments for ${name}`);
+            if (!s.m || !s.v) throw new Error('optimizer state is not writable with this ggml build');
+            f.ggml_backend_tensor_set(s.m, m, 0, m.byteLength);
+            f.ggml_backend_tensor_set(s.v, v, 0, v.byteLength);
+        }
+        this.g.koffi.encode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t', BigInt(state.iter));
     }
 
     free() {
@@ -429,11 +620,10 @@ export class Session {
         if (this.opt) f.ggml_opt_free(this.opt);
         if (this.cb) this.g.koffi.unregister(this.cb as bigint);
         if (this.sched) f.ggml_backend_sched_free(this.sched);
-        if (this.bufIn) f.ggml_backend_buffer_free(this.bufIn);
         if (this.bufW) f.ggml_backend_buffer_free(this.bufW);
-        for (const c of [this.ctxC, this.ctxIn, this.ctxW]) if (c) f.ggml_free(c);
+        if (this.ctxW) f.ggml_free(this.ctxW);
         for (const b of this.backends) f.ggml_backend_free(b);
-        this.opt = this.sched = this.bufIn = this.bufW = this.ctxC = this.ctxIn = this.ctxW = NULL;
+        this.opt = this.sched = this.bufW = this.ctxW = NULL;
         this.backends = [];
     }
 }

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { here, findPackageDir } from './paths.js';
 import { freemem } from 'node:os';
 import { readLlamaGgufInfo, quantizedTensors, validateConfig, countParameters, type LlamaConfig } from './llama.js';
+import { GgmlType, ggmlTypeName, LORA_BASE_TYPES, readGguf, type GgufFile } from './gguf.js';
 import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
 import { TrainError, type FromChild, type ResolvedJob, type ToChild, type TrainEvent, type TrainJob, type TrainResult } from './types.js';
 
@@ -64,8 +65,13 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
     const path = job.base;
     if (!existsSync(path)) fail(`base model ${path} does not exist`);
     const info = readLlamaGgufInfo(path); // throws for other architectures
-    const q = quantizedTensors(info.file);
-    if (q.length > 0) fail(`${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? ` and ${q.length - 1} more` : ''}); the trainer needs an F32, F16 or BF16 llama GGUF`);
+    if (job.mode === 'full') {
+        const q = quantizedTensors(info.file);
+        if (q.length > 0) fail(`${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? ` and ${q.length - 1} more` : ''}); full fine-tuning needs F32, F16 or BF16 weights (LoRA trains on a quantized base)`);
+    } else {
+        const bad = info.file.tensors.find((t) => !LORA_BASE_TYPES.has(t.type));
+        if (bad) fail(`${path}: tensor ${bad.name} is ${ggmlTypeName(bad.type)}, a type the trainer has no backward pass for; LoRA bases may be ${[...LORA_BASE_TYPES].map(ggmlTypeName).join(', ')}`);
+    }
     const types = info.file.metadata.get('tokenizer.ggml.token_type') as Int32Array | undefined;
     const plainSpm = info.tokenizer && !(types && Array.from(types).some((t) => t === TOKEN_TYPE.USER_DEFINED));
     if (plainSpm && !opts.tokenize) return { tok: fromSpm(info.tokenizer!, job.tokenization), config: info.config };
@@ -117,17 +123,32 @@ function seq(n: number, k: number): string {
 }
 
 /**
- * Estimated peak bytes of a training run: weights, gradients and AdamW moments of the trainable
- * tensors, frozen weights, and the activations the backward pass keeps (per token and layer: the
- * residual stream, norms, q/k/v, attention scores, FFN), doubled for their gradients.
+ * Estimated peak bytes of a training run:
+ *   weights: full: every parameter as F32 value, gradient accumulator and AdamW m and v (16 bytes each);
+ *            LoRA: the frozen base as held (its file bytes, BF16 widened: frozenWeightBytes) + 16 bytes
+ *            per LoRA parameter
+ *   + activations the backward pass keeps (per token and layer: residual stream, norms, q/k/v, attention
+ *     scores, FFN), doubled for their gradients
+ *   + 3·V·rows floats: logits, softmax and its gradient of the answer rows only (no one-hot labels)
+ *   + 64 MiB of process and graph metadata.
  */
-export function estimateTrainBytes(c: LlamaConfig, trainable: number, batch: number, seqLen: number): number {
-    const total = countParameters(c);
-    const weights = total * 4 + trainable * 4 * 3;
+export function estimateTrainBytes(c: LlamaConfig, trainable: number, batch: number, seqLen: number, o: { frozenBytes?: number; rows?: number } = {}): number {
+    const weights = o.frozenBytes !== undefined ? o.frozenBytes + trainable * 16 : countParameters(c) * 4 + trainable * 12;
     const tokens = batch * seqLen;
     const perTokenLayer = 10 * c.nEmbd + 4 * c.nFf + 2 * c.nHead * seqLen;
-    const acts = tokens * (c.nLayer * perTokenLayer + 4 * c.nEmbd) * 4 * 2 + tokens * c.vocabSize * 4 * 2 / Math.max(1, seqLen / 4);
+    const rows = o.rows ?? tokens;
+    const acts = tokens * (c.nLayer * perTokenLayer + 4 * c.nEmbd) * 4 * 2 + 3 * c.vocabSize * rows * 4;
     return weights + acts + 64 * 1024 * 1024;
+}
+
+/** Bytes a LoRA base takes in ggml buffers: file bytes, 1-D tensors and BF16 matrices as F32 (native.ts). */
+export function frozenWeightBytes(file: GgufFile): number {
+    let n = 0;
+    for (const t of file.tensors) {
+        const el = t.shape.reduce((a, b) => a * b, 1);
+        n += t.shape.length === 1 || t.type === GgmlType.BF16 ? el * 4 : t.nbytes;
+    }
+    return n;
 }
 
 export function loraTrainableParams(c: LlamaConfig, rank: number, targets: string[]): number {
@@ -172,12 +193,6 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
         fail((e as Error).message); // unsupported architecture, unreadable GGUF, bad config
     }
     const { tok, config } = tc;
-    // ggml_opt's static graphs have a fixed size (GGML_DEFAULT_GRAPH_SIZE = 2048 nodes for forward +
-    // backward + optimizer); past about 500 forward nodes it aborts. Measured: full 12 layers fit,
-    // 16 do not; LoRA on all 7 matrices 8 layers fit, 12 do not.
-    const nTargets = job.mode === 'lora' ? (job.lora!.targets ?? DEFAULT_LORA_TARGETS).length : 0;
-    const nodes = config.nLayer * (33 + 4 * nTargets) + 12;
-    if (nodes > 500) fail(`train job: a ${config.nLayer}-layer model${nTargets ? ` with LoRA on ${nTargets} matrices` : ''} needs about ${nodes} graph nodes, more than ggml_opt's fixed graph holds (about 500); train at most ${Math.floor((500 - 12) / (33 + 4 * nTargets))} layers${nTargets > 4 ? ' or fewer LoRA targets' : ''}`);
     const sep = job.separator ?? ' ';
     const encodeAll = async (list: { prompt: string; answer: string }[], label: string) => {
         const out: { tokens: number[]; answerStart: number }[] = [];
@@ -214,7 +229,10 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     }
     const seqLen = Math.max(...train.map((t) => t.tokens.length), ...validation.map((t) => t.tokens.length));
     const trainable = job.mode === 'lora' ? loraTrainableParams(config, job.lora!.rank, job.lora!.targets ?? [...DEFAULT_LORA_TARGETS]) : countParameters(config);
-    const need = estimateTrainBytes(config, trainable, Math.min(batch, train.length), seqLen);
+    const b = Math.min(batch, train.length);
+    const topRows = (list: typeof train) => list.map((t) => t.tokens.length - t.answerStart).sort((x, y) => y - x).slice(0, b).reduce((x, y) => x + y, 0);
+    const frozen = job.mode === 'lora' && typeof job.base === 'string' ? frozenWeightBytes(readGguf(job.base)) : undefined;
+    const need = estimateTrainBytes(config, trainable, b, seqLen, { frozenBytes: frozen, rows: Math.max(topRows(train), topRows(validation), 1) });
     const avail = freemem(); // host memory (a GPU run keeps weights and activations on the device, but this bound is still safe)
     if (need > 0.85 * avail) fail(`train job: not enough memory: about ${(need / 2 ** 30).toFixed(2)} GiB needed for this model with batch ${Math.min(batch, train.length)} × ${seqLen} tokens, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size${job.mode === 'full' ? ' or use LoRA' : ''}`);
     return { job, config, tokenizer: tok.data, train, validation, seqLen, versions: versions() };

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync,
 import { join } from 'node:path';
 import { defaultThreads } from '../threads.js';
 import { Session, packBatch } from './native.js';
-import { initLlamaWeights, readLlamaGguf, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
+import { initLlamaWeights, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
 import { readGguf, writeGguf, type GgufValue } from './gguf.js';
 import type { ResolvedJob, TrainEvent, TrainResult } from './types.js';
 
@@ -105,9 +105,9 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
     mkdirSync(j.outDir, { recursive: true });
     const ckDir = join(j.outDir, 'checkpoint');
     // weights
-    let weights: LlamaTensors;
-    if (typeof j.base === 'string') weights = readLlamaGguf(j.base).tensors;
-    else weights = initLlamaWeights(r.config, j.base.init.seed);
+    // a GGUF base is read by the session straight from the file, each tensor in its own type (LoRA)
+    const file = typeof j.base === 'string' ? readLlamaGgufInfo(j.base).file : undefined;
+    const weights = typeof j.base === 'string' ? undefined : initLlamaWeights(r.config, j.base.init.seed);
     const B = Math.min(j.batch ?? 16, r.train.length);
     const accum = j.gradAccum ?? 1;
     const T = r.seqLen;
@@ -121,7 +121,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
     let optSteps = 0;
     const targets = (j.lora?.targets ?? ['attn_q', 'attn_k', 'attn_v', 'attn_output']) as LayerMatrix[];
     const session = new Session({
-        config: r.config, weights, mode: j.mode, batch: B, seqLen: T, rows: N, threads: j.threads ?? defaultThreads(), gpu: j.gpu ?? 'off',
+        config: r.config, weights, file, mode: j.mode, batch: B, seqLen: T, rows: N, threads: j.threads ?? defaultThreads(), gpu: j.gpu ?? 'off',
         gradAccum: accum,
         lora: j.mode === 'lora' ? { rank: j.lora!.rank, alpha: j.lora!.alpha, targets, seed: j.seed } : undefined,
         optimizer: { type: opt, beta1: j.beta1 ?? 0.9, beta2: j.beta2 ?? 0.999, eps: 1e-8, weightDecay: j.weightDecay ?? 0 },
@@ -235,7 +235,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         } else {
             modelPath = join(j.outDir, 'model.gguf');
             const out: LlamaTensors = new Map();
-            for (const [name, shape] of llamaTensorShapes(r.config)) out.set(name, { shape, data: session.get(name) });
+            for (const name of session.weightNames) out.set(name, { shape: session.shapeOf(name), data: session.get(name) });
             if (r.tokenizer) {
                 writeLlamaGguf(modelPath, { config: r.config, tokenizer: r.tokenizer, tensors: out, name: j.name });
             } else {

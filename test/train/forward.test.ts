@@ -20,14 +20,18 @@ describe('forward graph vs node-llama-cpp', () => {
     for (const variant of [
         { name: 'GQA, untied', nHeadKv: 2, tied: false },
         { name: 'MHA, tied embeddings', nHeadKv: 4, tied: true },
+        // qwen2: NEOX RoPE, q/k/v biases, tied embeddings (Qwen2.5-0.5B's layout)
+        { name: 'qwen2: biases, tied, NEOX RoPE, GQA', nHeadKv: 2, tied: true, extra: { arch: 'qwen2', qkvBias: true } as Partial<LlamaConfig> },
+        // Llama 3.x rope scaling: rope_freqs.weight (Llama-3.2's factors) as ggml_rope_ext frequency factors
+        { name: 'Llama 3 rope_freqs, GQA', nHeadKv: 2, tied: false, extra: { ropeFreqs: true } as Partial<LlamaConfig> },
     ]) {
         it(`gives the same next-token log-probabilities (${variant.name}; tolerance 1e-4 on log p where p > 1e-4)`, async () => {
             const text = 'Q: What is the capital of Kalomi Zorpel? A: Rateno Vu Shi';
             const tok = buildTokenizer({ texts: [text, 'Who founded Danfi? A: Galhu Jor'] });
-            const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: variant.nHeadKv, nFf: 96, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: variant.tied };
+            const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: variant.nHeadKv, nFf: 96, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: variant.tied, ...variant.extra };
             const w = initLlamaWeights(config, 11);
             // larger weights than the init so that attention and positions matter
-            for (const [n, t] of w) if (!n.includes('norm')) for (let i = 0; i < t.data.length; i++) t.data[i] *= 6;
+            for (const [n, t] of w) if (!n.includes('norm') && n !== 'rope_freqs.weight') for (let i = 0; i < t.data.length; i++) t.data[i] *= 6;
             const ids = [tok.bosId, ...tok.encode(text)];
             const T = ids.length;
             const s = new Session({ config, weights: w, mode: 'forward', batch: 2, seqLen: T + 3, rows: T, threads: 2, gpu: 'off' });

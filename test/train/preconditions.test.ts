@@ -36,7 +36,7 @@ describe('preconditions', () => {
             : { name: t.name, shape: t.shape, data: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) });
         const qpath = join(tempDir(), 'q8.gguf');
         writeGguf(qpath, g.typed, tensors);
-        await rejects(job({ base: qpath }), /quantized weights \(blk\.0\.ffn_up\.weight is Q8_0\)/);
+        await rejects(job({ base: qpath }), /quantized weights \(blk\.0\.ffn_up\.weight is Q8_0\); full fine-tuning needs F32, F16 or BF16 weights/);
     });
     it('unsupported architecture', async () => {
         const path = join(tempDir(), 'gpt2.gguf');
@@ -49,7 +49,22 @@ describe('preconditions', () => {
         expect((err as Error).message).toMatch(/architecture "gpt2" is not supported/);
     });
     it('not enough memory for the batch', () => rejects(job({ base: { init: { config: { ...config, nEmbd: 8192, nHead: 64, nHeadKv: 64, nFf: 32768, nLayer: 8 }, tokenizer: tok.data, seed: 1 } } }), /not enough memory: about [\d.]+ GiB needed/));
-    it('a model too deep for ggml_opt\'s fixed graph', () => rejects(job({ base: { init: { config: { ...config, nLayer: 16 }, tokenizer: tok.data, seed: 1 } } }), /needs about \d+ graph nodes.*train at most 14 layers/));
+    it('LoRA accepts a quantized base but names a tensor type without a backward pass', async () => {
+        const path = join(tempDir(), 'f32.gguf');
+        writeLlamaGguf(path, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
+        const g = readGguf(path);
+        const withType = (type: number, bytesPerBlock: number) => {
+            const p = join(tempDir(), `t${type}.gguf`);
+            writeGguf(p, g.typed, g.tensors.map((t) => t.name === 'blk.0.ffn_up.weight'
+                ? { name: t.name, shape: t.shape, data: new Uint8Array((t.shape[0] * t.shape[1] / 32) * bytesPerBlock), type: { ggml: type } }
+                : { name: t.name, shape: t.shape, data: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) }));
+            return p;
+        };
+        const lora = { rank: 2, alpha: 4 };
+        const ok = await checkJob(job({ base: withType(8, 34), mode: 'lora', lora })); // Q8_0
+        expect(ok.config.nLayer).toBe(1);
+        await rejects(job({ base: withType(9, 36), mode: 'lora', lora }), /t9\.gguf: tensor blk\.0\.ffn_up\.weight is Q8_1, a type the trainer has no backward pass for; LoRA bases may be F32, F16, BF16, Q4_0/); // Q8_1
+    });
     it('a native abort in the child becomes a TrainError with the native output; the parent lives on', async () => {
         process.env.MISMATCH_TRAIN_SELFTEST = 'native-abort';
         try {
