@@ -5,7 +5,8 @@
  * Progress: a cli-progress bar per step instance on a TTY, plain lines otherwise (and on stderr
  * with --json, whose stdout is only the JSON). Exit codes: 0 the run completed; 1 an error (spec
  * errors, a failed step); 2 with --fail-on-hypothesis when a hypothesis does not hold (or is
- * inconclusive); 130 cancelled (Ctrl-C; the next run resumes from the store).
+ * inconclusive); 130 cancelled (Ctrl-C; the next run resumes from the store); 143 stopped by SIGTERM
+ * (same as a cancel).
  */
 import { defaultThreads } from '../engine/threads.js';
 import { dirname, join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
 import { jsonSummary, renderResults } from './results.js';
 
-export const EXIT = { ok: 0, error: 1, hypothesis: 2, cancelled: 130 } as const;
+export const EXIT = { ok: 0, error: 1, hypothesis: 2, cancelled: 130, terminated: 143 } as const;
 
 export interface RunCliOptions {
     step?: string;
@@ -156,13 +157,16 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     }
     const controller = new AbortController();
     let interrupts = 0;
-    const onSigint = () => {
+    let terminated = false;
+    const onSignal = (signal: NodeJS.Signals) => {
         interrupts++;
+        if (signal === 'SIGTERM') terminated = true;
         if (interrupts === 1) {
-            err('\ncancelling… (the step in flight stops at its next checkpoint; Ctrl-C again to quit now)');
+            err(`\ncancelling… (the step in flight stops at its next checkpoint; ${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to quit now)`);
             controller.abort();
-        } else process.exit(EXIT.cancelled);
+        } else process.exit(terminated ? EXIT.terminated : EXIT.cancelled);
     };
+    const onSigint = onSignal;
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
     const progressStream = opts.json ? io.err : io.out;
@@ -186,14 +190,14 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     }
     if (opts.json) io.out.write(JSON.stringify(jsonSummary(summary), null, 2) + '\n');
     else {
-        const text = renderResults(summary.steps);
+        const text = renderResults(summary.steps, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length });
         if (text) io.out.write('\n' + text + '\n');
         const cached = summary.steps.filter((s) => s.cached).length;
         io.out.write(`\n${summary.status} in ${summary.seconds.toFixed(1)} s · ${summary.steps.length} steps, ${cached} from the store (${summary.storeDir})\n`);
     }
     if (summary.error) err(`mismatch run: ${summary.error.message}`);
     for (const s of summary.steps) if (s.status === 'failed' && s.error && !opts.json) err(`✗ ${label(s)}: ${s.error.message}`);
-    if (summary.status === 'cancelled') return EXIT.cancelled;
+    if (summary.status === 'cancelled') return terminated ? EXIT.terminated : EXIT.cancelled;
     if (summary.status === 'failed') return EXIT.error;
     if (opts.failOnHypothesis && summary.hypotheses.some((h) => h.verdict !== 'holds')) return EXIT.hypothesis;
     return EXIT.ok;

@@ -110,14 +110,29 @@ export class LocalGenerator implements Generator {
         const st = statSync(options.modelPath);
         if (st.size < 32) throw new Error(`${options.modelPath} is too small to be a GGUF model`);
         const g = new LocalGenerator(await workerScript(), options);
-        await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 1, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
-            if (m.type === 'ready') {
-                g.info = m.info;
-                return true;
-            }
-            return false;
-        });
+        try {
+            await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 1, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
+                if (m.type === 'ready') {
+                    g.info = m.info;
+                    return true;
+                }
+                return false;
+            });
+        } catch (e) {
+            // The worker stays up after a failed load (it waits for more messages), and its IPC
+            // channel would keep the parent alive for ever: end it before reporting.
+            await g.kill();
+            throw new ModelProcessError(`cannot load the model ${options.modelPath}: ${(e as Error).message.replace(/^inference failed: /, '')} (a truncated or damaged GGUF? download or train it again)`);
+        }
         return g;
+    }
+
+    /** Ends the worker now (no clean dispose) and waits until it has exited. */
+    async kill(): Promise<void> {
+        if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+        const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+        this.child.kill('SIGKILL');
+        await exited;
     }
 
     private send(m: ToWorker): void {
@@ -192,7 +207,7 @@ export class LocalGenerator implements Generator {
     }
 
     async close(): Promise<void> {
-        if (this.exitError || this.child.exitCode !== null) return;
+        if (this.exitError || this.child.exitCode !== null || this.child.signalCode !== null) return;
         const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
         try {
             this.send({ type: 'exit' });

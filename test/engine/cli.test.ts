@@ -252,3 +252,125 @@ describe('kill and resume', () => {
         expect(clean2.out.stdout).toMatch(/would remove 0 entries/);
     }, 600_000);
 });
+
+describe('child processes end on every path', () => {
+    let cli: string;
+    let wrappers: { generate: string; train: string };
+    beforeAll(async () => {
+        cli = await buildCli();
+        // The real worker and trainer child, started through a one-line wrapper that first appends
+        // the process id to a log: the test then checks by pid that each one is gone.
+        const dir = join(cli, '..', '..', 'engine');
+        wrappers = { generate: join(dir, 'pid-generate-worker.mjs'), train: join(dir, 'pid-train-child.mjs') };
+        const wrap = (target: string) => `import { appendFileSync } from 'node:fs';\nappendFileSync(process.env.MM_PID_LOG, process.pid + ' ${target}\\n');\nawait import('./${target}');\n`;
+        writeFileSync(wrappers.generate, wrap('generate-worker.js'));
+        writeFileSync(wrappers.train, wrap('train-child.js'));
+    });
+
+    /** Runs the CLI; `onLine` may send it a signal. Resolves at its exit, with the children it started. */
+    function runWithPids(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, limitMs = 240_000) {
+        const log = join(tempDir('mm-pids-'), 'pids.log');
+        writeFileSync(log, '');
+        return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; pids: { pid: number; role: string }[] }>((resolvePromise, reject) => {
+            const child = spawn(process.execPath, [cli, ...args], {
+                stdio: ['ignore', 'pipe', 'pipe'],
+                env: { ...process.env, CI: 'true', MM_PID_LOG: log, MISMATCH_GENERATE_WORKER: wrappers.generate, MISMATCH_TRAIN_CHILD: wrappers.train },
+            });
+            const limit = setTimeout(() => {
+                child.kill('SIGKILL');
+                reject(new Error(`the CLI did not exit within ${limitMs} ms`));
+            }, limitMs);
+            let stdout = '';
+            let stderr = '';
+            let buf = '';
+            child.stdout.setEncoding('utf8').on('data', (d: string) => {
+                stdout += d;
+                buf += d;
+                let i;
+                while ((i = buf.indexOf('\n')) >= 0) {
+                    const line = buf.slice(0, i);
+                    buf = buf.slice(i + 1);
+                    onLine?.(line, (signal) => child.kill(signal));
+                }
+            });
+            child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+            child.on('exit', (code, signal) => {
+                clearTimeout(limit);
+                const pids = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => ({ pid: Number(l.split(' ')[0]), role: l.split(' ')[1] }));
+                resolvePromise({ code, signal, stdout, stderr, pids });
+            });
+        });
+    }
+
+    /** A process is gone when it does not exist or is a zombie (exited, not yet reaped by its new parent). */
+    function alive(pid: number): boolean {
+        try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+        } catch {
+            return false;
+        }
+    }
+
+    const small = (extra = '') => `experiment Procs {
+  seed 3
+  dataset qa from "data/qa.jsonl" { question "question"  answers "answer"  split train 12  split test 12 }
+  model teacher = gguf "models/teacher.gguf"
+  model student = gguf "models/student.gguf"
+  decoding greedy { temperature 0  maxTokens 4 }
+  label byTeacher = answers of teacher on qa.train using greedy { otherwise "I don't know" }
+${extra}  evaluate student on qa.test using greedy { abstain "I don't know" }
+}
+`;
+
+    it('success: every inference process started is gone when the CLI exits', async () => {
+        const dir = project();
+        writeFileSync(join(dir, 'p.mismatch'), small());
+        const r = await runWithPids(['run', join(dir, 'p.mismatch'), '--threads', '1', '--gpu', 'off']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.pids.filter((p) => p.role === 'generate-worker.js').length).toBeGreaterThanOrEqual(1);
+        expect(r.pids.filter((p) => alive(p.pid))).toEqual([]);
+    }, 300_000);
+
+    it('error: a truncated GGUF fails the step that loads it, the CLI exits 1, no worker is left', async () => {
+        const dir = project();
+        writeFileSync(join(dir, 'p.mismatch'), small());
+        const model = join(dir, 'models', 'teacher.gguf');
+        const bytes = readFileSync(model);
+        writeFileSync(model, bytes.subarray(0, Math.floor(bytes.length * 0.6))); // header intact, tensors cut
+        const r = await runWithPids(['run', join(dir, 'p.mismatch'), '--threads', '1', '--gpu', 'off'], undefined, 120_000);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/byTeacher.*cannot load the model .*teacher\.gguf/s);
+        expect(r.pids.length).toBeGreaterThanOrEqual(1);
+        expect(r.pids.filter((p) => alive(p.pid))).toEqual([]);
+    }, 300_000);
+
+    it('cancel (SIGINT → 130) and SIGTERM (→ 143), mid-generation and mid-training: no child left', async () => {
+        const dir = project();
+        writeFileSync(join(dir, 'p.mismatch'), small());
+        let sent = false;
+        const r = await runWithPids(['run', join(dir, 'p.mismatch'), '--threads', '1', '--gpu', 'off'], (line, kill) => {
+            if (!sent && /^ {2}byTeacher: \d+\/12 answers/.test(line)) {
+                sent = true;
+                kill('SIGINT');
+            }
+        });
+        expect(sent).toBe(true);
+        expect(r.code).toBe(130);
+        expect(r.pids.filter((p) => alive(p.pid))).toEqual([]);
+
+        const dir2 = project();
+        writeFileSync(join(dir2, 'p.mismatch'), small('  finetune tuned = student on byTeacher { lora rank 2  epochs 40  learningRate 1e-3 }\n'));
+        let termed = false;
+        const t = await runWithPids(['run', join(dir2, 'p.mismatch'), '--threads', '1', '--gpu', 'off'], (line, kill) => {
+            if (!termed && /^ {2}tuned: \d+\/\d+/.test(line)) {
+                termed = true;
+                kill('SIGTERM');
+            }
+        });
+        expect(termed).toBe(true);
+        expect(t.code).toBe(143);
+        expect(t.pids.some((p) => p.role === 'train-child.js')).toBe(true);
+        expect(t.pids.filter((p) => alive(p.pid))).toEqual([]);
+    }, 600_000);
+});
