@@ -194,7 +194,18 @@ export interface FinetuneStep extends StepBase {
         /** Share of the labels held out for validation (0 = none). */
         validation: number;
         earlyStopping: boolean;
+        /** An existing trainer that runs the fine-tune from an exported job (absent: the embedded trainer). */
+        external?: ExternalTrainer;
     };
+}
+
+/** `trainer trl|axolotl` on a finetune step: the job is exported, the PEFT adapter comes back. */
+export interface ExternalTrainer {
+    engine: 'trl' | 'axolotl';
+    /** Hugging Face id or path of the base model, as the trainer loads it. */
+    hfModel: string;
+    /** LoRA dropout. */
+    dropout: number;
 }
 
 export interface EvaluateArm {

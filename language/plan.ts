@@ -269,6 +269,9 @@ class PlanBuilder {
                     schedule: r('schedule') as 'constant' | 'linear' | 'cosine', weightDecay: r('weightDecay') as number,
                     optimizer: r('optimizer') as 'adamw' | 'sgd', seed: this.seedOf('finetune', d),
                     validation: r('validation') as number, earlyStopping: r('earlyStopping') as boolean,
+                    ...(r('trainer') === 'trl' || r('trainer') === 'axolotl'
+                        ? { external: { engine: r('trainer') as 'trl' | 'axolotl', hfModel: (r('hfModel') as string | undefined) ?? '', dropout: (r('dropout') as number | undefined) ?? 0 } }
+                        : {}),
                 },
             };
         }

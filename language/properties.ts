@@ -137,6 +137,9 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         seed,
         { key: 'validation', type: 'share', min: 0, max: 0.5, default: 0, doc: 'Share of the labels held out to measure validation loss (e.g. `10%`).' },
         { key: 'earlyStopping', type: 'boolean', default: false, doc: 'Stop when the validation loss stops improving (needs `validation`).' },
+        { key: 'trainer', type: 'enum', values: ['embedded', 'trl', 'axolotl'], default: 'embedded', doc: 'Who trains: `embedded` (this machine, ggml), or an existing trainer that scales out: `trl` (Hugging Face TRL\'s SFTTrainer, multi-GPU through accelerate/DeepSpeed/FSDP) or `axolotl`. An external trainer gets a job folder (data, config, command) under the run store; the step waits until the PEFT adapter appears in the job\'s `output/` folder, converts it to a GGUF LoRA adapter and the run goes on. LoRA only; needs `hfModel`.' },
+        { key: 'hfModel', type: 'string', doc: 'The base model as the external trainer loads it: a Hugging Face id (`"meta-llama/Llama-2-7b-hf"`) or a path on the training machine. Its weights must be those of the model\'s GGUF, which evaluates the adapter.' },
+        { key: 'dropout', type: 'number', min: 0, max: 0.9, default: 0, doc: 'LoRA dropout (external trainers: `lora_dropout`); the embedded trainer has none.' },
     ],
     evaluate: [
         { key: 'abstain', type: 'strings', default: ["I don't know"], doc: 'Answers that count as abstentions (matched after normalisation; `/regex/` for patterns).' },

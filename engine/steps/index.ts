@@ -22,6 +22,7 @@ import { stepById, throwIfAborted } from './context.js';
 import { readModelRef, readTaught, writeModelRef, type ModelRef } from './models.js';
 import { compareArms, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, SLICK_ORDER, type LabelRow, type SlickCategory } from './pure.js';
 import { runPretrain } from './pretrain-bridge.js';
+import { externalFinetune } from '../scaleout/step.js';
 import { redrawnUpstream } from '../../language/replicates.js';
 
 export async function executeStep(ctx: ExecContext): Promise<StepOutcome> {
@@ -264,6 +265,8 @@ function parseLossCsv(text: string): FinetuneMetrics['curve'] {
 }
 
 async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutcome> {
+    // `trainer trl|axolotl`: an exported job trains it elsewhere; its PEFT adapter comes back converted
+    if (s.params.external) return externalFinetune(ctx, s);
     const p = s.params;
     const base = await modelOf(ctx, p.model);
     if (base.kind !== 'local') throw new Error(`finetune ${s.id}: ${p.model} is a server model; fine-tuning needs a local GGUF`);

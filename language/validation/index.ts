@@ -16,6 +16,7 @@ import { checkFinetune } from './models.js';
 import { checkNames, checkSplitNames } from './names.js';
 import { checkBody, checkSettings } from './properties.js';
 import { checkDecodingSeed, checkKnowledgeSeed } from './sampling.js';
+import { checkTrainer } from './trainer.js';
 
 export { Codes, type Code } from './codes.js';
 
@@ -76,7 +77,7 @@ export function registerValidationChecks(services: MismatchServices): void {
         Model: [guard((m, a) => checkModelFile(m, files, a)), guard(checkServerUrl)],
         Decoding: guard(checkDecodingSeed),
         Knowledge: guard(checkKnowledgeSeed),
-        Finetune: guard((f, a) => checkFinetune(f, files, a)),
+        Finetune: [guard((f, a) => checkFinetune(f, files, a)), guard(checkTrainer)],
         Evaluate: [guard(checkLeakage), guard(checkEvaluateArms)],
         Hypothesis: guard((h, a) => checkHypothesis(h, v.visible(documentOf(h).parseResult.value as MismatchFile), a)),
     };
