@@ -23,7 +23,7 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         writeFileSync(opts.html, reportHtml(plan, results));
         io.out.write(`wrote ${resolve(opts.html)}\n`);
     } else {
-        io.out.write(renderResults(results) + '\n');
+        io.out.write(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length }) + '\n');
         for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${h}: ${text} (results computed differently are compared here)\n`);
     }
     const stale = results.filter((r) => r.stale);

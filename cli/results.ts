@@ -4,6 +4,7 @@
  */
 import Table from 'cli-table3';
 import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, HypothesisSeedResult, KnowledgeCheck, RunSummary, StepResult } from '../engine/results-types.js';
+import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 export const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
@@ -36,20 +37,34 @@ export function knowledgeTables(steps: StepResult[]): string | undefined {
     return parts.length ? parts.join('\n') : undefined;
 }
 
-export function hypothesesTable(steps: StepResult[]): string | undefined {
-    const hs = steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics);
+/**
+ * The hypotheses, effect first (difference in wrong-answer rate with its 95% interval), p second
+ * (Holm-adjusted across the experiment's `familySize` hypotheses, raw beside it), then the verdict;
+ * under the table, what was replicated, which test on how many independent units, and every note.
+ */
+export function hypothesesTable(steps: StepResult[], familySize?: number): string | undefined {
+    const hs = adjustFamilyOf(steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics), familySize);
     if (!hs.length) return undefined;
-    const t = new Table({ head: ['hypothesis', 'verdict', 'test', 'p', 'discordant b/c', 'coverage', 'wrong A − B (95% CI)'] });
+    const t = new Table({ head: ['hypothesis', 'wrong A − B, pts (95% CI)', 'p', 'verdict', 'coverage'] });
+    const lines: string[] = [];
     for (const r of hs) {
         const h = r.metrics as HypothesisMetrics;
-        const single = h.perSeed.length === 1 ? h.perSeed[0] : undefined;
-        const diff = single ? `${(single.wrongRateA - single.wrongRateB).toFixed(3)} (${single.ci95.map((x) => x.toFixed(3)).join(', ')})` : h.acrossSeeds ? `${h.acrossSeeds.meanDifference.toFixed(3)} mean of ${h.acrossSeeds.n}` : '—';
-        t.push([r.step, h.verdict, h.test, fmtP(h.p), `${h.discordant.b}/${h.discordant.c}`, h.coverage === null ? 'raw' : pct(h.coverage), diff]);
-        if (h.perSeed.length > 1) {
-            for (const s of h.perSeed) t.push([`  seed ${s.seed}`, s.verdict, s.test, fmtP(s.p), `${s.discordant.b}/${s.discordant.c}`, s.coverage === null ? 'raw' : pct(s.coverage), `${(s.wrongRateA - s.wrongRateB).toFixed(3)} (${s.ci95.map((x) => x.toFixed(3)).join(', ')})`]);
-        }
+        t.push([r.step, effectText(h), pText(h, fmtP), h.verdict, h.coverage === null ? 'raw' : pct(h.coverage)]);
+        lines.push(`  ${r.step}: ${replicationText(h)}; ${testText(h)}`);
+        for (const note of statements(h)) lines.push(`    ⚠ ${note}`);
     }
-    return t.toString();
+    let out = t.toString() + '\n' + lines.join('\n');
+    const multi = hs.filter((r) => (r.metrics as HypothesisMetrics).perSeed.length > 1);
+    if (multi.length) {
+        const s = new Table({ head: ['hypothesis', 'replicate', 'wrong A − B, pts (95% CI)', 'own McNemar p (raw)', 'discordant b/c', 'coverage'] });
+        for (const r of multi) {
+            for (const x of (r.metrics as HypothesisMetrics).perSeed) {
+                s.push([r.step, x.seed + 1, `${((x.wrongRateA - x.wrongRateB) * 100).toFixed(1)} (${x.ci95.map((v) => (v * 100).toFixed(1)).join(', ')})`, fmtP(x.p), `${x.discordant.b}/${x.discordant.c}`, x.coverage === null ? 'raw' : pct(x.coverage)]);
+            }
+        }
+        out += `\nPer replicate\n${s.toString()}`;
+    }
+    return out;
 }
 
 export function finetuneTable(steps: StepResult[]): string | undefined {
@@ -76,14 +91,14 @@ export function knowledgeCheckTable(steps: StepResult[]): string | undefined {
 }
 
 /** Everything printed after a run (or by `report` without --html). */
-export function renderResults(steps: StepResult[]): string {
+export function renderResults(steps: StepResult[], options: { familySize?: number } = {}): string {
     const parts: string[] = [];
     const add = (title: string, s: string | undefined) => s && parts.push(`${title}\n${s}`);
     add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(steps));
     add('Fine-tuning', finetuneTable(steps));
     add('Outcomes', outcomesTable(steps));
     add('Outcome × knowledge', knowledgeTables(steps));
-    add('Hypotheses (exact McNemar, one-sided in the stated direction; across seeds: one-sided paired t)', hypothesesTable(steps));
+    add('Hypotheses (one-sided in the stated direction; p Holm-adjusted across the experiment\'s hypotheses)', hypothesesTable(steps, options.familySize));
     const warnings = steps.flatMap((r) => (r.warnings ?? []).map((w) => `  ⚠ ${r.step}${seedTag(r)}: ${w}`));
     if (warnings.length) parts.push(`Warnings\n${warnings.join('\n')}`);
     return parts.join('\n\n');
@@ -132,6 +147,10 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
             ? { perSeed: h.perSeed.map((s: HypothesisSeedResult) => ({ seed: s.seed, holds: s.holds, verdict: s.verdict, test: s.test, p: Number.isFinite(s.p) ? s.p : null, discordant: s.discordant, coverage: s.coverage, wrongRateA: s.wrongRateA, wrongRateB: s.wrongRateB, ci95: s.ci95 })) }
             : { wrongRateA: h.perSeed[0]?.wrongRateA, wrongRateB: h.perSeed[0]?.wrongRateB, ci95: h.perSeed[0]?.ci95 }),
         ...(h.acrossSeeds ? { acrossSeeds: h.acrossSeeds } : {}),
+        ...(h.effect ? { effect: { difference: h.effect.difference, ci95: h.effect.ci95.map((x) => (Number.isFinite(x) ? x : null)), interval: h.effect.interval } } : {}),
+        ...(h.family ? { pAdjusted: h.family.pAdjusted, family: h.family } : {}),
+        ...(h.design ? { design: h.design } : {}),
+        ...(statements(h).length ? { notes: statements(h) } : {}),
     }));
     return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(summary.error ? { error: summary.error.message } : {}) };
 }

@@ -14,6 +14,7 @@ import type {
     Outcomes,
     StepResult,
 } from '../engine/results-types.js';
+import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
 
 /** How the after-line text is colored. */
 export type Tone = 'neutral' | 'holds' | 'does-not-hold' | 'inconclusive' | 'stale' | 'error' | 'running';
@@ -255,41 +256,49 @@ function verdictTone(v: string): Tone {
     return v === 'holds' ? 'holds' : v === 'does not hold' ? 'does-not-hold' : 'inconclusive';
 }
 
+const TEST_WORDS: Record<string, string> = { mcnemar: 'McNemar', 'sign-flip': 'sign-flip', 'paired-t': 'paired t' };
+
+/**
+ * After a hypothesis line: the verdict (from the Holm-adjusted p), then the effect (difference in
+ * wrong-answer rate with its 95% interval), then p, then the test and its independent units, then
+ * the first statement the verdict carries (all of them in the hover).
+ */
 function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string; hover: string; tone: Tone } | undefined {
     const r = results.find((x) => isHypothesis(x.metrics));
     if (!r) return undefined;
     const m = r.metrics as HypothesisMetrics;
-    const test = m.test === 'mcnemar' ? 'McNemar' : m.test;
-    const parts = [m.verdict, `${test} p = ${formatP(m.p)}`];
+    const test = TEST_WORDS[m.test] ?? m.test;
+    const d = m.design;
+    const effect = effectText(m);
+    const parts = [m.verdict, effect.endsWith('pts') || effect.endsWith(']') ? `wrong ${effect}` : effect, pText(m, formatP)];
     if (m.coverage !== null && m.coverage !== undefined) parts.push(`at ${formatPercent(m.coverage)} coverage`);
+    parts.push(d ? `${test} over ${d.units} ${d.unit}` : test);
+    const notes = statements(m);
+    if (notes.length) parts.push(`⚠ ${notes[0]}${notes.length > 1 ? ` (+${notes.length - 1} more)` : ''}`);
     const perSeed = m.perSeed ?? [];
-    if (perSeed.length > 1) {
-        const held = perSeed.filter((s) => s.holds).length;
-        let across = `${held}/${perSeed.length} seeds hold`;
-        if (m.acrossSeeds) across += ` (${m.acrossSeeds.test} p = ${formatP(m.acrossSeeds.p)})`;
-        parts.push(across);
-    }
     const rows = perSeed.map((s) => [
-        `seed ${s.seed}`,
-        s.verdict,
+        `replicate ${s.seed + 1}`,
+        `${((s.wrongRateA - s.wrongRateB) * 100).toFixed(1)} [${(s.ci95[0] * 100).toFixed(1)}, ${(s.ci95[1] * 100).toFixed(1)}]`,
         formatP(s.p),
         s.discordant.b,
         s.discordant.c,
         s.coverage === null ? 'raw' : formatPercent(s.coverage, 1),
         formatPercent(s.wrongRateA, 1),
         formatPercent(s.wrongRateB, 1),
-        `[${(s.ci95[0] * 100).toFixed(1)}, ${(s.ci95[1] * 100).toFixed(1)}]`,
     ]);
     const a = step.kind === 'hypothesis' ? step.params.a : 'A';
     const b = step.kind === 'hypothesis' ? step.params.b : 'B';
     let hover =
-        `**${esc(m.name || step.id)}**: ${m.verdict} (${test} p = ${formatP(m.p)}, α = ${m.alpha}` +
-        `${m.coverage !== null && m.coverage !== undefined ? `, matched coverage ${formatPercent(m.coverage, 1)}` : ''}; ` +
-        `discordant pairs: ${a} wrong & ${b} not ${m.discordant.b}, ${a} not & ${b} wrong ${m.discordant.c})`;
-    if (rows.length)
-        hover += '\n\n' + table(['seed', 'verdict', 'p', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`, '95% CI of difference (pts)'], rows);
-    if (m.acrossSeeds)
-        hover += `\n\nAcross ${m.acrossSeeds.n} seeds: ${m.acrossSeeds.test} p = ${formatP(m.acrossSeeds.p)}, mean difference ${(m.acrossSeeds.meanDifference * 100).toFixed(1)} pts.`;
+        `**${esc(m.name || step.id)}**: ${m.verdict}\n\n` +
+        `- effect: wrong-answer rate of ${esc(a)} minus ${esc(b)}: ${effectText(m)}${m.effect ? ` (95% ${esc(m.effect.interval)})` : ''}\n` +
+        `- ${pText(m, formatP)}, one-sided, α = ${m.alpha}${m.family && m.family.size > 1 ? `; verdict before the correction: ${m.family.verdictUnadjusted}` : ''}\n` +
+        `- replicated: ${esc(replicationText(m))}\n` +
+        `- test: ${esc(testText(m))}` +
+        `${m.coverage !== null && m.coverage !== undefined ? `\n- matched coverage ${formatPercent(m.coverage, 1)}` : ''}\n` +
+        `- discordant questions (summed over replicates): ${esc(a)} wrong & ${esc(b)} not ${m.discordant.b}, ${esc(a)} not & ${esc(b)} wrong ${m.discordant.c}`;
+    for (const n of notes) hover += `\n\n⚠ ${esc(n)}`;
+    if (rows.length > 1)
+        hover += '\n\n' + table(['replicate', 'wrong A − B, pts [95% CI]', 'own McNemar p (raw)', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`], rows);
     return { text: parts.join(SEP), hover, tone: verdictTone(m.verdict) };
 }
 
@@ -343,7 +352,8 @@ function genericAnnotation(step: Step, results: StepResult[]): { text: string; h
  */
 export function annotate(plan: Plan, results: readonly StepResult[], live: LiveState = {}): Annotation[] {
     const byStep = new Map<string, StepResult[]>();
-    for (const r of results) {
+    // The experiment's hypotheses are one family: verdicts from Holm-adjusted p-values.
+    for (const r of adjustFamilyOf([...results], plan.steps.filter((s) => s.kind === 'hypothesis').length)) {
         const list = byStep.get(r.step) ?? [];
         list.push(r);
         byStep.set(r.step, list);

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Plan } from '../../language/plan-types.js';
 import type { EvaluateMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
 import { allPlots } from './plots.js';
+import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../stats/family.js';
 import { mixedProvenance } from '../store/provenance.js';
 
 function vegaScripts(): string[] {
@@ -38,10 +39,15 @@ export function reportHtml(plan: Plan, results: StepResult[]): string {
             for (const [k, o] of Object.entries(a.byKnowledge ?? {})) if (k !== 'uncategorised') knowledgeRows.push([r.step + seed(r), a.arm, k, o.correct, o.wrong, o.abstained, o.total]);
         }
     }
+    // Effect first, p second (Holm-adjusted across the plan's hypotheses), what was replicated and
+    // which test on how many units, then every statement the verdict carries.
     const hypRows: unknown[][] = [];
-    for (const r of results.filter((x) => x.kind === 'hypothesis' && x.metrics)) {
+    const hypNotes: string[] = [];
+    const family = plan.steps.filter((s) => s.kind === 'hypothesis').length;
+    for (const r of adjustFamilyOf(results.filter((x) => x.kind === 'hypothesis' && x.metrics), family)) {
         const h = r.metrics as HypothesisMetrics;
-        hypRows.push([r.step, h.verdict, h.test, fmtP(h.p), `${h.discordant.b}/${h.discordant.c}`, h.coverage === null ? 'raw' : pct(h.coverage), h.perSeed.length > 1 ? `${h.perSeed.filter((s) => s.holds).length}/${h.perSeed.length} seeds hold` : '']);
+        hypRows.push([r.step, effectText(h), pText(h, fmtP), h.verdict, replicationText(h), testText(h), h.coverage === null ? 'raw' : pct(h.coverage)]);
+        for (const n of statements(h)) hypNotes.push(`${r.step}: ${n}`);
     }
     const stale = results.filter((r) => r.stale).map((r) => r.step + seed(r));
     const plots = allPlots(results);
@@ -61,7 +67,7 @@ th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}.note{color
 <p class="note">${esc(plan.file)} · generated ${esc(new Date().toISOString())}${stale.length ? ` · <b>stale</b> (the spec changed since they were computed): ${esc(stale.join(', '))}` : ''}</p>
 <h2>Outcomes</h2>${outcomeRows.length ? table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows) : '<p>No evaluation results yet.</p>'}
 ${knowledgeRows.length ? `<h2>Outcome × knowledge</h2>${table(['evaluation', 'arm', 'knowledge', 'correct', 'wrong', 'abstained', 'total'], knowledgeRows)}` : ''}
-${hypRows.length ? `<h2>Hypotheses</h2><p class="note">Exact McNemar on discordant pairs (wrong vs not wrong), one-sided in the stated direction; with several seeds the verdict comes from a one-sided paired t test on the per-seed differences in wrong rate.</p>${table(['hypothesis', 'verdict', 'test', 'p', 'discordant b/c', 'coverage', 'seeds'], hypRows)}` : ''}
+${hypRows.length ? `<h2>Hypotheses</h2><p class="note">Effect: the difference in wrong-answer rate (A − B, percentage points) with its 95% interval. Tests are one-sided in the stated direction: one run, exact McNemar over questions; replicates on the same test questions, the exact sign-flip permutation test over questions (each question's difference summed over the replicates); independent replicates, a paired t test over replicates. p is Holm-adjusted across the experiment's ${family} hypotheses (raw beside it); the verdict comes from the adjusted p.</p>${table(['hypothesis', 'wrong A − B, pts (95% CI)', 'p', 'verdict', 'replicated', 'test; independent units', 'coverage'], hypRows)}${hypNotes.map((n) => `<p class="warn">⚠ ${esc(n)}</p>`).join('')}` : ''}
 ${[...mixedProvenance(plan, results)].map(([h, text]) => `<p class="warn"><b>⚠ ${esc(h)}</b>: ${esc(text)} (results computed differently are compared here)</p>`).join('\n')}
 ${plots.map((p) => `<h2>${esc(p.title)}</h2><div class="plot" id="plot-${esc(p.id)}"></div>`).join('\n')}
 <script>

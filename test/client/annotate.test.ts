@@ -67,15 +67,39 @@ describe('annotate', () => {
         expect(a!.text).toBe('knows 96% of 225 taught · 3% of 75 untaught (chance 2%) · confidence 0.96 vs 0.33');
     });
 
-    it('writes the verdict, the test and the coverage after a hypothesis line, colored by verdict', () => {
+    it('writes the verdict, the effect with its interval, then p and the test after a hypothesis line, colored by verdict', () => {
+        // one run: wrong rates .3 and .2, bootstrap CI [.02, .18] → +10.0 pts [+2.0, +18.0]
         const [h1] = annotate(plan([hy]), [result(hy, hypothesis('holds', 0.003, null))]);
-        expect(h1).toMatchObject({ text: 'holds · McNemar p = 0.003', tone: 'holds' });
+        expect(h1).toMatchObject({ text: 'holds · wrong +10.0 pts [+2.0, +18.0] · p = 0.003 · McNemar', tone: 'holds' });
         const [h2] = annotate(plan([hy]), [result(hy, hypothesis('does not hold', 0.41, 0.62))]);
-        expect(h2).toMatchObject({ text: 'does not hold · McNemar p = 0.41 · at 62% coverage', tone: 'does-not-hold' });
-        const m = { ...hypothesis('holds', 1.2e-21, 0.62, 5), acrossSeeds: { test: 'paired-t' as const, p: 0.0123, meanDifference: 0.05, n: 5 } };
+        expect(h2).toMatchObject({ text: 'does not hold · wrong +10.0 pts [+2.0, +18.0] · p = 0.41 · at 62% coverage · McNemar', tone: 'does-not-hold' });
+        const m: HypothesisMetrics = {
+            ...hypothesis('holds', 0.0123, 0.62, 5), test: 'paired-t', minAchievableP: 0,
+            effect: { difference: 0.05, ci95: [0.012, 0.088], interval: 't interval over 5 replicates' },
+            design: { replicates: 5, compared: 5, redrawn: ['facts', 'splits', 'pretraining', 'finetuning'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
+        };
         const [h3] = annotate(plan([hy], 5), [result(hy, m)]);
-        expect(h3!.text).toBe('holds · McNemar p = 1.2e-21 · at 62% coverage · 5/5 seeds hold (paired-t p = 0.012)');
-        expect(h3!.hover).toContain('Across 5 seeds: paired-t p = 0.012');
+        expect(h3!.text).toBe('holds · wrong +5.0 pts [+1.2, +8.8] · p = 0.012 · at 62% coverage · paired t over 5 replicates');
+        expect(h3!.hover).toContain('- replicated: 5 replicates redrawing facts, splits, pretraining, finetuning, independent draws');
+        expect(h3!.hover).toContain('| replicate 5 | 10.0 [2.0, 18.0] |');
+    });
+
+    it('adjusts the experiment\'s hypotheses as a family (Holm) and states what blocks a verdict', () => {
+        const hy2 = step('hypothesis', 'h2', 27, { a: 'a', b: 'b', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 });
+        // raw .03 and .04: Holm .03·2 = .06, max(.06, .04·1) = .06 → neither holds at .05
+        const [a1, a2] = annotate(plan([hy, hy2]), [result(hy, hypothesis('holds', 0.03, null)), result(hy2, hypothesis('holds', 0.04, null))]);
+        expect(a1!.text).toBe('does not hold · wrong +10.0 pts [+2.0, +18.0] · p = 0.06 (Holm, 2 hypotheses; raw 0.03) · McNemar');
+        expect(a2!.text).toBe('does not hold · wrong +10.0 pts [+2.0, +18.0] · p = 0.06 (Holm, 2 hypotheses; raw 0.04) · McNemar');
+        expect(a1!.hover).toContain('verdict before the correction: holds');
+        // the second hypothesis has no result yet: it still counts in the family (p = 1)
+        const [b1] = annotate(plan([hy, hy2]), [result(hy, hypothesis('holds', 0.02, null))]);
+        expect(b1!.text).toContain('p = 0.04 (Holm, 2 hypotheses; raw 0.02)');
+        expect(b1!.tone).toBe('holds');
+        // 3 replicates on shared questions with b = 4, c = 2: the note is on the line
+        const shared: HypothesisMetrics = { ...hypothesis('does not hold', 22 / 64, null, 3), test: 'sign-flip', minAchievableP: 1 / 8, notes: ['with 3 informative questions the smallest p this test can give is 0.13 ≥ α = 0.05: it cannot decide'] };
+        const [c1] = annotate(plan([hy], 3), [result(hy, shared)]);
+        expect(c1!.text).toBe('inconclusive · no effect estimate · p = 0.34 · sign-flip · ⚠ with 3 informative questions the smallest p this test can give is 0.13 ≥ α = 0.05: it cannot decide');
+        expect(c1!.tone).toBe('inconclusive');
     });
 
     it('greys stale results and says so', () => {

@@ -1,4 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadPlan } from '../../language/plan.js';
+import { readJsonlFile } from '../../engine/store/index.js';
 import { describe, expect, it } from 'vitest';
 import { readResults, runExperiment } from '../../engine/run.js';
 import type { EngineEvent } from '../../engine/events.js';
@@ -106,5 +109,39 @@ describe('runExperiment on real tiny models', () => {
         expect(s.steps.filter((x) => x.step === 'ev').map((x) => x.seedIndex)).toEqual([undefined]);
         // seed index 0 shares its key with the single-seed run
         expect(s.steps.find((x) => x.step === 'shuf' && x.seedIndex === 0)!.cached).toBe(true);
+    });
+});
+
+describe('replicates redraw what the spec says', () => {
+    const dir = tempDir();
+    const spec = (seeds: number, redraw = '') => {
+        const file = join(dir, `r${seeds}${redraw.replace(/\W/g, '')}.mismatch`);
+        writeFileSync(file, `experiment R {\n  seed 7\n  seeds ${seeds}\n${redraw ? `  redraw ${redraw}\n` : ''}  world w { entities 40 relations capital, river }\n  dataset d from w { split train 50%  split test 50% }\n}\n`);
+        return file;
+    };
+    const planOf = async (file: string) => {
+        const { plan, diagnostics } = await loadPlan(file);
+        expect(diagnostics.filter((x) => x.severity === 'error')).toEqual([]);
+        return plan!;
+    };
+    const testIds = async (dirOf: string | undefined) => (await readJsonlFile<{ id: string; split: string }>(join(dirOf!, 'records.jsonl'))).filter((r) => r.split === 'test').map((r) => r.id).sort().join();
+    it('by default each replicate draws its own world and split; replicate 0 is the single run', async () => {
+        const store = join(dir, '.mismatch');
+        const one = await runExperiment(await planOf(spec(1)), { storeDir: store, threads: 1, gpu: 'off' });
+        expect(one.status).toBe('done');
+        const s = await runExperiment(await planOf(spec(2)), { storeDir: store, threads: 1, gpu: 'off' });
+        expect(s.status).toBe('done');
+        const worlds = s.steps.filter((x) => x.step === 'w');
+        expect(worlds.map((x) => [x.seedIndex, x.cached])).toEqual([[0, true], [1, false]]);
+        const seeds = await Promise.all(worlds.map(async (x) => JSON.parse(readFileSync(join(x.dir!, 'world.json'), 'utf8')).params.seed));
+        expect(seeds).toEqual([7, 8]);
+        const ds = s.steps.filter((x) => x.step === 'd');
+        expect(ds.map((x) => x.seedIndex)).toEqual([0, 1]);
+        expect(await testIds(ds[0].dir)).not.toEqual(await testIds(ds[1].dir));
+    });
+    it('`redraw finetuning` keeps one world and one split for every replicate', async () => {
+        const s = await runExperiment(await planOf(spec(2, 'finetuning')), { storeDir: join(dir, '.mismatch2'), threads: 1, gpu: 'off' });
+        expect(s.status).toBe('done');
+        expect(s.steps.filter((x) => x.step === 'w' || x.step === 'd').map((x) => x.seedIndex)).toEqual([undefined, undefined]);
     });
 });
