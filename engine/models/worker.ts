@@ -5,10 +5,11 @@
  * per-token probabilities of the chosen tokens. Runs in its own process because a native assert in
  * llama.cpp aborts the process: the engine (and the editor's extension host) survive it.
  */
-import { getLlama, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { Decoding } from '../../language/plan-types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import { applyStops, buildPrompt, itemSeed, type FewShotExample, type GenerationItem, type GenerationResult } from './types.js';
+import { preparePrompts, promptTokens as buildPromptTokens } from './prompt.js';
+import { applyStops, itemSeed, type FewShotExample, type GenerationItem, type GenerationResult } from './types.js';
 
 let llama: Llama | undefined;
 let model: LlamaModel | undefined;
@@ -36,6 +37,7 @@ async function makeContext(lora: string[] | undefined): Promise<LlamaContext> {
 
 async function start(msg: WorkerInit): Promise<void> {
     init = msg;
+    await preparePrompts();
     llama = await getLlama({ gpu: msg.gpu, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: msg.threads });
     model = await llama.loadModel({ modelPath: msg.modelPath, gpuLayers: msg.gpu === false ? 0 : 'auto' });
     context = await makeContext(msg.lora);
@@ -61,23 +63,8 @@ async function start(msg: WorkerInit): Promise<void> {
 }
 
 function promptTokens(question: string, decoding: Decoding, fewShot: FewShotExample[]): Token[] {
-    const m = model!;
-    if (decoding.template === 'chat') {
-        const wrapper = resolveChatWrapper(m);
-        const history: ChatHistoryItem[] = [];
-        for (const e of fewShot) {
-            history.push({ type: 'user', text: e.question });
-            history.push({ type: 'model', response: [e.answer] });
-        }
-        history.push({ type: 'user', text: question });
-        history.push({ type: 'model', response: [] });
-        const { contextText } = wrapper.generateContextState({ chatHistory: history });
-        return contextText.tokenize(m.tokenizer);
-    }
-    const text = buildPrompt(decoding.template, question, fewShot);
-    const tokens = m.tokenize(text, false);
-    const bos = m.tokens.bos;
-    return bos != null && m.tokens.shouldPrependBosToken ? [bos, ...tokens] : tokens;
+    // the same builder makes the fine-tuning sequences (engine/models/prompt.ts)
+    return buildPromptTokens(model!, { template: decoding.template, question, fewShot });
 }
 
 async function generateOne(seq: LlamaContextSequence, job: number, item: GenerationItem, sample: number, decoding: Decoding, fewShot: FewShotExample[]): Promise<GenerationResult> {

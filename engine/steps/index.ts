@@ -15,7 +15,6 @@ import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, out
 import { JsonlCheckpoint, readJsonlFile, writeJsonl } from '../store/index.js';
 import { generateWorld, type WorldParams } from '../world/index.js';
 import type { FewShotExample, GenerationItem, GenerationResult } from '../models/types.js';
-import { buildPrompt } from '../models/types.js';
 import { trainModel, type TrainEvent } from '../train/api.js';
 import type { ExecContext, StepOutcome } from './context.js';
 import { stepById, throwIfAborted } from './context.js';
@@ -272,11 +271,12 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
     if (base.kind !== 'local') throw new Error(`finetune ${s.id}: ${p.model} is a server model; fine-tuning needs a local GGUF`);
     if (base.lora.length) throw new Error(`finetune ${s.id}: ${p.model} is itself a LoRA fine-tune; fine-tune its base model instead, or use mode full`);
     const labels = await readLabels(ctx, p.labels);
-    // The trainer sees prompt + ' ' + answer: a custom template shapes the prompt; `chat` trains on the
-    // raw question (the trainer does not apply chat templates). The template is the model step's,
-    // carried in model.json (`base` is the step's name when it was made: a rename may have changed it).
-    const template = base.template && base.template !== 'chat' ? base.template : 'raw';
-    const examples = labels.map((l) => ({ prompt: buildPrompt(template, l.question), answer: l.label }));
+    // The prompt builder that generation uses makes the training sequences (engine/models/prompt.ts):
+    // the model is trained on exactly the tokens it is later asked, its chat template included. The
+    // template is the model step's, carried in model.json (`base` is the step's name when it was made:
+    // a rename may have changed it).
+    const { trainingExamples } = await import('../models/prompt.js');
+    const examples = await trainingExamples(base.path, base.template ?? 'raw', labels.map((l) => ({ question: l.question, answer: l.label })));
     const curve: FinetuneMetrics['curve'] = [];
     const trainDir = join(ctx.checkpointDir, 'train');
     let totalSteps = 0;

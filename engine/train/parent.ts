@@ -10,7 +10,7 @@ import { freemem } from 'node:os';
 import { readLlamaGgufInfo, quantizedTensors, validateConfig, countParameters, type LlamaConfig } from './llama.js';
 import { GgmlType, ggmlTypeName, LORA_BASE_TYPES, readGguf, type GgufFile } from './gguf.js';
 import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
-import { TrainError, type FromChild, type ResolvedJob, type ToChild, type TrainEvent, type TrainJob, type TrainResult } from './types.js';
+import { TrainError, type FromChild, type ResolvedJob, type ToChild, type TrainEvent, type TrainExample, type TrainJob, type TrainResult } from './types.js';
 
 export interface TrainOptions {
     signal?: AbortSignal;
@@ -200,6 +200,15 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
             const ex = list[i];
             if (!ex || typeof ex.prompt !== 'string' || typeof ex.answer !== 'string') fail(`${label} ${seq(i, -1)}: needs string "prompt" and "answer"`);
             if (ex.answer.trim() === '') fail(`${label} ${seq(i, -1)}: empty answer`);
+            if (ex.sequence) {
+                // tokenized by the engine's prompt builder: trained exactly as given
+                const { tokens, answerStart } = ex.sequence;
+                if (!Array.isArray(tokens) || tokens.some((t) => !Number.isInteger(t) || t < 0 || t >= config.vocabSize)) fail(`${label} ${seq(i, -1)}: its token sequence holds an id outside the vocabulary (0..${config.vocabSize - 1})`);
+                if (!Number.isInteger(answerStart) || answerStart < 1 || answerStart >= tokens.length) fail(`${label} ${seq(i, -1)}: answer start ${answerStart} is outside its ${tokens.length}-token sequence`);
+                if (tokens.length > config.nCtx) fail(`${label} ${seq(i, tokens.length)} is longer than the model's context (${config.nCtx} tokens)`);
+                out.push({ tokens: [...tokens], answerStart });
+                continue;
+            }
             const p = await tok.encode(ex.prompt);
             const full = await tok.encode(ex.prompt + sep + ex.answer);
             let k = 0;

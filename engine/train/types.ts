@@ -5,6 +5,13 @@ import type { TokenizerData } from './tokenizer.js';
 export interface TrainExample {
     prompt: string;
     answer: string;
+    /**
+     * The example already tokenized by the engine's prompt builder (engine/models/prompt.ts
+     * trainingSequence: the prompt exactly as generation asks it, the answer, the end token) and the
+     * index of the first answer token. When present it is trained as is (prompt/answer then only name
+     * the example in messages); job.tokenization and job.separator do not apply to it.
+     */
+    sequence?: { tokens: number[]; answerStart: number };
 }
 
 /** From scratch: a config, a tokenizer and a seed for the initial weights. */
