@@ -194,7 +194,7 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     }
     const { tok, config } = tc;
     const sep = job.separator ?? ' ';
-    const encodeAll = async (list: { prompt: string; answer: string }[], label: string) => {
+    const encodeAll = async (list: TrainExample[], label: string) => {
         const out: { tokens: number[]; answerStart: number }[] = [];
         for (let i = 0; i < list.length; i++) {
             const ex = list[i];
