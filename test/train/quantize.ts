@@ -28,7 +28,9 @@ export function quantizeGguf(src: string, dst: string, type: GgmlType, overrides
         const data = readTensorF32(file, t.name);
         const ty = overrides[t.name] ?? type;
         if (t.shape.length === 1) return { name: t.name, shape: t.shape, data, type: 'f32' };
-        return { name: t.name, shape: t.shape, data: ggmlQuantize(ty, data, t.shape[0]), type: { ggml: ty } };
+        const bytes = ggmlQuantize(ty, data, t.shape[0]);
+        // the writer takes F16 as 16-bit words
+        return { name: t.name, shape: t.shape, data: ty === GgmlType.F16 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : bytes, type: { ggml: ty } };
     });
     writeGguf(dst, md, tensors);
 }
