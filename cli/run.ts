@@ -51,6 +51,7 @@ function label(e: { step: string; seedIndex?: number }): string {
 export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { onEvent: (e: EngineEvent) => void; stop: () => void } {
     if (!tty) {
         const lastPct = new Map<string, number>();
+        const lastJob = new Map<string, string>();
         const line = (s: string) => stream.write(s + '\n');
         return {
             onEvent: (e) => {
@@ -61,6 +62,12 @@ export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { on
                     case 'step-progress': {
                         const p = e.total ? Math.floor((10 * e.done) / e.total) : 0;
                         const k = label(e);
+                        // a step waiting for an external trainer says once what to run and where the adapter goes
+                        if (e.unit === 'job' && e.message) {
+                            if (lastJob.get(k) !== e.message) line(`  ${k}: ${e.message}`);
+                            lastJob.set(k, e.message);
+                            break;
+                        }
                         if (p > (lastPct.get(k) ?? 0) && p < 10) {
                             lastPct.set(k, p);
                             line(`  ${k}: ${e.done}/${e.total} ${e.unit}${e.message ? ` · ${e.message}` : ''}`);

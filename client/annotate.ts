@@ -38,7 +38,8 @@ export interface Annotation {
 
 /** Live state of a run, to show progress on the line of the step in flight. */
 export interface LiveState {
-    running?: { step: string; seedIndex?: number; done?: number; total?: number; unit?: string };
+    /** `unit` 'job' with a `message`: the step waits for an external trainer's adapter (the message says where). */
+    running?: { step: string; seedIndex?: number; done?: number; total?: number; unit?: string; message?: string };
     /** Steps waiting in the current run (shown as "queued"). */
     queued?: string[];
 }
@@ -366,6 +367,10 @@ export function annotate(plan: Plan, results: readonly StepResult[], live: LiveS
             const pct = total ? ` ${Math.floor((100 * (done ?? 0)) / total)}%` : '';
             const detail = total ? ` (${done ?? 0}/${total}${unit ? ` ${unit}` : ''})` : '';
             const seed = seedIndex !== undefined && plan.seeds > 1 ? ` · seed ${seedIndex + 1}/${plan.seeds}` : '';
+            if (unit === 'job' && live.running.message) {
+                out.push({ ...base, text: `⏳ waiting for the trainer's adapter${seed}`, tone: 'running', stale: false, hover: `\`${step.id}\` is ${live.running.message}` });
+                continue;
+            }
             out.push({ ...base, text: `⟳ running${pct}${detail}${seed}`, tone: 'running', stale: false, hover: `\`${step.id}\` is running.` });
             continue;
         }

@@ -265,7 +265,7 @@ class ProgressTracker {
                 this.renderLive();
                 break;
             case 'step-progress':
-                this.state.live = { ...this.state.live, running: { step: e.step, seedIndex: e.seedIndex, done: e.done, total: e.total, unit: e.unit } };
+                this.state.live = { ...this.state.live, running: { step: e.step, seedIndex: e.seedIndex, done: e.done, total: e.total, unit: e.unit, ...(e.message ? { message: e.message } : {}) } };
                 this.report(e.total ? e.done / e.total : 0, `${this.label}: ${e.done}/${e.total} ${e.unit}`);
                 this.updateStatus(e.done, e.total);
                 if (e.message) this.log.debug(e.message);

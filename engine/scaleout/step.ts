@@ -114,7 +114,7 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
             if (r.ready) break;
             const msg = `waiting for the ${ext.engine === 'trl' ? 'TRL' : 'Axolotl'} job: run ${join(dir, 'run.sh')} (${manifest.command}); the adapter goes to ${out} (${r.why})`;
             if (msg !== said) {
-                ctx.progress(0, 1, 'adapter', msg);
+                ctx.progress(0, 1, 'job', msg);
                 said = msg;
             }
             await sleep(pollMs(), ctx.signal);
@@ -127,7 +127,7 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
         const curve = existsSync(join(out, 'loss.csv')) ? lossCurve(readFileSync(join(out, 'loss.csv'), 'utf8')) : [];
         const ref: ModelRef = { kind: 'local', path: base.path, lora: [adapter], taught: base.taught, base: base.base, template: base.template };
         await writeModelRef(ctx.outDir, ref);
-        ctx.progress(1, 1, 'adapter', `converted ${conv.modules.length} modules`);
+        ctx.progress(1, 1, 'job', `converted ${conv.modules.length} modules`);
         const metrics: FinetuneMetrics & Record<string, unknown> = {
             lossStart: curve[0]?.train ?? NaN,
             lossEnd: curve.at(-1)?.train ?? NaN,
