@@ -13,13 +13,46 @@ const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' :
 export function outcomesTable(steps: StepResult[]): string | undefined {
     const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
     if (!evals.length) return undefined;
-    const t = new Table({ head: ['evaluation', 'arm', '✓ correct', '✗ wrong', '∅ abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'] });
+    const t = new Table({ head: ['evaluation', 'arm', '✓ correct', '✗ wrong', '∅ abstained', '· empty', 'total', 'wrong/total', 'wrong/answered', 'AURC'] });
     for (const r of evals) {
         for (const a of (r.metrics as EvaluateMetrics).arms) {
-            t.push([r.step + seedTag(r), a.arm, a.correct, a.wrong, a.abstained, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
+            t.push([r.step + seedTag(r), a.arm, a.correct, a.wrong, a.abstained, a.empty ?? 0, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
         }
     }
     return t.toString();
+}
+
+const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+
+/** Selective prediction and hallucination metrics per arm (results made before they existed show —). */
+export function selectiveTable(steps: StepResult[]): string | undefined {
+    const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
+    if (!evals.some((r) => (r.metrics as EvaluateMetrics).arms.some((a) => a.fScore !== undefined))) return undefined;
+    const t = new Table({ head: ['evaluation', 'arm', 'accuracy', 'accuracy | attempted', 'SimpleQA F', 'AURC', 'ECE (10 bins)'] });
+    for (const r of evals) {
+        for (const a of (r.metrics as EvaluateMetrics).arms) {
+            t.push([r.step + seedTag(r), a.arm, a.accuracy === undefined ? '—' : pct(a.accuracy), a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted), num(a.fScore), num(a.aurc), num(a.ece)]);
+        }
+    }
+    return t.toString();
+}
+
+/** The teacher × student knowledge grid: every arm's outcomes per cell. */
+export function gridTables(steps: StepResult[]): string | undefined {
+    const cells = [['both', 'both know'], ['teacherOnly', 'teacher knows, student not'], ['studentOnly', 'student knows, teacher not'], ['neither', 'neither knows']] as const;
+    const parts: string[] = [];
+    for (const r of steps.filter((x) => x.kind === 'evaluate' && x.status === 'done' && x.metrics)) {
+        const arms = (r.metrics as EvaluateMetrics).arms.filter((a) => a.grid);
+        if (!arms.length) continue;
+        const g = arms[0].grid!;
+        const t = new Table({ head: ['arm', 'cell', '✓ correct', '✗ wrong', '∅ abstained', '· empty', 'total', 'wrong/total'] });
+        for (const a of arms) for (const [key, label] of cells) {
+            const o = a.grid!.cells[key];
+            t.push([a.arm, label, o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total, o.total ? pct(o.wrong / o.total) : '—']);
+        }
+        parts.push(`${r.step}${seedTag(r)}: teacher ${g.teacher} × student ${g.student} (${g.source === 'taught' ? 'ground truth: the facts each was taught' : 'SliCK: known = not Unknown'})\n${t.toString()}`);
+    }
+    return parts.length ? parts.join('\n') : undefined;
 }
 
 export function knowledgeTables(steps: StepResult[]): string | undefined {
@@ -98,6 +131,8 @@ export function renderResults(steps: StepResult[], options: { familySize?: numbe
     add('Fine-tuning', finetuneTable(steps));
     add('Outcomes', outcomesTable(steps));
     add('Outcome × knowledge', knowledgeTables(steps));
+    add('Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)', selectiveTable(steps));
+    add('Teacher × student knowledge grid', gridTables(steps));
     add('Hypotheses (one-sided in the stated direction; p Holm-adjusted across the experiment\'s hypotheses)', hypothesesTable(steps, options.familySize));
     const warnings = steps.flatMap((r) => (r.warnings ?? []).map((w) => `  ⚠ ${r.step}${seedTag(r)}: ${w}`));
     if (warnings.length) parts.push(`Warnings\n${warnings.join('\n')}`);

@@ -11,6 +11,9 @@ export interface Outcomes {
     correct: number;
     wrong: number;
     abstained: number;
+    /** Empty or unparseable answers: an outcome of their own, neither wrong nor abstained (absent in
+     * results written before it existed). */
+    empty?: number;
     total: number;
 }
 
@@ -20,7 +23,7 @@ export interface QuestionRecord {
     question: string;
     gold: string[];
     prediction: string;
-    outcome: 'correct' | 'wrong' | 'abstained';
+    outcome: 'correct' | 'wrong' | 'abstained' | 'empty';
     /** Sum of the answer tokens' log-probabilities (null when the model cannot give them). */
     logprob: number | null;
     /** Mean token log-probability; the confidence used for risk-coverage. */
@@ -43,6 +46,28 @@ export interface ArmMetrics extends Outcomes {
     riskCoverage: RiskCoveragePoint[];
     /** outcome x knowledge category. */
     byKnowledge: Record<string, Outcomes>;
+    /** correct / all questions. */
+    accuracy?: number;
+    /** correct / (correct + wrong): SimpleQA's accuracy given attempted (null when nothing was attempted). */
+    accuracyGivenAttempted?: number | null;
+    /** SimpleQA F-score: harmonic mean of accuracy and accuracy given attempted. */
+    fScore?: number;
+    /** Expected calibration error (10 equal-width bins of the answer's sequence probability, attempted
+     * answers only); null without log-probabilities. */
+    ece?: number | null;
+    /** Outcomes per cell of the teacher x student knowledge grid, where both knowledges are known. */
+    grid?: KnowledgeGrid;
+}
+
+/** Which of two models knows each question, and one arm's outcomes per cell. */
+export interface KnowledgeGrid {
+    teacher: string;
+    student: string;
+    /** 'taught': ground truth of the embedded world; 'slick': SliCK categories (known = not Unknown). */
+    source: 'taught' | 'slick';
+    cells: Record<'both' | 'teacherOnly' | 'studentOnly' | 'neither', Outcomes>;
+    /** Questions left out because one of the two knowledges does not cover them. */
+    uncategorised: number;
 }
 
 export interface EvaluateMetrics {

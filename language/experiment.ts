@@ -40,7 +40,7 @@ export function dependenciesOf(decl: Declaration): Declaration[] {
     if (isShuffle(decl)) return refs(decl.source);
     if (isMix(decl)) return refs(decl.knowledge);
     if (isFinetune(decl)) return refs(decl.model, decl.labels);
-    if (isEvaluate(decl)) return refs(...(decl.arms ?? []).map((a) => a.model), decl.data?.dataset, decl.decoding, decl.knowledge);
+    if (isEvaluate(decl)) return refs(...(decl.arms ?? []).map((a) => a.model), decl.data?.dataset, decl.decoding, ...decl.knowledge);
     if (isHypothesis(decl)) return refs(decl.a, decl.b, decl.evaluation);
     return [];
 }

@@ -18,6 +18,10 @@ export interface SourceRange {
     end: Position;
 }
 
+/** How answers are compared with the gold aliases: the tool's normalisation (`exact`, `contains`) or
+ * the official SQuAD v1.1 / TriviaQA normalisations (engine/evaluate/match.ts). */
+export type MatchMode = 'exact' | 'contains' | 'squad' | 'triviaqa';
+
 /** Decoding settings, inlined into every step that generates text. */
 export interface Decoding {
     /** Name of the `decoding` block it came from (for messages only; not part of any key). */
@@ -139,7 +143,7 @@ export interface LabelStep extends StepBase {
         decoding: Decoding;
         /** The abstention text that replaces a wrong answer. */
         otherwise: string;
-        match: 'exact' | 'contains';
+        match: MatchMode;
     };
 }
 
@@ -154,10 +158,14 @@ export interface KnowledgeStep extends StepBase {
         model: string;
         dataset: string;
         split: string;
+        /** Few-shot prompts per question (Nex; SliCK: 10), each with `decoding.fewShot` random exemplars. */
+        prompts: number;
+        /** Sampled answers per prompt (SliCK: 16) at `temperature` (SliCK: 0.5). */
         samples: number;
         temperature: number;
         seed: number;
         decoding: Decoding;
+        match: MatchMode;
     };
 }
 
@@ -222,9 +230,12 @@ export interface EvaluateStep extends StepBase {
         decoding: Decoding;
         /** Abstention phrases (matched after normalisation) and /regex/ patterns. */
         abstain: string[];
-        match: 'exact' | 'contains';
+        match: MatchMode;
         /** Optional knowledge step used to slice outcomes (SliCK categories). */
         knowledge?: string;
+        /** Further knowledge steps (`by K1, K2`): SliCK of other models on the same questions, for the
+         * teacher × student knowledge grid on real data. */
+        knowledgeAlso?: string[];
     };
 }
 

@@ -14,7 +14,7 @@ import {
 } from './generated/ast.js';
 import { dependenciesOf, finetuneChain, hypothesisEvaluation, labelOrigin, resolveSpecPath } from './experiment.js';
 import type * as P from './plan-types.js';
-import { parseNumber, propertiesOf, readProperty, unquote, type BlockKind } from './properties.js';
+import { DEFAULT_ABSTENTIONS, parseNumber, propertiesOf, readProperty, unquote, type BlockKind } from './properties.js';
 import { allDeclarations } from './scope.js';
 import { formatOf } from './validation/file-info.js';
 import { REDRAW_STAGES, redrawOf } from './replicates.js';
@@ -31,7 +31,7 @@ export const DEFAULTS = {
     seeds: 1,
     redraw: REDRAW_STAGES,
     alpha: 0.05,
-    abstain: ["I don't know"],
+    abstain: DEFAULT_ABSTENTIONS,
     decoding: { temperature: 0, maxTokens: 32, stop: ['\n'], template: 'raw', fewShot: 0 },
     loraAlpha: (rank: number) => 2 * rank,
     heads: (width: number) => (width % 4 === 0 ? 4 : 1),
@@ -223,7 +223,7 @@ class PlanBuilder {
                 kind: 'label', ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}), files: [],
                 params: {
                     model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
-                    otherwise: readProperty('label', props, 'otherwise') as string, match: readProperty('label', props, 'match') as 'exact' | 'contains',
+                    otherwise: readProperty('label', props, 'otherwise') as string, match: readProperty('label', props, 'match') as P.MatchMode,
                 },
             };
         }
@@ -247,9 +247,10 @@ class PlanBuilder {
                 kind: 'knowledge', stage: 'sampling', files: [],
                 params: {
                     model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data),
+                    prompts: readProperty('knowledge', props, 'prompts') as number,
                     samples: readProperty('knowledge', props, 'samples') as number,
                     temperature: readProperty('knowledge', props, 'temperature') as number,
-                    seed, decoding,
+                    seed, decoding, match: readProperty('knowledge', props, 'match') as P.MatchMode,
                 },
             };
         }
@@ -284,8 +285,9 @@ class PlanBuilder {
                     arms: (d.arms ?? []).map((a) => ({ model: ref(a.model?.ref) })),
                     dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
                     abstain: written ? (readProperty('evaluate', props, 'abstain') as string[]) : this.defaultAbstain(d),
-                    match: readProperty('evaluate', props, 'match') as 'exact' | 'contains',
-                    ...(d.knowledge?.ref ? { knowledge: ref(d.knowledge.ref) } : {}),
+                    match: readProperty('evaluate', props, 'match') as P.MatchMode,
+                    ...(d.knowledge[0]?.ref ? { knowledge: ref(d.knowledge[0].ref) } : {}),
+                    ...(d.knowledge.length > 1 ? { knowledgeAlso: d.knowledge.slice(1).map((k) => ref(k.ref)) } : {}),
                 },
             };
         }
@@ -302,7 +304,7 @@ class PlanBuilder {
         return undefined; // decodings are inlined into the steps that use them
     }
 
-    /** Abstention phrases by default: the `otherwise` texts of the labels the arms were trained on. */
+    /** Abstention phrases by default: the common phrases and the `otherwise` texts of the labels the arms were trained on. */
     private defaultAbstain(e: import('./generated/ast.js').Evaluate): string[] {
         const out = new Set<string>();
         for (const arm of e.arms ?? []) {
@@ -311,7 +313,7 @@ class PlanBuilder {
                 if (isLabel(origin)) out.add(readProperty('label', propertiesOf(origin.body), 'otherwise') as string);
             }
         }
-        return out.size > 0 ? [...out] : [...DEFAULTS.abstain];
+        return [...new Set([...DEFAULTS.abstain, ...out])];
     }
 
     /** Adds `d` (after its inputs) and returns its key. */

@@ -4,6 +4,7 @@
  * read it too, and the Plan takes its defaults from it, so a new key is added in one place.
  */
 import type { AstNode } from 'langium';
+import { DEFAULT_ABSTENTIONS } from './abstentions.js';
 import {
     isDataset, isDecoding, isEvaluate, isExperiment, isFinetune, isHypothesis, isKnowledge, isLabel, isMix, isModel,
     isNameValue, isNumberValue, isShuffle, isStringValue, isWorld,
@@ -42,7 +43,12 @@ export type BlockKind =
 
 const seed: PropertySpec = { key: 'seed', type: 'integer', min: 0, doc: 'Random seed (defaults to the experiment\'s `seed`).' };
 const temperature: PropertySpec = { key: 'temperature', type: 'number', min: 0, max: 5, doc: 'Sampling temperature; 0 is greedy decoding.' };
-const match: PropertySpec = { key: 'match', type: 'enum', values: ['exact', 'contains'], default: 'exact', doc: 'How an answer is compared with the gold answers (after normalisation): `exact` or `contains`.' };
+const match: PropertySpec = {
+    key: 'match', type: 'enum', values: ['exact', 'contains', 'squad', 'triviaqa'], default: 'exact',
+    doc: 'How an answer is compared with the gold answers: `exact` (equal after lowercasing and deleting every Unicode punctuation mark, symbol and article a/an/the), `contains` (a gold answer occurs in it as whole words, same normalisation), `squad` (the official SQuAD v1.1 normalisation: ASCII punctuation deleted, so "U.S.A." matches "USA") or `triviaqa` (the official TriviaQA normalisation: punctuation and ‘ ’ ´ ` replaced by spaces, so "U.S.A." becomes "u s a"). Empty answers are counted apart.',
+};
+
+export { DEFAULT_ABSTENTIONS };
 
 export const TEMPLATE_DOC = 'Prompt template: `raw` (the question as is), `chat` (the model\'s chat template) or a string with `{question}`.';
 
@@ -102,7 +108,7 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'maxTokens', type: 'integer', min: 1, max: 4096, default: 32, doc: 'Longest answer, in tokens.' },
         { key: 'stop', type: 'strings', default: ['\n'], doc: 'Strings that end an answer.' },
         { key: 'template', type: 'string', default: 'raw', doc: TEMPLATE_DOC },
-        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 0, doc: 'Few-shot examples drawn from the train split and put before each question.' },
+        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 0, doc: 'Few-shot exemplars put before each question, drawn per question (seeded) from the dataset\'s `train` split, never the asked question; an evaluation of the `train` split cannot use them.' },
     ],
     label: [
         { key: 'otherwise', type: 'string', default: "I don't know", doc: 'Label given where the model\'s answer is wrong (R-Tuning style abstention).' },
@@ -117,10 +123,12 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         seed,
     ],
     knowledge: [
-        { key: 'samples', type: 'integer', min: 1, max: 100, default: 10, doc: 'Sampled answers per question (SliCK uses 10 at temperature 0.5).' },
-        { ...temperature, default: 0.5, doc: 'Temperature of the sampled answers (the greedy answer is always taken too).' },
+        { key: 'prompts', type: 'integer', min: 1, max: 100, default: 10, doc: 'Few-shot prompts per question (SliCK: Nex = 10), each with its own random exemplars; a greedy answer and `samples` sampled answers per prompt. With `fewShot 0` the prompts are all the same text, so one is used.' },
+        { key: 'samples', type: 'integer', min: 1, max: 100, default: 16, doc: 'Sampled answers per prompt (SliCK: 16 at temperature 0.5). HighlyKnown: the greedy answer is right with every prompt; MaybeKnown: with some; WeaklyKnown: never, but some sample is right; Unknown: no answer is ever right.' },
+        { ...temperature, default: 0.5, doc: 'Temperature of the sampled answers (SliCK: 0.5; the greedy answer is always taken too).' },
         seed,
-        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 4, doc: 'Few-shot examples per prompt (SliCK uses 4 random exemplars).' },
+        { key: 'fewShot', type: 'integer', min: 0, max: 32, default: 4, doc: 'Exemplars per prompt (SliCK: 4), drawn from the dataset\'s `train` split, never the asked question.' },
+        match,
     ],
     finetune: [
         { key: 'rank', type: 'integer', min: 1, max: 1024, default: 8, doc: 'LoRA rank (with `lora`).' },
@@ -142,7 +150,7 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'dropout', type: 'number', min: 0, max: 0.9, default: 0, doc: 'LoRA dropout (external trainers: `lora_dropout`); the embedded trainer has none.' },
     ],
     evaluate: [
-        { key: 'abstain', type: 'strings', default: ["I don't know"], doc: 'Answers that count as abstentions (matched after normalisation; `/regex/` for patterns).' },
+        { key: 'abstain', type: 'strings', default: [...DEFAULT_ABSTENTIONS], doc: 'Answers that count as abstentions (after lowercasing and deleting punctuation: equal to a phrase, or beginning with a phrase of two words or more; `/regex/` for patterns). By default a list of common phrases ("I don\'t know", "I do not know", "Unknown", "I\'m not sure", …) and the `otherwise` texts of the arms\' labels.' },
         match,
     ],
     hypothesis: [

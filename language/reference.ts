@@ -20,10 +20,10 @@ const FORMS: Array<[string, string]> = [
     ['decoding G { temperature 0  maxTokens 24 }', 'How answers are generated; inlined into every step that uses it.'],
     ['label L = answers of M on D.train [using G] { otherwise "I don\'t know" }', 'R-Tuning labels: the gold answer where M answered right, `otherwise` where it did not.'],
     ['label S = shuffle L { seed 11 }', 'Control: the same number of abstentions as L, on random questions.'],
-    ['knowledge K = M on D.train [using G] { samples 10  temperature 0.5 }', 'SliCK knowledge categories of M (the name is optional).'],
+    ['knowledge K = M on D.train [using G] { prompts 10  fewShot 4  samples 16  temperature 0.5 }', 'SliCK knowledge categories of M (Gekhman et al. 2024; the name is optional; see "Knowledge, matching and metrics").'],
     ['label X = mix K { unknown 50%  size 400 }', 'Gekhman et al.: a fine-tuning set (gold answers) with a share of Unknown examples.'],
     ['finetune F = M on L { lora rank 8  epochs 3  learningRate 1e-3 }', 'Fine-tune M (or another fine-tune) on a label set; `full` trains every weight.'],
-    ['evaluate [E =] A, B, M on D.test [using G] [by K] { abstain "I don\'t know" }', 'Answer the questions with every arm; `by K` slices outcomes by knowledge category.'],
+    ['evaluate [E =] A, B, M on D.test [using G] [by K [, K2]] { abstain "I don\'t know" }', 'Answer the questions with every arm; `by K` slices outcomes by K\'s knowledge categories; SliCK steps of the student and the teacher (`by K, K2`) give the teacher × student knowledge grid on real data.'],
     ['hypothesis [H =] A hallucinates more|less than B [at matched coverage] [in E]', 'A paired test (McNemar) of wrong answers, raw or with the more-answering arm giving up its least confident answers.'],
 ];
 
@@ -95,6 +95,19 @@ export function languageReference(): string {
         }
         out.push('');
     }
+    out.push('## Knowledge, matching and metrics', '');
+    out.push(
+        '**SliCK** (Gekhman et al. 2024, §3). Each question is asked with `prompts` few-shot prompts (Nex, default 10), each of `fewShot` exemplars (default 4) drawn at random from the `train` split, never the question itself. Per prompt the model gives one greedy answer and `samples` answers at `temperature` (defaults 16 at 0.5, the paper\'s numbers; smaller settings are allowed). Answers are compared with the gold answers by the step\'s `match`. **HighlyKnown**: the greedy answer is right with every prompt. **MaybeKnown**: with some prompts but not all. **WeaklyKnown**: the greedy answer is never right, but some sample is. **Unknown**: no answer is ever right. Known = the first three. With `fewShot 0` every prompt is the same text, so one prompt is used (and MaybeKnown cannot occur).',
+        '',
+        '**Few-shot exemplars** (`fewShot` of a decoding) are drawn per question, seeded, from the dataset\'s `train` split, never the asked question (by id or text); a step that answers the `train` split draws from its other questions. An evaluation never draws them from the split it evaluates: `fewshot-evaluated-split` and `fewshot-no-train-split` refuse such specs.',
+        '',
+        '**Matching** (`match`): `exact` lowercases, deletes every Unicode punctuation mark and symbol, removes the words a/an/the and collapses whitespace, then compares for equality; `contains` accepts a gold answer found as whole words in the answer. `squad` and `triviaqa` are the official scripts\' `normalize_answer` (SQuAD v1.1 `evaluate-v1.1.py`; TriviaQA `utils/dataset_utils.py`) as they run under Python 3 (word boundaries are Unicode-aware, so "España" stays whole). They differ: SQuAD deletes the ASCII punctuation (`string.punctuation`) and keeps curly quotes, so "U.S.A." matches "USA"; TriviaQA first turns "_" into a space and replaces punctuation and ‘ ’ ´ ` by spaces, so "U.S.A." becomes "u s" (the last "a" is then an article) and "don\'t" becomes "don t".',
+        '',
+        '**Outcomes**: an answer that is empty or unparseable (nothing but whitespace, punctuation or articles, or a failed generation) is `empty`, counted apart: neither wrong nor an abstention. Otherwise it is correct when it matches a gold answer, abstained when it is an abstention phrase (`abstain`; equal to a phrase, or beginning with a phrase of two words or more, after the `exact` normalisation), else wrong.',
+        '',
+        '**Metrics** per arm: accuracy given attempted (correct / (correct + wrong)) and the SimpleQA F-score (harmonic mean of correct / all and correct / attempted); AURC, the area under the risk–coverage curve over [0, coverage] (Geifman & El-Yaniv): answers ranked by confidence (mean token log-probability), the selective risk at each coverage k/n (k = 1..answered) summed and divided by n, ties in confidence spread evenly; expected calibration error over attempted answers, with the answer\'s sequence probability as confidence and 10 equal-width bins; and the teacher × student knowledge grid: each question by whether the teacher (whose answers labelled the arm) and the student (the model it was fine-tuned from) know it, from the facts each was taught in the embedded world, or from SliCK steps of both models named with `by` on real data, with every arm\'s outcomes per cell.',
+        '',
+    );
     out.push('## Diagnostics', '');
     out.push('Every diagnostic has a stable code (`mismatch check` prints it; quick fixes key on it).', '');
     out.push('| code | severity | meaning |', '|---|---|---|');

@@ -1,89 +1,22 @@
 /**
- * Answer matching and outcomes: SQuAD-style normalisation, exact or containment matching over the
- * gold aliases, abstention phrases and /regex/ patterns, per-question records, counts, rates and
- * outcome × knowledge tables.
+ * Answer matching and outcomes: the official SQuAD and TriviaQA normalisations and the tool's own
+ * (match.ts), abstention phrases and /regex/ patterns, empty answers, per-question records, counts,
+ * rates, the metrics of selective-prediction papers (metrics.ts) and outcome × knowledge tables.
  */
-import type { ArmMetrics, Outcomes, QuestionRecord } from '../results-types.js';
+import type { ArmMetrics, KnowledgeGrid, Outcomes, QuestionRecord } from '../results-types.js';
 import { riskCoverage } from '../stats/index.js';
+import { aurcOf, expectedCalibrationError, outcomesByGrid, simpleQaScores } from './metrics.js';
 
-/** SQuAD's normalize_answer: lowercase, drop punctuation, drop articles (a/an/the), collapse whitespace. */
-export function normalizeAnswer(s: string): string {
-    let t = s.toLowerCase();
-    // Unicode-aware punctuation removal (SQuAD removes string.punctuation; we also drop other
-    // punctuation and symbols such as curly quotes and dashes).
-    t = t.replace(/[\p{P}\p{S}]/gu, ' ');
-    t = t.replace(/\b(a|an|the)\b/g, ' ');
-    return t.split(/\s+/).filter(Boolean).join(' ');
-}
+export * from './match.js';
+export * from './metrics.js';
 
-export type MatchMode = 'exact' | 'contains';
-
-/** Whether a prediction matches any gold alias (after normalisation). 'contains': the normalised
- * prediction contains a normalised alias as whole words. */
-export function matchesGold(prediction: string, aliases: string[], mode: MatchMode = 'exact'): boolean {
-    const p = normalizeAnswer(prediction);
-    if (!p) return false;
-    for (const alias of aliases) {
-        const g = normalizeAnswer(alias);
-        if (!g) continue;
-        if (p === g) return true;
-        if (mode === 'contains' && (` ${p} `).includes(` ${g} `)) return true;
-    }
-    return false;
-}
-
-export interface AbstentionMatcher {
-    (prediction: string): boolean;
-    phrases: string[];
-    patterns: RegExp[];
-}
-
-/**
- * Abstention: a prediction abstains when, normalised, it equals or starts with a normalised phrase
- * ("I don't know" matches "i don t know." and "I don't know, sorry"), or when it matches a pattern
- * written `/.../flags`. An empty prediction abstains too (the model said nothing).
- */
-export function abstentionMatcher(specs: string[]): AbstentionMatcher {
-    const phrases: string[] = [];
-    const patterns: RegExp[] = [];
-    for (const s of specs) {
-        const m = /^\/(.*)\/([a-z]*)$/s.exec(s);
-        if (m) {
-            try {
-                patterns.push(new RegExp(m[1], m[2]));
-            } catch (e) {
-                throw new Error(`abstain pattern ${s} is not a valid regular expression: ${(e as Error).message}`);
-            }
-        } else {
-            const n = normalizeAnswer(s);
-            if (n) phrases.push(n);
-        }
-    }
-    const fn = ((prediction: string) => {
-        const n = normalizeAnswer(prediction);
-        if (!n) return true;
-        for (const p of phrases) if (n === p || n.startsWith(p + ' ')) return true;
-        for (const r of patterns) if (r.test(prediction)) return true;
-        return false;
-    }) as AbstentionMatcher;
-    fn.phrases = phrases;
-    fn.patterns = patterns;
-    return fn;
-}
-
-export function outcomeOf(prediction: string, gold: string[], abstains: (p: string) => boolean, mode: MatchMode): QuestionRecord['outcome'] {
-    if (matchesGold(prediction, gold, mode)) return 'correct';
-    if (abstains(prediction)) return 'abstained';
-    return 'wrong';
-}
-
-export function countOutcomes(records: Pick<QuestionRecord, 'outcome'>[]): Outcomes {
-    const o: Outcomes = { correct: 0, wrong: 0, abstained: 0, total: records.length };
+export function countOutcomes(records: Pick<QuestionRecord, 'outcome'>[]): Outcomes & { empty: number } {
+    const o = { correct: 0, wrong: 0, abstained: 0, empty: 0, total: records.length };
     for (const r of records) o[r.outcome]++;
     return o;
 }
 
-/** outcome × knowledge category (records without a category go under 'unknown category'). */
+/** outcome × knowledge category (records without a category go under 'uncategorised'). */
 export function outcomesByKnowledge(records: QuestionRecord[]): Record<string, Outcomes> {
     const groups = new Map<string, QuestionRecord[]>();
     for (const r of records) {
@@ -96,18 +29,34 @@ export function outcomesByKnowledge(records: QuestionRecord[]): Record<string, O
     return out;
 }
 
-export function armMetrics(arm: string, records: QuestionRecord[]): ArmMetrics {
+/** Which questions a model knows (true/false per question id), with where that came from. */
+export interface KnowledgeMap {
+    model: string;
+    source: 'taught' | 'slick';
+    knows: Map<string, boolean>;
+}
+
+export function armMetrics(arm: string, records: QuestionRecord[], grid?: { teacher: KnowledgeMap; student: KnowledgeMap }): ArmMetrics {
     const o = countOutcomes(records);
     const answered = o.correct + o.wrong;
-    const rc = riskCoverage(records);
+    // The curve's points (for plots) come from stats; empty answers are not answers there either.
+    const rc = riskCoverage(records.map((r) => (r.outcome === 'empty' ? { ...r, outcome: 'abstained' as const } : r)) as Parameters<typeof riskCoverage>[0]);
+    let g: KnowledgeGrid | undefined;
+    if (grid) {
+        const byCell = outcomesByGrid(records, grid.teacher.knows, grid.student.knows);
+        g = { teacher: grid.teacher.model, student: grid.student.model, source: grid.teacher.source === 'taught' && grid.student.source === 'taught' ? 'taught' : 'slick', ...byCell };
+    }
     return {
         arm,
         ...o,
         wrongRate: o.total ? o.wrong / o.total : 0,
         wrongAnsweredRate: answered ? o.wrong / answered : 0,
-        aurc: rc.aurc,
+        aurc: aurcOf(records),
         riskCoverage: thinCurve(rc.points, 200),
         byKnowledge: outcomesByKnowledge(records),
+        ...simpleQaScores(o),
+        ece: expectedCalibrationError(records),
+        ...(g ? { grid: g } : {}),
     };
 }
 

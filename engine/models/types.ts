@@ -14,6 +14,8 @@ export interface GenerationItem {
     /** Question id (results are keyed by id and sample index). */
     id: string;
     question: string;
+    /** Few-shot exemplars of this question's prompt (drawn per question; override the options' shared ones). */
+    fewShot?: FewShotExample[];
 }
 
 export interface GenerationResult {

@@ -69,7 +69,7 @@ function promptTokens(question: string, decoding: Decoding, fewShot: FewShotExam
 
 async function generateOne(seq: LlamaContextSequence, job: number, item: GenerationItem, sample: number, decoding: Decoding, fewShot: FewShotExample[]): Promise<GenerationResult> {
     const m = model!;
-    const tokens = promptTokens(item.question, decoding, fewShot);
+    const tokens = promptTokens(item.question, decoding, item.fewShot ?? fewShot);
     const room = seq.contextSize - tokens.length;
     if (room < 1) throw new Error(`the prompt of question ${item.id} has ${tokens.length} tokens; the context holds ${seq.contextSize}`);
     const maxTokens = Math.min(decoding.maxTokens, room);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Plan } from '../../language/plan-types.js';
-import type { EvaluateMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
+import type { ArmMetrics, EvaluateMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
 import { allPlots } from './plots.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../stats/family.js';
 import { mixedProvenance } from '../store/provenance.js';
@@ -33,10 +33,19 @@ export function reportHtml(plan: Plan, results: StepResult[]): string {
     const seed = (r: StepResult) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);
     const outcomeRows: unknown[][] = [];
     const knowledgeRows: unknown[][] = [];
+    const selectiveRows: unknown[][] = [];
+    const gridRows: unknown[][] = [];
+    const num = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(3));
+    const GRID: [keyof NonNullable<ArmMetrics['grid']>['cells'], string][] = [['both', 'both know'], ['teacherOnly', 'teacher knows, student does not'], ['studentOnly', 'student knows, teacher does not'], ['neither', 'neither knows']];
     for (const r of results.filter((x) => x.kind === 'evaluate' && x.metrics)) {
         for (const a of (r.metrics as EvaluateMetrics).arms) {
-            outcomeRows.push([r.step + seed(r), a.arm, a.correct, a.wrong, a.abstained, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
+            outcomeRows.push([r.step + seed(r), a.arm, a.correct, a.wrong, a.abstained, a.empty ?? 0, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), a.aurc === null ? '—' : a.aurc.toFixed(3)]);
             for (const [k, o] of Object.entries(a.byKnowledge ?? {})) if (k !== 'uncategorised') knowledgeRows.push([r.step + seed(r), a.arm, k, o.correct, o.wrong, o.abstained, o.total]);
+            if (a.fScore !== undefined) selectiveRows.push([r.step + seed(r), a.arm, a.accuracy === undefined ? '—' : pct(a.accuracy), a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted), num(a.fScore), num(a.aurc), num(a.ece)]);
+            if (a.grid) for (const [key, label] of GRID) {
+                const o = a.grid.cells[key];
+                gridRows.push([r.step + seed(r), a.arm, `${label} (teacher ${a.grid.teacher}, student ${a.grid.student})`, o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total, o.total ? pct(o.wrong / o.total) : '—']);
+            }
         }
     }
     // Effect first, p second (Holm-adjusted across the plan's hypotheses), what was replicated and
@@ -65,7 +74,10 @@ th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}.note{color
 </head><body>
 <h1>${esc(plan.experiment)}</h1>
 <p class="note">${esc(plan.file)} · generated ${esc(new Date().toISOString())}${stale.length ? ` · <b>stale</b> (the spec changed since they were computed): ${esc(stale.join(', '))}` : ''}</p>
-<h2>Outcomes</h2>${outcomeRows.length ? table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows) : '<p>No evaluation results yet.</p>'}
+<h2>Outcomes</h2>${outcomeRows.length ? table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'empty', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows) : '<p>No evaluation results yet.</p>'}
+${selectiveRows.length ? `<h2>Selective prediction</h2><p class="note">Accuracy given attempted and the F-score (harmonic mean of accuracy and accuracy given attempted) as in SimpleQA; abstentions and empty answers are not attempts. AURC: area under the risk–coverage curve over [0, coverage] (mean of the selective risks at coverages k/n, k = 1..answered, times 1/n). ECE: expected calibration error of the answer's sequence probability, 10 equal-width bins, attempted answers only.</p>${table(['evaluation', 'arm', 'accuracy', 'accuracy | attempted', 'SimpleQA F', 'AURC', 'ECE'], selectiveRows)}` : ''}
+${gridRows.length ? `<h2>Teacher × student knowledge</h2><p class="note">Each question by whether the teacher (whose answers labelled the arm) and the student (the model it was fine-tuned from) know it: the facts each was taught in the embedded world, SliCK categories on real data (known = not Unknown). "Teacher knows, student does not" is where teacher labels teach the student facts it does not hold.</p>${table(['evaluation', 'arm', 'cell', 'correct', 'wrong', 'abstained', 'empty', 'total', 'wrong/total'], gridRows)}` : ''}
+${knowledgeRows.length ? `<h2>Outcome × knowledge</h2>${table(['evaluation', 'arm', 'knowledge', 'correct', 'wrong', 'abstained', 'total'], knowledgeRows)}` : ''}
 ${knowledgeRows.length ? `<h2>Outcome × knowledge</h2>${table(['evaluation', 'arm', 'knowledge', 'correct', 'wrong', 'abstained', 'total'], knowledgeRows)}` : ''}
 ${hypRows.length ? `<h2>Hypotheses</h2><p class="note">Effect: the difference in wrong-answer rate (A − B, percentage points) with its 95% interval. Tests are one-sided in the stated direction: one run, exact McNemar over questions; replicates on the same test questions, the exact sign-flip permutation test over questions (each question's difference summed over the replicates); independent replicates, a paired t test over replicates. p is Holm-adjusted across the experiment's ${family} hypotheses (raw beside it); the verdict comes from the adjusted p.</p>${table(['hypothesis', 'wrong A − B, pts (95% CI)', 'p', 'verdict', 'replicated', 'test; independent units', 'coverage'], hypRows)}${hypNotes.map((n) => `<p class="warn">⚠ ${esc(n)}</p>`).join('')}` : ''}
 ${[...mixedProvenance(plan, results)].map(([h, text]) => `<p class="warn"><b>⚠ ${esc(h)}</b>: ${esc(text)} (results computed differently are compared here)</p>`).join('\n')}

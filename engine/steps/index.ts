@@ -11,9 +11,10 @@ import type {
 } from '../../language/plan-types.js';
 import type { EvaluateMetrics, FinetuneMetrics, LabelMetrics, QuestionRecord } from '../results-types.js';
 import { loadDataset, unitHashOf, type DatasetRecord } from '../datasets/index.js';
-import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, outcomeOf } from '../evaluate/index.js';
+import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, outcomeOf, type KnowledgeMap } from '../evaluate/index.js';
+import { fewShotFor, fewShotPool } from './fewshot.js';
 import { JsonlCheckpoint, readJsonlFile, writeJsonl } from '../store/index.js';
-import { generateWorld, type WorldParams } from '../world/index.js';
+import { generateWorld, taughtFactIds, type WorldParams } from '../world/index.js';
 import type { FewShotExample, GenerationItem, GenerationResult } from '../models/types.js';
 import { trainModel, type TrainEvent } from '../train/api.js';
 import type { ExecContext, StepOutcome } from './context.js';
@@ -93,16 +94,13 @@ async function readSplit(ctx: ExecContext, datasetId: string, split: string): Pr
     return rows;
 }
 
-async function fewShotFor(ctx: ExecContext, datasetId: string, k: number, seed: number): Promise<FewShotExample[]> {
-    if (!k) return [];
+/** Generation items with their per-question few-shot exemplars (none when `k` is 0). */
+async function itemsWithFewShot(ctx: ExecContext, datasetId: string, split: string, rows: DatasetRecord[], k: number, seed: number, evaluates: boolean, prompt = 0): Promise<GenerationItem[]> {
+    const items: GenerationItem[] = rows.map((r) => ({ id: r.id, question: r.question }));
+    if (!k) return items;
     const all = await readJsonlFile<DatasetRecord>(join(ctx.input(datasetId).dir, 'records.jsonl'));
-    const train = all.filter((r) => r.split === 'train');
-    const pool = train.length ? train : all;
-    return pool
-        .map((r) => ({ r, u: unitHashOf(`fewshot:${seed}:${r.id}`) }))
-        .sort((a, b) => a.u - b.u)
-        .slice(0, k)
-        .map(({ r }) => ({ question: r.question, answer: r.answers[0] }));
+    const pool = fewShotPool(all, split, evaluates, ctx.step.id);
+    return items.map((it) => ({ ...it, fewShot: fewShotFor(pool, it, k, seed, prompt) }));
 }
 
 async function modelStep(ctx: ExecContext, s: ModelStep): Promise<StepOutcome> {
@@ -187,8 +185,8 @@ async function labelStep(ctx: ExecContext, s: LabelStep): Promise<StepOutcome> {
     const rows = await readSplit(ctx, p.dataset, p.split);
     const ref = await modelOf(ctx, p.model);
     const decoding = decodingWithOffset(p.decoding, ctx.seedOffset);
-    const fewShot = await fewShotFor(ctx, p.dataset, p.decoding.fewShot, decoding.seed ?? 0);
-    const answers = await answerAll(ctx, ref, rows.map((r) => ({ id: r.id, question: r.question })), decoding, 'answers.jsonl', { fewShot });
+    const items = await itemsWithFewShot(ctx, p.dataset, p.split, rows, p.decoding.fewShot, decoding.seed ?? 0, false);
+    const answers = await answerAll(ctx, ref, items, decoding, 'answers.jsonl');
     const labels: LabelRow[] = rows.map((r) => {
         const g = answers.get(r.id)![0];
         const correct = matchesGold(g.text, r.answers, p.match);
@@ -215,25 +213,48 @@ async function shuffleStep(ctx: ExecContext, s: ShuffleStep): Promise<StepOutcom
     return { metrics: { total: out.length, kept, replaced: out.length - kept, overlapWithSource: overlap } };
 }
 
+/**
+ * SliCK as published (Gekhman et al. 2024, §3; definitions in pure.ts `slickCategory`): each question
+ * is asked with `prompts` few-shot prompts of `decoding.fewShot` random exemplars each (drawn per
+ * question and prompt, never the question itself); per prompt one greedy answer and `samples`
+ * answers at `temperature`; answers are matched with the step's `match`. With fewShot 0 every
+ * prompt is the same text, so one prompt stands for all (its greedy answer would repeat).
+ */
 async function knowledgeStep(ctx: ExecContext, s: KnowledgeStep): Promise<StepOutcome> {
     const p = s.params;
     const rows = await readSplit(ctx, p.dataset, p.split);
     const ref = await modelOf(ctx, p.model);
-    const items = rows.map((r) => ({ id: r.id, question: r.question }));
+    const prompts = p.decoding.fewShot > 0 ? p.prompts : 1;
+    const seed = p.seed + ctx.seedOffset;
+    const items: GenerationItem[] = [];
+    for (let j = 0; j < prompts; j++) {
+        const its = await itemsWithFewShot(ctx, p.dataset, p.split, rows, p.decoding.fewShot, seed, false, j);
+        for (const it of its) items.push({ ...it, id: promptItemId(it.id, j, prompts) });
+    }
     const greedy = await answerAll(ctx, ref, items, { ...p.decoding, temperature: 0 }, 'greedy.jsonl', { label: 'greedy' });
     const sampled = p.samples > 0
-        ? await answerAll(ctx, ref, items, { ...p.decoding, temperature: p.temperature, seed: p.seed + ctx.seedOffset }, 'samples.jsonl', { samples: p.samples, label: 'samples' })
+        ? await answerAll(ctx, ref, items, { ...p.decoding, temperature: p.temperature, seed }, 'samples.jsonl', { samples: p.samples, label: 'samples' })
         : new Map<string, GenerationResult[]>();
     const out = rows.map((r) => {
-        const g = matchesGold(greedy.get(r.id)![0].text, r.answers, 'exact');
-        const k = (sampled.get(r.id) ?? []).filter((x) => matchesGold(x.text, r.answers, 'exact')).length;
-        return { id: r.id, question: r.question, answers: r.answers, greedyCorrect: g, samplesCorrect: k, category: slickCategory(g, k, p.samples) };
+        let greedyCorrect = 0;
+        let samplesCorrect = 0;
+        for (let j = 0; j < prompts; j++) {
+            const id = promptItemId(r.id, j, prompts);
+            if (matchesGold(greedy.get(id)![0].text, r.answers, p.match)) greedyCorrect++;
+            samplesCorrect += (sampled.get(id) ?? []).filter((x) => matchesGold(x.text, r.answers, p.match)).length;
+        }
+        return { id: r.id, question: r.question, answers: r.answers, prompts, greedyCorrect, samplesCorrect, samples: prompts * p.samples, category: slickCategory(greedyCorrect, prompts, samplesCorrect) };
     });
     await writeJsonl(join(ctx.outDir, 'knowledge.jsonl'), out);
     const counts: Record<string, number> = {};
     for (const c of SLICK_ORDER) counts[c] = 0;
     for (const r of out) counts[r.category]++;
-    return { metrics: { total: out.length, categories: counts, samples: p.samples, temperature: p.temperature } };
+    return { metrics: { total: out.length, categories: counts, prompts, fewShot: p.decoding.fewShot, samples: p.samples, temperature: p.temperature, match: p.match } };
+}
+
+/** The generation id of a question under one of several prompts (the bare id when there is one prompt). */
+function promptItemId(id: string, prompt: number, prompts: number): string {
+    return prompts > 1 ? `${id}@prompt${prompt}` : id;
 }
 
 async function mixStep(ctx: ExecContext, s: MixStep): Promise<StepOutcome> {
@@ -350,7 +371,7 @@ async function evaluateStep(ctx: ExecContext, s: EvaluateStep): Promise<StepOutc
     const rows = await readSplit(ctx, p.dataset, p.split);
     const abstains = abstentionMatcher(p.abstain);
     const decoding = decodingWithOffset(p.decoding, ctx.seedOffset);
-    const fewShot = await fewShotFor(ctx, p.dataset, p.decoding.fewShot, decoding.seed ?? 0);
+    const items = await itemsWithFewShot(ctx, p.dataset, p.split, rows, p.decoding.fewShot, decoding.seed ?? 0, true);
     let slick: Map<string, string> | undefined;
     if (p.knowledge) {
         const k = await readJsonlFile<{ id: string; category: string }>(join(ctx.input(p.knowledge).dir, 'knowledge.jsonl'));
@@ -358,24 +379,97 @@ async function evaluateStep(ctx: ExecContext, s: EvaluateStep): Promise<StepOutc
     }
     const all: AnswerRow[] = [];
     const arms = [];
+    const perArm: { arm: string; records: AnswerRow[]; taught: Set<string> | undefined }[] = [];
     const warnings: string[] = [];
     for (const [i, arm] of p.arms.entries()) {
         throwIfAborted(ctx.signal);
         const ref = await modelOf(ctx, arm.model);
         const taught = await readTaught(ref);
-        const answers = await answerAll(ctx, ref, rows.map((r) => ({ id: r.id, question: r.question })), decoding, `answers-${i}.jsonl`, { fewShot, label: arm.model });
+        const answers = await answerAll(ctx, ref, items, decoding, `answers-${i}.jsonl`, { label: arm.model });
         const records: AnswerRow[] = rows.map((r) => {
             const g = answers.get(r.id)![0];
             const knowledge = slick?.get(r.id) ?? (taught ? (taught.has(r.id) ? 'taught' : 'untaught') : undefined);
-            return { arm: arm.model, id: r.id, question: r.question, gold: r.answers, prediction: g.text, outcome: outcomeOf(g.text, r.answers, abstains, p.match), ...confidenceFromLogprobs(g.logprobs), ...(knowledge ? { knowledge } : {}) };
+            return { arm: arm.model, id: r.id, question: r.question, gold: r.answers, prediction: g.text, outcome: outcomeOf(g.text, r.answers, abstains, p.match, g.finish), ...confidenceFromLogprobs(g.logprobs), ...(knowledge ? { knowledge } : {}) };
         });
-        if (!ctx.models.logprobs(ref)) warnings.push(`${arm.model}: the model gives no token log-probabilities, so its risk–coverage curve and matched-coverage tests are unavailable`);
+        if (!ctx.models.logprobs(ref)) warnings.push(`${arm.model}: the model gives no token log-probabilities, so its risk–coverage curve, calibration error and matched-coverage tests are unavailable`);
         all.push(...records);
-        arms.push(armMetrics(arm.model, records));
+        perArm.push({ arm: arm.model, records, taught });
     }
+    const grid = await knowledgeGridOf(ctx, s, perArm, warnings);
+    for (const a of perArm) arms.push(armMetrics(a.arm, a.records, grid));
     await writeJsonl(join(ctx.outDir, 'answers.jsonl'), all);
     const m: EvaluateMetrics = { arms };
     return { metrics: m, warnings };
+}
+
+/** The model an arm was fine-tuned from (following finetunes of finetunes) and the models whose answers labelled it. */
+function lineageOf(plan: ExecContext['plan'], id: string): { base: string; teachers: string[] } {
+    const teachers: string[] = [];
+    let step = stepById(plan, id);
+    for (let guard = 0; step.kind === 'finetune' && guard < 100; guard++) {
+        let labels = stepById(plan, step.params.labels);
+        while (labels.kind === 'shuffle') labels = stepById(plan, labels.params.source);
+        if (labels.kind === 'label') teachers.push(labelModelBase(plan, labels.params.model));
+        step = stepById(plan, step.params.model);
+    }
+    return { base: step.id, teachers };
+}
+
+function labelModelBase(plan: ExecContext['plan'], id: string): string {
+    return lineageOf(plan, id).base;
+}
+
+/**
+ * The teacher × student knowledge grid of an evaluation: the student is the model the arms were
+ * fine-tuned from, the teacher the other model whose answers labelled them. Knowledge is the
+ * ground truth of the embedded world (the facts each model was taught; the teacher's set follows
+ * from the spec, checked against the student's recorded set), or, on real data, SliCK categories
+ * from the step's `by` knowledge steps, one per model (known = any category but Unknown).
+ */
+async function knowledgeGridOf(ctx: ExecContext, s: EvaluateStep, perArm: { arm: string; taught: Set<string> | undefined }[], warnings: string[]): Promise<{ teacher: KnowledgeMap; student: KnowledgeMap } | undefined> {
+    const lineages = perArm.map((a) => ({ ...a, ...lineageOf(ctx.plan, a.arm) }));
+    const counts = new Map<string, number>();
+    for (const l of lineages) if (l.teachers.length) counts.set(l.base, (counts.get(l.base) ?? 0) + 1);
+    const student = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (!student) return undefined;
+    const teacher = lineages.filter((l) => l.base === student).flatMap((l) => l.teachers).find((t) => t !== student);
+    if (!teacher) return undefined;
+    // Real data: SliCK steps of both models on the evaluated questions.
+    const slickOf = async (model: string): Promise<KnowledgeMap | undefined> => {
+        for (const k of [...(s.params.knowledge ? [s.params.knowledge] : []), ...(s.params.knowledgeAlso ?? [])]) {
+            const ks = stepById(ctx.plan, k);
+            if (ks.kind !== 'knowledge' || lineageOf(ctx.plan, ks.params.model).base !== model) continue;
+            const rows = await readJsonlFile<{ id: string; category: string }>(join(ctx.input(k).dir, 'knowledge.jsonl'));
+            return { model, source: 'slick', knows: new Map(rows.map((r) => [r.id, r.category !== 'Unknown'])) };
+        }
+        return undefined;
+    };
+    // Embedded world: the facts each model was taught.
+    const taughtOf = (model: string): Set<string> | undefined => {
+        const m = stepById(ctx.plan, model);
+        if (m.kind !== 'model' || m.params.source.kind !== 'pretrain') return undefined;
+        const src = m.params.source;
+        const w = stepById(ctx.plan, src.world);
+        if (w.kind !== 'world') return undefined;
+        // A replicate that redraws the world or the pretraining offsets their seeds (worldStep, modelStep).
+        const world = generateWorld({ ...w.params, seed: w.params.seed + (w.stochastic ? ctx.seedOffset : 0) });
+        return new Set(taughtFactIds(world, src.knows, src.seed + (m.stochastic ? ctx.seedOffset : 0)));
+    };
+    const studentTaught = lineages.find((l) => l.base === student && l.taught)?.taught;
+    if (studentTaught) {
+        const recomputed = taughtOf(student);
+        const teacherTaught = taughtOf(teacher);
+        if (!recomputed || !teacherTaught) return undefined;
+        if (recomputed.size !== studentTaught.size || [...recomputed].some((id) => !studentTaught.has(id))) {
+            warnings.push(`knowledge grid left out: the facts ${student} was taught could not be reproduced from the spec`);
+            return undefined;
+        }
+        const ids = perArm.length ? (await readSplit(ctx, s.params.dataset, s.params.split)).map((r) => r.id) : [];
+        const map = (model: string, set: Set<string>): KnowledgeMap => ({ model, source: 'taught', knows: new Map(ids.map((id) => [id, set.has(id)])) });
+        return { teacher: map(teacher, teacherTaught), student: map(student, studentTaught) };
+    }
+    const [t, st] = [await slickOf(teacher), await slickOf(student)];
+    return t && st ? { teacher: t, student: st } : undefined;
 }
 
 async function hypothesisStep(ctx: ExecContext, s: HypothesisStep): Promise<StepOutcome> {

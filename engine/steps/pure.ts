@@ -41,13 +41,21 @@ export type SlickCategory = 'HighlyKnown' | 'MaybeKnown' | 'WeaklyKnown' | 'Unkn
 export const SLICK_ORDER: SlickCategory[] = ['HighlyKnown', 'MaybeKnown', 'WeaklyKnown', 'Unknown'];
 
 /**
- * SliCK (Gekhman et al. 2024), adapted to one greedy prompt: HighlyKnown = the greedy answer is
- * correct and so is every sample; MaybeKnown = greedy correct, some sample wrong; WeaklyKnown =
- * greedy wrong, some sample at temperature T correct; Unknown = never correct. (The paper uses
- * several few-shot prompts for P(correct | T=0); `samples` at `temperature` estimate the rest.)
+ * SliCK (Gekhman et al. 2024, §3). Each question is asked with Nex different few-shot prompts
+ * (the paper: 10 prompts of 4 random exemplars); per prompt, one greedy answer and several samples
+ * at temperature T (the paper: 16 at T = 0.5). P_greedy = share of prompts whose greedy answer is
+ * right; P_sample = share of samples that are right.
+ *   HighlyKnown: P_greedy = 1 (the greedy answer is right with every prompt);
+ *   MaybeKnown:  0 < P_greedy < 1;
+ *   WeaklyKnown: P_greedy = 0 and P_sample > 0;
+ *   Unknown:     P_greedy = 0 and P_sample = 0.
+ * Known = the first three. `greedyCorrect` of `prompts` greedy answers were right, `samplesCorrect`
+ * samples (over all prompts) were right.
  */
-export function slickCategory(greedyCorrect: boolean, samplesCorrect: number, samples: number): SlickCategory {
-    if (greedyCorrect) return samplesCorrect === samples ? 'HighlyKnown' : 'MaybeKnown';
+export function slickCategory(greedyCorrect: number, prompts: number, samplesCorrect: number): SlickCategory {
+    if (!(prompts >= 1) || greedyCorrect < 0 || greedyCorrect > prompts || samplesCorrect < 0) throw new Error(`SliCK: ${greedyCorrect} right greedy answers of ${prompts} prompts, ${samplesCorrect} right samples`);
+    if (greedyCorrect === prompts) return 'HighlyKnown';
+    if (greedyCorrect > 0) return 'MaybeKnown';
     return samplesCorrect > 0 ? 'WeaklyKnown' : 'Unknown';
 }
 

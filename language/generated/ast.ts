@@ -171,7 +171,7 @@ export interface Evaluate extends langium.AstNode {
     body?: Body;
     data: DataRef;
     decoding?: langium.Reference<Decoding>;
-    knowledge?: langium.Reference<Knowledge>;
+    knowledge: Array<langium.Reference<Knowledge>>;
     name?: Name;
 }
 
@@ -709,6 +709,7 @@ export class MismatchAstReflection extends langium.AbstractAstReflection {
                 },
                 knowledge: {
                     name: Evaluate.knowledge,
+                    defaultValue: [],
                     referenceType: Knowledge.$type
                 },
                 name: {

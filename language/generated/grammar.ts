@@ -1299,7 +1299,7 @@ export const MismatchGrammar = (): Grammar => loadedMismatchGrammar ?? (loadedMi
               {
                 "$type": "Assignment",
                 "feature": "knowledge",
-                "operator": "=",
+                "operator": "+=",
                 "terminal": {
                   "$type": "CrossReference",
                   "type": {
@@ -1315,6 +1315,36 @@ export const MismatchGrammar = (): Grammar => loadedMismatchGrammar ?? (loadedMi
                   "deprecatedSyntax": false,
                   "isMulti": false
                 }
+              },
+              {
+                "$type": "Group",
+                "elements": [
+                  {
+                    "$type": "Keyword",
+                    "value": ","
+                  },
+                  {
+                    "$type": "Assignment",
+                    "feature": "knowledge",
+                    "operator": "+=",
+                    "terminal": {
+                      "$type": "CrossReference",
+                      "type": {
+                        "$ref": "#/rules@14"
+                      },
+                      "terminal": {
+                        "$type": "RuleCall",
+                        "rule": {
+                          "$ref": "#/rules@28"
+                        },
+                        "arguments": []
+                      },
+                      "deprecatedSyntax": false,
+                      "isMulti": false
+                    }
+                  }
+                ],
+                "cardinality": "*"
               }
             ],
             "cardinality": "?"

@@ -74,7 +74,7 @@ export class MismatchSemanticTokenProvider extends AbstractSemanticTokenProvider
             this.reference(node, 'model', node.model?.ref, acceptor);
         } else if (ast.isEvaluate(node)) {
             if (node.decoding) this.reference(node, 'decoding', node.decoding?.ref, acceptor);
-            if (node.knowledge) this.reference(node, 'knowledge', node.knowledge?.ref, acceptor);
+            node.knowledge.forEach((k, index) => acceptor({ node, property: 'knowledge', index, type: tokenTypeOf(k.ref) }));
         } else if (ast.isHypothesis(node)) {
             this.reference(node, 'a', node.a?.ref, acceptor);
             this.reference(node, 'b', node.b?.ref, acceptor);

@@ -46,6 +46,8 @@ export const Codes = {
     mixOtherModel: 'mix-other-model',
     duplicateArm: 'duplicate-arm',
     unusedStep: 'unused-step',
+    fewShotNoTrainSplit: 'fewshot-no-train-split',
+    fewShotEvaluatedSplit: 'fewshot-evaluated-split',
     // document level: 'too-many-errors' (syntax errors past MAX_SYNTAX_ERRORS); from loadSpecs: 'spec-file'
 } as const;
 
@@ -97,4 +99,6 @@ export const CODE_DOCS: Record<Code | 'lexing-error' | 'parsing-error' | 'too-ma
     'mix-other-model': { severity: 'warning', doc: 'A mix whose Unknown examples were measured on another model than the one it fine-tunes.' },
     'duplicate-arm': { severity: 'warning', doc: 'An evaluation that lists a model twice.' },
     'unused-step': { severity: 'hint', doc: 'A declaration no step reads (shown faded in the editor; `mismatch check --hints` prints it).' },
+    'fewshot-no-train-split': { severity: 'error', doc: 'A step asks for few-shot exemplars (`fewShot` > 0; a knowledge step takes 4 by default) from a dataset without a `train` split, the only split they are drawn from.' },
+    'fewshot-evaluated-split': { severity: 'error', doc: 'An evaluation with few-shot exemplars evaluates the `train` split (or the whole dataset) they are drawn from: questions and answers of the evaluated split would appear in its prompts.' },
 };

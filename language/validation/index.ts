@@ -16,6 +16,7 @@ import { checkFinetune } from './models.js';
 import { checkNames, checkSplitNames } from './names.js';
 import { checkBody, checkSettings } from './properties.js';
 import { checkDecodingSeed, checkKnowledgeSeed } from './sampling.js';
+import { checkFewShot } from './fewshot.js';
 import { checkTrainer } from './trainer.js';
 
 export { Codes, type Code } from './codes.js';
@@ -76,9 +77,10 @@ export function registerValidationChecks(services: MismatchServices): void {
         Dataset: [guard(checkSplitNames), guard(checkSplits), guard((d, a) => checkDatasetFile(d, files, a))],
         Model: [guard((m, a) => checkModelFile(m, files, a)), guard(checkServerUrl)],
         Decoding: guard(checkDecodingSeed),
-        Knowledge: guard(checkKnowledgeSeed),
+        Knowledge: [guard(checkKnowledgeSeed), guard(checkFewShot)],
+        Label: guard(checkFewShot),
         Finetune: [guard((f, a) => checkFinetune(f, files, a)), guard(checkTrainer)],
-        Evaluate: [guard(checkLeakage), guard(checkEvaluateArms)],
+        Evaluate: [guard(checkLeakage), guard(checkEvaluateArms), guard(checkFewShot)],
         Hypothesis: guard((h, a) => checkHypothesis(h, v.visible(documentOf(h).parseResult.value as MismatchFile), a)),
     };
     registry.register(checks, v);

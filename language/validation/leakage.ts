@@ -68,10 +68,12 @@ export function checkLeakage(evaluate: Evaluate, accept: ValidationAcceptor): vo
             }
         }
     }
-    const k = evaluate.knowledge?.ref;
-    if (k?.data?.dataset?.ref && (k.data.dataset.ref !== dataset || (k.data.split?.$refText || undefined) !== split)) {
-        report(accept, 'error', Codes.knowledgeOtherData,
-            `The knowledge step ${stepName(k)} categorises ${k.data.dataset.ref.name}${k.data.split?.$refText ? `.${k.data.split.$refText}` : ''}, not the evaluated ${shown}; slice by knowledge of the same questions.`,
-            { node: evaluate, property: 'knowledge' });
-    }
+    evaluate.knowledge.forEach((kr, index) => {
+        const k = kr.ref;
+        if (k?.data?.dataset?.ref && (k.data.dataset.ref !== dataset || (k.data.split?.$refText || undefined) !== split)) {
+            report(accept, 'error', Codes.knowledgeOtherData,
+                `The knowledge step ${stepName(k)} categorises ${k.data.dataset.ref.name}${k.data.split?.$refText ? `.${k.data.split.$refText}` : ''}, not the evaluated ${shown}; slice by knowledge of the same questions.`,
+                { node: evaluate, property: 'knowledge', index });
+        }
+    });
 }
