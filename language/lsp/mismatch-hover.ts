@@ -8,6 +8,7 @@
  *   pretrained models (layers, width, estimated parameters), datasets (rows, fields, split sizes;
  *   file rows counted by streaming, cached by mtime), worlds (facts = entities × relations).
  */
+import { describeTrainModes } from '../validation/train-modes.js';
 import { resolve, dirname } from 'node:path';
 import { AstUtils, CstUtils, GrammarAST, type AstNode, type CstNode, type LangiumDocument } from 'langium';
 import { MultilineCommentHoverProvider } from 'langium/lsp';
@@ -120,7 +121,8 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
                 ['architecture', g.architecture],
                 ['name', g.name],
                 ['parameters', g.parameters ? humanCount(g.parameters) : undefined],
-                ['quantization', g.fileType ? `${g.fileType}${g.quantized ? ' (quantized: cannot be fine-tuned)' : ''}` : undefined],
+                ['quantization', g.fileType],
+                ['fine-tuning', describeTrainModes(g.training)],
                 ['context length', g.contextLength?.toLocaleString('en-US')],
                 ['layers', g.layers],
                 ['width', g.embeddingLength],

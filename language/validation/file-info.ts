@@ -8,6 +8,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { trainModes, type TrainModes } from './train-modes.js';
 
 export type FileProblem =
     | { kind: 'missing' }
@@ -45,6 +46,8 @@ export interface GgufInfo {
     /** `general.type` (`model`, `adapter`). */
     type?: string;
     bytes: number;
+    /** Which fine-tuning modes the trainer supports for this file (from the architecture and tensor types). */
+    training: TrainModes;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; problem: FileProblem };
@@ -266,6 +269,7 @@ async function readGgufInfo(path: string, size: number): Promise<Result<GgufInfo
             for (const t of info.fullTensorInfo) parameters += t.dimensions.reduce<number>((a, d) => a * Number(d), 1);
         }
         const ft = general.file_type as number | undefined;
+        const tensorTypes = (info.fullTensorInfo ?? []).map((t) => ({ name: t.name, type: Number(t.ggmlType) }));
         const fileType = ft === undefined ? undefined : (GgufFileType[ft] ?? `type ${ft}`).replace(/^(MOSTLY_|ALL_)/, '');
         return {
             ok: true,
@@ -280,6 +284,7 @@ async function readGgufInfo(path: string, size: number): Promise<Result<GgufInfo
                 embeddingLength: typeof archMeta.embedding_length === 'number' ? archMeta.embedding_length : undefined,
                 type: general.type as string | undefined,
                 bytes: size,
+                training: trainModes(arch, general.type as string | undefined, tensorTypes),
             },
         };
     } catch (err) {

@@ -1,16 +1,19 @@
 /**
  * Models and what is done to them. Codes: remote-finetune (a server model cannot be fine-tuned
- * here), quantized-finetune (training needs F32/F16/BF16 weights), teacher-not-larger (the
+ * here), quantized-finetune (full fine-tuning needs F32/F16/BF16 weights; LoRA trains on a quantized
+ * base of the types the trainer reads), unsupported-architecture (a GGUF the trainer has no graph
+ * for), teacher-not-larger (the
  * "large" model that writes labels for a student is not larger, or knows less), mix-other-model
  * (SliCK categories measured on another model than the one fine-tuned).
  */
 import type { ValidationAcceptor } from 'langium';
-import { isMix, type Finetune, type Model } from '../generated/ast.js';
+import { isFlag, isMix, type Finetune, type Model } from '../generated/ast.js';
 import { documentOf, labelOrigin, resolveSpecPath, rootModel, teacherOf } from '../experiment.js';
 import { propertiesOf, readNumber, unquote } from '../properties.js';
 import { Codes } from './codes.js';
 import type { FileInfoCache } from './file-info.js';
 import { pct, report } from './util.js';
+import { ARCHITECTURE_FAMILIES } from './train-modes.js';
 
 interface Size {
     /** Comparable size: parameters, or layers × width² for embedded models. */
@@ -57,10 +60,22 @@ async function checkFinetuneAsync(ft: Finetune, base: Model, teacher: Model | un
         report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
     } else if (base.source === 'gguf' && base.path) {
         const info = await files.gguf(resolveSpecPath(documentOf(base), unquote(base.path)));
-        if (info.ok && info.value.quantized) {
-            report(accept, 'error', Codes.quantizedFinetune,
-                `'${base.name}' is quantized (${info.value.fileType}); fine-tuning needs F32, F16 or BF16 weights. Use the F16 GGUF of this model (the quantized one is fine for \`answers of\` and \`evaluate\`).`,
-                { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+        if (info.ok && info.value.type !== 'adapter') { // an adapter is gguf-invalid already
+            const m = info.value.training;
+            const full = (ft.body?.items ?? []).some((i) => isFlag(i) && i.flag === 'full');
+            if (m.unsupportedArchitecture !== undefined) {
+                report(accept, 'error', Codes.unsupportedArchitecture,
+                    `'${base.name}' is a ${m.unsupportedArchitecture} model; the trainer implements ${ARCHITECTURE_FAMILIES}. It can still answer (\`answers of\`, \`evaluate\`), not be fine-tuned here.`,
+                    { node: ft, property: 'model', data: { architecture: m.unsupportedArchitecture } });
+            } else if (full && !m.full) {
+                report(accept, 'error', Codes.quantizedFinetune,
+                    `'${base.name}' is quantized (${info.value.fileType ?? m.fullWhy}); full fine-tuning needs F32, F16 or BF16 weights. Drop \`full\` to train LoRA on this file, or use the model's F16 GGUF.`,
+                    { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+            } else if (!full && !m.lora) {
+                report(accept, 'error', Codes.quantizedFinetune,
+                    `'${base.name}' cannot be LoRA-trained: ${m.loraWhy}.`,
+                    { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+            }
         }
     }
 

@@ -299,14 +299,7 @@ describe('GGUF models', () => {
         expect(info.ok && info.value).toMatchObject({ architecture: 'llama', parameters: 512, fileType: 'F16', quantized: false, contextLength: 256, layers: 2, embeddingLength: 16 });
     });
 
-    it('quantized-finetune: training needs F32/F16 weights', async () => {
-        gguf('big.gguf', { width: 32, layers: 2 });
-        gguf('q4.gguf', { width: 8, fileType: 15 });
-        gguf('f16.gguf', { width: 8, fileType: 1 });
-        const d = await check(ggufSpec('big.gguf', 'q4.gguf'));
-        expect(withCode(d, 'quantized-finetune')[0].message).toMatch(/'small' is quantized \(Q4_K_M\); fine-tuning needs F32, F16 or BF16 weights/);
-        expect(await check(ggufSpec('big.gguf', 'f16.gguf'))).toEqual([]);
-    });
+    // quantized-finetune and unsupported-architecture: test/language/train-modes.test.ts (files with real tensor types)
 
     it('teacher-not-larger: by parameter count for GGUF, by layers x width² for embedded models', async () => {
         gguf('tiny.gguf', { width: 8 });
