@@ -11,9 +11,12 @@ import { runExperiment } from '../../engine/run.js';
 import type { EvaluateMetrics, KnowledgeCheck, StepResult } from '../../engine/results-types.js';
 import { generateWorld, taughtFactIds } from '../../engine/world/index.js';
 
+// Replicates here redraw the label choices, fine-tuning and sampling only (the world and both
+// pretrainings are fixed, so their ground truth below follows from seed 5 alone).
 const SPEC = `experiment Small {
   seed 5
   seeds 2
+  redraw labels, finetuning, sampling
   world atlas { entities 40  relations capital, founder, river }
   dataset trivia from atlas { split train 60%  split test 40% }
 
