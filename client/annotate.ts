@@ -273,7 +273,10 @@ function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string
     const effect = effectText(m);
     const parts = [m.verdict, effect.endsWith('pts') || effect.endsWith(']') ? `wrong ${effect}` : effect, pText(m, formatP)];
     if (m.coverage !== null && m.coverage !== undefined) parts.push(`at ${formatPercent(m.coverage)} coverage`);
-    parts.push(d ? `${test} over ${d.units} ${d.unit}` : test);
+    // Which test on how many independent units, and what a replicate redrew.
+    if (!d) parts.push(test);
+    else if (d.unit === 'replicates') parts.push(`${test} over ${d.units} independent replicates`);
+    else parts.push(`${test} over ${d.units} questions${d.compared > 1 ? ` × ${d.compared} replicates (${d.redrawn.length ? d.redrawn.join(', ') : 'nothing'} redrawn)` : ''}`);
     const notes = statements(m);
     if (notes.length) parts.push(`⚠ ${notes[0]}${notes.length > 1 ? ` (+${notes.length - 1} more)` : ''}`);
     const perSeed = m.perSeed ?? [];

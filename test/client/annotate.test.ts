@@ -79,7 +79,16 @@ describe('annotate', () => {
             design: { replicates: 5, compared: 5, redrawn: ['facts', 'splits', 'pretraining', 'finetuning'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
         };
         const [h3] = annotate(plan([hy], 5), [result(hy, m)]);
-        expect(h3!.text).toBe('holds · wrong +5.0 pts [+1.2, +8.8] · p = 0.012 · at 62% coverage · paired t over 5 replicates');
+        expect(h3!.text).toBe('holds · wrong +5.0 pts [+1.2, +8.8] · p = 0.012 · at 62% coverage · paired t over 5 independent replicates');
+        // replicates that share their test questions: a question-level test, and what they redrew
+        const q: HypothesisMetrics = {
+            ...hypothesis('does not hold', 22 / 64, null, 3), test: 'sign-flip', minAchievableP: 1 / 64,
+            effect: { difference: 0.2, ci95: [-0.364, 0.764], interval: 't interval over 10 questions' },
+            design: { replicates: 3, compared: 3, redrawn: ['finetuning'], sharedQuestions: true, unit: 'questions', units: 10, informative: 6, test: 'exact sign-flip over questions' },
+        };
+        const [h4] = annotate(plan([hy], 3), [result(hy, q)]);
+        expect(h4!.text).toBe('does not hold · wrong +20.0 pts [−36.4, +76.4] · p = 0.34 · sign-flip over 10 questions × 3 replicates (finetuning redrawn)');
+        expect(h4!.hover).toContain('- test: exact sign-flip over questions; 10 independent questions (6 differ)');
         expect(h3!.hover).toContain('- replicated: 5 replicates redrawing facts, splits, pretraining, finetuning, independent draws');
         expect(h3!.hover).toContain('| replicate 5 | 10.0 [2.0, 18.0] |');
     });
