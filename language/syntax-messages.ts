@@ -50,6 +50,14 @@ const RULE_HINTS: Record<string, string> = {
     Knowledge: 'A knowledge step reads `knowledge <name> = <model> on <dataset>.<split> { samples 10 }`.',
 };
 
+/** Keywords a user may write for a replicate's stages (`redraw world, split`), and the stage names. */
+const REDRAW_KEYWORDS: Record<string, string> = { world: 'facts', split: 'splits', finetune: 'finetuning', label: 'labels' };
+
+function redrawHint(previous: string | undefined, actual: string | undefined): string | undefined {
+    if (!actual || !(actual in REDRAW_KEYWORDS) || (previous !== 'redraw' && previous !== ',')) return undefined;
+    return ` \`${actual}\` is a keyword; as a stage that a replicate redraws write \`${REDRAW_KEYWORDS[actual]}\` (stages: all, facts, splits, pretraining, labels, finetuning, sampling).`;
+}
+
 export class MismatchParserErrorMessageProvider extends LangiumParserErrorMessageProvider {
     override buildMismatchTokenMessage(options: { expected: TokenType; actual: IToken; previous: IToken; ruleName: string }): string {
         const { expected, actual, previous } = options;
@@ -65,7 +73,7 @@ export class MismatchParserErrorMessageProvider extends LangiumParserErrorMessag
     override buildNoViableAltMessage(options: { expectedPathsPerAlt: TokenType[][][]; actual: IToken[]; previous: IToken; customUserDescription?: string; ruleName: string }): string {
         const first = options.expectedPathsPerAlt.flatMap((alt) => alt.map((path) => path[0]).filter((t): t is TokenType => !!t));
         const after = options.previous?.image ? ` after \`${options.previous.image}\`` : '';
-        const hint = hintFor(options.ruleName);
+        const hint = redrawHint(options.previous?.image, options.actual[0]?.image) ?? hintFor(options.ruleName);
         return `Expected ${describeFirstTokens(first)}${after}, but ${found(options.actual[0])}.${hint}`;
     }
 

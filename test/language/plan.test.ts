@@ -221,6 +221,9 @@ describe('replicates: what `seeds N` redraws', () => {
         expect(typo).toContainEqual({ severity: 1, line: 3, message: expect.stringMatching(/A replicate cannot redraw `finetunig`\. Did you mean `finetuning`\?/) });
         const both = await diags(sketch.replace('seeds 5', 'seeds 5\n  redraw all, splits'));
         expect(both).toContainEqual({ severity: 1, line: 3, message: expect.stringMatching(/`redraw all` already redraws every stage/) });
+        // the language's keywords are not stage names: say which name is meant
+        const keyword = await diags(sketch.replace('seeds 5', 'seeds 5\n  redraw finetune'));
+        expect(keyword).toContainEqual({ severity: 1, line: 3, message: expect.stringMatching(/`finetune` is a keyword; as a stage that a replicate redraws write `finetuning`/) });
         const single = await diags(sketch.replace('seeds 5', 'seeds 1\n  redraw splits'));
         expect(single).toContainEqual({ severity: 2, line: 3, message: expect.stringMatching(/with `seeds 1` there is one run/) });
     });
