@@ -11,13 +11,11 @@ export type Ptr = bigint;
 export const NULL: Ptr = 0n;
 
 export const GGML_TYPE_F32 = 0;
-export const GGML_TYPE_F16 = 1;
 export const GGML_TYPE_I32 = 26;
 export const GGML_BACKEND_DEVICE_TYPE_CPU = 0;
 export const GGML_BACKEND_DEVICE_TYPE_GPU = 1;
 export const GGML_OPT_LOSS_TYPE_SUM = 1;
 export const GGML_OPT_LOSS_TYPE_CROSS_ENTROPY = 2;
-export const GGML_BACKEND_BUFFER_USAGE_WEIGHTS = 1;
 export const GGML_OPT_BUILD_TYPE_OPT = 30;
 export const GGML_OPT_OPTIMIZER_TYPE_ADAMW = 0;
 export const GGML_OPT_OPTIMIZER_TYPE_SGD = 1;
@@ -82,12 +80,10 @@ const PROTOS: Record<string, string> = {
     ggml_soft_max_ext: 'void *ggml_soft_max_ext(void *ctx, void *a, void *mask, float scale, float max_bias)',
     ggml_soft_max: 'void *ggml_soft_max(void *ctx, void *a)',
     ggml_log: 'void *ggml_log(void *ctx, void *a)',
-    ggml_graph_size: 'int ggml_graph_size(void *graph)',
     ggml_row_size: 'size_t ggml_row_size(int type, int64_t ne)',
     ggml_quantize_chunk: 'size_t ggml_quantize_chunk(int type, const float *src, _Out_ void *dst, int64_t start, int64_t nrows, int64_t n_per_row, const float *imatrix)',
     ggml_quantize_requires_imatrix: 'bool ggml_quantize_requires_imatrix(int type)',
     ggml_backend_tensor_memset: 'void ggml_backend_tensor_memset(void *t, uint8_t value, size_t offset, size_t size)',
-    ggml_backend_buffer_set_usage: 'void ggml_backend_buffer_set_usage(void *buf, int usage)',
     ggml_backend_buffer_get_size: 'size_t ggml_backend_buffer_get_size(void *buf)',
     ggml_get_type_traits: 'void *ggml_get_type_traits(int type)',
     ggml_opt_prepare_alloc: 'void ggml_opt_prepare_alloc(void *opt, void *ctx, void *graph, void *inputs, void *outputs)',
