@@ -3,12 +3,14 @@
 // the base model by Hugging Face id or path, and the command to run. The trainer writes its PEFT
 // adapter to the job's `output/` folder; the finetune step waits for it there (engine/scaleout/step.ts).
 //
-// Masking is ours exactly: a training sequence is [BOS] + prompt + ' ' + answer + [EOS] with the loss
-// on the answer and the EOS only (engine/train/api.ts). TRL: a prompt/completion dataset with
-// `completion_only_loss` (the tokenizer adds the BOS, SFTTrainer appends the EOS to the completion).
-// Axolotl: the template-free `input_output` format, whose segments are concatenated as written
-// (docs/dataset-formats/template_free.qmd), so the BOS and EOS texts are written into them, with
-// `label: false` on the prompt and `train_on_inputs: false`.
+// Masking is ours exactly (engine/models/prompt.ts): a plain-completion sequence is [BOS] + prompt +
+// ' ' + answer + [EOS], a chat one the model's chat template with the answer as the model's turn; the
+// loss is on the answer and the end token only. TRL: a prompt/completion dataset (conversational for
+// chat) with `completion_only_loss` (the tokenizer adds the BOS, SFTTrainer appends the EOS to the
+// completion). Axolotl: the template-free `input_output` format, whose segments are concatenated as
+// written (docs/dataset-formats/template_free.qmd), so the BOS and EOS texts are written into them,
+// with `label: false` on the prompt and `train_on_inputs: false`; for chat its `chat_template` type
+// with the tokenizer's template, training the assistant turn only.
 //
 // Every file written is listed in job.json with its sha256: a job folder edited by hand is refused
 // (naming the file) rather than silently trained from a different job than the spec's.
@@ -47,7 +49,10 @@ export interface JobSpec {
     step: string;
     key: string;
     hfModel: string;
+    /** Plain completion: the prompt text and ' ' + answer. Chat (`chat`): the question and the answer. */
     examples: { prompt: string; completion: string }[];
+    /** The model step's template is `chat`: the trainers apply the model's chat template. */
+    chat?: boolean;
     settings: JobSettings;
     /** Special-token texts of the base's vocabulary (Axolotl's segments carry them). */
     tokens: { bos?: string; eos: string };
@@ -157,7 +162,9 @@ export function axolotlConfig(spec: JobSpec): Record<string, unknown> {
     const perEpoch = stepsPerEpoch(spec.examples.length, s);
     return {
         base_model: spec.hfModel,
-        datasets: [{ path: 'data.jsonl', ds_type: 'json', type: 'input_output' }],
+        datasets: [spec.chat
+            ? { path: 'data.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages', roles_to_train: ['assistant'], train_on_eos: 'turn' }
+            : { path: 'data.jsonl', ds_type: 'json', type: 'input_output' }],
         train_on_inputs: false,
         val_set_size: s.validation,
         seed: s.seed,
@@ -295,12 +302,17 @@ export function writeJob(dir: string, spec: JobSpec): JobManifest {
     if (spec.examples.length === 0) throw new Error('no labels to train on');
     const files: Record<string, string> = {};
     if (spec.engine === 'trl') {
-        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify({ prompt: e.prompt, completion: e.completion })).join('\n') + '\n';
+        // TRL's standard or conversational prompt-completion rows
+        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify(spec.chat
+            ? { prompt: [{ role: 'user', content: e.prompt }], completion: [{ role: 'assistant', content: e.completion }] }
+            : { prompt: e.prompt, completion: e.completion })).join('\n') + '\n';
         files['trl_config.json'] = JSON.stringify(trlConfig(spec), null, 2) + '\n';
         files['train.py'] = TRAIN_PY;
     } else {
         const bos = spec.tokens.bos ?? '';
-        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify({ segments: [{ label: false, text: bos + e.prompt }, { label: true, text: e.completion + spec.tokens.eos }] })).join('\n') + '\n';
+        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify(spec.chat
+            ? { messages: [{ role: 'user', content: e.prompt }, { role: 'assistant', content: e.completion }] }
+            : { segments: [{ label: false, text: bos + e.prompt }, { label: true, text: e.completion + spec.tokens.eos }] })).join('\n') + '\n';
         files['config.yml'] = `# Axolotl config exported by Mismatch Lab for the finetune step ${spec.step}; see README.md.\n${toYaml(axolotlConfig(spec))}\n`;
     }
     const command = './run.sh';

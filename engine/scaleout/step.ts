@@ -9,6 +9,7 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { FinetuneStep } from '../../language/plan-types.js';
+import { ANSWER_SEPARATOR } from '../models/prompt.js';
 import { buildPrompt } from '../models/types.js';
 import type { FinetuneMetrics } from '../results-types.js';
 import { readJsonlFile } from '../store/index.js';
@@ -87,14 +88,19 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
         if (base.kind !== 'local') throw new Error(`${p.model} is a server model; the adapter is evaluated on a local GGUF of the base`);
         if (base.lora.length) throw new Error(`${p.model} is itself a LoRA fine-tune; fine-tune its base model instead`);
         const labels = await readJsonlFile<{ question: string; label: string }>(join(ctx.input(p.labels).dir, 'labels.jsonl'));
-        const template = base.template && base.template !== 'chat' ? base.template : 'raw';
+        // the prompts the embedded trainer trains on (engine/models/prompt.ts): the model's chat template,
+        // or the completion text (trailing spaces dropped) followed by ' ' + answer
+        const template = base.template ?? 'raw';
+        const chat = template === 'chat';
         const dir = jobDirOf(ctx);
         const key = basename(ctx.checkpointDir);
         if (!existsSync(dir)) {
             const spec: JobSpec = {
                 engine: ext.engine, step: s.id, key, hfModel: ext.hfModel,
-                // the embedded trainer's sequence: prompt + ' ' + answer, loss on the answer (and EOS)
-                examples: labels.map((l) => ({ prompt: buildPrompt(template, l.question), completion: ` ${l.label}` })),
+                examples: labels.map((l) => (chat
+                    ? { prompt: l.question, completion: l.label }
+                    : { prompt: buildPrompt(template, l.question).replace(/[ \t]+$/, ''), completion: ANSWER_SEPARATOR + l.label })),
+                ...(chat ? { chat } : {}),
                 settings: {
                     rank: p.lora.rank, alpha: p.lora.alpha, targets: p.lora.targets, dropout: ext.dropout, epochs: p.epochs,
                     learningRate: p.learningRate, schedule: p.schedule, warmup: p.warmup, batchSize: p.batchSize,

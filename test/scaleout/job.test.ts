@@ -78,6 +78,21 @@ describe('exported jobs', () => {
         expect(() => axolotlConfig({ ...spec('axolotl'), settings: { ...settings, alpha: 12.5 } })).toThrow(/lora_alpha is a whole number/);
     });
 
+    it('chat models: conversational rows, the tokenizer\'s chat template, the assistant turn trained', () => {
+        const chatSpec = (engine: 'trl' | 'axolotl'): JobSpec => ({ ...spec(engine), chat: true, examples: [{ prompt: 'Who wrote "Odes"?', completion: "I don't know" }] });
+        const t = join(tempDir('mm-job-'), 'trl');
+        writeJob(t, chatSpec('trl'));
+        // TRL's conversational prompt-completion format
+        expect(JSON.parse(readFileSync(join(t, 'data.jsonl'), 'utf8'))).toEqual({ prompt: [{ role: 'user', content: 'Who wrote "Odes"?' }], completion: [{ role: 'assistant', content: "I don't know" }] });
+        const x = join(tempDir('mm-job-'), 'axo');
+        writeJob(x, chatSpec('axolotl'));
+        // Axolotl's chat_template format (docs/dataset-formats/conversation.qmd): OpenAI messages
+        expect(JSON.parse(readFileSync(join(x, 'data.jsonl'), 'utf8'))).toEqual({ messages: [{ role: 'user', content: 'Who wrote "Odes"?' }, { role: 'assistant', content: "I don't know" }] });
+        const cfg = yaml.load(readFileSync(join(x, 'config.yml'), 'utf8')) as { datasets: Record<string, unknown>[] };
+        expect(cfg.datasets).toEqual([{ path: 'data.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages', roles_to_train: ['assistant'], train_on_eos: 'turn' }]);
+        expect(Object.keys(cfg.datasets[0]).filter((k) => !known('axolotl').has(k))).toEqual([]);
+    });
+
     it('a job folder edited by hand is refused, naming the file', () => {
         const dir = join(tempDir('mm-job-'), 'job');
         const m = writeJob(dir, spec('trl'));

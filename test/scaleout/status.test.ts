@@ -23,7 +23,7 @@ describe('waiting for an external trainer', () => {
         const lines: string[] = [];
         const stream = { write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
         const r = progressRenderer(stream, false);
-        const ev = (m: string) => r.onEvent({ type: 'step-progress', step: 'ft', done: 0, total: 1, unit: 'job', message: m });
+        const ev = (m: string) => r.onEvent({ type: 'step-progress', step: 'ft', kind: 'finetune', done: 0, total: 1, unit: 'job', message: m });
         ev(message);
         ev(message);
         ev(message.replace('no adapter_config.json yet', 'no adapter_model.safetensors yet'));
