@@ -38,7 +38,7 @@ export async function cleanCommand(files: string[], opts: { store?: string; dryR
         result = await store.clean(keep, { dryRun: opts.dryRun, spec: `mismatch clean${files.length ? ' ' + files.join(' ') : ''}` });
     } catch (e) {
         if (e instanceof StoreLockedError || e instanceof NotAStoreError) {
-            io.err.write(`mismatch clean: ${e.message}; nothing was removed\n`);
+            io.err.write(`mismatch clean: ${e.message}${e instanceof StoreLockedError ? '; nothing was removed' : ''}\n`);
             return EXIT.error;
         }
         throw e;

@@ -20,7 +20,7 @@
  * an entry (model.json) are relative to the entry, so a copied or moved store reads its own files.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { StepResult } from '../results-types.js';
 import { StoreLock, type LockHolder } from './lock.js';
@@ -407,7 +407,15 @@ export class Store {
 
 export class NotAStoreError extends Error {
     constructor(readonly dir: string) {
-        super(`${dir} is not a run store (it has no ${STORE_MARKER} marker); nothing was removed`);
+        // A store made before the marker existed holds only store names: its next run marks it.
+        let legacy = false;
+        try {
+            const names = readdirSync(dir);
+            legacy = names.every((n) => STORE_NAMES.has(n)) && readdirSync(join(dir, 'steps')).some((k) => KEY_RE.test(k) && existsSync(join(dir, 'steps', k, 'manifest.json')));
+        } catch {
+            /* missing: not a store */
+        }
+        super(`${dir} is not a run store (it has no ${STORE_MARKER} marker)${legacy ? '; it looks like a store made by an older version: run a spec with it once to mark it' : ''}; nothing was removed`);
         this.name = 'NotAStoreError';
     }
 }

@@ -96,6 +96,21 @@ describe('clean deletes only its own entries', () => {
         expect(existsSync(join(outside, 'steps-target', KEY('b')))).toBe(true);
     });
 
+    it('a store made before the marker existed: clean says so and refuses; its next run marks it, then clean works', async () => {
+        const dir = tempDir('mm-legacy-');
+        const data = writeQuestionsJsonl(tempDir());
+        const store = join(dir, '.mismatch');
+        expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).status).toBe('done');
+        rmSync(join(store, STORE_MARKER));
+        const c = capture();
+        expect(await cleanCommand([], { store }, c.io)).toBe(1);
+        expect(c.stderr()).toMatch(/looks like a store made by an older version: run a spec with it once to mark it; nothing was removed/);
+        expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).steps[0].cached).toBe(true);
+        const c2 = capture();
+        expect(await cleanCommand([], { store }, c2.io)).toBe(0);
+        expect(c2.stdout()).toMatch(/removed 0 entries .* kept 1/);
+    });
+
     it('a run refuses to turn a folder with other files into a store', async () => {
         const dir = tempDir('mm-home-');
         writeFileSync(join(dir, 'thesis.tex'), 'x');
