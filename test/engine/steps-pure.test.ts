@@ -25,10 +25,16 @@ describe('labels and the shuffle control', () => {
 
 describe('SliCK and mixes', () => {
     it('categories', () => {
-        expect(slickCategory(true, 10, 10)).toBe('HighlyKnown');
-        expect(slickCategory(true, 9, 10)).toBe('MaybeKnown');
-        expect(slickCategory(false, 1, 10)).toBe('WeaklyKnown');
-        expect(slickCategory(false, 0, 10)).toBe('Unknown');
+        // Gekhman et al. 2024 §3: greedy right on all Nex prompts / on some / on none but a sample
+        // at T = 0.5 is right / never right; the samples do not split HighlyKnown from MaybeKnown.
+        expect(slickCategory(10, 10, 0)).toBe('HighlyKnown');
+        expect(slickCategory(10, 10, 160)).toBe('HighlyKnown');
+        expect(slickCategory(9, 10, 160)).toBe('MaybeKnown');
+        expect(slickCategory(1, 10, 0)).toBe('MaybeKnown');
+        expect(slickCategory(0, 10, 1)).toBe('WeaklyKnown');
+        expect(slickCategory(0, 10, 0)).toBe('Unknown');
+        expect(slickCategory(1, 1, 0)).toBe('HighlyKnown');
+        expect(() => slickCategory(11, 10, 0)).toThrow(/SliCK/);
     });
     it('a 25% Unknown mix from 4 Unknown and 20 known questions has 16 examples, 4 Unknown', () => {
         const rows = Array.from({ length: 24 }, (_, i) => ({ id: `q${i}`, question: `Q${i}`, answers: [`A${i}`], category: (i < 4 ? 'Unknown' : 'HighlyKnown') as 'Unknown' | 'HighlyKnown' }));
