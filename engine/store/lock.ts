@@ -106,8 +106,10 @@ export class StoreLock {
             }
             const current = await readHolder(path);
             if (current === undefined && !(await exists(path))) continue; // released meanwhile
-            if (isStale(current)) {
-                await takeOver(path, current!);
+            if (isStale(current) || (current === undefined && (await unreadableFor(path)) > 10_000)) {
+                // A dead holder; or a lock nobody could read for 10 s (a holder fills it within
+                // milliseconds), which would otherwise block the store for ever.
+                await takeOver(path, current);
                 continue;
             }
             if (!options.wait) throw new StoreLockedError(storeDir, current);
@@ -123,6 +125,15 @@ export class StoreLock {
         held.delete(this.path);
         const h = await readHolder(this.path);
         if (h?.token === this.holder.token) await fs.rm(this.path, { force: true });
+    }
+}
+
+/** How long (ms) the lock file has existed unchanged, 0 when it is gone. */
+async function unreadableFor(p: string): Promise<number> {
+    try {
+        return Date.now() - (await fs.stat(p)).mtimeMs;
+    } catch {
+        return 0;
     }
 }
 
@@ -144,24 +155,31 @@ async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
         return true;
     } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw e;
+        // A filesystem without hard links: O_EXCL create (a reader may briefly see it empty, and waits).
+        try {
+            await fs.writeFile(path, JSON.stringify(holder), { flag: 'wx' });
+            return true;
+        } catch (e2) {
+            if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
+            throw e2;
+        }
     } finally {
         await fs.rm(tmp, { force: true });
     }
 }
 
 /** Removes a stale lock, under `lock.takeover` so that only one process removes it. */
-async function takeOver(path: string, stale: LockHolder): Promise<void> {
+async function takeOver(path: string, stale: LockHolder | undefined): Promise<void> {
     const guard = `${path}.takeover`;
-    const me: LockHolder = { ...stale, pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+    const me: LockHolder = { spec: 'taking over a stale lock', purpose: 'run', pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
     if (!(await tryCreate(guard, me))) {
         const g = await readHolder(guard);
-        if (isStale(g)) await fs.rm(guard, { force: true }); // a taker that died mid-takeover
+        if (isStale(g) || (g === undefined && (await unreadableFor(guard)) > 10_000)) await fs.rm(guard, { force: true }); // a taker that died mid-takeover
         return; // someone else is taking over: look again
     }
     try {
         const now = await readHolder(path);
-        if (now && now.token === stale.token) await fs.rm(path, { force: true });
+        if (stale ? now?.token === stale.token : now === undefined) await fs.rm(path, { force: true });
     } finally {
         await fs.rm(guard, { force: true });
     }

@@ -143,6 +143,14 @@ describe('the store lock', () => {
         const s2 = await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off', lockWait: false });
         expect(s2.status, s2.error?.message).toBe('done');
         expect(existsSync(join(store, 'lock'))).toBe(false);
+
+        // A lock file nobody can read: refused while fresh (its holder may be writing it), taken over once 10 s old.
+        writeFileSync(join(store, 'lock'), '');
+        const s3 = await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off', lockWait: false });
+        expect(s3.error?.message).toMatch(/in use by another process \(its lock file could not be read\); if it is not running, remove .*lock/);
+        utimesSync(join(store, 'lock'), new Date(Date.now() - 11_000), new Date(Date.now() - 11_000));
+        const s4 = await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off', lockWait: false });
+        expect(s4.status, s4.error?.message).toBe('done');
     });
 });
 
