@@ -9,7 +9,7 @@
 import type { ValidationAcceptor } from 'langium';
 import { isFlag, isMix, type Finetune, type Model } from '../generated/ast.js';
 import { documentOf, labelOrigin, resolveSpecPath, rootModel, teacherOf } from '../experiment.js';
-import { propertiesOf, readNumber, unquote } from '../properties.js';
+import { propertiesOf, readNumber, readProperty, unquote } from '../properties.js';
 import { Codes } from './codes.js';
 import type { FileInfoCache } from './file-info.js';
 import { pct, report } from './util.js';
@@ -71,7 +71,8 @@ async function checkFinetuneAsync(ft: Finetune, base: Model, teacher: Model | un
                 report(accept, 'error', Codes.quantizedFinetune,
                     `'${base.name}' is quantized (${info.value.fileType ?? m.fullWhy}); full fine-tuning needs F32, F16 or BF16 weights. Drop \`full\` to train LoRA on this file, or use the model's F16 GGUF.`,
                     { node: ft, property: 'model', data: { fileType: info.value.fileType } });
-            } else if (!full && !m.lora) {
+            } else if (!full && !m.lora && readProperty('finetune', propertiesOf(ft.body), 'trainer') === 'embedded') {
+                // (an external trainer trains on the Hugging Face weights; llama.cpp applies the adapter to any tensor type)
                 report(accept, 'error', Codes.quantizedFinetune,
                     `'${base.name}' cannot be LoRA-trained: ${m.loraWhy}.`,
                     { node: ft, property: 'model', data: { fileType: info.value.fileType } });

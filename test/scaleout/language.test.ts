@@ -1,10 +1,13 @@
 // Naming an external trainer on a finetune step: the Plan carries it (and only then, so the keys of
 // every other fine-tune stay what they were), and the validator refuses what cannot be exported.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPlan } from '../../language/plan.js';
 import type { FinetuneStep, Plan } from '../../language/plan-types.js';
 import { diagnose, parse } from '../language/helpers.js';
+import { readGguf, readTensorF32, writeGguf, type GgufTensorOut } from '../../engine/train/gguf.js';
+import { makeTinyModel, tempDir, writeQuestionsJsonl } from '../engine/fixtures.js';
 
 const sketch = readFileSync('test/language/fixtures/sketch.mismatch', 'utf8');
 const line = 'finetune smallOnLarge = small on byLarge { lora rank 8  epochs 3  learningRate 1e-3 }';
@@ -43,5 +46,27 @@ describe('finetune { trainer trl|axolotl }', () => {
         expect(await errs('dropout 0.1')).toEqual([expect.stringMatching(/The embedded trainer has no LoRA dropout/)]);
         expect(await errs('hfModel "x/y"')).toEqual([expect.stringMatching(/`hfModel` names the base model for an external trainer/)]);
         expect((await diagnose(withBody('trainer deepspeed'))).some((d) => d.code === 'invalid-value' && /`trainer` is one of `embedded`, `trl`, `axolotl`/.test(d.message))).toBe(true);
+    });
+
+    it('a base the embedded trainer cannot LoRA-train is fine for an external trainer (llama.cpp applies the adapter to any type)', async () => {
+        const dir = tempDir('mm-ext-lang-');
+        writeQuestionsJsonl(dir);
+        const src = readGguf(makeTinyModel(dir, 1, 'src'));
+        // one matrix in Q8_1, a type the embedded trainer's LoRA path does not take
+        const tensors: GgufTensorOut[] = src.tensors.map((t) => (t.name === 'blk.0.ffn_down.weight'
+            ? { name: t.name, shape: t.shape, data: new Uint8Array((t.shape[0] * t.shape[1] / 32) * 36), type: { ggml: 9 } }
+            : { name: t.name, shape: t.shape, data: readTensorF32(src, t.name), type: 'f32' }));
+        writeGguf(join(dir, 'q81.gguf'), src.typed, tensors);
+        const spec = (body: string) => `experiment E {
+  dataset d from "questions.jsonl" { answers "answer"  split train 50%  split test 50% }
+  model m = gguf "q81.gguf"
+  label l = answers of m on d.train
+  finetune f = m on l { lora rank 4 ${body} }
+  evaluate f on d.test
+}`;
+        const embedded = (await diagnose(spec(''), join(dir, 'embedded.mismatch'))).filter((d) => d.severity === 1);
+        expect(embedded.map((d) => d.code)).toEqual(['quantized-finetune']);
+        expect(embedded[0].message).toMatch(/cannot be LoRA-trained: tensor blk\.0\.ffn_down\.weight is Q8_1/);
+        expect((await diagnose(spec('trainer trl  hfModel "x/y"'), join(dir, 'trl.mismatch'))).filter((d) => d.severity === 1)).toEqual([]);
     });
 });
