@@ -58,14 +58,27 @@ export function normalizeTriviaqa(s: string): string {
     return whiteSpaceFix(punc.replace(ARTICLES, ' ')).trim();
 }
 
-/** The tool's normalisation (`exact`, `contains`, abstention phrases): SQuAD's, over all Unicode punctuation and symbols. */
+/**
+ * Question identity (engine/datasets: ids of questions without one, and deduplication): lowercase,
+ * punctuation and symbols become spaces, English articles dropped, whitespace collapsed. Kept as it
+ * was when question ids were first derived from it, so ids and stores stay stable; answers are
+ * matched with the normalisations below, not with this.
+ */
 export function normalizeAnswer(s: string): string {
+    let t = s.toLowerCase();
+    t = t.replace(/[\p{P}\p{S}]/gu, ' ');
+    t = t.replace(/\b(a|an|the)\b/g, ' ');
+    return t.split(/\s+/).filter(Boolean).join(' ');
+}
+
+/** The tool's normalisation (`exact`, `contains`, abstention phrases): SQuAD's, over all Unicode punctuation and symbols. */
+export function normalizeExact(s: string): string {
     const t = s.toLowerCase().replace(/[\p{P}\p{S}]/gu, '');
     return whiteSpaceFix(t.replace(ARTICLES, ' '));
 }
 
 export function normalizerFor(mode: MatchMode): (s: string) => string {
-    return mode === 'squad' ? normalizeSquad : mode === 'triviaqa' ? normalizeTriviaqa : normalizeAnswer;
+    return mode === 'squad' ? normalizeSquad : mode === 'triviaqa' ? normalizeTriviaqa : normalizeExact;
 }
 
 /** Whether a prediction matches any gold alias under `mode` (exact match after the mode's normalisation; `contains`: as whole words). */
@@ -110,12 +123,12 @@ export function abstentionMatcher(specs: string[]): AbstentionMatcher {
                 throw new Error(`abstain pattern ${s} is not a valid regular expression: ${(e as Error).message}`);
             }
         } else {
-            const n = normalizeAnswer(s);
+            const n = normalizeExact(s);
             if (n) phrases.push(n);
         }
     }
     const fn = ((prediction: string) => {
-        const n = normalizeAnswer(prediction);
+        const n = normalizeExact(prediction);
         for (const p of phrases) if (n === p || (p.includes(' ') && n.startsWith(p + ' '))) return true;
         for (const r of patterns) if (r.test(prediction)) return true;
         return false;
@@ -129,7 +142,7 @@ export type Outcome = 'correct' | 'wrong' | 'abstained' | 'empty';
 
 /** Whether an answer is empty or unparseable: nothing but whitespace, punctuation, symbols or articles, or a failed generation. */
 export function isEmptyAnswer(prediction: string, finish?: string): boolean {
-    return finish === 'error' || normalizeAnswer(prediction) === '';
+    return finish === 'error' || normalizeExact(prediction) === '';
 }
 
 /** Empty (an outcome of its own, neither wrong nor an abstention), else correct, else abstained, else wrong. */

@@ -451,9 +451,11 @@ async function knowledgeGridOf(ctx: ExecContext, s: EvaluateStep, perArm: { arm:
         const src = m.params.source;
         const w = stepById(ctx.plan, src.world);
         if (w.kind !== 'world') return undefined;
-        // A replicate that redraws the world or the pretraining offsets their seeds (worldStep, modelStep).
-        const world = generateWorld({ ...w.params, seed: w.params.seed + (w.stochastic ? ctx.seedOffset : 0) });
-        return new Set(taughtFactIds(world, src.knows, src.seed + (m.stochastic ? ctx.seedOffset : 0)));
+        // A replicate that redraws the world or the pretraining offsets their seeds by its index
+        // (worldStep, modelStep); this step's own offset is 0 when it draws nothing itself.
+        const replicate = ctx.seedIndex ?? 0;
+        const world = generateWorld({ ...w.params, seed: w.params.seed + (w.stochastic ? replicate : 0) });
+        return new Set(taughtFactIds(world, src.knows, src.seed + (m.stochastic ? replicate : 0)));
     };
     const studentTaught = lineages.find((l) => l.base === student && l.taught)?.taught;
     if (studentTaught) {

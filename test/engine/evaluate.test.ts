@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-    abstentionMatcher, armMetrics, aurcOf, confidenceFromLogprobs, DEFAULT_ABSTENTIONS, expectedCalibrationError, matchesGold, normalizeAnswer,
+    abstentionMatcher, armMetrics, aurcOf, confidenceFromLogprobs, DEFAULT_ABSTENTIONS, expectedCalibrationError, matchesGold, normalizeAnswer, normalizeExact,
     normalizeSquad, normalizeTriviaqa, outcomeOf, outcomesByGrid, outcomesByKnowledge, simpleQaScores,
 } from '../../engine/evaluate/index.js';
 import type { QuestionRecord } from '../../engine/results-types.js';
@@ -51,13 +51,13 @@ describe('official normalisations', () => {
 
 describe('the tool\'s normalisation (exact, contains)', () => {
     it('deletes all Unicode punctuation and symbols, keeps letters whole', () => {
-        expect(normalizeAnswer('The  Eiffel Tower!')).toBe('eiffel tower');
-        expect(normalizeAnswer("Don't")).toBe('dont');
-        expect(normalizeAnswer('don’t')).toBe('dont');
-        expect(normalizeAnswer('“Quoted” — dash')).toBe('quoted dash');
-        expect(normalizeAnswer('España')).toBe('españa');
-        expect(normalizeAnswer('U.S.A.')).toBe('usa');
-        expect(normalizeAnswer('theatre')).toBe('theatre');
+        expect(normalizeExact('The  Eiffel Tower!')).toBe('eiffel tower');
+        expect(normalizeExact("Don't")).toBe('dont');
+        expect(normalizeExact('don’t')).toBe('dont');
+        expect(normalizeExact('“Quoted” — dash')).toBe('quoted dash');
+        expect(normalizeExact('España')).toBe('españa');
+        expect(normalizeExact('U.S.A.')).toBe('usa');
+        expect(normalizeExact('theatre')).toBe('theatre');
     });
     it('matches over aliases, exact or containment', () => {
         expect(matchesGold('the Danube', ['Donau', 'Danube'])).toBe(true);
@@ -158,5 +158,12 @@ describe('metrics', () => {
         expect(m.aurc).toBeCloseTo((0 + 1 / 2 + 2 / 3) / 5, 12);
         expect(m.accuracyGivenAttempted).toBeCloseTo(1 / 3, 12);
         expect(outcomesByKnowledge(rs)).toEqual({ known: { correct: 1, wrong: 1, abstained: 0, empty: 1, total: 3 }, unknown: { correct: 0, wrong: 1, abstained: 1, empty: 0, total: 2 } });
+    });
+});
+
+describe('question identity', () => {
+    it('keeps the normalisation question ids were first derived from (punctuation → space)', () => {
+        expect(normalizeAnswer("What's the capital of the U.S.?")).toBe('what s capital of u s');
+        expect(normalizeAnswer('  A cat, an apple; THE end. ')).toBe('cat apple end');
     });
 });
