@@ -60,6 +60,22 @@ function servicesForCli(): { services: MismatchServices; queue: Promise<unknown>
     return shared;
 }
 
+/**
+ * Bounds of one spec file. Real specs hold tens of declarations; validation grows faster than
+ * linearly with their number (20k took minutes), so past these bounds a file gets one clear error
+ * instead of a build that takes hours or overflows the stack.
+ */
+export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
+export const MAX_DECLARATIONS = 2000;
+
+/** Declarations of a parsed file (top level and inside its experiments). */
+function declarationCount(doc: LangiumDocument<MismatchFile>): number {
+    const root = doc.parseResult.value;
+    let n = root.declarations?.length ?? 0;
+    for (const e of root.experiments ?? []) n += (e.declarations?.length ?? 0) + (e.settings?.length ?? 0);
+    return n;
+}
+
 function fileProblem(file: string): SpecDiagnostic | undefined {
     const at = { file, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error' as const, code: 'spec-file' };
     try {
@@ -68,6 +84,7 @@ function fileProblem(file: string): SpecDiagnostic | undefined {
         // Reading a FIFO blocks until a writer comes: regular files only.
         if (!st.isFile()) return { ...at, message: `${file} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}).` };
         if (!file.endsWith('.mismatch')) return { ...at, message: `${file} is not a .mismatch spec; name files ending in .mismatch, or a folder of them.` };
+        if (st.size > MAX_SPEC_BYTES) return { ...at, code: 'spec-too-large', message: `${file} is ${(st.size / 1048576).toFixed(1)} MB; a spec may hold at most ${MAX_SPEC_BYTES / 1048576} MB: split it into files that import each other.` };
         const head = readFileSync(file).subarray(0, 4096);
         if (head.includes(0)) return { ...at, message: `${file} is not a text file.` };
     } catch (err) {
@@ -99,12 +116,24 @@ export async function loadSpecs(files: string[]): Promise<{ documents: Array<Lan
                 continue;
             }
             try {
-                documents.push((await workspace.LangiumDocuments.getOrCreateDocument(URI.file(abs))) as LangiumDocument<MismatchFile>);
+                const doc = (await workspace.LangiumDocuments.getOrCreateDocument(URI.file(abs))) as LangiumDocument<MismatchFile>;
+                const count = declarationCount(doc);
+                if (count > MAX_DECLARATIONS) {
+                    workspace.LangiumDocuments.deleteDocument(doc.uri);
+                    diagnostics.push({ file: abs, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'spec-too-large', message: `${abs} holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}: split it into files that import each other.` });
+                    continue;
+                }
+                documents.push(doc);
             } catch (err) {
                 diagnostics.push({ file: abs, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'spec-file', message: `cannot read ${abs}: ${(err as Error).message}` });
             }
         }
-        const imported = await loadImports(services, documents);
+        const imported = (await loadImports(services, documents)).filter((doc) => {
+            const count = declarationCount(doc as LangiumDocument<MismatchFile>);
+            if (count <= MAX_DECLARATIONS) return true;
+            diagnostics.push({ file: doc.uri.fsPath, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'spec-too-large', message: `${doc.uri.fsPath} (imported) holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}.` });
+            return false;
+        });
         const all = [...documents, ...imported];
         await workspace.DocumentBuilder.build(all, { validation: true });
         const seen = new Set<string>();

@@ -104,8 +104,29 @@ function withoutRecovery(services: LangiumCoreServices): LangiumCoreServices {
 
 export const TOO_BROKEN = 'This file has too many syntax errors in a row to check the rest: fix this one first.';
 
+/**
+ * Langium's CST builder adds a run of hidden tokens (comments) with `push(...nodes)` /
+ * `unshift(...nodes)`: one call argument per comment, so a file of ~100k comment lines overflowed
+ * the stack ("Maximum call stack size exceeded"). Long runs are handed over in slices.
+ */
+const HIDDEN_SLICE = 4096;
+function sliceHiddenNodes(parser: LangiumParser): void {
+    const builder = (parser as unknown as { nodeBuilder?: { addHiddenNodes(tokens: unknown[]): void } }).nodeBuilder;
+    if (!builder || typeof builder.addHiddenNodes !== 'function') return;
+    const add = builder.addHiddenNodes.bind(builder);
+    builder.addHiddenNodes = (tokens: unknown[]) => {
+        if (tokens.length <= HIDDEN_SLICE) return add(tokens);
+        const slices: unknown[][] = [];
+        for (let i = 0; i < tokens.length; i += HIDDEN_SLICE) slices.push(tokens.slice(i, i + HIDDEN_SLICE));
+        // After the first slice the builder's position is right after it (push, or splice before
+        // the node that follows), so slices in order keep file order (the test checks the leaves).
+        for (const slice of slices) add(slice);
+    };
+}
+
 export function createSafeParser(services: LangiumCoreServices): LangiumParser {
     const parser = createLangiumParser(services);
+    sliceHiddenNodes(parser);
     const rearm = boundRecovery(parser, MAX_RECOVERED_ERRORS);
     let strict: LangiumParser | undefined;
     const parse = parser.parse.bind(parser);
@@ -116,7 +137,10 @@ export function createSafeParser(services: LangiumCoreServices): LangiumParser {
         } catch (e) {
             if (!(e instanceof RangeError)) throw e;
             reset(parser);
-            strict ??= createLangiumParser(withoutRecovery(services));
+            if (!strict) {
+                strict = createLangiumParser(withoutRecovery(services));
+                sliceHiddenNodes(strict);
+            }
             try {
                 const result = strict.parse(input, options) as ParseResult<T>;
                 const first = result.parserErrors[0];
