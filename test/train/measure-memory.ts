@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GgmlType, gv, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
 import { headDim, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, Rng, tokenizerMetadata, type LlamaConfig } from '../../engine/train/llama.js';
-import { checkJob, trainModel, type TrainJob } from '../../engine/train/api.js';
+import { checkJob, countParameters, trainModel, type TrainJob } from '../../engine/train/api.js';
 import { estimateTrainBytes, frozenWeightBytes, loraTrainableParams } from '../../engine/train/parent.js';
 import { readGguf } from '../../engine/train/gguf.js';
 import { realVocab } from './real-shapes.js';
@@ -55,9 +55,9 @@ const job: TrainJob = {
     epochs: 2, lr: 1e-4, batch: Number(examplesArg), seed: 1, threads: Number(threadsArg), outDir: tempDir('mm-mem-out-'), tokenization: 'completion',
 };
 const r = await checkJob(job);
-const trainable = mode === 'lora' ? loraTrainableParams(config, 8, job.lora!.targets!) : 0;
+const trainable = mode === 'lora' ? loraTrainableParams(config, 8, job.lora!.targets!) : countParameters(config);
 const rows = r.train.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
-const est = estimateTrainBytes(r.config, trainable || 1, r.train.length, r.seqLen, { frozenBytes: mode === 'lora' ? frozenWeightBytes(readGguf(path)) : undefined, rows });
+const est = estimateTrainBytes(r.config, trainable, r.train.length, r.seqLen, { frozenBytes: mode === 'lora' ? frozenWeightBytes(readGguf(path)) : undefined, rows });
 const losses: number[] = [];
 const res = await trainModel(job, { onEvent: (e) => { if (e.type === 'progress') losses.push(e.loss); } });
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
