@@ -68,6 +68,8 @@ export interface JobManifest {
     output: string;
     settings: JobSettings;
     examples: number;
+    /** ISO time the job was exported. */
+    exportedAt: string;
     /** file name -> sha256 of its content, as exported */
     files: Record<string, string>;
 }
@@ -252,7 +254,7 @@ trainer = SFTTrainer(
     peft_config=LoraConfig(**cfg["lora"]),
     callbacks=callbacks,
 )
-trainer.train()
+result = trainer.train()
 if trainer.is_world_process_zero():
     out = os.path.join(here, "output")
     os.makedirs(out, exist_ok=True)
@@ -268,6 +270,8 @@ if trainer.is_world_process_zero():
         w.writeheader()
         for ep in sorted(rows):
             if rows[ep]["train_loss"] != "": w.writerow(rows[ep])
+    with open(os.path.join(out, "train_metrics.json"), "w") as f:
+        json.dump(result.metrics, f)  # train_runtime (s), samples per second, final train loss
     # adapter_model.safetensors last: the run waits for it, and reads it once it is whole
     trainer.save_model(out)
 `;
@@ -321,7 +325,7 @@ export function writeJob(dir: string, spec: JobSpec): JobManifest {
     const manifest: JobManifest = {
         format: JOB_FORMAT, engine: spec.engine, step: spec.step, key: spec.key, hfModel: spec.hfModel,
         command: spec.engine === 'trl' ? 'accelerate launch train.py' : 'axolotl train config.yml',
-        output: JOB_OUTPUT, settings: spec.settings, examples: spec.examples.length,
+        output: JOB_OUTPUT, settings: spec.settings, examples: spec.examples.length, exportedAt: new Date().toISOString(),
         files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, sha256(v)])),
     };
     const tmp = `${dir}.tmp-${process.pid}`;

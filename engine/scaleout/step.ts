@@ -6,7 +6,7 @@
 // The job lives in `<store>/jobs/<step>-<key>/`: the store key covers the job (settings, labels, base),
 // so a changed setting exports a new job, and a run that is stopped and started again finds the same
 // job (checked against its manifest) and waits for it again.
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { FinetuneStep } from '../../language/plan-types.js';
 import { ANSWER_SEPARATOR } from '../models/prompt.js';
@@ -77,6 +77,44 @@ function lossCurve(csv: string): FinetuneMetrics['curve'] {
     }).filter((r) => Number.isFinite(r.train));
 }
 
+/**
+ * The loss curve of a Hugging Face Trainer run from its trainer_state.json (`log_history`: `loss` and
+ * `eval_loss` entries with `epoch` and `step`), per epoch: the newest checkpoint's state under the
+ * output or checkpoint folders (Axolotl saves checkpoints into output/; TRL's train.py writes loss.csv).
+ */
+export function trainerStateCurve(dirs: string[]): FinetuneMetrics['curve'] {
+    let best: { step: number; path: string } | undefined;
+    for (const d of dirs) {
+        if (!existsSync(d)) continue;
+        const candidates = [join(d, 'trainer_state.json'), ...readdirSync(d).filter((n) => /^checkpoint-\d+$/.test(n)).map((n) => join(d, n, 'trainer_state.json'))];
+        for (const path of candidates) {
+            if (!existsSync(path)) continue;
+            const step = Number(/checkpoint-(\d+)/.exec(path)?.[1] ?? Infinity);
+            if (!best || step > best.step) best = { step, path };
+        }
+    }
+    if (!best) return [];
+    let log: { epoch?: number; step?: number; loss?: number; eval_loss?: number }[];
+    try {
+        log = (JSON.parse(readFileSync(best.path, 'utf8')) as { log_history?: typeof log }).log_history ?? [];
+    } catch {
+        return [];
+    }
+    const byEpoch = new Map<number, { epoch: number; step: number; train: number; validation?: number }>();
+    for (const e of log) {
+        if (typeof e.epoch !== 'number') continue;
+        const ep = Math.max(1, Math.ceil(e.epoch - 1e-9));
+        const row = byEpoch.get(ep) ?? { epoch: ep, step: 0, train: NaN };
+        if (typeof e.loss === 'number') {
+            row.train = e.loss;
+            row.step = e.step ?? row.step;
+        }
+        if (typeof e.eval_loss === 'number') row.validation = e.eval_loss;
+        byEpoch.set(ep, row);
+    }
+    return [...byEpoch.values()].filter((r) => Number.isFinite(r.train)).sort((a, b) => a.epoch - b.epoch);
+}
+
 export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promise<StepOutcome> {
     const p = s.params;
     const ext = p.external!;
@@ -130,7 +168,20 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
         const adapter = 'adapter.gguf';
         const conv = convertPeftAdapter({ adapterDir: out, baseGguf: base.path, out: join(ctx.outDir, adapter), expectBase: ext.hfModel, name: s.id });
         copyFileSync(join(out, PEFT_CONFIG), join(ctx.outDir, PEFT_CONFIG));
-        const curve = existsSync(join(out, 'loss.csv')) ? lossCurve(readFileSync(join(out, 'loss.csv'), 'utf8')) : [];
+        const curve = existsSync(join(out, 'loss.csv')) ? lossCurve(readFileSync(join(out, 'loss.csv'), 'utf8')) : trainerStateCurve([out, join(dir, 'checkpoints')]);
+        // training time: the trainer's own (TRL's train.py writes train_metrics.json), else the time from
+        // the job's export to the adapter (an upper bound: it includes any wait in a queue)
+        let trainSeconds = NaN;
+        let timedBy: 'trainer' | 'job' = 'trainer';
+        try {
+            trainSeconds = Number((JSON.parse(readFileSync(join(out, 'train_metrics.json'), 'utf8')) as { train_runtime?: number }).train_runtime);
+        } catch {
+            // no metrics file: timed from the job
+        }
+        if (!Number.isFinite(trainSeconds)) {
+            trainSeconds = Math.max(0, (statSync(join(out, PEFT_WEIGHTS)).mtimeMs - Date.parse(manifest.exportedAt)) / 1000);
+            timedBy = 'job';
+        }
         const ref: ModelRef = { kind: 'local', path: base.path, lora: [adapter], taught: base.taught, base: base.base, template: base.template };
         await writeModelRef(ctx.outDir, ref);
         ctx.progress(1, 1, 'job', `converted ${conv.modules.length} modules`);
@@ -139,10 +190,11 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
             lossEnd: curve.at(-1)?.train ?? NaN,
             epochs: curve.length ? curve.at(-1)!.epoch : p.epochs,
             steps: curve.at(-1)?.step ?? NaN,
-            trainSeconds: NaN,
+            trainSeconds,
             tokensPerSecond: NaN,
             curve,
             trainer: ext.engine,
+            timedBy,
             job: dir,
             adapterModules: conv.modules.length,
             adapterRank: conv.rank,

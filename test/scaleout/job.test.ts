@@ -2,7 +2,7 @@
 // engine's published config field names and documented dataset format (neither engine installs here:
 // PyPI is unreachable), then a whole run is driven through it: the step waits, a PEFT adapter is
 // dropped where the job says (standing in for the trainer), and the run converts it and evaluates it.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import yaml from 'js-yaml';
@@ -11,6 +11,7 @@ import { runExperiment } from '../../engine/run.js';
 import type { EngineEvent } from '../../engine/events.js';
 import type { EvaluateMetrics } from '../../engine/results-types.js';
 import { axolotlConfig, stepsPerEpoch, verifyJob, writeJob, type JobSpec } from '../../engine/scaleout/jobs.js';
+import { trainerStateCurve } from '../../engine/scaleout/step.js';
 import { readLlamaGgufInfo, readGguf } from '../../engine/train/api.js';
 import { makeTinyModel, QUESTIONS, tempDir, writeQuestionsJsonl } from '../engine/fixtures.js';
 import { greedy, makePlan } from '../engine/plan-helpers.js';
@@ -93,6 +94,21 @@ describe('exported jobs', () => {
         expect(Object.keys(cfg.datasets[0]).filter((k) => !known('axolotl').has(k))).toEqual([]);
     });
 
+    it('the loss curve of a trainer that leaves only Hugging Face checkpoints (Axolotl): the newest trainer_state.json, per epoch', () => {
+        const out = join(tempDir('mm-job-'), 'output');
+        // transformers' TrainerState.log_history: logging entries with loss, evaluation entries with eval_loss
+        const state = (log: object[]) => JSON.stringify({ epoch: 2, global_step: 6, log_history: log });
+        mkdirSync(join(out, 'checkpoint-3'), { recursive: true });
+        mkdirSync(join(out, 'checkpoint-6'), { recursive: true });
+        writeFileSync(join(out, 'checkpoint-3', 'trainer_state.json'), state([{ epoch: 0.67, step: 2, loss: 9 }]));
+        writeFileSync(join(out, 'checkpoint-6', 'trainer_state.json'), state([
+            { epoch: 0.33, step: 1, loss: 3.0, learning_rate: 1e-4 }, { epoch: 1.0, step: 3, loss: 2.0, learning_rate: 1e-4 }, { epoch: 1.0, step: 3, eval_loss: 2.4 },
+            { epoch: 1.67, step: 5, loss: 1.5 }, { epoch: 2.0, step: 6, loss: 1.1 }, { epoch: 2.0, step: 6, eval_loss: 2.2 },
+        ]));
+        expect(trainerStateCurve([out, join(out, 'nothing-here')])).toEqual([{ epoch: 1, step: 3, train: 2.0, validation: 2.4 }, { epoch: 2, step: 6, train: 1.1, validation: 2.2 }]);
+        expect(trainerStateCurve([join(out, 'nothing-here')])).toEqual([]);
+    });
+
     it('a job folder edited by hand is refused, naming the file', () => {
         const dir = join(tempDir('mm-job-'), 'job');
         const m = writeJob(dir, spec('trl'));
@@ -156,13 +172,14 @@ describe('a run with a finetune step on an external trainer', () => {
             expect(rows.every((r) => r.completion.startsWith(' '))).toBe(true);
             writePeftAdapter(join(j, 'output'), mods, { r: 4, alpha: 8, baseModel: 'tiny/base' });
             writeFileSync(join(j, 'output', 'loss.csv'), 'epoch,step,train_loss,validation_loss\n1,3,2.5,\n2,6,1.25,\n');
+            writeFileSync(join(j, 'output', 'train_metrics.json'), JSON.stringify({ train_runtime: 12.5, train_samples_per_second: 1.9, train_loss: 1.8 }));
         });
         expect(s.status, JSON.stringify(s.steps.filter((x) => x.error), null, 1)).toBe('done');
         const waiting = events.find((e) => e.type === 'step-progress' && e.step === 'ft' && e.message?.includes('waiting'));
         expect(waiting).toBeDefined();
         expect((waiting as { message: string }).message).toContain(join(jobDir, 'output'));
         const ftRes = s.steps.find((x) => x.step === 'ft')!;
-        expect(ftRes.metrics).toMatchObject({ trainer: 'trl', lossStart: 2.5, lossEnd: 1.25, adapterModules: 7, adapterRank: 4, adapterAlpha: 8 });
+        expect(ftRes.metrics).toMatchObject({ trainer: 'trl', lossStart: 2.5, lossEnd: 1.25, trainSeconds: 12.5, timedBy: 'trainer', adapterModules: 7, adapterRank: 4, adapterAlpha: 8 });
         const entry = readdirEntry(store, 'ft', s);
         const g = readGguf(join(entry, 'adapter.gguf'));
         expect(g.metadata.get('adapter.type')).toBe('lora');
