@@ -429,6 +429,11 @@ export const LORA_BASE_TYPES: ReadonlySet<number> = new Set([
     GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
 ]);
 
+/** Values per block of a ggml type (1 for F32/F16/BF16 and integer types). */
+export function typeBlockSize(type: number): number {
+    return QUANT_BLOCKS[type]?.[0] ?? 1;
+}
+
 /** Types full fine-tuning can start from: the weights become F32 parameters (AdamW updates F32 only). */
 export const FULL_TRAIN_TYPES: ReadonlySet<number> = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16]);
 

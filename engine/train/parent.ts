@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { here, findPackageDir } from './paths.js';
 import { freemem } from 'node:os';
 import { readLlamaGgufInfo, quantizedTensors, validateConfig, countParameters, type LlamaConfig } from './llama.js';
-import { GgmlType, ggmlTypeName, LORA_BASE_TYPES, readGguf, type GgufFile } from './gguf.js';
+import { GgmlType, ggmlTypeName, LORA_BASE_TYPES, readGguf, typeBlockSize, type GgufFile } from './gguf.js';
 import { tokenizerFromData, TOKEN_TYPE, type Tokenizer, type TokenizerData } from './tokenizer.js';
 import { TrainError, type FromChild, type ResolvedJob, type ToChild, type TrainEvent, type TrainExample, type TrainJob, type TrainResult } from './types.js';
 
@@ -72,6 +72,9 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
         const bad = info.file.tensors.find((t) => !LORA_BASE_TYPES.has(t.type));
         if (bad) fail(`${path}: tensor ${bad.name} is ${ggmlTypeName(bad.type)}, a type the trainer has no backward pass for; LoRA bases may be ${[...LORA_BASE_TYPES].map(ggmlTypeName).join(', ')}`);
     }
+    // ggml asserts (aborts) on a quantized row that is not a whole number of blocks
+    const ragged = info.file.tensors.find((t) => t.shape[0] % typeBlockSize(t.type) !== 0);
+    if (ragged) fail(`${path}: tensor ${ragged.name} is ${ggmlTypeName(ragged.type)} with rows of ${ragged.shape[0]} values, not a multiple of its ${typeBlockSize(ragged.type)}-value blocks (a damaged file?)`);
     const types = info.file.metadata.get('tokenizer.ggml.token_type') as Int32Array | undefined;
     const plainSpm = info.tokenizer && !(types && Array.from(types).some((t) => t === TOKEN_TYPE.USER_DEFINED));
     if (plainSpm && !opts.tokenize) return { tok: fromSpm(info.tokenizer!, job.tokenization), config: info.config };

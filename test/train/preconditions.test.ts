@@ -65,6 +65,18 @@ describe('preconditions', () => {
         expect(ok.config.nLayer).toBe(1);
         await rejects(job({ base: withType(9, 36), mode: 'lora', lora }), /t9\.gguf: tensor blk\.0\.ffn_up\.weight is Q8_1, a type the trainer has no backward pass for; LoRA bases may be F32, F16, BF16, Q4_0/); // Q8_1
     });
+    it('a quantized row that is not a whole number of blocks (ggml would abort)', async () => {
+        const c48 = { ...config, nFf: 48 };
+        const path = join(tempDir(), 'f32.gguf');
+        writeLlamaGguf(path, { config: c48, tokenizer: tok, tensors: initLlamaWeights(c48, 1) });
+        const g = readGguf(path);
+        // ffn_down is [48, 32]: 1536 values = 48 Q8_0 blocks in all, but rows of 48 values split blocks
+        const p = join(tempDir(), 'ragged.gguf');
+        writeGguf(p, g.typed, g.tensors.map((t) => t.name === 'blk.0.ffn_down.weight'
+            ? { name: t.name, shape: t.shape, data: new Uint8Array((48 * 32 / 32) * 34), type: { ggml: 8 } }
+            : { name: t.name, shape: t.shape, data: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) }));
+        await rejects(job({ base: p, mode: 'lora', lora: { rank: 2, alpha: 4 } }), /ragged\.gguf: tensor blk\.0\.ffn_down\.weight is Q8_0 with rows of 48 values, not a multiple of its 32-value blocks/);
+    });
     it('a native abort in the child becomes a TrainError with the native output; the parent lives on', async () => {
         process.env.MISMATCH_TRAIN_SELFTEST = 'native-abort';
         try {
