@@ -8,7 +8,8 @@
  * its seeds. A hypothesis is a single instance that reads all seeds of its evaluation; the
  * hypotheses of a run are adjusted as one family (Holm) when collected.
  * Store key of an instance = sha256(engine format version, the step's plan key, seed index, the store keys of its input instances (in order, without their names, so a
- * rename keeps every key), the content hashes of its files, and the effective parameters the plan
+ * rename keeps every key), the content hashes of its files (not their absolute paths: a moved
+ * project keeps its keys), and the effective parameters the plan
  * key cannot know: the server URL a `server` model without one gets from the editor's setting).
  *
  * The store is locked for the whole run (a second run waits, saying who holds it), and every
@@ -114,7 +115,9 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         const files: string[] = [];
         for (const f of inst.step.files) {
             try {
-                files.push(`${f}=${await store.fileHash(f)}`);
+                // The content only: the plan key holds the path as written (relative to the spec), so
+                // a project moved elsewhere keeps its keys.
+                files.push(await store.fileHash(f));
             } catch {
                 error ??= `file not found: ${f}`;
             }

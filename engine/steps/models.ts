@@ -3,7 +3,7 @@
  * of generators: one child process and one model load per base GGUF per run, LoRA adapters
  * switched on it; one client per server.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Decoding } from '../../language/plan-types.js';
 import { LocalGenerator } from '../models/local.js';
@@ -22,24 +22,35 @@ export type ModelRef =
           base: string;
           /** The model step's prompt template (overrides the decoding's). */
           template?: string;
+          /** Files outside the store (the user's GGUF): their absolute paths when written, keyed by
+           * the relative form in `path`/`lora`/`taught`; used when the relative one is missing. */
+          outside?: Record<string, string>;
       }
     | ({ kind: 'server'; base: string; template?: string } & ServerOptions);
 
 /**
  * Writes `model.json` into an entry being made (`dir` is `<store>/tmp/<name>`, renamed later to
- * `<store>/steps/<key>`). Paths to other entries of the store are written relative to the entry
- * (`../<key>/model.gguf`), so a copied or moved store reads its own files, never the original's.
+ * `<store>/steps/<key>`). Every path is written relative to the final entry: another entry of the
+ * store as `../<key>/model.gguf`, so a copied or moved store reads its own files, never the
+ * original's; a file outside the store (the user's GGUF) relative too, so a project moved with its
+ * store reads its own models, with its absolute path kept beside it for a store copied alone.
  */
 export async function writeModelRef(dir: string, ref: ModelRef): Promise<void> {
     let out = ref;
     if (ref.kind === 'local') {
-        const steps = join(dirname(dirname(resolve(dir))), 'steps');
+        const entry = join(dirname(dirname(resolve(dir))), 'steps', 'entry');
+        const outside: Record<string, string> = {};
         const rel = (p: string) => {
             if (!isAbsolute(p)) return p;
-            const r = relative(steps, p);
-            return r && !r.startsWith('..') && !isAbsolute(r) ? join('..', r) : p;
+            const r = relative(entry, p);
+            if (!r || isAbsolute(r)) return p; // another drive: only the absolute path can name it
+            if (!r.startsWith(join('..', '..'))) return r; // inside the store's steps/
+            outside[r] = p;
+            return r;
         };
         out = { ...ref, path: rel(ref.path), lora: ref.lora.map(rel), ...(ref.taught ? { taught: rel(ref.taught) } : {}) };
+        delete out.outside;
+        if (Object.keys(outside).length) out.outside = outside;
     }
     await fs.writeFile(join(dir, 'model.json'), JSON.stringify(out, null, 1));
 }
@@ -48,8 +59,14 @@ export async function writeModelRef(dir: string, ref: ModelRef): Promise<void> {
 export async function readModelRef(dir: string): Promise<ModelRef> {
     const ref = JSON.parse(await fs.readFile(join(dir, 'model.json'), 'utf8')) as ModelRef;
     if (ref.kind === 'local') {
-        const abs = (p: string) => (isAbsolute(p) ? p : join(dir, p));
-        return { ...ref, path: abs(ref.path), lora: ref.lora.map(abs), taught: ref.taught ? abs(ref.taught) : undefined };
+        const abs = (p: string) => {
+            if (isAbsolute(p)) return p;
+            const here = join(dir, p);
+            const then = ref.outside?.[p];
+            return then && !existsSync(here) ? then : here;
+        };
+        const { outside: _outside, ...rest } = ref;
+        return { ...rest, path: abs(ref.path), lora: ref.lora.map(abs), taught: ref.taught ? abs(ref.taught) : undefined };
     }
     return ref;
 }

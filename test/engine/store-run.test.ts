@@ -1,7 +1,8 @@
 // The run store with real tiny models: damaged outputs of real steps (evaluate answers, a fine-tuned
 // model) are found and recomputed; a copied store, with the original deleted, reads its own files;
-// manifests record provenance; renaming steps in a spec keeps every key (all cached).
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+// a project moved with its store reads its own models; manifests record provenance; renaming steps
+// in a spec keeps every key (all cached).
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runExperiment } from '../../engine/run.js';
@@ -98,21 +99,41 @@ describe('keys are invariant under renames (a real spec)', () => {
 ${extra}}
 `;
 
-    it('run, rename the teacher and its labels in the spec, re-run: every step is cached and shown under its new name', async () => {
+    const project = () => {
         const dir = tempDir('mm-rename-');
         mkdirSync(join(dir, 'models'));
         mkdirSync(join(dir, 'data'));
         makeTinyModel(join(dir, 'models'), 1, 'teacher');
         makeTinyModel(join(dir, 'models'), 2, 'student');
         copyFileSync(writeQuestionsJsonl(dir), join(dir, 'data', 'qa.jsonl'));
+        return dir;
+    };
+    const planIn = async (file: string, text?: string) => {
+        if (text !== undefined) writeFileSync(file, text);
+        const { plan, diagnostics } = await loadPlan(file);
+        expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+        return plan!;
+    };
+
+    it('a project moved with its store (the old folder gone) reads its own models and store', async () => {
+        const dir = project();
+        const { s: s1 } = await run(await planIn(join(dir, 'exp.mismatch'), spec('teacher', 'byTeacher')), join(dir, '.mismatch'));
+        expect(s1.status, JSON.stringify(s1.steps.map((x) => x.error?.message))).toBe('done');
+        const moved = `${dir}-moved`;
+        renameSync(dir, moved);
+        const plan = await planIn(join(moved, 'exp.mismatch'));
+        const evaluate = plan.steps.find((x) => x.kind === 'evaluate')!.id;
+        const { s: s2 } = await run(plan, join(moved, '.mismatch'), { force: [evaluate] });
+        expect(s2.status, JSON.stringify(s2.steps.map((x) => x.error?.message))).toBe('done');
+        expect(s2.steps.filter((x) => !x.cached).map((x) => x.step)).toEqual([evaluate]);
+        expect(s2.evaluations).toEqual(s1.evaluations);
+    }, 300_000);
+
+    it('run, rename the teacher and its labels in the spec, re-run: every step is cached and shown under its new name', async () => {
+        const dir = project();
         const file = join(dir, 'exp.mismatch');
         const store = join(dir, '.mismatch');
-        const planOf = async (text: string) => {
-            writeFileSync(file, text);
-            const { plan, diagnostics } = await loadPlan(file);
-            expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-            return plan!;
-        };
+        const planOf = (text: string) => planIn(file, text);
         const { s: s1 } = await run(await planOf(spec('teacher', 'byTeacher')), store);
         expect(s1.status, JSON.stringify(s1.steps.map((x) => x.error?.message))).toBe('done');
 
