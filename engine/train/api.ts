@@ -15,6 +15,10 @@
 // - Defaults: batch 16, threads = cores - 1, AdamW (0.9, 0.999, eps 1e-8), constant lr, no warmup;
 //   init for {init}: N(0, 1/fan_in) matrices, norms 1. Errors are TrainError (code 'precondition',
 //   'cancelled', 'crash' with nativeOutput, 'native').
+// - Bases: llama (Llama 2/3.x with rope_freqs, TinyLlama, Mistral) and qwen2 GGUFs of any depth. LoRA
+//   trains against the base in its file type (F32, F16, BF16, Q4_0/1, Q5_0/1, Q8_0, Q2_K..Q6_K; gguf.ts
+//   LORA_BASE_TYPES), so its memory is about the file's size plus activations; full fine-tuning needs
+//   F32, F16 or BF16 weights and holds 16 bytes per parameter (value, gradient, AdamW m and v).
 export type { LlamaConfig, LlamaTensor, LlamaTensors, LlamaGgufInfo, LoraWeights, WriteLlamaOptions } from './llama.js';
 export {
     writeLlamaGguf, readLlamaGguf, readLlamaGgufInfo, initLlamaWeights, countParameters, llamaTensorShapes,
