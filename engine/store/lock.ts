@@ -109,7 +109,7 @@ export class StoreLock {
             if (isStale(current) || (current === undefined && (await unreadableFor(path)) > 10_000)) {
                 // A dead holder; or a lock nobody could read for 10 s (a holder fills it within
                 // milliseconds), which would otherwise block the store for ever.
-                await takeOver(path, current);
+                if (!(await takeOver(path, current))) await waitForChange(storeDir, 100, options.signal); // another process is taking it over
                 continue;
             }
             if (!options.wait) throw new StoreLockedError(storeDir, current);
@@ -169,17 +169,21 @@ async function tryCreate(path: string, holder: LockHolder): Promise<boolean> {
 }
 
 /** Removes a stale lock, under `lock.takeover` so that only one process removes it. */
-async function takeOver(path: string, stale: LockHolder | undefined): Promise<void> {
+async function takeOver(path: string, stale: LockHolder | undefined): Promise<boolean> {
     const guard = `${path}.takeover`;
     const me: LockHolder = { spec: 'taking over a stale lock', purpose: 'run', pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(8).toString('hex') };
     if (!(await tryCreate(guard, me))) {
         const g = await readHolder(guard);
-        if (isStale(g) || (g === undefined && (await unreadableFor(guard)) > 10_000)) await fs.rm(guard, { force: true }); // a taker that died mid-takeover
-        return; // someone else is taking over: look again
+        if (isStale(g) || (g === undefined && (await unreadableFor(guard)) > 10_000)) {
+            await fs.rm(guard, { force: true }); // a taker that died mid-takeover
+            return true;
+        }
+        return false; // someone else is taking over: look again
     }
     try {
         const now = await readHolder(path);
         if (stale ? now?.token === stale.token : now === undefined) await fs.rm(path, { force: true });
+        return true;
     } finally {
         await fs.rm(guard, { force: true });
     }
