@@ -67,6 +67,18 @@ describe('few-shot exemplars', () => {
         expect(codes(await check(spec(TT, body('{ samples 4  seed 1 }'))))).not.toContain('fewshot-no-train-split');
     });
 
+    it('`by K1, K2`: SliCK of student and teacher; each must categorise the evaluated questions', async () => {
+        const body = (kTeacherData: string) => `  label byLarge = answers of large on d.train using greedy
+  finetune f = small on byLarge
+  knowledge kS = small on d.test { samples 4  seed 1 }
+  knowledge kT = large on ${kTeacherData} { samples 4  seed 1 }
+  evaluate f, small on d.test using greedy by kS, kT`;
+        expect(codes(await check(spec(TT, body('d.test'))))).toEqual([]);
+        const d = await check(spec(TT, body('d.train')));
+        expect(codes(d)).toEqual(['knowledge-other-data']);
+        expect(d[0].message).toMatch(/'kT' categorises d\.train/);
+    });
+
     it('match modes squad and triviaqa are accepted; others are not', async () => {
         const ev = (m: string) => spec(TT, `  label byLarge = answers of large on d.train using greedy { match ${m} }
   finetune f = small on byLarge
