@@ -257,3 +257,46 @@ describe('the report marks mixed provenance within one comparison', () => {
         expect(marks(same)).toEqual([]);
     });
 });
+
+describe('the store lock under contention', () => {
+    it('four processes and a stale lock: each holds the store alone, one after another, and all get it', async () => {
+        const esbuild = await import('esbuild');
+        const work = tempDir('mm-contend-');
+        const driver = join(work, 'driver.ts');
+        const lockModule = join(__dirname, '..', '..', 'engine', 'store', 'lock.ts');
+        writeFileSync(driver, `import { appendFileSync } from 'node:fs';
+import { StoreLock } from ${JSON.stringify(lockModule)};
+const [store, log] = process.argv.slice(2);
+const lock = await StoreLock.acquire(store, { spec: 'contend', purpose: 'run' }, { wait: true });
+for (let i = 0; i < 20; i++) {
+    appendFileSync(log, \`\${i === 0 ? '+' : '.'}\${process.pid}\\n\`);
+    await new Promise((r) => setImmediate(r));
+}
+appendFileSync(log, \`-\${process.pid}\\n\`);
+await lock.release();
+`);
+        const bundle = join(work, 'driver.mjs');
+        await esbuild.build({ entryPoints: [driver], outfile: bundle, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent' });
+        const store = join(work, 'store');
+        mkdirSync(store);
+        writeFileSync(join(store, 'lock'), JSON.stringify({ pid: await deadPid(), host: hostname(), startedAt: '2020-01-01T00:00:00.000Z', spec: 'killed', purpose: 'run', token: 'dead' }));
+        const log = join(work, 'log');
+        writeFileSync(log, '');
+        const codes = await Promise.all(
+            Array.from({ length: 4 }, () => new Promise<number | null>((resolve) => spawn(process.execPath, [bundle, store, log], { stdio: 'inherit' }).on('exit', resolve))),
+        );
+        expect(codes).toEqual([0, 0, 0, 0]);
+        const lines = readFileSync(log, 'utf8').trim().split('\n');
+        // Well nested: +p, 19 × .p, -p for one pid at a time.
+        expect(lines).toHaveLength(4 * 21);
+        const pids = new Set<string>();
+        for (let k = 0; k < 4; k++) {
+            const block = lines.slice(k * 21, (k + 1) * 21);
+            const pid = block[0].slice(1);
+            expect(block).toEqual([`+${pid}`, ...Array.from({ length: 19 }, () => `.${pid}`), `-${pid}`]);
+            pids.add(pid);
+        }
+        expect(pids.size).toBe(4);
+        expect(existsSync(join(store, 'lock'))).toBe(false);
+    }, 120_000);
+});
