@@ -9,6 +9,7 @@ import { readResults } from '../engine/run.js';
 import { reportHtml } from '../engine/report/html.js';
 import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
 import { renderResults } from './results.js';
+import { forStream } from './output.js';
 import { mixedProvenance } from '../engine/store/provenance.js';
 
 export async function reportCommand(file: string, opts: { html?: string; store?: string }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -18,12 +19,16 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         return EXIT.error;
     }
     const results = await readResults(plan, opts.store ? resolve(opts.store) : defaultStore(file));
-    if (!results.length) io.err.write(`mismatch report: no results in the store yet for ${file}; run \`mismatch run ${file}\` first\n`);
+    if (!results.length) {
+        // Nothing to report is not a success: scripts that chain run and report must see it.
+        io.err.write(`mismatch report: no results in the store yet for ${file}; run \`mismatch run ${file}\` first\n`);
+        return EXIT.error;
+    }
     if (opts.html) {
         writeFileSync(opts.html, reportHtml(plan, results));
         io.out.write(`wrote ${resolve(opts.html)}\n`);
     } else {
-        io.out.write(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length }) + '\n');
+        io.out.write(forStream(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length }) + '\n', io.out as { isTTY?: boolean }));
         for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${h}: ${text} (results computed differently are compared here)\n`);
     }
     const stale = results.filter((r) => r.stale);

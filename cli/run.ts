@@ -17,6 +17,7 @@ import type { EngineEvent } from '../engine/events.js';
 import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
 import { jsonSummary, renderResults } from './results.js';
+import { forStream, jsonError, type JsonError } from './output.js';
 
 export const EXIT = { ok: 0, error: 1, hypothesis: 2, cancelled: 130, terminated: 143 } as const;
 
@@ -32,10 +33,14 @@ export interface RunCliOptions {
 }
 
 /** Loads a spec's Plan, printing its diagnostics; undefined when it has errors. */
-export async function loadPlanOrReport(file: string, err: (s: string) => void): Promise<Plan | undefined> {
+export async function loadPlanOrReport(file: string, err: (s: string) => void, collect?: JsonError['diagnostics']): Promise<Plan | undefined> {
     const { loadPlan } = await import('../language/plan.js');
     const { plan, diagnostics } = await loadPlan(resolve(file));
-    for (const d of diagnostics) if (d.severity === 'error' || d.severity === 'warning') err(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+    for (const d of diagnostics) {
+        if (d.severity !== 'error' && d.severity !== 'warning') continue;
+        if (collect) collect.push({ file: d.file, line: d.line, column: d.column, severity: d.severity, code: d.code, message: d.message });
+        else err(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+    }
     return plan;
 }
 
@@ -147,6 +152,12 @@ function parseGpu(v: string | undefined): GpuSetting {
 /** Runs a spec the way the CLI does; returns the exit code. */
 export async function runCommand(file: string, opts: RunCliOptions, io: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
     const err = (s: string) => io.err.write(s + '\n');
+    // With --json, stdout is JSON whatever happens: the results, or the error and the spec's diagnostics.
+    const fail = (status: 'invalid' | 'error', message: string, diagnostics: JsonError['diagnostics'] = []) => {
+        if (opts.json) io.out.write(JSON.stringify(jsonError(status, message, diagnostics), null, 2) + '\n');
+        err(`mismatch run: ${message}`);
+        return EXIT.error;
+    };
     let gpu: GpuSetting;
     let threads: number;
     try {
@@ -154,14 +165,17 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
         threads = opts.threads === undefined ? defaultThreads() : Number(opts.threads);
         if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer (got ${opts.threads})`);
     } catch (e) {
-        err(`mismatch run: ${(e as Error).message}`);
-        return EXIT.error;
+        return fail('error', (e as Error).message);
     }
-    const plan = await loadPlanOrReport(file, err);
-    if (!plan) {
-        err(`mismatch run: ${file} has errors; nothing was run`);
-        return EXIT.error;
+    const diagnostics: JsonError['diagnostics'] = [];
+    let plan: Plan | undefined;
+    try {
+        plan = await loadPlanOrReport(file, err, diagnostics);
+    } catch (e) {
+        return fail('error', `cannot read ${file}: ${(e as Error).message}`);
     }
+    if (!opts.json) for (const d of diagnostics) err(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+    if (!plan) return fail('invalid', `${file} has errors; nothing was run`, diagnostics);
     const controller = new AbortController();
     let interrupts = 0;
     let terminated = false;
@@ -190,15 +204,18 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
             to: opts.to,
             force: opts.force,
         });
+    } catch (e) {
+        // The engine reports step failures in the summary; anything thrown (the store, a bug) ends here.
+        return fail('error', (e as Error).message, diagnostics);
     } finally {
         renderer.stop();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
     }
-    if (opts.json) io.out.write(JSON.stringify(jsonSummary(summary), null, 2) + '\n');
+    if (opts.json) io.out.write(JSON.stringify({ ...jsonSummary(summary), diagnostics }, null, 2) + '\n');
     else {
         const text = renderResults(summary.steps, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length });
-        if (text) io.out.write('\n' + text + '\n');
+        if (text) io.out.write(forStream('\n' + text + '\n', io.out));
         const cached = summary.steps.filter((s) => s.cached).length;
         io.out.write(`\n${summary.status} in ${summary.seconds.toFixed(1)} s · ${summary.steps.length} steps, ${cached} from the store (${summary.storeDir})\n`);
     }

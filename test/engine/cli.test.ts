@@ -253,6 +253,18 @@ describe('kill and resume', () => {
     }, 600_000);
 });
 
+/** A spec without training: label and evaluate steps on the tiny models (quick). */
+const small = (extra = '') => `experiment Procs {
+  seed 3
+  dataset qa from "data/qa.jsonl" { question "question"  answers "answer"  split train 12  split test 12 }
+  model teacher = gguf "models/teacher.gguf"
+  model student = gguf "models/student.gguf"
+  decoding greedy { temperature 0  maxTokens 4 }
+  label byTeacher = answers of teacher on qa.train using greedy { otherwise "I don't know" }
+${extra}  evaluate student on qa.test using greedy { abstain "I don't know" }
+}
+`;
+
 describe('child processes end on every path', () => {
     let cli: string;
     let wrappers: { generate: string; train: string };
@@ -312,17 +324,6 @@ describe('child processes end on every path', () => {
         }
     }
 
-    const small = (extra = '') => `experiment Procs {
-  seed 3
-  dataset qa from "data/qa.jsonl" { question "question"  answers "answer"  split train 12  split test 12 }
-  model teacher = gguf "models/teacher.gguf"
-  model student = gguf "models/student.gguf"
-  decoding greedy { temperature 0  maxTokens 4 }
-  label byTeacher = answers of teacher on qa.train using greedy { otherwise "I don't know" }
-${extra}  evaluate student on qa.test using greedy { abstain "I don't know" }
-}
-`;
-
     it('success: every inference process started is gone when the CLI exits', async () => {
         const dir = project();
         writeFileSync(join(dir, 'p.mismatch'), small());
@@ -373,4 +374,76 @@ ${extra}  evaluate student on qa.test using greedy { abstain "I don't know" }
         expect(t.pids.some((p) => p.role === 'train-child.js')).toBe(true);
         expect(t.pids.filter((p) => alive(p.pid))).toEqual([]);
     }, 600_000);
+});
+
+describe('CLI conventions: colour, --json errors, exit codes', () => {
+    const withEnv = async <T>(env: Record<string, string | undefined>, f: () => Promise<T>): Promise<T> => {
+        const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+        for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+        try {
+            return await f();
+        } finally {
+            for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+        }
+    };
+    const ESC = '\u001b[';
+
+    it('report: no escape codes in piped output or under NO_COLOR, colour with FORCE_COLOR; an empty store exits 1', async () => {
+        const dir = project();
+        const file = join(dir, 'p.mismatch');
+        writeFileSync(file, small());
+        const empty = capture();
+        expect(await withEnv({ NO_COLOR: undefined, FORCE_COLOR: undefined }, () => reportCommand(file, {}, empty.io))).toBe(1);
+        expect(empty.stderr()).toMatch(/no results in the store yet/);
+        const r = capture();
+        expect(await runCommand(file, { threads: 1, gpu: 'off' }, r.io), r.stderr()).toBe(0);
+        expect(r.stdout()).toMatch(/Outcomes/);
+        expect(r.stdout()).not.toContain(ESC); // a PassThrough is not a terminal
+
+        const piped = capture();
+        expect(await withEnv({ NO_COLOR: undefined, FORCE_COLOR: undefined }, () => reportCommand(file, {}, piped.io))).toBe(0);
+        expect(piped.stdout()).toMatch(/┌/);
+        expect(piped.stdout()).not.toContain(ESC);
+
+        const forced = capture();
+        await withEnv({ NO_COLOR: undefined, FORCE_COLOR: '1' }, () => reportCommand(file, {}, forced.io));
+        expect(forced.stdout()).toContain(ESC);
+
+        const tty = capture();
+        (tty.io.out as { isTTY?: boolean }).isTTY = true;
+        await withEnv({ NO_COLOR: '1', FORCE_COLOR: undefined }, () => reportCommand(file, {}, tty.io));
+        expect(tty.stdout()).toMatch(/┌/);
+        expect(tty.stdout()).not.toContain(ESC);
+    }, 300_000);
+
+    it('run --json prints JSON on stdout for spec errors and bad arguments too', async () => {
+        const dir = project();
+        const bad = join(dir, 'bad.mismatch');
+        writeFileSync(bad, 'experiment Bad {\n  model x = gguf "models/nope.gguf"\n  evaluate y on z using w\n}\n');
+        const c = capture();
+        expect(await runCommand(bad, { json: true, threads: 1, gpu: 'off' }, c.io)).toBe(1);
+        const j = JSON.parse(c.stdout());
+        expect(j.status).toBe('invalid');
+        expect(j.error.message).toMatch(/has errors; nothing was run/);
+        expect(j.diagnostics.length).toBeGreaterThan(0);
+        for (const d of j.diagnostics) expect(Object.keys(d).sort()).toEqual(['code', 'column', 'file', 'line', 'message', 'severity']);
+        expect(j.diagnostics.some((d: { line: number; severity: string }) => d.line === 3 && d.severity === 'error')).toBe(true);
+
+        const a = capture();
+        expect(await runCommand(join(dir, 'p.mismatch'), { json: true, threads: 'two' }, a.io)).toBe(1);
+        expect(JSON.parse(a.stdout())).toEqual({ status: 'error', error: { message: '--threads must be a positive integer (got two)' }, diagnostics: [] });
+    });
+
+    it('colorEnabled follows NO_COLOR, then FORCE_COLOR, then the terminal', async () => {
+        const { colorEnabled } = await import('../../cli/output.js');
+        expect(colorEnabled({ isTTY: true }, {})).toBe(true);
+        expect(colorEnabled({ isTTY: false }, {})).toBe(false);
+        expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+        expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' })).toBe(true); // empty NO_COLOR does not count (no-color.org)
+        expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+        expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false);
+        expect(colorEnabled({ isTTY: false }, { NO_COLOR: '1', FORCE_COLOR: '1' })).toBe(false);
+    });
 });
