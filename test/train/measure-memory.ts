@@ -44,7 +44,9 @@ for (const [name, shape] of llamaTensorShapes(config)) {
     if (name === 'rope_freqs.weight') x.set(llama3RopeFreqs(headDim(config), config.ropeTheta, LLAMA32_ROPE_SCALING));
     else if (name.endsWith('norm.weight')) x.fill(1);
     else { const std = 1 / Math.sqrt(shape[0]); for (let i = 0; i < n; i++) x[i] = rng.normal() * std; }
-    tensors.push(shape.length === 1 ? { name, shape, data: x, type: 'f32' } : { name, shape, data: ggmlQuantize(type, x, shape[0]), type: { ggml: type } });
+    if (shape.length === 1) { tensors.push({ name, shape, data: x, type: 'f32' }); continue; }
+    const q = ggmlQuantize(type, x, shape[0]);
+    tensors.push({ name, shape, data: type === GgmlType.F16 ? new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2) : q, type: { ggml: type } });
 }
 writeGguf(path, md, tensors);
 tensors.length = 0;
