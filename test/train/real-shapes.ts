@@ -179,7 +179,7 @@ const CHATML_TEMPLATE = "{% for message in messages %}{% if loop.first and messa
 
 function llama3Vocab(): BpeTokenizerData {
     const { tokens, merges } = byteLevelBpe(128000, 3);
-    const types = tokens.map(() => TOKEN_TYPE.NORMAL);
+    const types: number[] = tokens.map(() => TOKEN_TYPE.NORMAL);
     const named: Record<number, string> = { 0: '<|begin_of_text|>', 1: '<|end_of_text|>', 4: '<|finetune_right_pad_id|>', 6: '<|start_header_id|>', 7: '<|end_header_id|>', 8: '<|eom_id|>', 9: '<|eot_id|>', 10: '<|python_tag|>' };
     let reserved = 0;
     for (let i = 0; i < 256; i++) {
@@ -191,7 +191,7 @@ function llama3Vocab(): BpeTokenizerData {
 
 function qwen2Vocab(): BpeTokenizerData {
     const { tokens, merges } = byteLevelBpe(151643, 5);
-    const types = tokens.map(() => TOKEN_TYPE.NORMAL);
+    const types: number[] = tokens.map(() => TOKEN_TYPE.NORMAL);
     const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>', '<|quad_start|>', '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>', '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>'];
     for (const s of specials) { tokens.push(s); types.push(s.startsWith('<|') ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED); }
     while (tokens.length < 151936) { tokens.push(`[PAD${tokens.length}]`); types.push(TOKEN_TYPE.UNUSED); }
@@ -271,6 +271,12 @@ export interface RealGgufOptions extends RealShapeOptions {
     seed?: number;
     /** multiplies every random matrix (not norms, not rope_freqs): larger weights make attention and positions matter */
     scale?: number;
+    /**
+     * multiplies attn_output and ffn_down on top of `scale` (GPT-2's 1/√(2·layers) residual scaling):
+     * each block then nudges the residual stream instead of replacing it, as in trained models. Without
+     * it a deep random model is chaotic: an ulp of difference at layer 1 grows to a different output.
+     */
+    residualScale?: number;
 }
 
 export interface RealGguf {
@@ -288,14 +294,19 @@ export function realShapeGguf(shape: RealShape, opts: RealGgufOptions = {}): Rea
     const type = opts.type ?? 'f16';
     const seed = opts.seed ?? 1;
     const scale = opts.scale ?? 1;
-    const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, shape, config, type, seed, scale })).digest('hex').slice(0, 16);
+    const residualScale = opts.residualScale ?? 1;
+    const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, shape, config, type, seed, scale, ...(residualScale !== 1 ? { residualScale } : {}) })).digest('hex').slice(0, 16);
     const dir = join(tmpdir(), 'mismatch-real-shapes');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `${shape}-${type}-${key}.gguf`);
     if (!existsSync(path)) {
         const vocab = realVocab(shape);
         const tensors = initLlamaWeights(config, seed);
-        if (scale !== 1) for (const [n, t] of tensors) if (!n.endsWith('norm.weight') && n !== 'rope_freqs.weight') for (let i = 0; i < t.data.length; i++) t.data[i] *= scale;
+        for (const [n, t] of tensors) {
+            if (n.endsWith('norm.weight') || n === 'rope_freqs.weight') continue;
+            const f = scale * (/attn_output|ffn_down/.test(n) ? residualScale : 1);
+            if (f !== 1) for (let i = 0; i < t.data.length; i++) t.data[i] *= f;
+        }
         writeLlamaGguf(path, { config, tokenizer: vocab, tensors, type, name: `${shape} (random weights)` });
     }
     return { path, config };
