@@ -125,7 +125,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
         // removes entries by their keys and never follows symbolic links.
         const store = (await engine()).openStore(storeDir);
         try {
-            const { removed, bytes } = await store.clean(choice === 'Everything' ? new Set() : await store.latestKeys(), { spec: doc.uri.fsPath });
+            const all = choice === 'Everything';
+            const { removed, bytes } = await store.clean(all ? new Set() : await store.latestKeys(), { spec: doc.uri.fsPath, everything: all });
             log.info(`removed ${removed.length} entries (${(bytes / 2 ** 20).toFixed(1)} MiB) from ${storeDir}`);
         } catch (e) {
             return void vscode.window.showWarningMessage(`Mismatch: ${e instanceof Error ? e.message : String(e)}`);

@@ -341,9 +341,10 @@ export class Store {
      * a run is writing), only names the store itself makes (`steps/<key>` whose manifest records
      * that key, `tmp/<key>.…`, `checkpoints/<key>`), and never through a symlink: a symlinked
      * steps/, tmp/ or checkpoints/ (or an entry that is a link) is skipped and reported.
+     * `everything` (with an empty `keep`) also removes the emptied folders, `latest/` and the file-hash cache.
      * Returns the paths removed (or, with `dryRun`, that would be), the bytes, and what was skipped.
      */
-    async clean(keep: Set<string>, options: { dryRun?: boolean; spec?: string } = {}): Promise<{ removed: string[]; bytes: number; skipped: string[] }> {
+    async clean(keep: Set<string>, options: { dryRun?: boolean; spec?: string; everything?: boolean } = {}): Promise<{ removed: string[]; bytes: number; skipped: string[] }> {
         if (!this.isStore()) throw new NotAStoreError(this.dir);
         const lock = await StoreLock.acquire(this.dir, { spec: options.spec ?? 'mismatch clean', purpose: 'clean' }, { wait: false });
         try {
@@ -397,6 +398,27 @@ export class Store {
                 if (keep.has(k)) continue;
                 if (KEY_RE.test(k)) await rm(join(this.dir, 'checkpoints', k), `checkpoints/${k}`);
                 else skipped.push(`checkpoints/${k} (not a store key)`);
+            }
+            if (options.everything && !options.dryRun) {
+                // Emptied: the store's own folders go too (real, empty directories only), with the
+                // latest pointers and the file-hash cache; the marker stays, so it is still a store.
+                for (const sub of ['steps', 'tmp', 'checkpoints']) {
+                    const p = join(this.dir, sub);
+                    const st = await fs.lstat(p).catch(() => undefined);
+                    if (st?.isDirectory()) await fs.rmdir(p).catch(() => {});
+                }
+                const latest = join(this.dir, 'latest');
+                const st = await fs.lstat(latest).catch(() => undefined);
+                if (st?.isDirectory()) {
+                    for (const d of await fs.readdir(latest, { withFileTypes: true })) {
+                        if (!d.isDirectory() || !/^[0-9a-f]{16}$/.test(d.name)) continue;
+                        for (const f of await fs.readdir(join(latest, d.name), { withFileTypes: true })) if (f.isFile() && f.name.endsWith('.json')) await fs.rm(join(latest, d.name, f.name));
+                        await fs.rmdir(join(latest, d.name)).catch(() => {});
+                    }
+                    await fs.rmdir(latest).catch(() => {});
+                }
+                await fs.rm(join(this.dir, 'filehashes.json'), { force: true });
+                this.fileHashes = undefined;
             }
             return { removed, bytes, skipped };
         } finally {

@@ -111,6 +111,21 @@ describe('clean deletes only its own entries', () => {
         expect(c2.stdout()).toMatch(/removed 0 entries .* kept 1/);
     });
 
+    it('"Everything" (the editor command) empties the store, its folders too, and keeps it a store', async () => {
+        const dir = tempDir('mm-everything-');
+        const data = writeQuestionsJsonl(dir);
+        const store = join(dir, '.mismatch');
+        expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).status).toBe('done');
+        const outside = tempDir('mm-outside-');
+        mkdirSync(join(outside, KEY('7')));
+        rmSync(join(store, 'checkpoints'), { recursive: true });
+        symlinkSync(outside, join(store, 'checkpoints'));
+        const { removed } = await openStore(store).clean(new Set(), { everything: true });
+        expect(removed).toHaveLength(1);
+        expect(readdirSync(store).sort()).toEqual([STORE_MARKER, 'checkpoints'].sort());
+        expect(existsSync(join(outside, KEY('7')))).toBe(true);
+    });
+
     it('a run refuses to turn a folder with other files into a store', async () => {
         const dir = tempDir('mm-home-');
         writeFileSync(join(dir, 'thesis.tex'), 'x');
