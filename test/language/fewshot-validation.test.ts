@@ -30,7 +30,8 @@ describe('few-shot exemplars', () => {
         const d = await check(spec(TT, `  label byLarge = answers of large on d.train using shots
   finetune f = small on byLarge
   evaluate f, small on d.test using shots`));
-        expect(codes(d)).toEqual([]);
+        // (the embedded models never saw exemplars: a warning, tested below)
+        expect(codes(d).filter((c) => c !== 'fewshot-embedded-model')).toEqual([]);
     });
 
     it('fewshot-evaluated-split: an evaluation of the split the exemplars come from', async () => {
@@ -70,13 +71,28 @@ describe('few-shot exemplars', () => {
     it('`by K1, K2`: SliCK of student and teacher; each must categorise the evaluated questions', async () => {
         const body = (kTeacherData: string) => `  label byLarge = answers of large on d.train using greedy
   finetune f = small on byLarge
-  knowledge kS = small on d.test { samples 4  seed 1 }
-  knowledge kT = large on ${kTeacherData} { samples 4  seed 1 }
+  knowledge kS = small on d.test { samples 4  seed 1  fewShot 0 }
+  knowledge kT = large on ${kTeacherData} { samples 4  seed 1  fewShot 0 }
   evaluate f, small on d.test using greedy by kS, kT`;
         expect(codes(await check(spec(TT, body('d.test'))))).toEqual([]);
         const d = await check(spec(TT, body('d.train')));
         expect(codes(d)).toEqual(['knowledge-other-data']);
         expect(d[0].message).toMatch(/'kT' categorises d\.train/);
+    });
+
+    it('fewshot-embedded-model: exemplars for a model pretrained here draw a warning', async () => {
+        const d = await check(spec(TT, `  label byLarge = answers of large on d.train using shots
+  finetune f = small on byLarge
+  evaluate f, small on d.test using greedy`));
+        const w = d.filter((x) => x.code === 'fewshot-embedded-model');
+        expect(w).toHaveLength(1);
+        expect(w[0].severity).toBe(2);
+        expect(w[0].message).toMatch(/'large' was pretrained here/);
+        // an evaluation of a fine-tune of an embedded model with exemplars: its root model is named
+        const e = await check(spec(TT, `  label byLarge = answers of large on d.train using greedy
+  finetune f = small on byLarge
+  evaluate f on d.test using shots`));
+        expect(e.filter((x) => x.code === 'fewshot-embedded-model').map((x) => x.data.model)).toEqual(['small']);
     });
 
     it('match modes squad and triviaqa are accepted; others are not', async () => {

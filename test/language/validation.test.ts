@@ -423,11 +423,11 @@ describe('hypotheses', () => {
 });
 
 describe('knowledge and mixes', () => {
-    const gek = (kData: string, kModel = 'small') => spec(`  knowledge k = ${kModel} on ${kData} { samples 4 }
+    const gek = (kData: string, kModel = 'small') => spec(`  knowledge k = ${kModel} on ${kData} { samples 4  fewShot 0 }
   label m = mix k { unknown 50% }
   finetune f = small on m
   evaluate f, small on d.test using greedy by k2
-  knowledge k2 = small on d.test { samples 4 }
+  knowledge k2 = small on d.test { samples 4  fewShot 0 }
   hypothesis f hallucinates more than small`);
 
     it('a clean Gekhman-style spec', async () => {
