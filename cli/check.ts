@@ -7,12 +7,15 @@ import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { SpecDiagnostic } from '../language/load.js';
+import { setPathPolicy } from '../language/validation/path-policy.js';
 
 export interface CheckOptions {
     json?: boolean;
     warnings?: boolean;
     hints?: boolean;
     plan?: boolean;
+    /** Paths leaving the workspace are errors (else warnings). */
+    strict?: boolean;
 }
 
 export interface JsonDiagnostic {
@@ -74,6 +77,7 @@ export interface Writer {
 }
 
 export async function runCheck(inputs: string[], options: CheckOptions, out: Writer = process.stdout, err: Writer = process.stderr): Promise<number> {
+    setPathPolicy({ strict: !!options.strict });
     const result = await checkFiles(inputs, options);
     if (options.json) {
         const json: JsonDiagnostic[] = result.diagnostics.map((d) => ({ file: displayPath(d.file), line: d.line, column: d.column, severity: d.severity, code: d.code, message: d.message }));
@@ -105,6 +109,7 @@ export function registerCheck(program: Command): void {
         .option('--no-warnings', 'print errors only')
         .option('--hints', 'also print hints (steps that nothing reads)')
         .option('--plan', 'also print the Plan (JSON) of each spec without errors')
+        .option('--strict', 'dataset, model and import paths outside the workspace (the working directory and the spec\'s folder) are errors, not warnings')
         .action(async (files: string[], options: CheckOptions) => {
             process.exitCode = await runCheck(files, options);
         });

@@ -18,6 +18,7 @@ import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
 import { jsonSummary, renderResults } from './results.js';
 import { forStream, jsonError, type JsonError } from './output.js';
+import { setPathPolicy } from '../language/validation/path-policy.js';
 
 export const EXIT = { ok: 0, error: 1, hypothesis: 2, cancelled: 130, terminated: 143 } as const;
 
@@ -30,6 +31,8 @@ export interface RunCliOptions {
     gpu?: string;
     force?: string[];
     failOnHypothesis?: boolean;
+    /** Paths leaving the workspace are errors (nothing runs), else warnings. */
+    strict?: boolean;
 }
 
 /** Loads a spec's Plan, printing its diagnostics; undefined when it has errors. */
@@ -168,6 +171,7 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
         return fail('error', (e as Error).message);
     }
     const diagnostics: JsonError['diagnostics'] = [];
+    setPathPolicy({ strict: !!opts.strict });
     let plan: Plan | undefined;
     try {
         plan = await loadPlanOrReport(file, err, diagnostics);
@@ -242,6 +246,7 @@ export function registerRun(program: Command): void {
         .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')
         .option('--force <step>', 'recompute this step even when stored (repeatable, or comma-separated)', collectForce)
         .option('--fail-on-hypothesis', 'exit with code 2 when a hypothesis does not hold')
+        .option('--strict', 'refuse dataset, model and import paths outside the workspace (the working directory and the spec\'s folder)')
         .action(async (file: string, opts: RunCliOptions) => {
             process.exitCode = await runCommand(file, opts);
         });

@@ -34,9 +34,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
     const clientOptions: LanguageClientOptions = {
         documentSelector: [{ language: 'mismatch', scheme: 'file' }, { language: 'mismatch', scheme: 'untitled' }],
         outputChannel: log,
+        // Workspace trust: in an untrusted workspace a path leaving the workspace is an error (language/validation/path-policy.ts).
+        initializationOptions: { trusted: vscode.workspace.isTrusted },
     };
     client = new LanguageClient('mismatch', 'Mismatch Language Server', serverOptions, clientOptions);
     const started = client.start();
+    context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void started.then(() => client?.sendNotification('mismatch/trust', { trusted: true }))));
 
     const engine = () => loadEngine(context.extensionPath);
     const specs = new Specs(client, engine, log);

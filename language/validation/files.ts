@@ -5,7 +5,8 @@
  * `readGgufFileInfo`; weights are never loaded). Never throws: every failure is a diagnostic.
  */
 import type { ValidationAcceptor } from 'langium';
-import { isSplit, type Dataset, type Model, type Property } from '../generated/ast.js';
+import { isSplit, type Dataset, type Import, type Model, type Property } from '../generated/ast.js';
+import { outsideWorkspace, pathPolicy } from './path-policy.js';
 import { documentOf, resolveSpecPath } from '../experiment.js';
 import { closest } from '../naming.js';
 import { parseNumber, propertiesOf, readProperty, unquote } from '../properties.js';
@@ -26,6 +27,18 @@ function describeProblem(what: string, file: string, abs: string, p: FileProblem
     }
 }
 
+/**
+ * A warning (an error when strict) for a path outside the workspace; true when it is outside, and
+ * then the caller reads nothing of the file (a diagnostic must not show its content).
+ */
+export function outsidePath(abs: string, written: string, specFile: string, where: { node: Dataset | Model | Import; property: 'path' }, accept: ValidationAcceptor): boolean {
+    const why = outsideWorkspace(abs, written, specFile);
+    if (!why) return false;
+    const strict = pathPolicy().strict;
+    report(accept, strict ? 'error' : 'warning', Codes.pathOutsideWorkspace, `${why}${strict ? ' Files outside the workspace are refused here (--strict, or an untrusted workspace).' : ' Use a path inside the workspace, or accept it (`--strict` makes this an error).'}`, { ...where, data: { path: abs } });
+    return true;
+}
+
 export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept: ValidationAcceptor): void {
     if (dataset.path === undefined) return;
     const file = unquote(dataset.path);
@@ -43,6 +56,7 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
         });
         return;
     }
+    if (outsidePath(abs, file, doc.uri.fsPath, { node: dataset, property: 'path' }, accept)) return;
     const head = files.datasetHead(abs, declaredFormat);
     if (!head.ok) {
         const code = head.problem.kind === 'missing' || head.problem.kind === 'directory' ? Codes.datasetFileMissing
@@ -132,6 +146,7 @@ export async function checkModelFile(model: Model, files: FileInfoCache, accept:
         return;
     }
     const abs = resolveSpecPath(documentOf(model), file);
+    if (outsidePath(abs, file, documentOf(model).uri.fsPath, { node: model, property: 'path' }, accept)) return;
     const info = await files.gguf(abs);
     if (info.ok) {
         if (info.value.type === 'adapter') {

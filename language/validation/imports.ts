@@ -5,6 +5,7 @@ import type { Import } from '../generated/ast.js';
 import { documentOf } from '../experiment.js';
 import { resolveImport } from '../workspace.js';
 import { Codes } from './codes.js';
+import { outsidePath } from './files.js';
 import { report } from './util.js';
 
 export function checkImport(imp: Import, accept: ValidationAcceptor): void {
@@ -22,6 +23,7 @@ export function checkImport(imp: Import, accept: ValidationAcceptor): void {
         report(accept, 'warning', Codes.unresolvedImport, `'${imp.path}' is not a .mismatch file.`, { node: imp, property: 'path' });
     }
     if (uri.scheme !== 'file') return;
+    if (outsidePath(uri.fsPath, imp.path, doc.uri.fsPath, { node: imp, property: 'path' }, accept)) return;
     try {
         const st = statSync(uri.fsPath);
         if (st.isDirectory()) report(accept, 'error', Codes.unresolvedImport, `'${imp.path}' is a folder; import a .mismatch file.`, { node: imp, property: 'path' });

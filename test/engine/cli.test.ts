@@ -1,12 +1,13 @@
 // The CLI on a real spec (language/plan.ts builds the Plan) with real tiny GGUF models: the --json
 // shape, exit codes, cache hits, report --html, clean, and kill-and-resume of a child `mismatch run`.
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../cli/run.js';
+import { runCheck } from '../../cli/check.js';
 import { reportCommand } from '../../cli/report.js';
 import { cleanCommand } from '../../cli/clean.js';
 import { makeTinyModel, tempDir, writeQuestionsJsonl } from './fixtures.js';
@@ -446,4 +447,63 @@ describe('CLI conventions: colour, --json errors, exit codes', () => {
         expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false);
         expect(colorEnabled({ isTTY: false }, { NO_COLOR: '1', FORCE_COLOR: '1' })).toBe(false);
     });
+});
+
+describe('paths outside the workspace', () => {
+    const collect = () => {
+        let o = '';
+        let e = '';
+        return { out: { write: (s: string) => (o += s) }, err: { write: (s: string) => (e += s) }, text: () => o + e, stdout: () => o };
+    };
+
+    it('absolute, .. and symlinked paths: a warning that never shows the file, an error with --strict', async () => {
+        const root = tempDir('mm-paths-');
+        const ws = join(root, 'ws');
+        const outside = join(root, 'outside');
+        mkdirSync(ws);
+        mkdirSync(outside);
+        // A secret outside the workspace, shaped like /etc/passwd (a CSV whose header is its first record).
+        writeFileSync(join(outside, 'secret.csv'), 'root:x:0:0:TOPSECRET:/root:/bin/bash\ndaemon:x:1:1\n');
+        symlinkSync(join(outside, 'secret.csv'), join(ws, 'linked.csv'));
+        writeFileSync(join(outside, 'common.mismatch'), 'decoding shared { temperature 0 }\n');
+        const spec = join(ws, 'p.mismatch');
+        writeFileSync(spec, `import "../outside/common.mismatch"
+experiment P {
+  dataset a from "${join(outside, 'secret.csv')}" { question "q"  answers "a"  split test 1 }
+  dataset b from "../outside/secret.csv" { question "q"  answers "a"  split test 1 }
+  dataset c from "linked.csv" { question "q"  answers "a"  split test 1 }
+  model m = gguf "/nonexistent-dir/m.gguf"
+}
+`);
+        const c = collect();
+        const code = await runCheck([spec], { json: true }, c.out, c.err);
+        const diags = JSON.parse(c.stdout()) as { line: number; severity: string; code: string; message: string }[];
+        const outsideDiags = diags.filter((d) => d.code === 'path-outside-workspace');
+        expect(outsideDiags.map((d) => [d.line, d.severity])).toEqual([[1, 'warning'], [3, 'warning'], [4, 'warning'], [5, 'warning'], [6, 'warning']]);
+        expect(outsideDiags[1].message).toMatch(/an absolute path/);
+        expect(outsideDiags[2].message).toMatch(/a path with \.\./);
+        expect(outsideDiags[3].message).toMatch(/a symlink to .*secret\.csv/);
+        expect(c.text()).not.toContain('TOPSECRET');
+        expect(code).toBe(diags.some((d) => d.severity === 'error') ? 1 : 0);
+
+        const s = collect();
+        expect(await runCheck([spec], { strict: true }, s.out, s.err)).toBe(1);
+        expect(s.text()).toMatch(/p\.mismatch:3:\d+: error path-outside-workspace: .*refused here \(--strict/);
+        expect(s.text()).not.toContain('TOPSECRET');
+        const r = capture();
+        expect(await runCommand(spec, { strict: true, json: true, threads: 1, gpu: 'off' }, r.io)).toBe(1);
+        expect(JSON.parse(r.stdout()).status).toBe('invalid');
+        expect(r.stdout()).not.toContain('TOPSECRET');
+        await runCheck([spec], { strict: false }, collect().out, collect().err); // the policy back to the default
+    });
+
+    it('a FIFO as a dataset: check answers at once with "not a regular file"', async () => {
+        const ws = tempDir('mm-fifo-');
+        execFileSync('mkfifo', [join(ws, 'pipe.jsonl')]);
+        const spec = join(ws, 'f.mismatch');
+        writeFileSync(spec, 'experiment F {\n  dataset d from "pipe.jsonl" { split test 1 }\n}\n');
+        const c = collect();
+        expect(await runCheck([spec], {}, c.out, c.err)).toBe(1);
+        expect(c.text()).toMatch(/f\.mismatch:2:\d+: error dataset-file-unreadable: .*not a regular file \(a FIFO\)/);
+    }, 30_000);
 });
