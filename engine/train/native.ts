@@ -81,6 +81,12 @@ export interface MicroBatch {
     nReal: number;
 }
 
+/** A checkpoint's optimizer state: the iteration counter and tensors by name ("<w>", "<w>#m", "<w>#v"). */
+export interface SavedState {
+    iter: number;
+    tensors: { get(name: string): Float32Array | undefined };
+}
+
 const OPT_ITER_OFFSET = 5240; // offsetof(ggml_opt_context, iter) in ggml-opt.cpp of llama.cpp v0.4.0 (libstdc++ x86-64)
 const OPT_PERIOD_OFFSET = 5248;
 
@@ -121,7 +127,7 @@ export class Session {
     private optI = 0;
     /** per trainable tensor: its gradient accumulator and AdamW moments (ggml_opt's static context, stable) */
     private statics: Map<string, { acc: Ptr; m: Ptr; v: Ptr }> | undefined;
-    private pendingState: { iter: number; tensors: Map<string, Float32Array> } | undefined;
+    private pendingState: SavedState | undefined;
     /** the model's weights (no LoRA tensors), in file order */
     readonly weightNames: string[] = [];
     private readonly shapes = new Map<string, number[]>();
@@ -569,26 +575,33 @@ export class Session {
         return [ne0, ne1];
     }
 
-    /** Weights, moments and the optimizer's iteration counter. */
-    saveState(): { iter: number; tensors: Map<string, Float32Array> } {
+    /**
+     * Weights, moments and the optimizer's iteration counter. The tensors are read one at a time as the
+     * caller iterates (a checkpoint writer streams them to disk: a full copy in memory would add 12 bytes
+     * per parameter of a full fine-tune to the peak).
+     */
+    saveState(): { iter: number; tensors: Iterable<[string, Float32Array]> } {
         if (!this.stateSupported()) throw new Error('optimizer state is not readable with this ggml build');
-        const out = new Map<string, Float32Array>();
         const f = this.g.f;
         const read = (t: Ptr) => { const a = new Float32Array(Number(f.ggml_nelements(t))); f.ggml_backend_tensor_get(t, a, 0, a.byteLength); return a; };
-        for (const name of this.trainable) {
-            out.set(name, this.get(name));
-            const s = this.statics!.get(name)!;
-            if (s.m && s.v) { out.set(`${name}#m`, read(s.m)); out.set(`${name}#v`, read(s.v)); }
+        const self = this;
+        function* tensors(): Generator<[string, Float32Array]> {
+            for (const name of self.trainable) {
+                yield [name, self.get(name)];
+                const s = self.statics!.get(name)!;
+                if (s.m && s.v) { yield [`${name}#m`, read(s.m)]; yield [`${name}#v`, read(s.v)]; }
+            }
         }
         const iter = Number(this.g.koffi.decode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t'));
-        return { iter, tensors: out };
+        return { iter, tensors: tensors() };
     }
 
     /**
      * Restores a checkpoint: the weights now; the moments and the iteration counter once ggml_opt has
      * built its static tensors (at the first ggml_opt_alloc, which zeroes them), before that step runs.
+     * `tensors.get` may read lazily (one tensor in memory at a time).
      */
-    loadState(state: { iter: number; tensors: Map<string, Float32Array> }, optSteps: number) {
+    loadState(state: SavedState, optSteps: number) {
         for (const name of this.trainable) {
             const w = state.tensors.get(name);
             if (!w) throw new Error(`checkpoint has no ${name}`);
@@ -599,7 +612,7 @@ export class Session {
         if (this.statics) this.applyState(state); else this.pendingState = state;
     }
 
-    private applyState(state: { iter: number; tensors: Map<string, Float32Array> }) {
+    private applyState(state: SavedState) {
         this.pendingState = undefined;
         const f = this.g.f;
         const adam = (this.opts.optimizer?.type ?? 'adamw') === 'adamw';

@@ -66,7 +66,7 @@ function rowsOf(s: { tokens: number[]; answerStart: number }) {
     return s.tokens.length - s.answerStart;
 }
 
-function writeCheckpoint(dir: string, state: Omit<CheckpointState, 'index'>, tensors: Map<string, Float32Array>) {
+function writeCheckpoint(dir: string, state: Omit<CheckpointState, 'index'>, tensors: Iterable<[string, Float32Array]>) {
     const tmp = `${dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
@@ -84,19 +84,23 @@ function writeCheckpoint(dir: string, state: Omit<CheckpointState, 'index'>, ten
     renameSync(tmp, dir);
 }
 
-function readCheckpoint(dir: string): { state: CheckpointState; tensors: Map<string, Float32Array> } | undefined {
+/** The checkpoint's state; its tensors are read from tensors.bin when asked for (one at a time). */
+function readCheckpoint(dir: string): { state: CheckpointState; tensors: { get(name: string): Float32Array | undefined } } | undefined {
     if (!existsSync(join(dir, 'state.json'))) return undefined;
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
-    const fd = openSync(join(dir, 'tensors.bin'), 'r');
-    const tensors = new Map<string, Float32Array>();
-    try {
-        for (const e of state.index) {
+    const index = new Map(state.index.map((e) => [e.name, e]));
+    const get = (name: string): Float32Array | undefined => {
+        const e = index.get(name);
+        if (!e) return undefined;
+        const fd = openSync(join(dir, 'tensors.bin'), 'r');
+        try {
             const a = new Float32Array(e.length);
-            readSync(fd, new Uint8Array(a.buffer), 0, a.byteLength, e.offset);
-            tensors.set(e.name, a);
-        }
-    } finally { closeSync(fd); }
-    return { state, tensors };
+            const got = readSync(fd, new Uint8Array(a.buffer), 0, a.byteLength, e.offset);
+            if (got !== a.byteLength) throw new Error(`checkpoint ${dir}: tensors.bin ends inside ${name}`);
+            return a;
+        } finally { closeSync(fd); }
+    };
+    return { state, tensors: { get } };
 }
 
 export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<TrainResult> {
