@@ -628,6 +628,18 @@ export class Session {
         this.g.koffi.encode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t', BigInt(state.iter));
     }
 
+    /** Frees ggml_opt (gradient accumulators, AdamW moments) and the scheduler's compute buffers; the weights stay readable. */
+    releaseTraining() {
+        const f = this.g.f;
+        if (this.opt) f.ggml_opt_free(this.opt);
+        if (this.cb) this.g.koffi.unregister(this.cb as bigint);
+        if (this.sched) f.ggml_backend_sched_free(this.sched);
+        this.opt = this.sched = NULL;
+        this.cb = undefined;
+        this.statics = undefined;
+        this.stateOk ??= false;
+    }
+
     free() {
         const f = this.g.f;
         if (this.opt) f.ggml_opt_free(this.opt);

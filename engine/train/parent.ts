@@ -133,6 +133,7 @@ function seq(n: number, k: number): string {
  *   + activations the backward pass keeps (per token and layer: residual stream, norms, q/k/v, attention
  *     scores, FFN), doubled for their gradients
  *   + 3·V·rows floats: logits, softmax and its gradient of the answer rows only (no one-hot labels)
+ *   + full fine-tuning: 3·V·E floats of dense embedding / output-head gradients
  *   + 64 MiB of process and graph metadata.
  */
 export function estimateTrainBytes(c: LlamaConfig, trainable: number, batch: number, seqLen: number, o: { frozenBytes?: number; rows?: number } = {}): number {
@@ -141,7 +142,10 @@ export function estimateTrainBytes(c: LlamaConfig, trainable: number, batch: num
     const perTokenLayer = 10 * c.nEmbd + 4 * c.nFf + 2 * c.nHead * seqLen;
     const rows = o.rows ?? tokens;
     const acts = tokens * (c.nLayer * perTokenLayer + 4 * c.nEmbd) * 4 * 2 + 3 * c.vocabSize * rows * 4;
-    return weights + acts + 64 * 1024 * 1024;
+    // full: the embedding's gradient is dense in the compute buffer (get_rows_back), and so is the output
+    // head's (out_prod), with their sum: about 3·V·E floats
+    const embdGrads = o.frozenBytes === undefined && trainable >= countParameters(c) ? 3 * c.vocabSize * c.nEmbd * 4 : 0;
+    return weights + acts + embdGrads + 64 * 1024 * 1024;
 }
 
 /** Bytes a LoRA base takes in ggml buffers: file bytes, 1-D tensors and BF16 matrices as F32 (native.ts). */

@@ -224,6 +224,10 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             if (stoppedEarly) break;
         }
         const trainSeconds = elapsed();
+        const exactResume = session.stateSupported();
+        // the optimizer's state and the compute buffers go before the weights are copied out (a full
+        // fine-tune's output copy then adds 4 bytes per parameter to 4, not to 16)
+        session.releaseTraining();
         // outputs
         let modelPath: string;
         if (j.mode === 'lora') {
@@ -264,7 +268,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             kind: 'mismatch-train', settings: { ...settings, base: typeof j.base === 'string' ? j.base : { init: { config: j.base.init.config, seed: j.base.init.seed, vocabSize: j.base.init.tokenizer.tokens.length } } },
             data: { train: r.train.length, validation: r.validation.length, seqLen: T, batch: B, answerRowsPerBatch: N, stepsPerEpoch },
             config: r.config, result, timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds }, versions: r.versions,
-            exactResume: session.stateSupported(),
+            exactResume,
         }, null, 2));
         rmSync(ckDir, { recursive: true, force: true });
         return result;
