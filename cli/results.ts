@@ -139,7 +139,7 @@ export function renderResults(steps: StepResult[], options: { familySize?: numbe
     return parts.join('\n\n');
 }
 
-type Counts = { correct: number; wrong: number; abstained: number; total: number };
+type Counts = { correct: number; wrong: number; abstained: number; empty: number; total: number };
 
 /** The `--json` shape of issue 6. */
 export function jsonSummary(summary: RunSummary): Record<string, unknown> {
@@ -160,11 +160,12 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
     for (const e of summary.evaluations) armCount.set(e.arm, new Set([...(armCount.get(e.arm) ?? []), e.evaluation]));
     for (const e of summary.evaluations) {
         const name = (armCount.get(e.arm)?.size ?? 1) > 1 ? `${e.evaluation}.${e.arm}` : e.arm;
-        const c = { correct: e.correct, wrong: e.wrong, abstained: e.abstained, total: e.total };
-        const cur = evaluations[name] ?? { evaluation: e.evaluation, correct: 0, wrong: 0, abstained: 0, total: 0 };
+        const c = { correct: e.correct, wrong: e.wrong, abstained: e.abstained, empty: e.empty ?? 0, total: e.total };
+        const cur = evaluations[name] ?? { evaluation: e.evaluation, correct: 0, wrong: 0, abstained: 0, empty: 0, total: 0 };
         cur.correct += c.correct;
         cur.wrong += c.wrong;
         cur.abstained += c.abstained;
+        cur.empty += c.empty;
         cur.total += c.total;
         if (e.seedIndex !== undefined) (cur.perSeed ??= []).push({ seed: e.seedIndex, ...c });
         evaluations[name] = cur;

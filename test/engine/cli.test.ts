@@ -77,8 +77,8 @@ describe('mismatch run / report / clean', () => {
         expect(j.steps.map((s: { name: string }) => s.name)).toEqual(['qa', 'teacher', 'student', 'byTeacher', 'byStudent', 'shuffled', 'onTeacher', 'onStudent', expect.stringMatching(/^evaluate/), expect.stringMatching(/^hypothesis/), expect.stringMatching(/^hypothesis/)]);
         for (const s of j.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['name', 'kind', 'status', 'cached', 'key', 'seconds', 'metrics']));
         expect(Object.keys(j.evaluations).sort()).toEqual(['onStudent', 'onTeacher', 'student']);
-        for (const e of Object.values(j.evaluations) as { correct: number; wrong: number; abstained: number; total: number }[]) {
-            expect(e.correct + e.wrong + e.abstained).toBe(e.total);
+        for (const e of Object.values(j.evaluations) as { correct: number; wrong: number; abstained: number; empty: number; total: number }[]) {
+            expect(e.correct + e.wrong + e.abstained + e.empty).toBe(e.total);
             expect(e.total).toBe(12);
         }
         expect(j.hypotheses).toHaveLength(2);
