@@ -238,6 +238,10 @@ if sft["per_device_train_batch_size"] % world:
     raise SystemExit(f"batch {sft['per_device_train_batch_size']} does not split over {world} processes")
 sft["per_device_train_batch_size"] //= world
 sft["per_device_eval_batch_size"] = max(1, sft["per_device_eval_batch_size"] // world)
+import torch
+if not torch.cuda.is_available() and not sft.get("use_cpu"):
+    # SFTConfig defaults to bf16 mixed precision, which transformers refuses without a GPU
+    sft.update(use_cpu=True, bf16=False)
 
 data = load_dataset("json", data_files=os.path.join(here, "data.jsonl"), split="train")
 train, valid = data, None

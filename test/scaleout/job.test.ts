@@ -52,7 +52,7 @@ describe('exported jobs', () => {
         expect(cfg.lora).toEqual({ r: 8, lora_alpha: 16, lora_dropout: 0.05, target_modules: ['q_proj', 'v_proj', 'down_proj'], bias: 'none', task_type: 'CAUSAL_LM' });
         expect(cfg).toMatchObject({ validation: 0.2, earlyStoppingPatience: 2, dataSeed: 7 });
         const py = readFileSync(join(dir, 'train.py'), 'utf8');
-        for (const s of ['SFTTrainer(', 'SFTConfig(**sft)', 'LoraConfig(**cfg["lora"])', 'EarlyStoppingCallback', 'trainer.save_model(out)', 'model=job["hfModel"]']) expect(py).toContain(s);
+        for (const s of ['sft.update(use_cpu=True, bf16=False)', 'SFTTrainer(', 'SFTConfig(**sft)', 'LoraConfig(**cfg["lora"])', 'EarlyStoppingCallback', 'trainer.save_model(out)', 'model=job["hfModel"]']) expect(py).toContain(s);
         expect(readFileSync(join(dir, 'run.sh'), 'utf8')).toContain('accelerate launch train.py');
         expect(m).toMatchObject({ engine: 'trl', hfModel: 'meta-llama/Llama-2-7b-hf', output: 'output', examples: 10 });
     });
