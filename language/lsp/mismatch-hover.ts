@@ -8,6 +8,7 @@
  *   pretrained models (layers, width, estimated parameters), datasets (rows, fields, split sizes;
  *   file rows counted by streaming, cached by mtime), worlds (facts = entities × relations).
  */
+import { splitSizes } from '../split-sizes.js';
 import { describeTrainModes } from '../validation/train-modes.js';
 import { resolve, dirname } from 'node:path';
 import { AstUtils, CstUtils, GrammarAST, type AstNode, type CstNode, type LangiumDocument } from 'langium';
@@ -178,7 +179,7 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         return out;
     }
 
-    /** Rows of the dataset and of each split (shares are rounded down, counts taken as written). */
+    /** Rows of the dataset and of each split, as the engine cuts them. */
     protected async splitSizes(dataset: ast.Dataset): Promise<(Array<{ name: string; rows: number }> & { total: number; estimated?: boolean }) | undefined> {
         let total: number | undefined;
         let estimated = false;
@@ -208,11 +209,10 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
             }
         }
         if (total === undefined) return undefined;
-        const splits = splitsOf(dataset).map((s) => {
-            const n = parseNumber(s.size);
-            const rows = !n ? 0 : n.unit === '%' ? Math.floor((total! * n.value) / 100) : Math.min(total!, Math.round(n.value));
-            return { name: s.name, rows };
-        });
+        // The engine's sizes (language/split-sizes.ts: the last of shares adding up to 100% takes the remainder).
+        const parsed = splitsOf(dataset).map((s) => ({ name: s.name, n: parseNumber(s.size) }));
+        const sizes = splitSizes(parsed.map(({ n }) => (!n ? { count: 0 } : n.unit === '%' ? { share: n.value / 100 } : { count: Math.round(n.value) })), total);
+        const splits = parsed.map((s, i) => ({ name: s.name, rows: Math.min(total!, sizes[i]) }));
         return Object.assign(splits, { total, estimated });
     }
 }
