@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LlamaModel } from 'node-llama-cpp';
 import { runExperiment } from '../../engine/run.js';
+import { writeJob } from '../../engine/scaleout/jobs.js';
 import type { EvaluateMetrics } from '../../engine/results-types.js';
 import { cpuLlama } from '../train/helpers.js';
 import { makeTinyModel, QUESTIONS, tempDir, writeQuestionsJsonl } from '../engine/fixtures.js';
@@ -104,4 +105,20 @@ describe.skipIf(!py)('TRL itself runs the exported job (MISMATCH_TRL_PYTHON)', (
         // the conversion adds nothing beyond the two engines' own disagreement on the base
         expect(withAdapter).toBeLessThan(Math.max(2 * base, 1e-2));
     }, 600_000);
+
+    it('TRL and PEFT parse the exported config, early stopping and the cosine schedule included', () => {
+        const dir = tempDir('mm-trl-cfg-');
+        writeJob(join(dir, 'job'), {
+            engine: 'trl', step: 'ft', key: 'ab'.repeat(32), hfModel: 'x/y', examples: [{ prompt: 'Q?', completion: ' A' }], tokens: { eos: '</s>' },
+            settings: { rank: 8, alpha: 16, targets: ['attn_q', 'ffn_down'], dropout: 0.1, epochs: 3, learningRate: 2e-4, schedule: 'cosine', warmup: 10, batchSize: 4, gradientAccumulation: 2, weightDecay: 0.01, optimizer: 'adamw', seed: 7, validation: 0.2, earlyStopping: true },
+        });
+        const out = JSON.parse(execFileSync(py!, [join(here, 'trl', 'check_config.py'), join(dir, 'job', 'trl_config.json'), join(dir, 'ckpt')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!);
+        expect(out).toMatchObject({ eval_strategy: 'epoch', load_best_model_at_end: true, completion_only_loss: true, r: 8, lora_alpha: 16, target_modules: ['down_proj', 'q_proj'] });
+        expect(out.lr_scheduler_type).toMatch(/cosine_with_min_lr/);
+        // our schedule (engine/train/trainer.ts lrAt): linear warm-up, cosine down to 0.1 × peak
+        expect(out.lr_first).toBe(0);
+        expect(out.lr_peak).toBeCloseTo(2e-4, 12);
+        expect(out.lr_last).toBeGreaterThan(0.1 * 2e-4 - 1e-9);
+        expect(out.lr_last).toBeLessThan(0.1 * 2e-4 * 1.01);
+    }, 120_000);
 });
