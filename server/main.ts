@@ -4,18 +4,13 @@ import { NodeFileSystem } from 'langium/node';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node.js';
 import { createMismatchServices } from '../language/mismatch-module.js';
 import { registerPlanRequest } from './plan-request.js';
-import { URI } from 'langium';
-import { setPathPolicy } from '../language/validation/path-policy.js';
+import { policyFromInitialize, setPathPolicy } from '../language/validation/path-policy.js';
 
 const connection = createConnection(ProposedFeatures.all);
 const { shared } = createMismatchServices({ connection, ...NodeFileSystem });
 registerPlanRequest(connection, shared);
 // Paths leaving the workspace: errors while the workspace is untrusted, warnings once trusted.
-shared.lsp.LanguageServer.onInitialize((params) => {
-    const trusted = (params.initializationOptions as { trusted?: boolean } | undefined)?.trusted !== false;
-    const roots = (params.workspaceFolders ?? []).map((f) => URI.parse(f.uri)).filter((u) => u.scheme === 'file').map((u) => u.fsPath);
-    setPathPolicy({ strict: !trusted, ...(roots.length ? { roots } : {}) });
-});
+shared.lsp.LanguageServer.onInitialize((params) => setPathPolicy(policyFromInitialize(params)));
 connection.onNotification('mismatch/trust', (p: { trusted?: boolean }) => {
     setPathPolicy({ strict: p?.trusted === false });
     const uris = shared.workspace.LangiumDocuments.all.map((d) => d.uri).toArray();

@@ -10,6 +10,7 @@
  */
 import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface PathPolicy {
     /** Workspace roots; undefined on the command line (the working directory and the spec's folder). */
@@ -21,6 +22,17 @@ let policy: PathPolicy = { strict: false };
 
 export function setPathPolicy(p: Partial<PathPolicy>): void {
     policy = { ...policy, ...p };
+}
+
+/**
+ * The policy of the language server from its initialize request: the workspace folders are the
+ * roots, and `initializationOptions.trusted` (sent by the extension from VS Code's workspace trust)
+ * false makes it strict. A client that says nothing about trust is taken as trusted.
+ */
+export function policyFromInitialize(params: { initializationOptions?: unknown; workspaceFolders?: { uri: string }[] | null }): PathPolicy {
+    const trusted = (params.initializationOptions as { trusted?: unknown } | undefined)?.trusted !== false;
+    const roots = (params.workspaceFolders ?? []).filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
+    return { strict: !trusted, ...(roots.length ? { roots } : {}) };
 }
 
 export function pathPolicy(): PathPolicy {

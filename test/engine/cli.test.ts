@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../cli/run.js';
@@ -495,6 +496,33 @@ experiment P {
         expect(JSON.parse(r.stdout()).status).toBe('invalid');
         expect(r.stdout()).not.toContain('TOPSECRET');
         await runCheck([spec], { strict: false }, collect().out, collect().err); // the policy back to the default
+    });
+
+    it('in the language server: an error while the workspace is untrusted, a warning once trusted (roots: the workspace folders)', async () => {
+        const { policyFromInitialize, setPathPolicy } = await import('../../language/validation/path-policy.js');
+        const { loadSpecs } = await import('../../language/load.js');
+        const root = tempDir('mm-trust-');
+        const ws = join(root, 'ws');
+        mkdirSync(join(ws, 'specs'), { recursive: true });
+        writeFileSync(join(root, 'secret.csv'), 'root:x:0:0:TOPSECRET\n');
+        writeFileSync(join(ws, 'data.csv'), 'q,a\nWhat?,This\n');
+        const spec = join(ws, 'specs', 't.mismatch');
+        // data.csv is outside the spec's folder but inside the workspace folder: fine in the editor.
+        writeFileSync(spec, 'experiment T {\n  dataset a from "../../secret.csv" { question "q"  answers "a" }\n  dataset b from "../data.csv" { question "q"  answers "a" }\n}\n');
+        const folders = [{ uri: pathToFileURL(ws).toString() }];
+        try {
+            expect(policyFromInitialize({ initializationOptions: { trusted: false }, workspaceFolders: folders })).toEqual({ strict: true, roots: [ws] });
+            expect(policyFromInitialize({ workspaceFolders: null })).toEqual({ strict: false });
+            setPathPolicy(policyFromInitialize({ initializationOptions: { trusted: false }, workspaceFolders: folders }));
+            const untrusted = (await loadSpecs([spec])).diagnostics.filter((d) => d.code === 'path-outside-workspace');
+            expect(untrusted.map((d) => [d.line, d.severity])).toEqual([[2, 'error']]);
+            setPathPolicy(policyFromInitialize({ initializationOptions: { trusted: true }, workspaceFolders: folders }));
+            const trusted = (await loadSpecs([spec])).diagnostics;
+            expect(trusted.filter((d) => d.code === 'path-outside-workspace').map((d) => [d.line, d.severity])).toEqual([[2, 'warning']]);
+            expect(JSON.stringify(trusted)).not.toContain('TOPSECRET');
+        } finally {
+            setPathPolicy({ strict: false, roots: undefined });
+        }
     });
 
     it('a FIFO as a dataset: check answers at once with "not a regular file"', async () => {
