@@ -23,7 +23,8 @@ export function checkImport(imp: Import, accept: ValidationAcceptor): void {
         report(accept, 'warning', Codes.unresolvedImport, `'${imp.path}' is not a .mismatch file.`, { node: imp, property: 'path' });
     }
     if (uri.scheme !== 'file') return;
-    if (outsidePath(uri.fsPath, imp.path, doc.uri.fsPath, { node: imp, property: 'path' }, accept)) return;
+    // Only whether it exists is checked here (its diagnostics are its own), so go on either way.
+    outsidePath(uri.fsPath, imp.path, doc.uri.fsPath, { node: imp, property: 'path' }, accept);
     try {
         const st = statSync(uri.fsPath);
         if (st.isDirectory()) report(accept, 'error', Codes.unresolvedImport, `'${imp.path}' is a folder; import a .mismatch file.`, { node: imp, property: 'path' });
