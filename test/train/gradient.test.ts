@@ -90,4 +90,35 @@ describe('gradient check', () => {
             s.free();
         }
     });
+
+    for (const [label, extra] of [
+        ['qwen2 (q/k/v biases, NEOX RoPE, tied head)', { arch: 'qwen2', qkvBias: true }],
+        ['Llama 3 rope_freqs (frequency factors in RoPE and its backward)', { ropeFreqs: true }],
+    ] as [string, Partial<LlamaConfig>][]) {
+        it(`${label}: ggml backward matches finite differences`, () => {
+            const texts = ['Q: capital of Kalo? A: Rateno Vu', 'Q: founder of Zorpel? A: Dan Shi Fi'];
+            const tok = buildTokenizer({ texts });
+            const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, nFf: 48, nCtx: 32, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: true, ...extra };
+            const w = initLlamaWeights(config, 5);
+            for (const [n, t] of w) if (!n.includes('norm') && n !== 'rope_freqs.weight') for (let i = 0; i < t.data.length; i++) t.data[i] *= 2;
+            // factors far from 1 so that a backward ignoring them would be visibly wrong
+            if (extra.ropeFreqs) w.get('rope_freqs.weight')!.data.set([1, 1.7, 2.4, 3.1]);
+            const seqs = texts.map((t) => {
+                const [p] = t.split(' A: ');
+                return { tokens: [tok.bosId, ...tok.encode(t), tok.eosId], answerStart: 1 + tok.encode(`${p} A:`).length };
+            });
+            const T = Math.max(...seqs.map((s) => s.tokens.length));
+            const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
+            const mb = packBatch(seqs, 2, T, N, tok.eosId);
+            const s = new Session({ config, weights: w, mode: 'full', batch: 2, seqLen: T, rows: N, threads: 1, gpu: 'off', gradAccum: 2, optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 }, lr: () => 1e-3 });
+            try {
+                s.step(mb);
+                const groups = ['blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.1.attn_q.weight', 'blk.1.attn_v.weight', 'token_embd.weight',
+                    ...(extra.qkvBias ? ['blk.0.attn_q.bias', 'blk.0.attn_k.bias', 'blk.1.attn_v.bias'] : [])];
+                expectFiniteDifferences(s, mb, groups, (2 * N) / mb.nReal, 3);
+            } finally {
+                s.free();
+            }
+        });
+    }
 });
