@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { SpecDiagnostic } from '../language/load.js';
 import { setPathPolicy } from '../language/validation/path-policy.js';
+import { jsonError } from './output.js';
 
 export interface CheckOptions {
     json?: boolean;
@@ -78,7 +79,15 @@ export interface Writer {
 
 export async function runCheck(inputs: string[], options: CheckOptions, out: Writer = process.stdout, err: Writer = process.stderr): Promise<number> {
     setPathPolicy({ strict: !!options.strict });
-    const result = await checkFiles(inputs, options);
+    let result: Awaited<ReturnType<typeof checkFiles>>;
+    try {
+        result = await checkFiles(inputs, options);
+    } catch (e) {
+        // A failure of the checker itself: still one JSON document on stdout with --json.
+        if (options.json) out.write(JSON.stringify(jsonError('error', (e as Error).message), null, 2) + '\n');
+        err.write(`mismatch check: ${(e as Error).message}\n`);
+        return 1;
+    }
     if (options.json) {
         const json: JsonDiagnostic[] = result.diagnostics.map((d) => ({ file: displayPath(d.file), line: d.line, column: d.column, severity: d.severity, code: d.code, message: d.message }));
         out.write(JSON.stringify(json, null, 2) + '\n');
