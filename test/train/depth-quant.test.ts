@@ -12,12 +12,15 @@ import { readLlamaGgufInfo } from '../../engine/train/llama.js';
 import { cpuLlama, greedyAccuracy, makeFacts, tempDir } from './helpers.js';
 import { quantizeGguf } from './quantize.js';
 
+// Tests train on the CPU; bench/gpu.sh sets MISMATCH_TEST_GPU=cuda to run the same cases on a GPU.
+const TEST_GPU = (process.env.MISMATCH_TEST_GPU ?? 'off') as 'off' | 'cuda' | 'vulkan' | 'auto';
+
 const ALL = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
 
 /** Step losses of a run, from its progress events. */
 async function stepLosses(job: TrainJob): Promise<{ losses: number[]; res: Awaited<ReturnType<typeof trainModel>> }> {
     const losses: number[] = [];
-    const res = await trainModel(job, { onEvent: (e: TrainEvent) => { if (e.type === 'progress') losses.push(e.loss); } });
+    const res = await trainModel({ gpu: TEST_GPU, ...job }, { onEvent: (e: TrainEvent) => { if (e.type === 'progress') losses.push(e.loss); } });
     return { losses, res };
 }
 
@@ -72,7 +75,7 @@ describe('LoRA on a quantized base', () => {
 
             // the session keeps every matrix in the file's type: its weight buffer is about the file's size
             // (F32 would be 4× the Q8_0 file, 7× the Q4_K one)
-            const s = new Session({ config: readLlamaGgufInfo(qpath).config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: 1, seqLen: 8, rows: 1, threads: 1, gpu: 'off' });
+            const s = new Session({ config: readLlamaGgufInfo(qpath).config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: 1, seqLen: 8, rows: 1, threads: 1, gpu: TEST_GPU });
             try {
                 for (const t of file.tensors) expect(s.types.get(t.name), t.name).toBe(t.shape.length === 1 ? GgmlType.F32 : t.type);
                 const loraBytes = s.trainable.reduce((a, n) => a + s.get(n).length * 4, 0);
@@ -119,7 +122,7 @@ describe('every LoRA base type trains', () => {
             const path = join(tempDir(), `${GgmlType[type]}.gguf`);
             quantizeGguf(f32, path, type);
             const file = readGguf(path);
-            const s = new Session({ config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: seqs.length, seqLen: T, rows: N, threads: 1, gpu: 'off', lr: () => 1e-2 });
+            const s = new Session({ config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: seqs.length, seqLen: T, rows: N, threads: 1, gpu: TEST_GPU, lr: () => 1e-2 });
             try {
                 expect(s.types.get('token_embd.weight')).toBe(held);
                 expect(s.types.get('blk.0.ffn_down.weight')).toBe(held);

@@ -2,6 +2,7 @@
 // own; the figures are the trainer child's VmHWM and tokens/s).
 //
 //   node esbuild-bundled measure-memory.mjs <q8_0|q4_k|f16> <lora|full> <layers> <width> [threads] [examples]
+//   (bench/gpu.sh bundles and runs it; MISMATCH_GPU=cuda|vulkan|auto trains on a GPU, default off)
 //
 // Writes a GGUF of Llama-3.2-1B's shape (128,256-token BPE vocabulary, 32/8 heads, FFN 4·width, rope
 // freqs) at the given depth and width, its matrices quantized by ggml (ggml_quantize_chunk), then trains
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { GgmlType, gv, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
 import { headDim, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, Rng, tokenizerMetadata, type LlamaConfig } from '../../engine/train/llama.js';
 import { checkJob, countParameters, trainModel, type TrainJob } from '../../engine/train/api.js';
+import type { TrainGpu } from '../../engine/train/types.js';
 import { estimateTrainBytes, frozenWeightBytes, loraTrainableParams } from '../../engine/train/parent.js';
 import { readGguf } from '../../engine/train/gguf.js';
 import { realVocab } from './real-shapes.js';
@@ -55,6 +57,7 @@ const facts = makeFacts(Number(examplesArg), 2);
 const job: TrainJob = {
     base: path, examples: facts, mode: mode as 'lora' | 'full', lora: mode === 'lora' ? { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] } : undefined,
     epochs: 2, lr: 1e-4, batch: Number(examplesArg), seed: 1, threads: Number(threadsArg), outDir: tempDir('mm-mem-out-'), tokenization: 'completion',
+    gpu: (process.env.MISMATCH_GPU ?? 'off') as TrainGpu,
 };
 const r = await checkJob(job);
 const trainable = mode === 'lora' ? loraTrainableParams(config, 8, job.lora!.targets!) : countParameters(config);
