@@ -415,7 +415,7 @@ export function collect(summary: { steps: StepResult[]; evaluations: EvaluationS
         if (r.status !== 'done' || !r.metrics) continue;
         if (r.kind === 'evaluate') {
             for (const a of (r.metrics as EvaluateMetrics).arms ?? []) {
-                summary.evaluations.push({ arm: a.arm, evaluation: r.step, ...(r.seedIndex !== undefined ? { seedIndex: r.seedIndex } : {}), correct: a.correct, wrong: a.wrong, abstained: a.abstained, total: a.total });
+                summary.evaluations.push({ arm: a.arm, evaluation: r.step, ...(r.seedIndex !== undefined ? { seedIndex: r.seedIndex } : {}), correct: a.correct, wrong: a.wrong, abstained: a.abstained, empty: a.empty ?? 0, total: a.total });
             }
         } else if (r.kind === 'hypothesis') {
             summary.hypotheses.push({ ...(r.metrics as HypothesisMetrics), step: r.step });
