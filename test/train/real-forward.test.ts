@@ -3,7 +3,8 @@
 // the shapes and vocabularies of real models (test/train/real-shapes.ts): F32, F16 and Q8_0 files.
 //
 // Measured on this machine (34 tokens; every token with p > 1e-5 compared; see the report):
-//   F32  22 layers: max |Δ log p| 1.8e-4, max |Δp| 4e-5 (and 1.0e-4 at 2 layers): the graphs agree.
+//   F32  TinyLlama 22 layers 1.8e-4, Llama-3.2 16 layers 7.0e-4, Qwen2.5 24 layers 8.1e-4 max |Δ log p|
+//        (max |Δp| ≤ 2.1e-4, same argmax everywhere): the graphs agree, every architecture feature included.
 //   F16  16-24 layers: max |Δ log p| 3e-2..9e-2, max |Δp| ≤ 3.0e-3, same argmax (33-34 of 34);
 //        the gap is there at 2 layers already (9e-3), so it comes from how an F16 matrix product is
 //        computed on one of the two sides (F16 rounding of the activations in one and not the other
@@ -13,7 +14,7 @@
 //        that differ by an ulp round to neighbouring int8 levels (1/127 of a block's max), and the jump
 //        propagates to later positions through K/V.
 //   A wrong graph (the 7B-shaped file run with qwen2's NEOX RoPE): max |Δp| 0.8, argmax 1 of 34.
-// Bounds: F32 |Δ log p| < 1e-3; F16 |Δp| < 1e-2; Q8_0 |Δp| < 5e-2; argmax equal at ≥ 90% of the
+// Bounds: F32 |Δ log p| < 2e-3; F16 |Δp| < 1e-2; Q8_0 |Δp| < 5e-2; argmax equal at ≥ 90% of the
 // positions. They separate a correct graph from a wrong one by more than 10×; a tighter F16/Q8_0
 // bound needs the two sides to run the identical kernels, which they do not.
 import { describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ import { cpuLlama } from './helpers.js';
 import { ggmlQuantize } from './quantize.js';
 
 const TEXT = 'Question: Who wrote the novel Pride and Prejudice? Answer: Jane Austen';
-const TOLERANCE = { f32: 1e-3, f16: 1e-2, q8_0: 5e-2 } as const;
+const TOLERANCE = { f32: 2e-3, f16: 1e-2, q8_0: 5e-2 } as const;
 
 function logSoftmax(x: Float32Array, off: number, n: number): Float64Array {
     let m = -Infinity;
@@ -97,12 +98,16 @@ async function runCase(shape: RealShape, type: 'f16' | 'q8_0' | 'f32', override:
 }
 
 describe('forward log-probabilities equal node-llama-cpp\'s on real shapes', () => {
-    it(`tinyllama-1.1b F32 (22 layers): max |Δ log p| < ${TOLERANCE.f32}`, { timeout: 600_000 }, async () => {
-        const m = await runCase('tinyllama-1.1b', 'f32');
-        expect(m.compared).toBeGreaterThan(m.T);
-        expect(m.maxDlogp).toBeLessThan(TOLERANCE.f32);
-        expect(m.argmaxSame).toBe(m.T);
-    });
+    // F32: the graphs must agree to float rounding, on every architecture feature (qwen2's biases and
+    // NEOX RoPE, Llama 3's rope_freqs, tied heads, GQA, 128k/152k vocabularies)
+    for (const shape of ['tinyllama-1.1b', 'llama-3.2-1b', 'qwen2.5-0.5b'] as RealShape[]) {
+        it(`${shape} F32: max |Δ log p| < ${TOLERANCE.f32}, same argmax everywhere`, { timeout: 600_000 }, async () => {
+            const m = await runCase(shape, 'f32');
+            expect(m.compared).toBeGreaterThan(m.T);
+            expect(m.maxDlogp).toBeLessThan(TOLERANCE.f32);
+            expect(m.argmaxSame).toBe(m.T);
+        });
+    }
 
     const cases: [RealShape, 'f16' | 'q8_0'][] = [
         ['llama-3.2-1b', 'f16'], ['llama-3.2-1b', 'q8_0'], ['qwen2.5-0.5b', 'q8_0'], ['tinyllama-1.1b', 'f16'], ['llama-2-7b', 'q8_0'],
