@@ -16,6 +16,7 @@ import { MismatchGeneratedModule, MismatchGeneratedSharedModule } from './genera
 import { MismatchScopeComputation, MismatchScopeProvider } from './scope.js';
 import { MismatchLinker } from './linking.js';
 import { MismatchDocumentValidator } from './validation/document-validator.js';
+import { MismatchValidationRegistry } from './validation/registry.js';
 import { registerValidationChecks, MismatchValidator } from './validation/index.js';
 import { FileInfoCache } from './validation/file-info.js';
 import { registerImportLoader } from './workspace.js';
@@ -47,6 +48,7 @@ export const MismatchModule: Module<MismatchServices, PartialLangiumServices & M
     validation: {
         MismatchValidator: (services) => new MismatchValidator(services),
         DocumentValidator: (services) => new MismatchDocumentValidator(services),
+        ValidationRegistry: (services) => new MismatchValidationRegistry(services),
     },
     files: {
         FileInfo: () => new FileInfoCache(),

@@ -51,37 +51,23 @@ export class MismatchValidator {
     }
 }
 
-function guard<N>(fn: (node: N, accept: ValidationAcceptor) => void | Promise<void>): (node: N, accept: ValidationAcceptor) => void | Promise<void> {
-    // A check that throws must not take the others down (half-typed text reaches every check).
-    // Synchronous checks stay synchronous: a promise per node and check costs more than most checks.
-    const fail = (err: unknown) => console.error('mismatch: a validation check failed:', err);
-    return (node, accept) => {
-        try {
-            const result = fn(node, accept);
-            if (result instanceof Promise) return result.catch(fail);
-        } catch (err) {
-            fail(err);
-        }
-    };
-}
-
 export function registerValidationChecks(services: MismatchServices): void {
     const registry = services.validation.ValidationRegistry;
     const v = services.validation.MismatchValidator;
     const files = services.files.FileInfo;
     const checks: ValidationChecks<MismatchAstType> = {
-        MismatchFile: guard((f: MismatchFile, a) => v.checkFile(f, a)),
-        Import: guard(checkImport),
-        Experiment: guard(checkSettings),
-        Body: guard(checkBody),
-        Dataset: [guard(checkSplitNames), guard(checkSplits), guard((d, a) => checkDatasetFile(d, files, a))],
-        Model: [guard((m, a) => checkModelFile(m, files, a)), guard(checkServerUrl)],
-        Decoding: guard(checkDecodingSeed),
-        Knowledge: [guard(checkKnowledgeSeed), guard(checkFewShot)],
-        Label: guard(checkFewShot),
-        Finetune: [guard((f, a) => checkFinetune(f, files, a)), guard(checkTrainer)],
-        Evaluate: [guard(checkLeakage), guard(checkEvaluateArms), guard(checkFewShot)],
-        Hypothesis: guard((h, a) => checkHypothesis(h, v.visible(documentOf(h).parseResult.value as MismatchFile), a)),
+        MismatchFile: (f: MismatchFile, a: ValidationAcceptor) => v.checkFile(f, a),
+        Import: checkImport,
+        Experiment: checkSettings,
+        Body: checkBody,
+        Dataset: [checkSplitNames, checkSplits, (d, a) => checkDatasetFile(d, files, a)],
+        Model: [(m, a) => checkModelFile(m, files, a), checkServerUrl],
+        Decoding: checkDecodingSeed,
+        Knowledge: [checkKnowledgeSeed, checkFewShot],
+        Label: checkFewShot,
+        Finetune: [(f, a) => checkFinetune(f, files, a), checkTrainer],
+        Evaluate: [checkLeakage, checkEvaluateArms, checkFewShot],
+        Hypothesis: (h, a) => checkHypothesis(h, v.visible(documentOf(h).parseResult.value as MismatchFile), a),
     };
     registry.register(checks, v);
 }
