@@ -18,7 +18,7 @@
 //   A wrong graph (the 7B-shaped file run with qwen2's NEOX RoPE): max |Δp| 0.8, argmax 1 of 34.
 // Bounds: F32 |Δ log p| < 2e-3; F16 |Δp| < 1e-2; Q8_0 |Δp| < 5e-2; argmax equal at ≥ 90% of the
 // positions. They separate a correct graph from a wrong one by more than 10×; a tighter F16/Q8_0
-// bound needs the two sides to run the identical kernels, which they do not.
+// bound would need the attention arithmetic of both sides to agree to the last bit, which it does not.
 import { describe, expect, it } from 'vitest';
 import { Session, packBatch } from '../../engine/train/native.js';
 import { readGguf, GgmlType } from '../../engine/train/gguf.js';
