@@ -12,7 +12,7 @@ import { renderResults } from './results.js';
 import { forStream } from './output.js';
 import { mixedProvenance } from '../engine/store/provenance.js';
 
-export async function reportCommand(file: string, opts: { html?: string; store?: string }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function reportCommand(file: string, opts: { html?: string; store?: string; verbose?: boolean }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
     const plan = await loadPlanOrReport(file, (s) => io.err.write(s + '\n'));
     if (!plan) {
         io.err.write(`mismatch report: ${file} has errors\n`);
@@ -28,7 +28,7 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         writeFileSync(opts.html, reportHtml(plan, results));
         io.out.write(`wrote ${resolve(opts.html)}\n`);
     } else {
-        io.out.write(forStream(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length }) + '\n', io.out as { isTTY?: boolean }));
+        io.out.write(forStream(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length, verbose: opts.verbose, plan }) + '\n', io.out as { isTTY?: boolean }));
         for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${h}: ${text} (results computed differently are compared here)\n`);
     }
     const stale = results.filter((r) => r.stale);
@@ -43,7 +43,8 @@ export function registerReport(program: Command): void {
         .argument('<file>', 'the .mismatch spec')
         .option('--html <out>', 'write an HTML report to this file')
         .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
-        .action(async (file: string, opts: { html?: string; store?: string }) => {
+        .option('--verbose', 'print every table: per replicate, per knowledge category, selective prediction, the knowledge grid, fine-tuning')
+        .action(async (file: string, opts: { html?: string; store?: string; verbose?: boolean }) => {
             process.exitCode = await reportCommand(file, opts);
         });
 }

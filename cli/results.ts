@@ -2,12 +2,22 @@
  * Rendering of run results for the terminal (cli-table3) and the `--json` shape of `mismatch run`.
  * Shared by `mismatch run` and `mismatch report`.
  */
-import Table from 'cli-table3';
-import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, HypothesisSeedResult, KnowledgeCheck, RunSummary, StepResult } from '../engine/results-types.js';
+import CliTable from 'cli-table3';
+import type { Plan } from '../language/plan-types.js';
+import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, FitCounts, HypothesisMetrics, HypothesisSeedResult, KnowledgeCheck, RunSummary, StepResult } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
+import { mixTrends } from '../engine/stats/linfit.js';
+import { tInterval } from '../engine/stats/index.js';
+import { formatNumber, formatP, formatPercent, formatInterval, formatPoints, hypothesisWords, isGeneratedId, stepTitles } from '../engine/format.js';
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-export const fmtP = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
+const pct = (x: number) => formatPercent(x, 1);
+
+/** cli-table3's default header style is red, which reads as an error: bold headers, plain borders (escape codes are stripped where colour is off). */
+class Table extends CliTable {
+    constructor(options: ConstructorParameters<typeof CliTable>[0]) {
+        super({ ...options, style: { head: ['bold'], border: [], ...options?.style } });
+    }
+}
 const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);
 
 export function outcomesTable(steps: StepResult[]): string | undefined {
@@ -22,7 +32,7 @@ export function outcomesTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
-const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+const num = (x: number | null | undefined, digits = 3) => formatNumber(x, digits);
 
 /** Selective prediction and hallucination metrics per arm (results made before they existed show —). */
 export function selectiveTable(steps: StepResult[]): string | undefined {
@@ -70,45 +80,50 @@ export function knowledgeTables(steps: StepResult[]): string | undefined {
     return parts.length ? parts.join('\n') : undefined;
 }
 
-/**
- * The hypotheses, effect first (difference in wrong-answer rate with its 95% interval), p second
- * (Holm-adjusted across the experiment's `familySize` hypotheses, raw beside it), then the verdict;
- * under the table, what was replicated, which test on how many independent units, and every note.
- */
-export function hypothesesTable(steps: StepResult[], familySize?: number): string | undefined {
-    const hs = adjustFamilyOf(steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics), familySize);
-    if (!hs.length) return undefined;
-    const t = new Table({ head: ['hypothesis', 'wrong A − B, pts (95% CI)', 'p', 'verdict', 'coverage'] });
-    const lines: string[] = [];
-    for (const r of hs) {
-        const h = r.metrics as HypothesisMetrics;
-        t.push([r.step, effectText(h), pText(h, fmtP), h.verdict, h.coverage === null ? 'raw' : pct(h.coverage)]);
-        lines.push(`  ${r.step}: ${replicationText(h)}; ${testText(h)}`);
-        for (const note of statements(h)) lines.push(`    ⚠ ${note}`);
-    }
-    let out = t.toString() + '\n' + lines.join('\n');
-    const multi = hs.filter((r) => (r.metrics as HypothesisMetrics).perSeed.length > 1);
-    if (multi.length) {
-        const s = new Table({ head: ['hypothesis', 'replicate', 'wrong A − B, pts (95% CI)', 'own McNemar p (raw)', 'discordant b/c', 'coverage'] });
-        for (const r of multi) {
-            for (const x of (r.metrics as HypothesisMetrics).perSeed) {
-                s.push([r.step, x.seed + 1, `${((x.wrongRateA - x.wrongRateB) * 100).toFixed(1)} (${x.ci95.map((v) => (v * 100).toFixed(1)).join(', ')})`, fmtP(x.p), `${x.discordant.b}/${x.discordant.c}`, x.coverage === null ? 'raw' : pct(x.coverage)]);
-            }
+/** Each replicate's own comparison of a replicated hypothesis (raw p of that replicate alone). */
+export function perReplicateTable(steps: StepResult[]): string | undefined {
+    const multi = steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics && (r.metrics as HypothesisMetrics).perSeed?.length > 1);
+    if (!multi.length) return undefined;
+    const s = new Table({ head: ['hypothesis', 'replicate', 'wrong A − B, pts (95% CI)', 'own McNemar p (raw)', 'discordant b/c', 'coverage'] });
+    for (const r of multi) {
+        for (const x of (r.metrics as HypothesisMetrics).perSeed) {
+            s.push([r.step, x.seed + 1, `${formatPoints(x.wrongRateA - x.wrongRateB)} ${formatInterval(x.ci95, formatPoints)}`.trim(), formatP(x.p), `${x.discordant.b}/${x.discordant.c}`, x.coverage === null ? 'raw' : pct(x.coverage)]);
         }
-        out += `\nPer replicate\n${s.toString()}`;
     }
-    return out;
+    return s.toString();
 }
 
 export function finetuneTable(steps: StepResult[]): string | undefined {
     const fs = steps.filter((r) => r.kind === 'finetune' && r.status === 'done' && r.metrics);
     if (!fs.length) return undefined;
-    const t = new Table({ head: ['finetune', 'loss', 'epochs', 'steps', 'seconds'] });
+    const t = new Table({ head: ['finetune', 'loss', 'epochs', 'steps', 'seconds', 'train acc. (base → tuned)', 'Known', 'Unknown', 'Unknown share'] });
     for (const r of fs) {
         const m = r.metrics as FinetuneMetrics;
-        t.push([r.step + seedTag(r), `${m.lossStart?.toFixed?.(2) ?? '?'} → ${m.lossEnd?.toFixed?.(2) ?? '?'}`, m.epochs, m.steps, m.trainSeconds?.toFixed?.(1) ?? '']);
+        const f = m.fit;
+        const fitText = (c: FitCounts | undefined) => (c && c.total ? `${pct(c.base / c.total)} → ${pct(c.fitted / c.total)}` : '—');
+        const flag = (r.warnings ?? []).some((w) => w.startsWith('the fine-tune did not fit')) ? ' ⚠ not fitted' : '';
+        t.push([r.step + seedTag(r), `${m.lossStart?.toFixed?.(2) ?? '?'} → ${m.lossEnd?.toFixed?.(2) ?? '?'}`, m.epochs, m.steps, m.trainSeconds?.toFixed?.(1) ?? '', fitText(f?.all) + flag, fitText(f?.known), fitText(f?.unknown), f?.unknownShare === undefined ? '—' : pct(f.unknownShare)]);
     }
     return t.toString();
+}
+
+/** Test accuracy against the fine-tunes' Unknown share, with the least-squares line (Gekhman et al. 2024). */
+export function mixTrendText(steps: StepResult[]): string | undefined {
+    const trends = mixTrends(steps);
+    if (!trends.length) return undefined;
+    const parts: string[] = [];
+    for (const tr of trends) {
+        const t = new Table({ head: ['arm', 'Unknown share', 'test accuracy per replicate', 'mean'] });
+        const arms = [...new Set(tr.points.map((p) => p.arm))];
+        for (const arm of arms) {
+            const ps = tr.points.filter((p) => p.arm === arm);
+            t.push([arm, pct(ps[0].unknownShare), ps.map((p) => pct(p.accuracy)).join(', '), pct(ps.reduce((s, p) => s + p.accuracy, 0) / ps.length)]);
+        }
+        const f = tr.fit;
+        const pts = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
+        parts.push(`${tr.evaluation}\n${t.toString()}\n  accuracy = ${pts(f.intercept)}% ${f.slope < 0 ? '−' : '+'} ${pts(Math.abs(f.slope))} pts × Unknown share; slope ${pts(f.slope)} pts per 100% Unknown (95% CI ${pts(f.slopeCi[0])} to ${pts(f.slopeCi[1])}, t with ${f.df} df), R² ${Number.isFinite(f.r2) ? f.r2.toFixed(2) : '—'}, ${f.n} points (fine-tune × replicate)`);
+    }
+    return parts.join('\n');
 }
 
 /** Honesty checks of the embedded pretrained models (embedded: engine/models/pretrain.ts). */
@@ -123,18 +138,114 @@ export function knowledgeCheckTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
-/** Everything printed after a run (or by `report` without --html). */
-export function renderResults(steps: StepResult[], options: { familySize?: number } = {}): string {
+/**
+ * The answer first: each hypothesis in words with its verdict, the effect (difference in
+ * wrong-answer rate, A − B) with its 95% interval, p (Holm-adjusted across the experiment's
+ * hypotheses, raw beside it), what was replicated and which test on how many units, then its notes.
+ * `words(id)` gives the hypothesis as written (absent: the step's name); `named(id)`: the step has a
+ * name of its own, shown beside the words.
+ */
+export function verdictsText(steps: StepResult[], familySize?: number, words: (id: string) => string | undefined = () => undefined, named: (id: string) => boolean = () => true): string | undefined {
+    const hs = adjustFamilyOf(steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics), familySize);
+    if (!hs.length) return undefined;
+    const mark: Record<string, string> = { holds: '✓', 'does not hold': '✗', inconclusive: '?' };
+    const lines: string[] = [];
+    for (const r of hs) {
+        const h = r.metrics as HypothesisMetrics;
+        const said = words(r.step);
+        lines.push(`${mark[h.verdict] ?? '·'} ${h.verdict.toUpperCase()}: ${said ?? r.step}${said && named(r.step) ? ` (${r.step})` : ''}`);
+        lines.push(`    wrong-answer rate A − B ${effectText(h)} (95% interval) · ${pText(h)}${h.coverage === null ? '' : ` · at ${pct(h.coverage)} matched coverage`}`);
+        lines.push(`    ${replicationText(h)}; ${testText(h)}`);
+        for (const note of statements(h)) lines.push(`    ⚠ ${note}`);
+    }
+    return lines.join('\n');
+}
+
+/**
+ * Per evaluation, one row per arm aggregated over the replicates: the mean share of each outcome
+ * (percent) with its 95% t interval across replicates, clipped to [0, 100] (a share cannot leave
+ * it; one replicate: its value alone), and the mean AURC.
+ */
+export function armSummaryTable(steps: StepResult[]): string | undefined {
+    const evals = steps.filter((r) => r.kind === 'evaluate' && r.status === 'done' && r.metrics);
+    if (!evals.length) return undefined;
+    const byEvaluation = new Map<string, Map<string, ArmMetrics[]>>();
+    for (const r of evals) {
+        const arms = byEvaluation.get(r.step) ?? new Map<string, ArmMetrics[]>();
+        for (const a of (r.metrics as EvaluateMetrics).arms) arms.set(a.arm, [...(arms.get(a.arm) ?? []), a]);
+        byEvaluation.set(r.step, arms);
+    }
+    const percent = (x: number) => formatNumber(100 * Math.min(1, Math.max(0, x)), 1);
+    const cell = (xs: number[]) => {
+        const v = xs.filter(Number.isFinite);
+        if (!v.length) return '—';
+        const t = tInterval(v);
+        return v.length > 1 ? `${percent(t.mean)} ${formatInterval(t.ci, percent)}` : percent(t.mean);
+    };
     const parts: string[] = [];
-    const add = (title: string, s: string | undefined) => s && parts.push(`${title}\n${s}`);
-    add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(steps));
-    add('Fine-tuning', finetuneTable(steps));
-    add('Outcomes', outcomesTable(steps));
-    add('Outcome × knowledge', knowledgeTables(steps));
-    add('Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)', selectiveTable(steps));
-    add('Teacher × student knowledge grid', gridTables(steps));
-    add('Hypotheses (one-sided in the stated direction; p Holm-adjusted across the experiment\'s hypotheses)', hypothesesTable(steps, options.familySize));
-    const warnings = steps.flatMap((r) => (r.warnings ?? []).map((w) => `  ⚠ ${r.step}${seedTag(r)}: ${w}`));
+    for (const [evaluation, arms] of byEvaluation) {
+        const unit = '%';
+        const t = new Table({ head: ['arm', 'runs', 'questions', `✗ wrong ${unit}`, `✓ correct ${unit}`, `∅ abstained ${unit}`, `· empty ${unit}`, `wrong/answered ${unit}`, 'AURC'] });
+        for (const [arm, xs] of arms) {
+            const share = (f: (a: ArmMetrics) => number) => cell(xs.map((a) => (a.total ? f(a) / a.total : NaN)));
+            const aurc = xs.map((a) => a.aurc).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x));
+            const totals = [...new Set(xs.map((a) => a.total))];
+            t.push([
+                arm,
+                xs.length,
+                totals.length === 1 ? totals[0] : `${Math.min(...totals)}–${Math.max(...totals)}`,
+                cell(xs.map((a) => a.wrongRate)),
+                share((a) => a.correct),
+                share((a) => a.abstained),
+                share((a) => a.empty ?? 0),
+                cell(xs.map((a) => a.wrongAnsweredRate)),
+                aurc.length ? formatNumber(aurc.reduce((x, y) => x + y, 0) / aurc.length) : '—',
+            ]);
+        }
+        parts.push(`${evaluation}\n${t.toString()}`);
+    }
+    return parts.join('\n');
+}
+
+export interface RenderOptions {
+    /** The number of hypotheses the experiment states (the Holm family). */
+    familySize?: number;
+    /** Every table: per replicate, per knowledge category, selective prediction, the grid, fine-tuning. */
+    verbose?: boolean;
+    /** The plan the results belong to: unnamed steps are shown by their text, hypotheses in words. */
+    plan?: Pick<Plan, 'steps'>;
+}
+
+/**
+ * Everything printed after a run (or by `report` without --html): the verdicts first, then the
+ * outcomes per arm over the replicates; the per-replicate and per-knowledge tables with `verbose`.
+ * Step ids stay what the store and `--json` use; the text shows the names people read.
+ */
+export function renderResults(steps: StepResult[], options: RenderOptions = {}): string {
+    const title = stepTitles(options.plan?.steps ?? []);
+    const byId = new Map((options.plan?.steps ?? []).map((s) => [s.id, s]));
+    const shown = steps.map((r) => ({ ...r, step: title(r.step) }));
+    const words = new Map(steps.map((r) => [title(r.step), byId.has(r.step) ? hypothesisWords(byId.get(r.step)!) : undefined]));
+    const named = new Set(steps.filter((r) => byId.has(r.step) && !isGeneratedId(byId.get(r.step)!)).map((r) => r.step));
+    const parts: string[] = [];
+    const add = (heading: string, s: string | undefined) => s && parts.push(`${heading}\n${s}`);
+    const n = options.familySize ?? steps.filter((r) => r.kind === 'hypothesis').length;
+    add(`Hypotheses: verdicts (one-sided in the stated direction${n > 1 ? `; p Holm-adjusted across the experiment's ${n} hypotheses, raw beside it` : ''})`, verdictsText(shown, options.familySize, (id) => words.get(id), (id) => named.has(id)));
+    const replicates = new Set(steps.filter((r) => r.kind === 'evaluate' && r.status === 'done').map((r) => r.seedIndex ?? 0)).size;
+    add(`Outcomes per arm (% of the questions${replicates > 1 ? `: mean over ${replicates} replicates [95% t interval across them]` : ''})`, armSummaryTable(shown));
+    if (options.verbose) {
+        add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(shown));
+        add('Fine-tuning', finetuneTable(shown));
+        add('Outcomes per replicate', outcomesTable(shown));
+        add('Outcome × knowledge', knowledgeTables(shown));
+        add('Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)', selectiveTable(shown));
+        add('Teacher × student knowledge grid', gridTables(shown));
+        add('Hypotheses per replicate', perReplicateTable(shown));
+    } else {
+        const more = [knowledgeCheckTable, finetuneTable, outcomesTable, knowledgeTables, selectiveTable, gridTables].some((f) => f(shown) !== undefined);
+        if (more) parts.push('Per-replicate, per-knowledge, selective-prediction, grid, fine-tuning and knowledge-check tables: --verbose, or `mismatch report --html`.');
+    }
+    const warnings = shown.flatMap((r) => (r.warnings ?? []).map((w) => `  ⚠ ${r.step}${seedTag(r)}: ${w}`));
     if (warnings.length) parts.push(`Warnings\n${warnings.join('\n')}`);
     return parts.join('\n\n');
 }
@@ -188,5 +299,6 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
         ...(h.design ? { design: h.design } : {}),
         ...(statements(h).length ? { notes: statements(h) } : {}),
     }));
-    return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(summary.error ? { error: summary.error.message } : {}) };
+    const trends = mixTrends(summary.steps).map((t) => ({ evaluation: t.evaluation, points: t.points, fit: { ...t.fit, slopeCi: t.fit.slopeCi.map((x) => (Number.isFinite(x) ? x : null)) } }));
+    return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(trends.length ? { accuracyVsUnknown: trends } : {}), ...(summary.error ? { error: summary.error.message } : {}) };
 }

@@ -17,6 +17,7 @@ import type { EngineEvent } from '../engine/events.js';
 import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
 import { jsonSummary, renderResults } from './results.js';
+import { stepTitles } from '../engine/format.js';
 import { forStream, jsonError, type JsonError } from './output.js';
 import { setPathPolicy } from '../language/validation/path-policy.js';
 
@@ -26,6 +27,8 @@ export interface RunCliOptions {
     step?: string;
     to?: string;
     json?: boolean;
+    /** Every table (per replicate, per knowledge category, …), not only the verdicts and the outcomes per arm. */
+    verbose?: boolean;
     store?: string;
     threads?: string | number;
     gpu?: string;
@@ -51,12 +54,14 @@ export function defaultStore(file: string): string {
     return join(dirname(resolve(file)), '.mismatch');
 }
 
-function label(e: { step: string; seedIndex?: number }): string {
-    return e.seedIndex === undefined ? e.step : `${e.step} (seed ${e.seedIndex})`;
+function label(e: { step: string; seedIndex?: number }, title: (id: string) => string = (id) => id): string {
+    return e.seedIndex === undefined ? title(e.step) : `${title(e.step)} (seed ${e.seedIndex})`;
 }
 
 /** Renders engine events: bars on a TTY, plain lines elsewhere. Returns a stop function. */
-export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { onEvent: (e: EngineEvent) => void; stop: () => void } {
+export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean, title: (id: string) => string = (id) => id): { onEvent: (e: EngineEvent) => void; stop: () => void } {
+    // Steps by the names people read (unnamed ones by their text); the events carry the ids.
+    const name = (e: { step: string; seedIndex?: number }) => label(e, title);
     if (!tty) {
         const lastPct = new Map<string, number>();
         const lastJob = new Map<string, string>();
@@ -65,11 +70,11 @@ export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { on
             onEvent: (e) => {
                 switch (e.type) {
                     case 'step-started':
-                        line(`▶ ${label(e)} (${e.kind})`);
+                        line(`▶ ${name(e)} (${e.kind})`);
                         break;
                     case 'step-progress': {
                         const p = e.total ? Math.floor((10 * e.done) / e.total) : 0;
-                        const k = label(e);
+                        const k = name(e);
                         // a step waiting for an external trainer says once what to run and where the adapter goes
                         if (e.unit === 'job' && e.message) {
                             if (lastJob.get(k) !== e.message) line(`  ${k}: ${e.message}`);
@@ -83,16 +88,16 @@ export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { on
                         break;
                     }
                     case 'step-finished':
-                        line(`✓ ${label(e)} ${e.result.seconds.toFixed(1)} s`);
+                        line(`✓ ${name(e)} ${e.result.seconds.toFixed(1)} s`);
                         break;
                     case 'step-cached':
-                        line(`↺ ${label(e)} (cached)`);
+                        line(`↺ ${name(e)} (cached)`);
                         break;
                     case 'step-failed':
-                        line(`✗ ${label(e)}: ${e.error.message}`);
+                        line(`✗ ${name(e)}: ${e.error.message}`);
                         break;
                     case 'log':
-                        if (e.level !== 'info') line(`  ${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? label(e as { step: string }) + ': ' : ''}${e.message}`);
+                        if (e.level !== 'info') line(`  ${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? name(e as { step: string }) + ': ' : ''}${e.message}`);
                         break;
                 }
             },
@@ -105,7 +110,7 @@ export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { on
     );
     const bars = new Map<string, cliProgress.SingleBar>();
     const bar = (e: { step: string; seedIndex?: number }) => {
-        const k = label(e);
+        const k = name(e);
         let b = bars.get(k);
         if (!b) {
             b = multi.create(1, 0, { status: '▶', name: k.padEnd(18), unit: '', message: '' });
@@ -137,7 +142,7 @@ export function progressRenderer(stream: NodeJS.WriteStream, tty: boolean): { on
                     bar(e).update({ status: '✗', message: e.error.message.split('\n')[0].slice(0, 80) });
                     break;
                 case 'log':
-                    if (e.level !== 'info') multi.log(`${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? label(e as { step: string }) + ': ' : ''}${e.message}\n`);
+                    if (e.level !== 'info') multi.log(`${e.level === 'warn' ? '⚠' : '✗'} ${e.step ? name(e as { step: string }) + ': ' : ''}${e.message}\n`);
                     break;
             }
         },
@@ -195,7 +200,7 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
     const progressStream = opts.json ? io.err : io.out;
-    const renderer = progressRenderer(progressStream, !!progressStream.isTTY && !process.env.CI);
+    const renderer = progressRenderer(progressStream, !!progressStream.isTTY && !process.env.CI, stepTitles(plan.steps));
     let summary: RunSummary;
     try {
         summary = await runExperiment(plan, {
@@ -218,13 +223,13 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     }
     if (opts.json) io.out.write(JSON.stringify({ ...jsonSummary(summary), diagnostics }, null, 2) + '\n');
     else {
-        const text = renderResults(summary.steps, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length });
+        const text = renderResults(summary.steps, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length, verbose: opts.verbose, plan });
         if (text) io.out.write(forStream('\n' + text + '\n', io.out));
         const cached = summary.steps.filter((s) => s.cached).length;
         io.out.write(`\n${summary.status} in ${summary.seconds.toFixed(1)} s · ${summary.steps.length} steps, ${cached} from the store (${summary.storeDir})\n`);
     }
     if (summary.error) err(`mismatch run: ${summary.error.message}`);
-    for (const s of summary.steps) if (s.status === 'failed' && s.error && !opts.json) err(`✗ ${label(s)}: ${s.error.message}`);
+    for (const s of summary.steps) if (s.status === 'failed' && s.error && !opts.json) err(`✗ ${label(s, stepTitles(plan.steps))}: ${s.error.message}`);
     if (summary.status === 'cancelled') return terminated ? EXIT.terminated : EXIT.cancelled;
     if (summary.status === 'failed') return EXIT.error;
     if (opts.failOnHypothesis && summary.hypotheses.some((h) => h.verdict !== 'holds')) return EXIT.hypothesis;
@@ -241,6 +246,7 @@ export function registerRun(program: Command): void {
         .option('--step <name>', 'run this step and the inputs it needs')
         .option('--to <name>', 'run every step up to and including this one')
         .option('--json', 'print the results as JSON on stdout (progress goes to stderr)')
+        .option('--verbose', 'print every table: per replicate, per knowledge category, selective prediction, the knowledge grid, fine-tuning')
         .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
         .option('--threads <n>', 'CPU threads for inference and training (default: every core but one, at most 8)')
         .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')

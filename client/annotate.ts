@@ -15,6 +15,7 @@ import type {
     StepResult,
 } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
+import { formatP, formatPercent as formatPct, formatSeconds, stepTitle } from '../engine/format.js';
 
 /** How the after-line text is colored. */
 export type Tone = 'neutral' | 'holds' | 'does-not-hold' | 'inconclusive' | 'stale' | 'error' | 'running';
@@ -46,34 +47,11 @@ export interface LiveState {
 
 const SEP = ' · ';
 
-/** 2 significant digits, never exponent above 0.001: 0.41, 0.003, 0.041; exponent below. */
-export function formatP(p: number): string {
-    if (!Number.isFinite(p)) return String(p);
-    if (p === 0) return '0';
-    if (p < 0.001) {
-        const [m, e] = p.toExponential(1).split('e');
-        return `${m}e${e}`;
-    }
-    if (p >= 0.995) return '1';
-    return String(Number(p.toPrecision(2)));
-}
+export { formatP, formatSeconds } from '../engine/format.js';
 
-export function formatSeconds(s: number): string {
-    if (!Number.isFinite(s) || s < 0) return '?';
-    if (s < 10) return `${Number(s.toFixed(1))} s`;
-    if (s < 60) return `${Math.round(s)} s`;
-    if (s < 3600) {
-        const m = Math.floor(s / 60);
-        const r = Math.round(s - m * 60);
-        return r ? `${m} min ${r} s` : `${m} min`;
-    }
-    const h = Math.floor(s / 3600);
-    const m = Math.round((s - h * 3600) / 60);
-    return m ? `${h} h ${m} min` : `${h} h`;
-}
-
+/** Percent with no decimals unless asked: the after-line texts are short. */
 export function formatPercent(x: number, digits = 0): string {
-    return `${(x * 100).toFixed(digits)}%`;
+    return formatPct(x, digits);
 }
 
 function formatLoss(x: number): string {
@@ -132,7 +110,7 @@ function footer(step: Step, results: StepResult[]): string {
     if (r.finishedAt) parts.push(`computed ${r.finishedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`);
     parts.push(`key \`${r.key.slice(0, 12)}\``);
     const warnings = [...new Set(results.flatMap((x) => x.warnings ?? []))];
-    const lines = [`*${step.kind} \`${step.id}\`*: ${parts.join(SEP)}`];
+    const lines = [`*${step.kind} \`${stepTitle(step)}\`*: ${parts.join(SEP)}`];
     if (results.some((x) => x.stale)) lines.push('', '**Stale**: the step changed since this result was computed (greyed until re-run).');
     for (const w of warnings) lines.push('', `⚠ ${esc(w)}`);
     return lines.join('\n');
@@ -193,7 +171,7 @@ function finetuneAnnotation(step: Step, results: StepResult[]): { text: string; 
         .filter((r) => isFinetune(r.metrics))
         .map((r) => {
             const m = r.metrics as FinetuneMetrics;
-            return [seedLabel(r) || step.id, formatLoss(m.lossStart), formatLoss(m.lossEnd), m.epochs, m.steps, formatSeconds(m.trainSeconds), Math.round(m.tokensPerSecond)];
+            return [seedLabel(r) || stepTitle(step), formatLoss(m.lossStart), formatLoss(m.lossEnd), m.epochs, m.steps, formatSeconds(m.trainSeconds), Math.round(m.tokensPerSecond)];
         });
     let hover = table(['run', 'loss start', 'loss end', 'epochs', 'steps', 'time', 'tokens/s'], rows);
     const curve = ms[0]!.curve ?? [];
@@ -222,7 +200,7 @@ function labelAnnotation(step: Step, results: StepResult[], plan: Plan): { text:
     if (pairs.length > 1) text += ` (sum of ${pairs.length} seeds)`;
     const rows = pairs.map((r) => {
         const m = r.metrics as LabelMetrics;
-        return [seedLabel(r) || step.id, m.total, m.kept, m.replaced, m.total ? formatPercent(m.replaced / m.total, 1) : '–'];
+        return [seedLabel(r) || stepTitle(step), m.total, m.kept, m.replaced, m.total ? formatPercent(m.replaced / m.total, 1) : '–'];
     });
     return { text, hover: table(['labels', 'total', 'kept (own answer was right)', `replaced${otherwise ? ` by “${esc(otherwise)}”` : ''}`, 'replaced share'], rows) };
 }
@@ -293,7 +271,7 @@ function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string
     const a = step.kind === 'hypothesis' ? step.params.a : 'A';
     const b = step.kind === 'hypothesis' ? step.params.b : 'B';
     let hover =
-        `**${esc(m.name || step.id)}**: ${m.verdict}\n\n` +
+        `**${esc(m.name || stepTitle(step))}**: ${m.verdict}\n\n` +
         `- effect: wrong-answer rate of ${esc(a)} minus ${esc(b)}: ${effectText(m)}${m.effect ? ` (95% ${esc(m.effect.interval)})` : ''}\n` +
         `- ${pText(m, formatP)}, one-sided, α = ${m.alpha}${m.family && m.family.size > 1 ? `; verdict before the correction: ${m.family.verdictUnadjusted}` : ''}\n` +
         `- replicated: ${esc(replicationText(m))}\n` +
@@ -313,7 +291,7 @@ function worldAnnotation(step: Step, results: StepResult[]): { text: string; hov
     const text = `${m.entities} entities${SEP}${m.facts} facts${rel.length ? `${SEP}${rel.length} relation${rel.length > 1 ? 's' : ''}` : ''}`;
     const rows: (string | number)[][] = [['entities', m.entities], ['facts', m.facts], ['relations', rel.map(esc).join(', ') || '–']];
     if (typeof m.chance === 'number') rows.push(['chance level of a guess', formatPercent(m.chance, 1)]);
-    return { text, hover: table(['world', step.id], rows) };
+    return { text, hover: table(['world', stepTitle(step)], rows) };
 }
 
 function datasetAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
@@ -324,7 +302,7 @@ function datasetAnnotation(step: Step, results: StepResult[]): { text: string; h
     if (m.duplicatesDropped) parts.push(`${m.duplicatesDropped} duplicates dropped`);
     const rows: (string | number)[][] = [['questions', m.total], ...splits.map(([k, v]): (string | number)[] => [`split ${esc(k)}`, v])];
     if (m.duplicatesDropped !== undefined) rows.push(['duplicates dropped', m.duplicatesDropped]);
-    return { text: parts.join(SEP), hover: table(['dataset', step.id], rows) };
+    return { text: parts.join(SEP), hover: table(['dataset', stepTitle(step)], rows) };
 }
 
 /** Fallback for kinds without a dedicated text (world, dataset, knowledge…): a few numbers. */
@@ -344,7 +322,7 @@ function genericAnnotation(step: Step, results: StepResult[]): { text: string; h
         .slice(0, 5)
         .map(([k, v]) => `${k} ${v}`)
         .join(SEP);
-    return { text, hover: table(['', step.id], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
+    return { text, hover: table(['', stepTitle(step)], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
 }
 
 // --- entry point -----------------------------------------------------------------------------
@@ -371,10 +349,10 @@ export function annotate(plan: Plan, results: readonly StepResult[], live: LiveS
             const detail = total ? ` (${done ?? 0}/${total}${unit ? ` ${unit}` : ''})` : '';
             const seed = seedIndex !== undefined && plan.seeds > 1 ? ` · seed ${seedIndex + 1}/${plan.seeds}` : '';
             if (unit === 'job' && live.running.message) {
-                out.push({ ...base, text: `⏳ waiting for the trainer's adapter${seed}`, tone: 'running', stale: false, hover: `\`${step.id}\` is ${live.running.message}` });
+                out.push({ ...base, text: `⏳ waiting for the trainer's adapter${seed}`, tone: 'running', stale: false, hover: `\`${stepTitle(step)}\` is ${live.running.message}` });
                 continue;
             }
-            out.push({ ...base, text: `⟳ running${pct}${detail}${seed}`, tone: 'running', stale: false, hover: `\`${step.id}\` is running.` });
+            out.push({ ...base, text: `⟳ running${pct}${detail}${seed}`, tone: 'running', stale: false, hover: `\`${stepTitle(step)}\` is running.` });
             continue;
         }
         const list = (byStep.get(step.id) ?? []).slice().sort((a, b) => (a.seedIndex ?? -1) - (b.seedIndex ?? -1));
@@ -386,19 +364,19 @@ export function annotate(plan: Plan, results: readonly StepResult[], live: LiveS
                 text: `✗ failed: ${message.split('\n')[0]}`,
                 tone: 'error',
                 stale: !!failed.stale,
-                hover: `**${step.kind} \`${step.id}\` failed**${failed.seedIndex !== undefined ? ` (${seedLabel(failed)})` : ''}\n\n${esc(message)}${failed.error?.detail ? `\n\n\`\`\`\n${failed.error.detail}\n\`\`\`` : ''}`,
-                diagnostic: { message: `${step.kind} ${step.id} failed: ${message}`, range: step.nameRange },
+                hover: `**${step.kind} \`${stepTitle(step)}\` failed**${failed.seedIndex !== undefined ? ` (${seedLabel(failed)})` : ''}\n\n${esc(message)}${failed.error?.detail ? `\n\n\`\`\`\n${failed.error.detail}\n\`\`\`` : ''}`,
+                diagnostic: { message: `${step.kind} ${stepTitle(step)} failed: ${message}`, range: step.nameRange },
             });
             continue;
         }
         if (live.queued?.includes(step.id) && !list.some((r) => r.status === 'done' && !r.stale)) {
-            out.push({ ...base, text: '… queued', tone: 'running', stale: false, hover: `\`${step.id}\` will run in the current run.` });
+            out.push({ ...base, text: '… queued', tone: 'running', stale: false, hover: `\`${stepTitle(step)}\` will run in the current run.` });
             continue;
         }
         const done = list.filter((r) => r.status === 'done');
         if (!done.length) {
             const cancelled = list.find((r) => r.status === 'cancelled');
-            if (cancelled) out.push({ ...base, text: '■ cancelled', tone: 'stale', stale: false, hover: `\`${step.id}\` was cancelled; run again to resume.` });
+            if (cancelled) out.push({ ...base, text: '■ cancelled', tone: 'stale', stale: false, hover: `\`${stepTitle(step)}\` was cancelled; run again to resume.` });
             continue;
         }
         let shown: { text: string; hover: string; tone?: Tone } | undefined;

@@ -10,6 +10,7 @@ import type { EngineApi } from './engine-host.js';
 import { runSettings } from './settings.js';
 import type { SpecState, Specs } from './specs.js';
 import type { FromWebview, RecordSet, StepRow, ToWebview, ViewData } from './webview/protocol.js';
+import { stepTitles } from '../engine/format.js';
 
 const STYLE = `
 body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); background: var(--vscode-editor-background); padding: 0 16px 24px; }
@@ -137,15 +138,16 @@ export class ResultsView implements vscode.Disposable {
         if (!plan) return { ...base, empty: state.errors ? `The spec has ${state.errors} error(s): fix them to see its results.` : 'No plan yet.' };
         const results = state.results;
         if (!results.length) return { ...base, empty: 'No results yet: run the experiment ("Mismatch: Run Experiment").' };
+        const title = stepTitles(plan.steps);
         const steps: StepRow[] = plan.steps.map((s) => {
             const rs = results.filter((r) => r.step === s.id);
             const ann = state.annotations.find((a) => a.step === s.id);
             const status = rs.length ? (rs.some((r) => r.status === 'failed') ? 'failed' : rs.every((r) => r.status === 'done') ? 'done' : rs[0]!.status) : 'not run';
-            return { step: s.id, kind: s.kind, line: s.range.start.line + 1, status, seconds: rs.reduce((a, r) => a + (r.seconds || 0), 0), summary: ann?.text ?? '', stale: rs.some((r) => r.stale), instances: rs.length };
+            return { step: s.id, title: title(s.id), kind: s.kind, line: s.range.start.line + 1, status, seconds: rs.reduce((a, r) => a + (r.seconds || 0), 0), summary: ann?.text ?? '', stale: rs.some((r) => r.stale), instances: rs.length };
         });
         const hypotheses = results
             .filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics && 'verdict' in r.metrics)
-            .map((r) => ({ ...(r.metrics as HypothesisMetrics), step: r.step, stale: !!r.stale }));
+            .map((r) => ({ ...(r.metrics as HypothesisMetrics), step: r.step, title: title(r.step), stale: !!r.stale }));
         const records = await this.records(results);
         let plots: ViewData['plots'] = [];
         let plotError: string | undefined;

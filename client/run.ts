@@ -9,7 +9,7 @@ import type { Plan } from '../language/plan-types.js';
 import type { RunSummary } from '../engine/results-types.js';
 import type { EngineEvent } from '../engine/events.js';
 import { runInWorker, type EngineApi } from './engine-host.js';
-import { formatSeconds } from './annotate.js';
+import { formatSeconds, stepTitles } from '../engine/format.js';
 import { runSettings, withDefaultServerUrl } from './settings.js';
 import type { SpecState, Specs } from './specs.js';
 import { LagMonitor, type LagStats } from './lag.js';
@@ -165,7 +165,8 @@ export class Runner implements vscode.Disposable {
         );
         const summary = record.summary;
         if (summary?.status === 'done') {
-            const verdicts = summary.hypotheses.map((h) => `${h.step}: ${h.verdict}`).join('; ');
+            const title = stepTitles(plan.steps);
+            const verdicts = summary.hypotheses.map((h) => `${title(h.step)}: ${h.verdict}`).join('; ');
             void vscode.window
                 .showInformationMessage(`Mismatch: ${plan.experiment} done in ${formatSeconds(summary.seconds)}${verdicts ? `. ${verdicts}` : ''}`, 'Open Results')
                 .then((c) => c && vscode.commands.executeCommand('mismatch.openResults', doc.uri));
@@ -205,7 +206,11 @@ class ProgressTracker {
         private readonly log: vscode.LogOutputChannel,
     ) {
         state.live = {};
+        this.title = stepTitles(plan.steps);
     }
+
+    /** Display names (unnamed steps by their text); events and the store keep the ids. */
+    private readonly title: (id: string) => string;
 
     private seedText(seedIndex?: number): string {
         return seedIndex !== undefined && this.plan.seeds > 1 ? ` (seed ${seedIndex + 1}/${this.plan.seeds})` : '';
@@ -257,7 +262,7 @@ class ProgressTracker {
             case 'step-started':
                 this.stepStarted = Date.now();
                 this.tokensPerSecond = undefined;
-                this.label = `${e.kind} ${e.step}${this.seedText(e.seedIndex)}`;
+                this.label = `${e.kind} ${this.title(e.step)}${this.seedText(e.seedIndex)}`;
                 this.state.live = { ...this.state.live, running: { step: e.step, seedIndex: e.seedIndex } };
                 this.log.info(`▶ ${this.label}`);
                 this.report(0, this.label);
@@ -280,10 +285,10 @@ class ProgressTracker {
             case 'step-cached':
             case 'step-finished':
                 this.completed++;
-                this.log.info(`${e.type === 'step-cached' ? '↺ cached' : '✓ done'} ${e.kind} ${e.step}${this.seedText(e.seedIndex)}${e.type === 'step-finished' ? ` in ${formatSeconds(e.result.seconds)}` : ''}`);
+                this.log.info(`${e.type === 'step-cached' ? '↺ cached' : '✓ done'} ${e.kind} ${this.title(e.step)}${this.seedText(e.seedIndex)}${e.type === 'step-finished' ? ` in ${formatSeconds(e.result.seconds)}` : ''}`);
                 this.specs.mergeResult(this.state, e.result);
                 this.finishInstance(e.step);
-                this.report(0, `${e.step} done`);
+                this.report(0, `${this.title(e.step)} done`);
                 break;
             case 'step-failed':
                 this.completed++;

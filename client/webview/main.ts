@@ -4,6 +4,7 @@
 // Colors follow the VS Code theme through its CSS variables, re-read when the theme changes.
 import embedImport, { type EmbedOptions, type Result, type VisualizationSpec } from 'vega-embed';
 import type { FromWebview, RecordSet, ToWebview, ViewData } from './protocol.js';
+import { formatP, formatSeconds } from '../../engine/format.js';
 
 // vega-embed's types are CommonJS-flavoured under NodeNext; esbuild hands us the ESM default.
 type Embed = (el: HTMLElement, spec: VisualizationSpec, opts: EmbedOptions) => Promise<Result>;
@@ -54,20 +55,8 @@ function themeConfig(): Record<string, unknown> {
     };
 }
 
-function fmtSeconds(s: number): string {
-    if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-    return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
-}
-
-function fmtP(p: number): string {
-    if (p === 0) return '0';
-    if (p < 0.001) return p.toExponential(1);
-    return String(Number(p.toPrecision(2)));
-}
-
-function stepLink(step: string): HTMLElement {
-    const a = h('a', { class: 'step', title: 'Show in the spec' }, step);
+function stepLink(step: string, title = step): HTMLElement {
+    const a = h('a', { class: 'step', title: 'Show in the spec' }, title);
     a.addEventListener('click', () => vscode.postMessage({ type: 'reveal', step }));
     return a;
 }
@@ -79,11 +68,11 @@ function stepsTable(data: ViewData): HTMLElement {
             h(
                 'tr',
                 s.stale ? { class: 'stale' } : {},
-                h('td', {}, stepLink(s.step)),
+                h('td', {}, stepLink(s.step, s.title)),
                 h('td', {}, s.kind),
                 h('td', { class: 'num' }, String(s.line)),
                 h('td', {}, s.stale ? `${s.status} (stale)` : s.status),
-                h('td', { class: 'num' }, s.instances ? fmtSeconds(s.seconds) : ''),
+                h('td', { class: 'num' }, s.instances ? formatSeconds(s.seconds) : ''),
                 h('td', {}, s.summary),
             ),
         );
@@ -100,13 +89,13 @@ function hypothesesTable(data: ViewData): HTMLElement {
             h(
                 'tr',
                 x.stale ? { class: 'stale' } : {},
-                h('td', {}, stepLink(x.step), ' ', h('span', { class: 'muted' }, x.name)),
+                h('td', {}, stepLink(x.step, x.title), ' ', h('span', { class: 'muted' }, x.name)),
                 h('td', { class: `verdict-${x.verdict.replace(/ /g, '-')}` }, x.verdict),
                 h('td', {}, x.test === 'mcnemar' ? 'McNemar' : x.test),
-                h('td', { class: 'num' }, fmtP(x.p)),
+                h('td', { class: 'num' }, formatP(x.p)),
                 h('td', { class: 'num' }, x.coverage === null ? 'raw' : `${(x.coverage * 100).toFixed(0)}%`),
                 h('td', { class: 'num' }, x.perSeed.length ? `${held}/${x.perSeed.length}` : ''),
-                h('td', {}, x.acrossSeeds ? `${x.acrossSeeds.test} p = ${fmtP(x.acrossSeeds.p)}` : ''),
+                h('td', {}, x.acrossSeeds ? `${x.acrossSeeds.test} p = ${formatP(x.acrossSeeds.p)}` : ''),
             ),
         );
     }

@@ -23,6 +23,8 @@ export interface RecordSet {
 
 export interface StepRow {
     step: string;
+    /** The name people read (unnamed steps by their text); `step` is the id. */
+    title?: string;
     kind: Step['kind'];
     line: number;
     status: string;
@@ -38,7 +40,7 @@ export interface ViewData {
     file: string;
     storeDir: string;
     steps: StepRow[];
-    hypotheses: (HypothesisMetrics & { step: string; stale: boolean })[];
+    hypotheses: (HypothesisMetrics & { step: string; title?: string; stale: boolean })[];
     plots: PlotEntry[];
     plotError?: string;
     records: RecordSet[];

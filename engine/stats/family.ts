@@ -6,6 +6,7 @@
  */
 import type { HypothesisMetrics, Verdict } from '../results-types.js';
 import { holm, verdictOf } from './index.js';
+import { formatInterval, formatP, formatPoints } from '../format.js';
 
 /**
  * Applies Holm's correction across `hypotheses` (one experiment). `size` is the number of hypotheses
@@ -55,21 +56,17 @@ export function adjustFamilyOf<R extends { kind: string; metrics?: unknown }>(re
     return out;
 }
 
-const fmtDefault = (p: number) => (!Number.isFinite(p) ? '—' : p < 1e-4 ? p.toExponential(1) : String(Number(p.toPrecision(2))));
-
 /** "+4.2 pts [1.0, 7.4]": the difference in wrong-answer rate (A − B) with its 95% interval. */
 export function effectText(h: HypothesisMetrics): string {
     const e = h.effect;
     const d = e?.difference ?? (h.perSeed.length === 1 ? h.perSeed[0].wrongRateA - h.perSeed[0].wrongRateB : NaN);
     if (!Number.isFinite(d)) return 'no effect estimate';
-    const f = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}`;
-    const ci = e?.ci95 ?? h.perSeed[0]?.ci95;
-    const interval = ci && ci.every(Number.isFinite) ? ` [${f(ci[0])}, ${f(ci[1])}]` : '';
-    return `${f(d)} pts${interval}`;
+    const interval = formatInterval(e?.ci95 ?? h.perSeed[0]?.ci95, formatPoints);
+    return `${formatPoints(d)} pts${interval ? ` ${interval}` : ''}`;
 }
 
 /** "p = 0.012 (Holm, 3 hypotheses; raw 0.004)", or "p = 0.004" alone in a family of one. */
-export function pText(h: HypothesisMetrics, fmt: (p: number) => string = fmtDefault): string {
+export function pText(h: HypothesisMetrics, fmt: (p: number) => string = formatP): string {
     if (!Number.isFinite(h.p)) return 'no p';
     if (h.family && h.family.size > 1) return `p = ${fmt(h.family.pAdjusted)} (Holm, ${h.family.size} hypotheses; raw ${fmt(h.p)})`;
     return `p = ${fmt(h.p)}`;

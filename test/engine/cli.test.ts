@@ -99,6 +99,22 @@ describe('mismatch run / report / clean', () => {
         expect(await runCommand(file, { threads: 1, gpu: 'off', failOnHypothesis: true }, c3.io)).toBe(expected);
         expect(c3.stdout()).toMatch(/Hypotheses/);
         expect(c3.stdout()).toMatch(/from the store/);
+        // The answer first: the verdicts, unnamed hypotheses in the words of the spec (never their
+        // generated ids), then one table of outcomes per arm; the per-replicate tables only with --verbose.
+        const text = c3.stdout();
+        const first = text.indexOf('onTeacher hallucinates more than onStudent\n');
+        expect(first, text).toBeGreaterThanOrEqual(0);
+        expect(text).toContain('onTeacher hallucinates more than onStudent at matched coverage');
+        expect(first).toBeLessThan(text.indexOf('Outcomes per arm'));
+        expect(text).not.toMatch(/hypothesis@\d|evaluate@\d/);
+        expect(text).toContain('onTeacher, onStudent, student on qa.test');
+        const verdictLine = text.split('\n').find((l) => l.endsWith('onTeacher hallucinates more than onStudent'))!;
+        expect(verdictLine).toContain(`${j.hypotheses[0].verdict.toUpperCase()}: `);
+        expect(text).not.toMatch(/Outcomes per replicate|Outcome × knowledge/);
+        const verbose = capture();
+        expect(await reportCommand(file, { verbose: true }, verbose.io)).toBe(0);
+        expect(verbose.stdout()).toMatch(/Outcomes per replicate/);
+        expect(verbose.stdout().indexOf('Outcomes per arm')).toBeLessThan(verbose.stdout().indexOf('Outcomes per replicate'));
 
         const bad = join(dir, 'bad.mismatch');
         writeFileSync(bad, 'experiment Bad { model x = gguf }');

@@ -18,7 +18,7 @@ describe('rendering the selective-prediction metrics and the knowledge grid', ()
     const steps: StepResult[] = [{ step: 'ev', kind: 'evaluate', key: 'k', status: 'done', cached: false, seconds: 1, metrics: { arms: [arm] } }];
 
     it('in the CLI', () => {
-        const text = renderResults(steps).replace(/\u001b\[[0-9;]*m/g, '');
+        const text = renderResults(steps, { verbose: true }).replace(/\u001b\[[0-9;]*m/g, '');
         expect(text).toMatch(/SimpleQA F/);
         const row = text.split('\n').find((l) => l.includes('smallOnLarge') && l.includes('42.9%'))!;
         expect(row).toContain('75.0%');
