@@ -93,6 +93,18 @@ describe('annotate', () => {
         expect(h3!.hover).toContain('| replicate 5 | 10.0 [2.0, 18.0] |');
     });
 
+    it('names unnamed steps by their text in hovers and diagnostics; the annotation keeps the id', () => {
+        const uh = step('hypothesis', 'hypothesis@27', 26, { a: 'smallOnLarge', b: 'smallOnSmall', direction: 'more', matchedCoverage: true, evaluation: 'evaluate@26', alpha: 0.05 });
+        const ue = step('evaluate', 'evaluate@26', 25, { arms: [{ model: 'smallOnLarge' }, { model: 'smallOnSmall' }], dataset: 'trivia', split: 'test' });
+        const [h] = annotate(plan([uh]), [result(uh, { ...hypothesis('holds', 0.003, 0.5), name: '' })]);
+        expect(h!.step).toBe('hypothesis@27');
+        expect(h!.hover).toContain('smallOnLarge > smallOnSmall (matched)');
+        expect(h!.hover).not.toMatch(/hypothesis@27/);
+        const [f] = annotate(plan([ue]), [result(ue, undefined, { status: 'failed', error: { message: 'boom' } })]);
+        expect(f!.diagnostic!.message).toBe('evaluate smallOnLarge, smallOnSmall on trivia.test failed: boom');
+        expect(f!.hover).not.toMatch(/evaluate@26/);
+    });
+
     it('adjusts the experiment\'s hypotheses as a family (Holm) and states what blocks a verdict', () => {
         const hy2 = step('hypothesis', 'h2', 27, { a: 'a', b: 'b', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 });
         // raw .03 and .04: Holm .03·2 = .06, max(.06, .04·1) = .06 → neither holds at .05
