@@ -83,6 +83,30 @@ export interface FinetuneMetrics {
     tokensPerSecond: number;
     /** Per-epoch train (and validation) loss. */
     curve: { epoch: number; step: number; train: number; validation?: number }[];
+    /** How well the fine-tune fitted its own training examples (absent in results made before it existed). */
+    fit?: TrainingFit;
+}
+
+/** Greedy answers of the base and the fine-tuned model to the fine-tune's training questions, matched
+ * against the taught label; split by the examples' SliCK category where the labels come from a mix. */
+export interface TrainingFit {
+    /** Examples checked (all of them, or a seeded sample of at most 256). */
+    checked: number;
+    examples: number;
+    all: FitCounts;
+    /** Examples whose category is not Unknown (HighlyKnown, MaybeKnown, WeaklyKnown). */
+    known?: FitCounts;
+    unknown?: FitCounts;
+    /** Share of Unknown examples in the whole training set (mixes only). */
+    unknownShare?: number;
+}
+
+export interface FitCounts {
+    total: number;
+    /** Fine-tuned model answers the taught label. */
+    fitted: number;
+    /** Base model answers it (before fine-tuning). */
+    base: number;
 }
 
 export interface LabelMetrics {

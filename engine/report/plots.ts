@@ -4,6 +4,8 @@
  */
 import type { EvaluateMetrics, FinetuneMetrics, HypothesisMetrics, StepResult } from '../results-types.js';
 
+import { mixTrends } from '../stats/linfit.js';
+
 export type VegaLiteSpec = Record<string, unknown>;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
@@ -146,6 +148,52 @@ export function perSeedPlot(results: StepResult[]): VegaLiteSpec | undefined {
     };
 }
 
+/** Test accuracy against the Unknown share of each fine-tune's training set, with the least-squares line. */
+export function mixTrendPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const trends = mixTrends(results);
+    if (!trends.length) return undefined;
+    const values = trends.flatMap((t) => t.points.map((p) => ({ evaluation: t.evaluation, arm: p.arm, seed: p.seed === undefined ? 'all' : `seed ${p.seed}`, unknown: p.unknownShare, accuracy: p.accuracy })));
+    const line = trends.flatMap((t) => [0, 1].map((x) => ({ evaluation: t.evaluation, unknown: x, accuracy: t.fit.intercept + t.fit.slope * x, slope: t.fit.slope, lo: t.fit.slopeCi[0], hi: t.fit.slopeCi[1] })));
+    return {
+        $schema: SCHEMA,
+        title: 'Test accuracy vs Unknown share of the fine-tuning set (least-squares line, slope with 95% CI)',
+        layer: [
+            { data: { values }, mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative', title: 'Unknown examples in the fine-tuning set', axis: { format: '%' }, scale: { domain: [0, 1] } }, y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '%' } }, color: { field: 'evaluation', type: 'nominal' }, shape: { field: 'seed', type: 'nominal' }, tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'unknown', format: '.0%' }, { field: 'accuracy', format: '.1%' }] } },
+            { data: { values: line }, mark: { type: 'line', tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'evaluation', type: 'nominal' }, tooltip: [{ field: 'evaluation' }, { field: 'slope', format: '.3f' }, { field: 'lo', format: '.3f', title: '95% CI low' }, { field: 'hi', format: '.3f', title: '95% CI high' }] } },
+        ],
+    };
+}
+
+/** Training accuracy (after fine-tuning, and the base model's before) on the Known and the Unknown examples of every fine-tune. */
+export function trainingFitPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of results) {
+        if (r.kind !== 'finetune' || r.status !== 'done' || !r.metrics) continue;
+        const f = (r.metrics as FinetuneMetrics).fit;
+        if (!f) continue;
+        const parts = f.known && f.unknown ? ([['Known', f.known], ['Unknown', f.unknown]] as const) : ([['all', f.all]] as const);
+        for (const [examples, c] of parts) {
+            if (!c.total) continue;
+            for (const [model, n] of [['base', c.base], ['fine-tuned', c.fitted]] as const) values.push({ finetune: r.step, seed: seedLabel(r), examples, model, accuracy: n / c.total, count: n, total: c.total, unknownShare: f.unknownShare });
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Training accuracy per fine-tune: Known vs Unknown examples (base model before, fine-tuned after)',
+        data: { values },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+            x: { field: 'examples', type: 'nominal', title: null },
+            xOffset: { field: 'model', type: 'nominal' },
+            y: { field: 'accuracy', type: 'quantitative', aggregate: 'mean', title: 'training accuracy (mean over replicates)', axis: { format: '%' }, scale: { domain: [0, 1] } },
+            color: { field: 'model', type: 'nominal' },
+            column: { field: 'finetune', type: 'nominal', title: null },
+            tooltip: [{ field: 'finetune' }, { field: 'examples' }, { field: 'model' }, { field: 'accuracy', aggregate: 'mean', format: '.1%' }],
+        },
+    };
+}
+
 export interface NamedPlot {
     id: string;
     title: string;
@@ -159,6 +207,8 @@ export function allPlots(results: StepResult[]): NamedPlot[] {
     add('outcomes', 'Outcomes per arm', outcomesPlot(results));
     add('knowledge', 'Outcome × knowledge', knowledgePlot(results));
     add('risk-coverage', 'Risk–coverage', riskCoveragePlot(results));
+    add('accuracy-vs-unknown', 'Test accuracy vs Unknown share', mixTrendPlot(results));
+    add('training-fit', 'Training accuracy: Known vs Unknown', trainingFitPlot(results));
     add('loss', 'Loss curves', lossPlot(results));
     add('per-seed', 'Per-seed results', perSeedPlot(results));
     return out;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type {
     DatasetStep, Decoding, EvaluateStep, FinetuneStep, HypothesisStep, KnowledgeStep, LabelStep, MixStep, ModelStep, ShuffleStep, Step, WorldStep,
 } from '../../language/plan-types.js';
-import type { EvaluateMetrics, FinetuneMetrics, LabelMetrics, QuestionRecord } from '../results-types.js';
+import type { EvaluateMetrics, FinetuneMetrics, FitCounts, LabelMetrics, QuestionRecord, TrainingFit } from '../results-types.js';
 import { loadDataset, unitHashOf, type DatasetRecord } from '../datasets/index.js';
 import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, outcomeOf, type KnowledgeMap } from '../evaluate/index.js';
 import { fewShotFor, fewShotPool } from './fewshot.js';
@@ -350,6 +350,10 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
         ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
         : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base, template: base.template };
     await writeModelRef(ctx.outDir, ref);
+    const warnings: string[] = [];
+    // The outputs as they are now (in the temp entry), not as model.json will resolve them once stored.
+    const tuned: ModelRef = result.kind === 'lora' ? { ...base, lora: [join(ctx.outDir, out)] } : { ...base, path: join(ctx.outDir, out), lora: [] };
+    const fit = await trainingFit(ctx, s, base, tuned, labels, warnings);
     const m: FinetuneMetrics = {
         lossStart: lossCurve[0]?.train ?? NaN,
         lossEnd: result.finalTrainLoss,
@@ -358,8 +362,51 @@ async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutc
         trainSeconds: result.trainSeconds,
         tokensPerSecond: result.tokensPerSecond,
         curve: lossCurve,
+        fit,
     };
-    return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device } };
+    return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device }, warnings };
+}
+
+/** At most this many training examples are asked back after fine-tuning (a seeded sample beyond). */
+const FIT_CHECK_MAX = 256;
+
+/**
+ * Whether the fine-tune fitted its examples: the base and the fine-tuned model answer (greedy, the
+ * model's template, no exemplars) the training questions, matched exactly against the taught label
+ * (the gold answers for a gold label). Split into Known vs Unknown examples when the labels come
+ * from a SliCK mix. Warns when the fine-tuned model answers barely more of them than the base did.
+ */
+async function trainingFit(ctx: ExecContext, s: FinetuneStep, base: ModelRef, tuned: ModelRef, labels: LabelRow[], warnings: string[]): Promise<TrainingFit> {
+    const seed = s.params.seed + ctx.seedOffset;
+    const rows = labels.length <= FIT_CHECK_MAX ? labels : [...labels].sort((a, b) => unitHashOf(`fit:${seed}:${a.id}`) - unitHashOf(`fit:${seed}:${b.id}`)).slice(0, FIT_CHECK_MAX);
+    const items: GenerationItem[] = rows.map((r) => ({ id: r.id, question: r.question }));
+    const decoding: Decoding = { temperature: 0, maxTokens: 16, stop: [], template: base.template ?? 'raw', fewShot: 0 };
+    const before = await answerAll(ctx, base, items, decoding, 'fit-base.jsonl', { label: 'training questions, base' });
+    const after = await answerAll(ctx, tuned, items, decoding, 'fit-tuned.jsonl', { label: 'training questions, fine-tuned' });
+    const hit = (r: LabelRow, g: GenerationResult) => matchesGold(g.text, r.abstain ? [r.label] : [r.label, ...r.answers], 'exact');
+    const counts = (rs: LabelRow[]): FitCounts => ({ total: rs.length, fitted: rs.filter((r) => hit(r, after.get(r.id)![0])).length, base: rs.filter((r) => hit(r, before.get(r.id)![0])).length });
+    const categorised = labels.every((l) => l.category !== undefined);
+    const fit: TrainingFit = {
+        checked: rows.length,
+        examples: labels.length,
+        all: counts(rows),
+        ...(categorised
+            ? {
+                  known: counts(rows.filter((r) => r.category !== 'Unknown')),
+                  unknown: counts(rows.filter((r) => r.category === 'Unknown')),
+                  unknownShare: labels.filter((l) => l.category === 'Unknown').length / Math.max(1, labels.length),
+              }
+            : {}),
+    };
+    const rate = (c: FitCounts | undefined) => (c && c.total ? c.fitted / c.total : NaN);
+    const gain = (c: FitCounts | undefined) => (c && c.total ? (c.fitted - c.base) / c.total : NaN);
+    const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
+    if (fit.all.total && gain(fit.all) < 0.1 && rate(fit.all) < 0.9) {
+        warnings.push(`the fine-tune did not fit its training examples: it answers ${pctOf(rate(fit.all))} of them, the base model ${pctOf(fit.all.base / fit.all.total)}; raise learningRate or epochs`);
+    } else if (fit.unknown?.total && rate(fit.unknown) < 0.5) {
+        warnings.push(`the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${pctOf(rate(fit.known))})`);
+    }
+    return fit;
 }
 
 export interface AnswerRow extends QuestionRecord {

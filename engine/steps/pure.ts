@@ -18,6 +18,8 @@ export interface LabelRow {
     label: string;
     abstain: boolean;
     confidence: number | null;
+    /** SliCK category of the question for the fine-tuned model (mixes only). */
+    category?: string;
 }
 
 /** R-Tuning style labels: a correct answer keeps the gold answer, anything else becomes `otherwise`. */
@@ -78,7 +80,7 @@ export function mixExamples(rows: { id: string; question: string; answers: strin
     if (nU > unk.length || nK > known.length) throw new Error(`a mix of ${n} examples with ${Math.round(unknown * 100)}% Unknown needs ${nU} Unknown and ${nK} known questions; there are ${unk.length} and ${known.length}`);
     const pick = [...unk.slice(0, nU), ...known.slice(0, nK)];
     return {
-        rows: pick.map((r) => ({ id: r.id, question: r.question, answers: r.answers, prediction: '', correct: true, label: r.answers[0], abstain: false, confidence: null })),
+        rows: pick.map((r) => ({ id: r.id, question: r.question, answers: r.answers, prediction: '', correct: true, label: r.answers[0], abstain: false, confidence: null, category: r.category })),
         size: n,
         unknown: nU,
         known: nK,
