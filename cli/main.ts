@@ -16,10 +16,10 @@ const program = new Command()
     .showHelpAfterError();
 
 // Registration points (keep in the order they appear in `mismatch --help`).
-registerCheck(program); // language-core: cli/check.ts
-registerRun(program); // engine: cli/run.ts
-registerReport(program); // engine: cli/report.ts
-registerClean(program); // engine: cli/clean.ts
-registerExport(program); // embedded: cli/export.ts
+registerCheck(program); // cli/check.ts
+registerRun(program); // cli/run.ts
+registerReport(program); // cli/report.ts
+registerClean(program); // cli/clean.ts
+registerExport(program); // cli/export.ts
 
 await program.parseAsync(process.argv);

@@ -107,6 +107,27 @@ export function finetuneTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
+/**
+ * Whether each fine-tune fitted its examples, Known and Unknown apart (pooled counts over the
+ * replicates), with the fine-tunes that fitted nothing marked on their line.
+ */
+export function trainingFitTable(steps: StepResult[]): string | undefined {
+    const fs = steps.filter((r) => r.kind === 'finetune' && r.status === 'done' && (r.metrics as FinetuneMetrics | undefined)?.fit);
+    if (!fs.length) return undefined;
+    const t = new Table({ head: ['finetune', 'replicates', 'Unknown share', 'all examples', 'Known', 'Unknown', 'note'] });
+    const names = [...new Set(fs.map((r) => r.step))];
+    for (const name of names) {
+        const rs = fs.filter((r) => r.step === name);
+        const fits = rs.map((r) => (r.metrics as FinetuneMetrics).fit!);
+        const sum = (pick: (f: NonNullable<FinetuneMetrics['fit']>) => FitCounts | undefined): FitCounts => fits.reduce((a, f) => { const c = pick(f); return c ? { total: a.total + c.total, fitted: a.fitted + c.fitted, base: a.base + c.base } : a; }, { total: 0, fitted: 0, base: 0 });
+        const text = (c: FitCounts) => (c.total ? `${pct(c.base / c.total)} → ${pct(c.fitted / c.total)}` : '—');
+        const notFitted = rs.filter((r) => (r.warnings ?? []).some((w) => w.startsWith('the fine-tune did not fit'))).length;
+        const share = fits[0].unknownShare;
+        t.push([name, rs.length, share === undefined ? '—' : pct(share), text(sum((f) => f.all)), text(sum((f) => f.known)), text(sum((f) => f.unknown)), notFitted ? `⚠ fitted nothing${rs.length > 1 ? ` in ${notFitted} of ${rs.length}` : ''}` : '']);
+    }
+    return t.toString();
+}
+
 /** Test accuracy against the fine-tunes' Unknown share, with the least-squares line (Gekhman et al. 2024). */
 export function mixTrendText(steps: StepResult[]): string | undefined {
     const trends = mixTrends(steps);
@@ -233,6 +254,8 @@ export function renderResults(steps: StepResult[], options: RenderOptions = {}):
     add(`Hypotheses: verdicts (one-sided in the stated direction${n > 1 ? `; p Holm-adjusted across the experiment's ${n} hypotheses, raw beside it` : ''})`, verdictsText(shown, options.familySize, (id) => words.get(id), (id) => named.has(id)));
     const replicates = new Set(steps.filter((r) => r.kind === 'evaluate' && r.status === 'done').map((r) => r.seedIndex ?? 0)).size;
     add(`Outcomes per arm (% of the questions${replicates > 1 ? `: mean over ${replicates} replicates [95% t interval across them]` : ''})`, armSummaryTable(shown));
+    add('Training accuracy of each fine-tune on its own examples (greedy answers matched to the taught label, base model → fine-tuned; pooled over replicates)', trainingFitTable(steps));
+    add('Test accuracy vs Unknown share of the fine-tuning set (least-squares line)', mixTrendText(steps));
     if (options.verbose) {
         add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(shown));
         add('Fine-tuning', finetuneTable(shown));
@@ -252,7 +275,7 @@ export function renderResults(steps: StepResult[], options: RenderOptions = {}):
 
 type Counts = { correct: number; wrong: number; abstained: number; empty: number; total: number };
 
-/** The `--json` shape of issue 6. */
+/** The `--json` shape of `mismatch run` (documented in the README). */
 export function jsonSummary(summary: RunSummary): Record<string, unknown> {
     const steps = summary.steps.map((r) => ({
         name: r.step,

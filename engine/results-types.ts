@@ -1,7 +1,7 @@
 /**
  * What the engine writes to the run store and hands to the CLI and the extension. The contract
- * between `engine/` (producer) and `cli/`, `client/` and `language/annotate.ts` (consumers).
- * Pure data, JSON-serialisable. The engine owns this file; extend it, do not fork it.
+ * between `engine/` (producer) and `cli/` and `client/` (consumers).
+ * Pure data, JSON-serialisable: extend it, do not fork it.
  */
 import type { StepKind } from '../language/plan-types.js';
 

@@ -1,6 +1,5 @@
 /**
- * The bridge to the embedded default's pretraining (engine/models/pretrain.ts, owned by the
- * embedded-default engineer): pretrains in the step's checkpoint directory (so the trainer resumes
+ * The bridge to the embedded default's pretraining (engine/models/pretrain.ts): pretrains in the step's checkpoint directory (so the trainer resumes
  * after a kill), then copies the model, taught.json and knowledge.json into the store entry.
  */
 import { copyFile } from 'node:fs/promises';

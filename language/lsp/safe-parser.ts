@@ -1,6 +1,6 @@
 /**
- * Langium's parsers, made safe against pathological input (found by the fuzz test, issue 4 "Bad
- * input"). Chevrotain's in-repetition error recovery (`attemptInRepetitionRecovery`) recurses once
+ * Langium's parsers, made safe against pathological input (found by the fuzz test of bad
+ * input). Chevrotain's in-repetition error recovery (`attemptInRepetitionRecovery`) recurses once
  * per recovery inside one repetition, so a file with thousands of consecutive errors (e.g.
  * `world w { world w { …` repeated, or binary junk) took seconds and then overflowed the stack; in
  * the language server the RangeError escaped the document build and killed the process.
