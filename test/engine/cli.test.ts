@@ -428,6 +428,9 @@ describe('CLI conventions: colour, --json errors, exit codes', () => {
         const forced = capture();
         await withEnv({ NO_COLOR: undefined, FORCE_COLOR: '1' }, () => reportCommand(file, {}, forced.io));
         expect(forced.stdout()).toContain(ESC);
+        // Headers bold, never red: red is for errors.
+        expect(forced.stdout()).toContain(`${ESC}1m`);
+        expect(forced.stdout()).not.toContain(`${ESC}31m`);
 
         const tty = capture();
         (tty.io.out as { isTTY?: boolean }).isTTY = true;
