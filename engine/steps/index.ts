@@ -20,7 +20,7 @@ import { trainModel, type TrainEvent } from '../train/api.js';
 import type { ExecContext, StepOutcome } from './context.js';
 import { stepById, throwIfAborted } from './context.js';
 import { readModelRef, readTaught, writeModelRef, type ModelRef } from './models.js';
-import { compareArms, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, SLICK_ORDER, type LabelRow, type SlickCategory } from './pure.js';
+import { compareArms, fitWarning, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, SLICK_ORDER, type LabelRow, type SlickCategory } from './pure.js';
 import { runPretrain } from './pretrain-bridge.js';
 import { externalFinetune } from '../scaleout/step.js';
 import { redrawnUpstream } from '../../language/replicates.js';
@@ -398,14 +398,8 @@ async function trainingFit(ctx: ExecContext, s: FinetuneStep, base: ModelRef, tu
               }
             : {}),
     };
-    const rate = (c: FitCounts | undefined) => (c && c.total ? c.fitted / c.total : NaN);
-    const gain = (c: FitCounts | undefined) => (c && c.total ? (c.fitted - c.base) / c.total : NaN);
-    const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
-    if (fit.all.total && gain(fit.all) < 0.1 && rate(fit.all) < 0.9) {
-        warnings.push(`the fine-tune did not fit its training examples: it answers ${pctOf(rate(fit.all))} of them, the base model ${pctOf(fit.all.base / fit.all.total)}; raise learningRate or epochs`);
-    } else if (fit.unknown?.total && rate(fit.unknown) < 0.5) {
-        warnings.push(`the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${pctOf(rate(fit.known))})`);
-    }
+    const warning = fitWarning(fit);
+    if (warning) warnings.push(warning);
     return fit;
 }
 

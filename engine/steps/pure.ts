@@ -2,7 +2,7 @@
  * The pure parts of the steps (no I/O, no models), unit-tested by hand: labelling, the shuffle
  * control, SliCK categories, Gekhman mixes, and the hypothesis computation.
  */
-import type { HypothesisMetrics, HypothesisSeedResult, QuestionRecord } from '../results-types.js';
+import type { FitCounts, HypothesisMetrics, HypothesisSeedResult, QuestionRecord, TrainingFit } from '../results-types.js';
 import { unitHashOf } from '../datasets/index.js';
 import { bootstrapPairedDiffCI, discordant, matchCoverage, mcnemarExact, pairedT, signFlipTest, tInterval, verdictOf, type Alternative, type Verdict } from '../stats/index.js';
 
@@ -291,4 +291,20 @@ export function hypothesisOver(
     }
     if (notes.length) out.notes = notes;
     return out;
+}
+
+/**
+ * The warning a fine-tune's training fit deserves: it fitted nothing (answers under 10 points more of
+ * its examples than the base model did, and under 90% of them), or it fitted under half of its
+ * Unknown examples. Undefined when it fitted them.
+ */
+export function fitWarning(fit: TrainingFit): string | undefined {
+    const rate = (c: FitCounts | undefined) => (c && c.total ? c.fitted / c.total : NaN);
+    const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
+    const all = fit.all;
+    if (all.total && (all.fitted - all.base) / all.total < 0.1 && rate(all) < 0.9) {
+        return `the fine-tune did not fit its training examples: it answers ${pctOf(rate(all))} of them, the base model ${pctOf(all.base / all.total)}; raise learningRate or epochs`;
+    }
+    if (fit.unknown?.total && rate(fit.unknown) < 0.5) return `the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${fit.known?.total ? pctOf(rate(fit.known)) : '—'})`;
+    return undefined;
 }
