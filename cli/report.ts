@@ -10,6 +10,7 @@ import { reportHtml } from '../engine/report/html.js';
 import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
 import { renderResults } from './results.js';
 import { forStream } from './output.js';
+import { stepTitles } from '../engine/format.js';
 import { mixedProvenance } from '../engine/store/provenance.js';
 
 export async function reportCommand(file: string, opts: { html?: string; store?: string; verbose?: boolean }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -19,6 +20,7 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         return EXIT.error;
     }
     const results = await readResults(plan, opts.store ? resolve(opts.store) : defaultStore(file));
+    const title = stepTitles(plan.steps);
     if (!results.length) {
         // Nothing to report is not a success: scripts that chain run and report must see it.
         io.err.write(`mismatch report: no results in the store yet for ${file}; run \`mismatch run ${file}\` first\n`);
@@ -29,10 +31,10 @@ export async function reportCommand(file: string, opts: { html?: string; store?:
         io.out.write(`wrote ${resolve(opts.html)}\n`);
     } else {
         io.out.write(forStream(renderResults(results, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length, verbose: opts.verbose, plan }) + '\n', io.out as { isTTY?: boolean }));
-        for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${h}: ${text} (results computed differently are compared here)\n`);
+        for (const [h, text] of mixedProvenance(plan, results)) io.out.write(`⚠ ${title(h)}: ${text} (results computed differently are compared here)\n`);
     }
     const stale = results.filter((r) => r.stale);
-    if (stale.length) io.err.write(`note: ${stale.length} result(s) are stale (the spec changed since): ${stale.map((r) => r.step).join(', ')}\n`);
+    if (stale.length) io.err.write(`note: ${stale.length} result(s) are stale (the spec changed since): ${[...new Set(stale.map((r) => title(r.step)))].join(', ')}\n`);
     return EXIT.ok;
 }
 
