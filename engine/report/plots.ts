@@ -148,6 +148,8 @@ export function perSeedPlot(results: StepResult[]): VegaLiteSpec | undefined {
     };
 }
 
+const slopeText = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
+
 /** Test accuracy against the Unknown share of each fine-tune's training set, with the least-squares line. */
 export function mixTrendPlot(results: StepResult[]): VegaLiteSpec | undefined {
     const trends = mixTrends(results);
@@ -156,7 +158,10 @@ export function mixTrendPlot(results: StepResult[]): VegaLiteSpec | undefined {
     const line = trends.flatMap((t) => [0, 1].map((x) => ({ evaluation: t.evaluation, unknown: x, accuracy: t.fit.intercept + t.fit.slope * x, slope: t.fit.slope, lo: t.fit.slopeCi[0], hi: t.fit.slopeCi[1] })));
     return {
         $schema: SCHEMA,
-        title: 'Test accuracy vs Unknown share of the fine-tuning set (least-squares line, slope with 95% CI)',
+        title: {
+            text: 'Test accuracy vs Unknown share of the fine-tuning set (least-squares line)',
+            subtitle: trends.map((t) => `${t.evaluation}: slope ${slopeText(t.fit.slope)} pts per 100% Unknown, 95% CI [${slopeText(t.fit.slopeCi[0])}, ${slopeText(t.fit.slopeCi[1])}] (t, ${t.fit.df} df), ${t.fit.n} points`),
+        },
         layer: [
             { data: { values }, mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative', title: 'Unknown examples in the fine-tuning set', axis: { format: '%' }, scale: { domain: [0, 1] } }, y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '%' } }, color: { field: 'evaluation', type: 'nominal' }, shape: { field: 'seed', type: 'nominal' }, tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'unknown', format: '.0%' }, { field: 'accuracy', format: '.1%' }] } },
             { data: { values: line }, mark: { type: 'line', tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'evaluation', type: 'nominal' }, tooltip: [{ field: 'evaluation' }, { field: 'slope', format: '.3f' }, { field: 'lo', format: '.3f', title: '95% CI low' }, { field: 'hi', format: '.3f', title: '95% CI high' }] } },

@@ -70,7 +70,9 @@ describe('mixTrends', () => {
         const text = mixTrendText(results)!;
         expect(text).toContain('slope -40.0 pts per 100% Unknown');
         expect(text).toContain('6 points');
-        const spec = mixTrendPlot(results) as { layer: { data: { values: { accuracy: number; unknown: number }[] } }[] };
+        const spec = mixTrendPlot(results) as { title: { subtitle: string[] }; layer: { data: { values: { accuracy: number; unknown: number }[] } }[] };
+        // t(0.975, 4) = 2.776445: −40.0 ± 2.776445 · 5.7735 → [−56.0, −24.0]
+        expect(spec.title.subtitle[0]).toBe('mixes: slope -40.0 pts per 100% Unknown, 95% CI [-56.0, -24.0] (t, 4 df), 6 points');
         expect(spec.layer[0].data.values).toHaveLength(6);
         expect(spec.layer[1].data.values.map((v) => v.accuracy)).toEqual([t.fit.intercept, t.fit.intercept + t.fit.slope]);
     });
