@@ -37,3 +37,22 @@ describe('rendering the selective-prediction metrics and the knowledge grid', ()
         expect(html).toContain('teacher knows, student does not (teacher large, student small)');
     });
 });
+
+describe('the CLI summary: verdicts first, outcomes per arm over the replicates', () => {
+    // Three replicates of one arm, 10 questions each: wrong 2, 3, 4 and abstained 5, 4, 3.
+    // Mean wrong share 30.0%, sd 0.1, t(0.975, 2) = 4.3027 → half-width 24.84 pts → [5.2, 54.8];
+    // abstained 40.0% [15.2, 64.8]; correct 3 in each, 30.0% with no spread (python3, by hand).
+    const arm = (wrong: number, abstained: number) => ({ arm: 'x', correct: 10 - wrong - abstained, wrong, abstained, empty: 0, total: 10, wrongRate: wrong / 10, wrongAnsweredRate: wrong / (10 - abstained), aurc: null, riskCoverage: [], byKnowledge: {} });
+    const steps: StepResult[] = [[2, 5], [3, 4], [4, 3]].map(([w, a], seed) => ({ step: 'evaluate@9', kind: 'evaluate', key: `k${seed}`, seedIndex: seed, status: 'done', cached: false, seconds: 1, metrics: { arms: [arm(w, a)] } }));
+
+    it('prints the mean with its 95% t interval per arm, the per-replicate rows only with verbose', () => {
+        const plan = makePlan('/x/e.mismatch', [{ id: 'evaluate@9', kind: 'evaluate', inputs: [], params: { arms: [{ model: 'x' }], dataset: 'qa', split: 'test', decoding: {}, abstain: [], match: 'exact' } }] as never);
+        const text = renderResults(steps, { plan }).replace(/\u001b\[[0-9;]*m/g, '');
+        const row = text.split('\n').find((l) => l.startsWith('│ x '))!.split('│').map((c) => c.trim()).filter(Boolean);
+        expect(row.slice(0, 6)).toEqual(['x', '3', '10', '30.0 [5.2, 54.8]', '30.0 [30.0, 30.0]', '40.0 [15.2, 64.8]']);
+        expect(text).toContain('x on qa.test');
+        expect(text).not.toContain('evaluate@9');
+        expect(text).not.toContain('Outcomes per replicate');
+        expect(renderResults(steps, { plan, verbose: true })).toContain('Outcomes per replicate');
+    });
+});
