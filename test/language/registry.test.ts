@@ -4,14 +4,16 @@
  * synchronous check stays synchronous (no promise per node and check).
  */
 import { describe, expect, it, vi } from 'vitest';
-import { EmptyFileSystem } from 'langium';
+import { EmptyFileSystem, type ValidationChecks } from 'langium';
+import type { MismatchAstType } from '../../language/generated/ast.js';
 import { parseHelper } from 'langium/test';
 import { createMismatchServices } from '../../language/mismatch-module.js';
 
 describe('validation registry', () => {
     it('logs a throwing check and keeps the others', async () => {
         const services = createMismatchServices(EmptyFileSystem).Mismatch;
-        services.validation.ValidationRegistry.register({ Body: () => { throw new Error('a bug in one check'); } });
+        const broken: ValidationChecks<MismatchAstType> = { Body: () => { throw new Error('a bug in one check'); } };
+        services.validation.ValidationRegistry.register(broken);
         const parse = parseHelper(services);
         const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
         try {
