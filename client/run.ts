@@ -173,7 +173,10 @@ export class Runner implements vscode.Disposable {
         } else if (summary?.status === 'cancelled') {
             void vscode.window.showInformationMessage(`Mismatch: run cancelled; finished steps are kept and the next run resumes from them.`);
         } else {
-            const message = summary?.error?.message ?? record.error ?? 'unknown error';
+            // A run whose steps failed has no run-level error: name the first step that failed.
+            const failed = summary?.steps.find((x) => x.status === 'failed' && x.error);
+            const title = stepTitles(plan.steps);
+            const message = summary?.error?.message ?? (failed ? `${title(failed.step)}: ${failed.error!.message.split('\n')[0]}` : undefined) ?? record.error ?? 'unknown error';
             void vscode.window.showErrorMessage(`Mismatch: run failed: ${message}`, 'Show Log').then((c) => c && this.log.show(true));
         }
         return record;

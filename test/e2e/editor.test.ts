@@ -194,7 +194,9 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         }
         const hypText = annotated.get(lineOf(specText, /^\s*hypothesis /))!;
         const h = json.hypotheses[0]!;
-        expect(hypText.startsWith(`${h.verdict} · McNemar p = `)).toBe(true);
+        // "<verdict> · wrong <effect> [interval] · p = … · McNemar": effect first, p second, the test last
+        expect(hypText.startsWith(`${h.verdict} · `), hypText).toBe(true);
+        expect(hypText).toMatch(/ · p = [\d.e-]+.* · McNemar/);
         const p = Number(/p = ([\d.e-]+)/.exec(hypText)![1]);
         expect(Math.abs(p - (h.p ?? NaN))).toBeLessThanOrEqual(Math.max(0.005, (h.p ?? 0) * 0.05));
         const colors = await afterLineColors(s.page);
