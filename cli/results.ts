@@ -142,7 +142,7 @@ export function mixTrendText(steps: StepResult[]): string | undefined {
         }
         const f = tr.fit;
         const pts = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
-        parts.push(`${tr.evaluation}\n${t.toString()}\n  accuracy = ${pts(f.intercept)}% ${f.slope < 0 ? '−' : '+'} ${pts(Math.abs(f.slope))} pts × Unknown share; slope ${pts(f.slope)} pts per 100% Unknown (95% CI ${pts(f.slopeCi[0])} to ${pts(f.slopeCi[1])}, t with ${f.df} df), R² ${Number.isFinite(f.r2) ? f.r2.toFixed(2) : '—'}, ${f.n} points (fine-tune × replicate)`);
+        parts.push(`${tr.evaluation}\n${t.toString()}\n  accuracy = ${pts(f.intercept)}% ${f.slope < 0 ? '−' : '+'} ${pts(Math.abs(f.slope))} pts × Unknown share; slope ${pts(f.slope)} pts per 100% Unknown (95% CI ${pts(f.slopeCi[0])} to ${pts(f.slopeCi[1])}, t with ${f.df} df), R² ${Number.isFinite(f.r2) ? f.r2.toFixed(2) : '—'}, ${f.n} points (fine-tune × replicate; points of one replicate share their test questions)${tr.replicates ? `\n  slope per replicate ${tr.replicates.slopes.map(pts).join(', ')}: mean ${pts(tr.replicates.mean)} pts (95% CI ${pts(tr.replicates.ci[0])} to ${pts(tr.replicates.ci[1])}, t across ${tr.replicates.slopes.length} replicates, ${tr.replicates.df} df)` : ''}`);
     }
     return parts.join('\n');
 }
@@ -322,6 +322,6 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
         ...(h.design ? { design: h.design } : {}),
         ...(statements(h).length ? { notes: statements(h) } : {}),
     }));
-    const trends = mixTrends(summary.steps).map((t) => ({ evaluation: t.evaluation, points: t.points, fit: { ...t.fit, slopeCi: t.fit.slopeCi.map((x) => (Number.isFinite(x) ? x : null)) } }));
+    const trends = mixTrends(summary.steps).map((t) => ({ evaluation: t.evaluation, points: t.points, fit: { ...t.fit, slopeCi: t.fit.slopeCi.map((x) => (Number.isFinite(x) ? x : null)) }, ...(t.replicates ? { replicates: t.replicates } : {}) }));
     return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(trends.length ? { accuracyVsUnknown: trends } : {}), ...(summary.error ? { error: summary.error.message } : {}) };
 }

@@ -160,7 +160,7 @@ export function mixTrendPlot(results: StepResult[]): VegaLiteSpec | undefined {
         $schema: SCHEMA,
         title: {
             text: 'Test accuracy vs Unknown share of the fine-tuning set (least-squares line)',
-            subtitle: trends.map((t) => `${t.evaluation}: slope ${slopeText(t.fit.slope)} pts per 100% Unknown, 95% CI [${slopeText(t.fit.slopeCi[0])}, ${slopeText(t.fit.slopeCi[1])}] (t, ${t.fit.df} df), ${t.fit.n} points`),
+            subtitle: trends.map((t) => `${t.evaluation}: slope ${slopeText(t.fit.slope)} pts per 100% Unknown, 95% CI [${slopeText(t.fit.slopeCi[0])}, ${slopeText(t.fit.slopeCi[1])}] (t, ${t.fit.df} df), ${t.fit.n} points${t.replicates ? `; per replicate: mean ${slopeText(t.replicates.mean)} [${slopeText(t.replicates.ci[0])}, ${slopeText(t.replicates.ci[1])}] (t across ${t.replicates.slopes.length} replicates)` : ''}`),
         },
         layer: [
             { data: { values }, mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative', title: 'Unknown examples in the fine-tuning set', axis: { format: '%' }, scale: { domain: [0, 1] } }, y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '%' } }, color: { field: 'evaluation', type: 'nominal' }, shape: { field: 'seed', type: 'nominal' }, tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'unknown', format: '.0%' }, { field: 'accuracy', format: '.1%' }] } },

@@ -5,7 +5,7 @@
  * trained on, each evaluation the accuracy of its arms.
  */
 import type { EvaluateMetrics, FinetuneMetrics, StepResult } from '../results-types.js';
-import { studentTQuantile } from './index.js';
+import { studentTQuantile, tInterval } from './index.js';
 
 export interface LinearFit {
     n: number;
@@ -58,6 +58,10 @@ export interface MixTrend {
     points: MixTrendPoint[];
     /** accuracy = a + b · unknownShare over every (fine-tune, replicate) point. */
     fit: LinearFit;
+    /** With several replicates: each replicate's own slope, and their mean with its t interval
+     * across replicates (n − 1 degrees of freedom): the interval that treats replicates, not points,
+     * as the independent units. */
+    replicates?: { slopes: number[]; mean: number; ci: [number, number]; df: number };
 }
 
 /**
@@ -86,7 +90,14 @@ export function mixTrends(results: StepResult[]): MixTrend[] {
     const out: MixTrend[] = [];
     for (const [evaluation, points] of byEval) {
         if (new Set(points.map((p) => p.unknownShare)).size < 2) continue;
-        out.push({ evaluation, points, fit: linearFit(points.map((p) => p.unknownShare), points.map((p) => p.accuracy)) });
+        const fit = linearFit(points.map((p) => p.unknownShare), points.map((p) => p.accuracy));
+        const seeds = [...new Set(points.map((p) => p.seed))].filter((x) => x !== undefined);
+        const slopes = seeds.map((seed) => {
+            const ps = points.filter((p) => p.seed === seed);
+            return linearFit(ps.map((p) => p.unknownShare), ps.map((p) => p.accuracy)).slope;
+        }).filter(Number.isFinite);
+        const across = slopes.length >= 2 ? tInterval(slopes) : undefined;
+        out.push({ evaluation, points, fit, ...(across ? { replicates: { slopes, mean: across.mean, ci: across.ci, df: slopes.length - 1 } } : {}) });
     }
     return out;
 }

@@ -67,12 +67,20 @@ describe('mixTrends', () => {
         expect(t.fit.slope).toBeCloseTo(-0.4, 12);
         expect(t.fit.intercept).toBeCloseTo(17 / 30, 12);
         expect(t.fit.slopeSe).toBeCloseTo(0.057735026918962554, 10);
+        // per replicate: seed 0 slope −.15/.5 = −.3, seed 1 −.25/.5 = −.5; mean −.4, sd √.02, se .1,
+        // t(0.975, 1) = 12.7062047 → [−1.670620, 0.870620]
+        expect(t.replicates!.slopes.map((x) => +x.toFixed(12))).toEqual([-0.3, -0.5]);
+        expect(t.replicates!.mean).toBeCloseTo(-0.4, 12);
+        expect(t.replicates!.ci[0]).toBeCloseTo(-1.6706204736174694, 8);
+        expect(t.replicates!.ci[1]).toBeCloseTo(0.8706204736174694, 8);
+        expect(t.replicates!.df).toBe(1);
         const text = mixTrendText(results)!;
+        expect(text).toContain('slope per replicate -30.0, -50.0: mean -40.0 pts (95% CI -167.1 to 87.1, t across 2 replicates, 1 df)');
         expect(text).toContain('slope -40.0 pts per 100% Unknown');
         expect(text).toContain('6 points');
         const spec = mixTrendPlot(results) as { title: { subtitle: string[] }; layer: { data: { values: { accuracy: number; unknown: number }[] } }[] };
         // t(0.975, 4) = 2.776445: −40.0 ± 2.776445 · 5.7735 → [−56.0, −24.0]
-        expect(spec.title.subtitle[0]).toBe('mixes: slope -40.0 pts per 100% Unknown, 95% CI [-56.0, -24.0] (t, 4 df), 6 points');
+        expect(spec.title.subtitle[0]).toBe('mixes: slope -40.0 pts per 100% Unknown, 95% CI [-56.0, -24.0] (t, 4 df), 6 points; per replicate: mean -40.0 [-167.1, 87.1] (t across 2 replicates)');
         expect(spec.layer[0].data.values).toHaveLength(6);
         expect(spec.layer[1].data.values.map((v) => v.accuracy)).toEqual([t.fit.intercept, t.fit.intercept + t.fit.slope]);
     });
