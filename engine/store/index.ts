@@ -47,8 +47,13 @@ export interface Provenance {
     node: string;
 }
 
-/** Bumped when the layout or the meaning of outputs changes: every key changes with it. */
-export const ENGINE_FORMAT_VERSION = 1;
+/**
+ * Bumped when the layout or the meaning of outputs changes: every key changes with it.
+ * 2: fine-tunes train on the prompt builder's text (chat template included, no trailing space),
+ * answers carry the `empty` outcome, SliCK follows Gekhman et al.'s prompts: results of format 1
+ * would be reused under unchanged step parameters otherwise.
+ */
+export const ENGINE_FORMAT_VERSION = 2;
 
 export interface Manifest {
     formatVersion: number;

@@ -5,7 +5,7 @@
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExperiment } from '../../engine/run.js';
+import { ENGINE_FORMAT_VERSION, runExperiment } from '../../engine/run.js';
 import type { EngineEvent } from '../../engine/events.js';
 import type { EvaluateMetrics, HypothesisMetrics } from '../../engine/results-types.js';
 import { loadPlan } from '../../language/load.js';
@@ -43,7 +43,7 @@ describe('the run store with real steps', () => {
         expect(first.status, JSON.stringify(first.steps.map((x) => x.error?.message))).toBe('done');
         const version = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string }).version;
         const manifest = (step: string) => JSON.parse(readFileSync(join(entry(step), 'manifest.json'), 'utf8'));
-        for (const step of ['byA', 'full', 'lora', 'ev']) expect(manifest(step).provenance, step).toEqual({ backend: 'cpu', threads: 1, nodeLlamaCpp: version, engineFormat: 1, node: process.version });
+        for (const step of ['byA', 'full', 'lora', 'ev']) expect(manifest(step).provenance, step).toEqual({ backend: 'cpu', threads: 1, nodeLlamaCpp: version, engineFormat: ENGINE_FORMAT_VERSION, node: process.version });
         for (const step of ['qa', 'a', 'h']) expect(manifest(step).provenance.backend, step).toBe('none');
         expect(first.steps.find((x) => x.step === 'ev')!.provenance?.backend).toBe('cpu');
     }, 300_000);
