@@ -5,13 +5,12 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlink
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../cli/run.js';
 import { runCheck } from '../../cli/check.js';
 import { reportCommand } from '../../cli/report.js';
 import { cleanCommand } from '../../cli/clean.js';
-import { makeTinyModel, tempDir, writeQuestionsJsonl } from './fixtures.js';
+import { makeTinyModel, tempDir, writeQuestionsJsonl, captureIo } from './fixtures.js';
 
 const root = resolve(__dirname, '..', '..');
 
@@ -45,15 +44,6 @@ function project(): string {
     return dir;
 }
 
-function capture() {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let o = '';
-    let e = '';
-    out.on('data', (d) => (o += d));
-    err.on('data', (d) => (e += d));
-    return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, stdout: () => o, stderr: () => e };
-}
 
 /** Bundles the CLI, its inference worker and the trainer child (as esbuild.mjs does) under node_modules/.cache. */
 async function buildCli(): Promise<string> {
@@ -71,7 +61,7 @@ describe('mismatch run / report / clean', () => {
     const file = join(dir, 'exp.mismatch');
 
     it('--json has the documented shape; a second run is all cache hits; exit codes', async () => {
-        const c = capture();
+        const c = captureIo();
         const code = await runCommand(file, { json: true, threads: 1, gpu: 'off' }, c.io);
         expect(code, c.stderr()).toBe(0);
         const j = JSON.parse(c.stdout());
@@ -87,13 +77,13 @@ describe('mismatch run / report / clean', () => {
         expect(j.hypotheses[0].coverage).toBeNull();
         expect(typeof j.hypotheses[1].coverage).toBe('number');
 
-        const c2 = capture();
+        const c2 = captureIo();
         expect(await runCommand(file, { json: true, threads: 1, gpu: 'off' }, c2.io)).toBe(0);
         const j2 = JSON.parse(c2.stdout());
         expect(j2.steps.every((s: { cached: boolean }) => s.cached)).toBe(true);
         expect(j2.evaluations).toEqual(j.evaluations);
 
-        const c3 = capture();
+        const c3 = captureIo();
         const verdicts = j.hypotheses.map((h: { verdict: string }) => h.verdict);
         const expected = verdicts.every((v: string) => v === 'holds') ? 0 : 2;
         expect(await runCommand(file, { threads: 1, gpu: 'off', failOnHypothesis: true }, c3.io)).toBe(expected);
@@ -111,21 +101,21 @@ describe('mismatch run / report / clean', () => {
         const verdictLine = text.split('\n').find((l) => l.endsWith('onTeacher hallucinates more than onStudent'))!;
         expect(verdictLine).toContain(`${j.hypotheses[0].verdict.toUpperCase()}: `);
         expect(text).not.toMatch(/Outcomes per replicate|Outcome × knowledge/);
-        const verbose = capture();
+        const verbose = captureIo();
         expect(await reportCommand(file, { verbose: true }, verbose.io)).toBe(0);
         expect(verbose.stdout()).toMatch(/Outcomes per replicate/);
         expect(verbose.stdout().indexOf('Outcomes per arm')).toBeLessThan(verbose.stdout().indexOf('Outcomes per replicate'));
 
         const bad = join(dir, 'bad.mismatch');
         writeFileSync(bad, 'experiment Bad { model x = gguf }');
-        const c4 = capture();
+        const c4 = captureIo();
         expect(await runCommand(bad, { threads: 1, gpu: 'off' }, c4.io)).toBe(1);
         expect(c4.stderr()).toMatch(/bad\.mismatch:1:\d+: error/);
     }, 300_000);
 
     it('report --html is self-contained; clean removes what the spec no longer references', async () => {
         const html = join(dir, 'report.html');
-        const c = capture();
+        const c = captureIo();
         expect(await reportCommand(file, { html }, c.io)).toBe(0);
         const text = readFileSync(html, 'utf8');
         expect(text).toContain('vegaEmbed(');
@@ -137,14 +127,14 @@ describe('mismatch run / report / clean', () => {
 
         const before = readdirSync(join(dir, '.mismatch', 'steps')).length;
         writeFileSync(file, spec(0.5));
-        const r = capture();
+        const r = captureIo();
         expect(await runCommand(file, { json: true, threads: 1, gpu: 'off' }, r.io)).toBe(0);
         const j = JSON.parse(r.stdout());
         // the decoding changed: the labels and everything downstream recompute; the dataset and models do not
         expect(j.steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(['qa', 'teacher', 'student']);
         const after = readdirSync(join(dir, '.mismatch', 'steps')).length;
         expect(after).toBe(before + 8);
-        const c2 = capture();
+        const c2 = captureIo();
         expect(await cleanCommand([file], {}, c2.io)).toBe(0);
         expect(c2.stdout()).toMatch(/removed 8 entries/);
         expect(readdirSync(join(dir, '.mismatch', 'steps')).length).toBe(before);
@@ -412,27 +402,27 @@ describe('CLI conventions: colour, --json errors, exit codes', () => {
         const dir = project();
         const file = join(dir, 'p.mismatch');
         writeFileSync(file, small());
-        const empty = capture();
+        const empty = captureIo();
         expect(await withEnv({ NO_COLOR: undefined, FORCE_COLOR: undefined }, () => reportCommand(file, {}, empty.io))).toBe(1);
         expect(empty.stderr()).toMatch(/no results in the store yet/);
-        const r = capture();
+        const r = captureIo();
         expect(await runCommand(file, { threads: 1, gpu: 'off' }, r.io), r.stderr()).toBe(0);
         expect(r.stdout()).toMatch(/Outcomes/);
         expect(r.stdout()).not.toContain(ESC); // a PassThrough is not a terminal
 
-        const piped = capture();
+        const piped = captureIo();
         expect(await withEnv({ NO_COLOR: undefined, FORCE_COLOR: undefined }, () => reportCommand(file, {}, piped.io))).toBe(0);
         expect(piped.stdout()).toMatch(/┌/);
         expect(piped.stdout()).not.toContain(ESC);
 
-        const forced = capture();
+        const forced = captureIo();
         await withEnv({ NO_COLOR: undefined, FORCE_COLOR: '1' }, () => reportCommand(file, {}, forced.io));
         expect(forced.stdout()).toContain(ESC);
         // Headers bold, never red: red is for errors.
         expect(forced.stdout()).toContain(`${ESC}1m`);
         expect(forced.stdout()).not.toContain(`${ESC}31m`);
 
-        const tty = capture();
+        const tty = captureIo();
         (tty.io.out as { isTTY?: boolean }).isTTY = true;
         await withEnv({ NO_COLOR: '1', FORCE_COLOR: undefined }, () => reportCommand(file, {}, tty.io));
         expect(tty.stdout()).toMatch(/┌/);
@@ -443,7 +433,7 @@ describe('CLI conventions: colour, --json errors, exit codes', () => {
         const dir = project();
         const bad = join(dir, 'bad.mismatch');
         writeFileSync(bad, 'experiment Bad {\n  model x = gguf "models/nope.gguf"\n  evaluate y on z using w\n}\n');
-        const c = capture();
+        const c = captureIo();
         expect(await runCommand(bad, { json: true, threads: 1, gpu: 'off' }, c.io)).toBe(1);
         const j = JSON.parse(c.stdout());
         expect(j.status).toBe('invalid');
@@ -452,7 +442,7 @@ describe('CLI conventions: colour, --json errors, exit codes', () => {
         for (const d of j.diagnostics) expect(Object.keys(d).sort()).toEqual(['code', 'column', 'file', 'line', 'message', 'severity']);
         expect(j.diagnostics.some((d: { line: number; severity: string }) => d.line === 3 && d.severity === 'error')).toBe(true);
 
-        const a = capture();
+        const a = captureIo();
         expect(await runCommand(join(dir, 'p.mismatch'), { json: true, threads: 'two' }, a.io)).toBe(1);
         expect(JSON.parse(a.stdout())).toEqual({ status: 'error', error: { message: '--threads must be a positive integer (got two)' }, diagnostics: [] });
     });
@@ -510,7 +500,7 @@ experiment P {
         expect(await runCheck([spec], { strict: true }, s.out, s.err)).toBe(1);
         expect(s.text()).toMatch(/p\.mismatch:3:\d+: error path-outside-workspace: .*refused here \(--strict/);
         expect(s.text()).not.toContain('TOPSECRET');
-        const r = capture();
+        const r = captureIo();
         expect(await runCommand(spec, { strict: true, json: true, threads: 1, gpu: 'off' }, r.io)).toBe(1);
         expect(JSON.parse(r.stdout()).status).toBe('invalid');
         expect(r.stdout()).not.toContain('TOPSECRET');

@@ -1,5 +1,6 @@
 // Test fixtures for the engine: real tiny llama GGUF models written with the trainer's GGUF writer
 // (random weights: real inference through node-llama-cpp, meaningless answers), and tiny datasets.
+import { PassThrough } from 'node:stream';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,4 +31,15 @@ export function writeQuestionsJsonl(dir: string): string {
     const p = join(dir, 'questions.jsonl');
     writeFileSync(p, QUESTIONS.map((q) => JSON.stringify({ id: q.id, question: q.question, answer: q.answer })).join('\n') + '\n');
     return p;
+}
+
+/** The CLI's output streams, captured: what `mismatch` wrote to stdout and stderr. */
+export function captureIo() {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let o = '';
+    let e = '';
+    out.on('data', (d) => (o += d));
+    err.on('data', (d) => (e += d));
+    return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, stdout: () => o, stderr: () => e, text: () => o + e };
 }

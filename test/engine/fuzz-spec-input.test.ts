@@ -2,23 +2,13 @@
 // Each gets a clear error or works; none overflows the stack or runs for hours.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../cli/run.js';
 import { loadPlan, loadSpecs, MAX_DECLARATIONS } from '../../language/load.js';
-import { tempDir } from './fixtures.js';
+import { tempDir, captureIo } from './fixtures.js';
 
 const dir = tempDir('mm-bigspec-');
 
-function capture() {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let o = '';
-    let e = '';
-    out.on('data', (d) => (o += d));
-    err.on('data', (d) => (e += d));
-    return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, stdout: () => o, stderr: () => e };
-}
 
 describe('specs too large or too long', () => {
     it('150,000 comment lines parse (no "Maximum call stack size exceeded"), comments kept in file order', async () => {
@@ -57,7 +47,7 @@ describe('specs too large or too long', () => {
         writeFileSync(p, 'experiment E {\n' + Array.from({ length: 160_000 }, (_, i) => `  decoding d${i} { temperature 0 }\n`).join('') + '}\n');
         const { diagnostics } = await loadSpecs([p]);
         expect(diagnostics.map((d) => d.code)).toEqual(['spec-too-large']);
-        const c = capture();
+        const c = captureIo();
         expect(await runCommand(p, { threads: 1, gpu: 'off' }, c.io)).toBe(1);
         expect(c.stderr()).toMatch(/spec may hold at most 4 MB/);
         expect(c.stderr()).not.toMatch(/RangeError|call stack/);

@@ -4,13 +4,12 @@
 // test/.artifacts/report/first-screen.png for a person to look at.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { runCommand } from '../../cli/run.js';
 import { reportCommand } from '../../cli/report.js';
-import { makeTinyModel, tempDir, writeQuestionsJsonl } from './fixtures.js';
+import { makeTinyModel, tempDir, writeQuestionsJsonl, captureIo } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -34,15 +33,6 @@ const SPEC = `experiment ReportShot {
 }
 `;
 
-function sink() {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let o = '';
-    let e = '';
-    out.on('data', (d) => (o += d));
-    err.on('data', (d) => (e += d));
-    return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, text: () => o + e };
-}
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian chromium at ${CHROMIUM} (apt-get install chromium)`;
 
@@ -56,12 +46,12 @@ describe.skipIf(!!skip)(`the HTML report's first screen${skip ? ` (skipped: ${sk
         writeFileSync(join(dir, 'data', 'qa.jsonl'), readFileSync(writeQuestionsJsonl(dir)));
         const file = join(dir, 'r.mismatch');
         writeFileSync(file, SPEC);
-        const run = sink();
+        const run = captureIo();
         expect(await runCommand(file, { json: true, threads: 1, gpu: 'off' }, run.io), run.text()).toBe(0);
         const verdicts = (JSON.parse(run.text().slice(0, run.text().lastIndexOf('}') + 1)) as { hypotheses: { verdict: string }[] }).hypotheses.map((h) => h.verdict);
         expect(verdicts).toHaveLength(2);
         const html = join(dir, 'report.html');
-        const rep = sink();
+        const rep = captureIo();
         expect(await reportCommand(file, { html }, rep.io), rep.text()).toBe(0);
 
         mkdirSync(ARTIFACTS, { recursive: true });

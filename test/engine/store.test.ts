@@ -6,24 +6,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { cleanCommand } from '../../cli/clean.js';
 import { instanceKeys, planInstances, runExperiment } from '../../engine/run.js';
 import type { EngineEvent } from '../../engine/events.js';
 import { openStore, STORE_MARKER, StoreLock } from '../../engine/store/index.js';
-import { tempDir, writeQuestionsJsonl, QUESTIONS } from './fixtures.js';
+import { tempDir, writeQuestionsJsonl, QUESTIONS, captureIo } from './fixtures.js';
 import { makePlan } from './plan-helpers.js';
 
-function capture() {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let o = '';
-    let e = '';
-    out.on('data', (d) => (o += d));
-    err.on('data', (d) => (e += d));
-    return { io: { out, err }, stdout: () => o, stderr: () => e };
-}
 
 const KEY = (c: string) => c.repeat(64);
 
@@ -47,7 +37,7 @@ describe('clean deletes only its own entries', () => {
         const dir = tempDir('mm-notstore-');
         for (const d of ['tmp/keepme', 'steps/mine', 'checkpoints/x']) mkdirSync(join(dir, d), { recursive: true });
         writeFileSync(join(dir, 'tmp', 'keepme', 'file.txt'), 'precious');
-        const c = capture();
+        const c = captureIo();
         expect(await cleanCommand([], { store: dir }, c.io)).toBe(1);
         expect(c.stderr()).toMatch(/is not a run store \(it has no \.mismatch-store marker\); nothing was removed/);
         expect(readFileSync(join(dir, 'tmp', 'keepme', 'file.txt'), 'utf8')).toBe('precious');
@@ -79,13 +69,13 @@ describe('clean deletes only its own entries', () => {
         mkdirSync(join(dir, 'checkpoints', KEY('e')), { recursive: true });
         symlinkSync(join(outside, 'steps-target'), join(dir, 'checkpoints', KEY('9')));
 
-        const dry = capture();
+        const dry = captureIo();
         expect(await cleanCommand([], { store: dir, dryRun: true }, dry.io)).toBe(0);
         const listed = dry.stdout().split('\n').filter((l) => l.startsWith('would remove ') && !/entr(y|ies)/.test(l)).map((l) => l.slice('would remove '.length)).sort();
         expect(listed).toEqual([`checkpoints/${KEY('e')}`, `steps/${KEY('e')}`, `steps/${KEY('f')}`]);
         expect(existsSync(join(dir, 'steps', KEY('e')))).toBe(true);
 
-        const c = capture();
+        const c = captureIo();
         expect(await cleanCommand([], { store: dir }, c.io)).toBe(0);
         expect(c.stdout()).toMatch(/removed 3 entries/);
         expect(c.stderr()).toMatch(/skipped tmp\/ is a symbolic link \(not followed\)/);
@@ -102,11 +92,11 @@ describe('clean deletes only its own entries', () => {
         const store = join(dir, '.mismatch');
         expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).status).toBe('done');
         rmSync(join(store, STORE_MARKER));
-        const c = capture();
+        const c = captureIo();
         expect(await cleanCommand([], { store }, c.io)).toBe(1);
         expect(c.stderr()).toMatch(/looks like a store made by an older version: run a spec with it once to mark it; nothing was removed/);
         expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).steps[0].cached).toBe(true);
-        const c2 = capture();
+        const c2 = captureIo();
         expect(await cleanCommand([], { store }, c2.io)).toBe(0);
         expect(c2.stdout()).toMatch(/removed 0 entries .* kept 1/);
     });
@@ -144,7 +134,7 @@ describe('the store lock', () => {
         const store = join(dir, '.mismatch');
         expect((await runExperiment(datasetPlan(dir, data), { storeDir: store, threads: 1, gpu: 'off' })).status).toBe('done');
         const lock = await StoreLock.acquire(store, { spec: '/x/held.mismatch', purpose: 'run' });
-        const c = capture();
+        const c = captureIo();
         expect(await cleanCommand([], { store }, c.io)).toBe(1);
         expect(c.stderr()).toContain(`is in use by a run of /x/held.mismatch (pid ${process.pid} on ${hostname()}, since ${lock.holder.startedAt}); nothing was removed`);
         const waited: string[] = [];
