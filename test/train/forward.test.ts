@@ -3,18 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Session, packBatch } from '../../engine/train/native.js';
 import { buildTokenizer, initLlamaWeights, writeLlamaGguf, type LlamaConfig } from '../../engine/train/api.js';
-import { cpuLlama, tempDir } from './helpers.js';
+import { cpuLlama, logSoftmax, tempDir } from './helpers.js';
 
-function logSoftmax(x: Float32Array, off: number, n: number): Float64Array {
-    let m = -Infinity;
-    for (let i = 0; i < n; i++) m = Math.max(m, x[off + i]);
-    let s = 0;
-    for (let i = 0; i < n; i++) s += Math.exp(x[off + i] - m);
-    const l = Math.log(s) + m;
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = x[off + i] - l;
-    return out;
-}
 
 describe('forward graph vs node-llama-cpp', () => {
     for (const variant of [

@@ -88,3 +88,15 @@ export async function greedyAccuracy(model: LlamaModel, facts: Fact[], lora?: st
     await ctx.dispose();
     return ok / facts.length;
 }
+
+/** Log-probabilities of the `n` logits at `off` (a row of a logits buffer), in double precision. */
+export function logSoftmax(x: Float32Array, off: number, n: number): Float64Array {
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) m = Math.max(m, x[off + i]);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.exp(x[off + i] - m);
+    const l = Math.log(s) + m;
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = x[off + i] - l;
+    return out;
+}

@@ -24,22 +24,12 @@ import { Session, packBatch } from '../../engine/train/native.js';
 import { readGguf, GgmlType } from '../../engine/train/gguf.js';
 import { readLlamaGgufInfo, quantizeQ8_0, Rng, type LlamaConfig } from '../../engine/train/llama.js';
 import { realConfig, realShapeGguf, type RealShape } from './real-shapes.js';
-import { cpuLlama } from './helpers.js';
+import { cpuLlama, logSoftmax } from './helpers.js';
 import { ggmlQuantize } from './quantize.js';
 
 const TEXT = 'Question: Who wrote the novel Pride and Prejudice? Answer: Jane Austen';
 const TOLERANCE = { f32: 2e-3, f16: 1e-2, q8_0: 5e-2 } as const;
 
-function logSoftmax(x: Float32Array, off: number, n: number): Float64Array {
-    let m = -Infinity;
-    for (let i = 0; i < n; i++) m = Math.max(m, x[off + i]);
-    let s = 0;
-    for (let i = 0; i < n; i++) s += Math.exp(x[off + i] - m);
-    const l = Math.log(s) + m;
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = x[off + i] - l;
-    return out;
-}
 
 type Probs = { next?: { probabilities?: Map<number, number> } };
 
