@@ -3,6 +3,7 @@
  * Shared by `mismatch run` and `mismatch report`.
  */
 import CliTable from 'cli-table3';
+import colors from '@colors/colors/safe.js';
 import type { Plan } from '../language/plan-types.js';
 import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, FitCounts, HypothesisMetrics, HypothesisSeedResult, KnowledgeCheck, RunSummary, StepResult } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
@@ -12,10 +13,25 @@ import { formatNumber, formatP, formatPercent, formatInterval, formatPoints, hyp
 
 const pct = (x: number) => formatPercent(x, 1);
 
-/** cli-table3's default header style is red, which reads as an error: bold headers, plain borders (escape codes are stripped where colour is off). */
+/**
+ * cli-table3's default header style is red, which reads as an error: bold headers, plain borders.
+ * Its colours come from @colors/colors, which decides once, when loaded, from process.stdout; the
+ * streams we write to decide instead (cli/output.ts strips the codes where colour is off), so a
+ * table is always drawn with them.
+ */
 class Table extends CliTable {
     constructor(options: ConstructorParameters<typeof CliTable>[0]) {
         super({ ...options, style: { head: ['bold'], border: [], ...options?.style } });
+    }
+
+    override toString(): string {
+        const was = colors.enabled;
+        colors.enable();
+        try {
+            return super.toString();
+        } finally {
+            if (!was) colors.disable();
+        }
     }
 }
 const seedTag = (r: { seedIndex?: number }) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);

@@ -56,7 +56,8 @@ describe('the run store with real steps', () => {
         const { s, events } = await run(plan, store);
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
         expect(s.steps.filter((x) => !x.cached).map((x) => x.step)).toEqual(['full', 'ev']);
-        expect(warnings(events).map((w) => [w.step, /is damaged \((model\.gguf|answers\.jsonl) does not match its checksum/.test(w.message)])).toEqual([
+        // (other warnings, such as a fine-tune that fitted little in one epoch, are not about the store)
+        expect(warnings(events).filter((w) => /damaged/.test(w.message)).map((w) => [w.step, /is damaged \((model\.gguf|answers\.jsonl) does not match its checksum/.test(w.message)])).toEqual([
             ['full', true],
             ['ev', true],
         ]);
