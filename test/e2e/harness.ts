@@ -249,6 +249,7 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
             '--user-data-dir', userData, '--extensions-dir', extensionsDir, folder],
         { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    const exited = new Promise<void>((resolveExit) => server.once('exit', () => resolveExit()));
     const ready = new Promise<void>((resolveReady, reject) => {
         const timer = setTimeout(() => reject(new Error(`code-server did not start in 60 s:\n${logText}`)), 60_000);
         const onData = (chunk: Buffer) => {
@@ -303,7 +304,8 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
         stop: async () => {
             await context.close().catch(() => undefined);
             killServer();
-            await new Promise((r) => setTimeout(r, 300));
+            // Remove its folders once code-server has exited (it writes there until then), bounded.
+            if (server.exitCode === null && server.signalCode === null) await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
             if (!process.env.MISMATCH_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
         },
     };
