@@ -9,6 +9,9 @@
 //   answer tokens and the EOS only. With job.tokenization 'llama' (default) prompts must be evaluated as
 //   [bos, ...model.tokenize(prompt)] (engine/models/worker.ts does); 'completion' matches
 //   LlamaCompletion.generateCompletion(prompt), which drops the SPM space prefix after the BOS.
+// - The result carries the loss per optimizer step and per epoch (result.loss) and, with
+//   job.fitByEpoch, which examples greedy decoding reproduces after each epoch (result.fit,
+//   teacher-forced: one extra forward pass over the training set per epoch).
 // - Outputs in job.outDir: model.gguf (full) or adapter.gguf (LoRA), loss.csv, manifest.json;
 //   checkpoint/ while running (removed at the end). node-llama-cpp caches LoRA adapters by file path:
 //   load a retrained adapter from a new path.
@@ -27,6 +30,6 @@ export {
 export type { Tokenizer, TokenizerData, BuildTokenizerOptions } from './tokenizer.js';
 export { buildTokenizer, tokenizerFromData } from './tokenizer.js';
 export { readGguf, writeGguf, type GgufFile, type GgufValue } from './gguf.js';
-export type { TrainJob, TrainExample, TrainEvent, TrainResult, LoraSpec, InitSpec, TrainGpu } from './types.js';
+export type { TrainJob, TrainExample, TrainEvent, TrainResult, LoraSpec, InitSpec, TrainGpu, StepLoss, EpochLoss, EpochFit } from './types.js';
 export { TrainError } from './types.js';
 export { trainModel, checkJob, type TrainOptions } from './parent.js';

@@ -80,6 +80,7 @@ const PROTOS: Record<string, string> = {
     ggml_soft_max_ext: 'void *ggml_soft_max_ext(void *ctx, void *a, void *mask, float scale, float max_bias)',
     ggml_soft_max: 'void *ggml_soft_max(void *ctx, void *a)',
     ggml_log: 'void *ggml_log(void *ctx, void *a)',
+    ggml_argmax: 'void *ggml_argmax(void *ctx, void *a)',
     ggml_row_size: 'size_t ggml_row_size(int type, int64_t ne)',
     ggml_quantize_chunk: 'size_t ggml_quantize_chunk(int type, const float *src, _Out_ void *dst, int64_t start, int64_t nrows, int64_t n_per_row, const float *imatrix)',
     ggml_quantize_requires_imatrix: 'bool ggml_quantize_requires_imatrix(int type)',
@@ -107,6 +108,12 @@ const PROTOS: Record<string, string> = {
     ggml_backend_sched_reset: 'void ggml_backend_sched_reset(void *sched)',
     ggml_backend_sched_alloc_graph: 'bool ggml_backend_sched_alloc_graph(void *sched, void *graph)',
     ggml_backend_sched_graph_compute: 'int ggml_backend_sched_graph_compute(void *sched, void *graph)',
+    ggml_backend_sched_set_eval_callback: 'void ggml_backend_sched_set_eval_callback(void *sched, void *callback, void *user_data)',
+    ggml_backend_alloc_buffer: 'void *ggml_backend_alloc_buffer(void *backend, size_t size)',
+    ggml_backend_buffer_get_base: 'void *ggml_backend_buffer_get_base(void *buf)',
+    ggml_backend_tensor_alloc: 'int ggml_backend_tensor_alloc(void *buf, void *t, void *addr)',
+    ggml_backend_graph_compute: 'int ggml_backend_graph_compute(void *backend, void *graph)',
+    ggml_cpy: 'void *ggml_cpy(void *ctx, void *a, void *b)',
     ggml_backend_alloc_ctx_tensors: 'void *ggml_backend_alloc_ctx_tensors(void *ctx, void *backend)',
     ggml_backend_buffer_free: 'void ggml_backend_buffer_free(void *buf)',
     ggml_backend_tensor_set: 'void ggml_backend_tensor_set(void *t, const void *data, size_t offset, size_t size)',
@@ -131,6 +138,8 @@ export interface Ggml {
     getOptParsProto: unknown;
     setThreadsProto: unknown;
     toFloatProto: unknown;
+    /** ggml_backend_sched_eval_callback */
+    evalCallbackProto: unknown;
     typeTraits: unknown;
     koffi: typeof koffi;
 }
@@ -167,6 +176,7 @@ export function loadGgml(gpu: GpuKind): Ggml {
                 is_quantized: 'bool', to_float: 'void *', from_float_ref: 'void *',
             });
             const toFloatProto = koffi.proto('void ggml_to_float_fn(const void *x, _Out_ float *y, int64_t k)');
+            const evalCallbackProto = koffi.proto('bool ggml_backend_sched_eval_cb(void *t, bool ask, void *user_data)');
             const f: Record<string, (...args: unknown[]) => any> = {};
             for (const [name, proto] of Object.entries(PROTOS)) {
                 let fn: ((...a: unknown[]) => any) | undefined;
@@ -179,7 +189,7 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const initFn = base.func('void *ggml_init(ggml_init_params params)');
             f.ggml_backend_load_all_from_path(dir);
             cached = {
-                f: f as Ggml['f'], kind, dir, optParamsType, getOptParsProto, setThreadsProto, toFloatProto, typeTraits, koffi,
+                f: f as Ggml['f'], kind, dir, optParamsType, getOptParsProto, setThreadsProto, toFloatProto, evalCallbackProto, typeTraits, koffi,
                 init: (memSize, noAlloc) => initFn({ mem_size: memSize, mem_buffer: null, no_alloc: noAlloc }) as Ptr,
             };
             void InitParams;

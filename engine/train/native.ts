@@ -118,6 +118,13 @@ export class Session {
     readonly types = new Map<string, number>();
     readonly trainable: string[] = [];
     private readonly loraShapes = new Map<string, [number[], number[]]>();
+    /** frozen matrices read through an F32 staging alias (see stageFrozenMatrices) */
+    private readonly staged = new Map<string, Ptr>();
+    private stageByAlias = new Map<bigint, Ptr>();
+    private stageCtx: Ptr = NULL;
+    private stageBuf: Ptr = NULL;
+    private stageCb: unknown;
+    private stagedNow: Ptr = NULL;
     private readonly graphSize: number;
     private readonly posData: Int32Array;
     private stateOk: boolean | undefined;
@@ -244,6 +251,7 @@ export class Session {
         this.posData = Int32Array.from({ length: opts.seqLen }, (_, i) => i);
 
         if (opts.mode === 'forward') return;
+        if (opts.mode === 'lora' && !onGpu && process.env.MISMATCH_TRAIN_STAGING !== 'off') this.stageFrozenMatrices(cpu);
         const o = opts.optimizer ?? { type: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
         const lr = opts.lr ?? (() => 1e-3);
         this.cb = g.koffi.register(() => ({
@@ -258,6 +266,65 @@ export class Session {
         p.get_opt_pars_ud = null;
         p.optimizer = o.type === 'sgd' ? GGML_OPT_OPTIMIZER_TYPE_SGD : GGML_OPT_OPTIMIZER_TYPE_ADAMW;
         this.opt = f.ggml_opt_init(p) as Ptr;
+    }
+
+    /**
+     * LoRA on the CPU against F16 or quantized layer matrices: ggml's backward of mul_mat(W, x) takes the
+     * input gradient as out_prod(W, dyᵀ), and ggml-cpu's out_prod for an F16 or quantized W converts the
+     * whole of W once per token (ops.cpp ggml_compute_forward_out_prod_q_f32 / _f16_f32: per dst row, every
+     * row of W dequantized, then one vec_mad), which made a 1B Q8_0 base train at under 1 token/s. Its F32
+     * out_prod is blocked (each W row reused across 16 tokens). So each such matrix is read through an F32
+     * alias, and every alias shares ONE scratch buffer (the size of the largest matrix): the scheduler's eval
+     * callback stops before each node that reads an alias (the forward mul_mat, the backward out_prod) and
+     * widens that matrix into the scratch with a prebuilt ggml_cpy graph (multi-threaded dequantization)
+     * unless it is already there. Memory: one F32 matrix (64 MiB at 1B); time: each matrix widened twice per
+     * step instead of once per token. The weights stay in their file type; the output head (as large as
+     * the vocabulary) keeps the direct path: it sees only the answer rows. MISMATCH_TRAIN_STAGING=off
+     * turns this off (to measure it).
+     */
+    private stageFrozenMatrices(cpu: Ptr) {
+        const g = this.g, f = g.f;
+        const names = [...this.tensors.keys()].filter((n) => /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(n) && this.types.get(n) !== GGML_TYPE_F32);
+        if (names.length === 0) return;
+        const bytes = Math.max(...names.map((n) => this.shapes.get(n)!.reduce((a, b) => a * b, 4)));
+        this.stageCtx = g.init((2 * names.length + 8) * Number(f.ggml_tensor_overhead()) + names.length * Number(f.ggml_graph_overhead_custom(4, false)), true);
+        this.stageBuf = f.ggml_backend_alloc_buffer(cpu, bytes + 64) as Ptr;
+        if (!this.stageBuf) throw new Error(`could not allocate the ${(bytes / 2 ** 20).toFixed(0)} MiB staging buffer (out of memory?)`);
+        const base = f.ggml_backend_buffer_get_base(this.stageBuf) as Ptr;
+        const fills = new Map<bigint, Ptr>();
+        for (const name of names) {
+            const [ne0, ne1] = this.shapes.get(name)!;
+            const alias = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, ne0, ne1) as Ptr;
+            f.ggml_set_name(alias, `${name} (F32 staging)`);
+            const st = f.ggml_backend_tensor_alloc(this.stageBuf, alias, base) as number;
+            if (st !== 0) throw new Error(`staging ${name}: ggml_backend_tensor_alloc failed (${st})`);
+            const graph = f.ggml_new_graph_custom(this.stageCtx, 4, false) as Ptr;
+            f.ggml_build_forward_expand(graph, f.ggml_cpy(this.stageCtx, this.tensors.get(name)!, alias));
+            this.staged.set(name, alias);
+            fills.set(BigInt(alias), graph);
+        }
+        this.stageByAlias = fills;
+        const srcAt = BigInt(TENSOR_OFFSETS.src);
+        const ptr = (p: unknown): bigint => (typeof p === 'bigint' ? p : typeof p === 'number' ? BigInt(p) : BigInt(g.koffi.address(p as never) as never));
+        this.stageCb = g.koffi.register((t: unknown, ask: boolean) => {
+            if (!ask) return true; // after a node we asked for: go on
+            const tp = ptr(t);
+            for (let i = 0; i < 2; i++) {
+                const src = readPtr(g, tp + srcAt + BigInt(8 * i));
+                const graph = src ? fills.get(src) : undefined;
+                if (graph === undefined) continue;
+                // every node before this one that read the scratch has been computed (each ended its
+                // range), and those still pending do not read it: widen this matrix now
+                if (this.stagedNow !== src) {
+                    const rc = f.ggml_backend_graph_compute(cpu, graph) as number;
+                    if (rc !== 0) throw new Error(`staging a frozen matrix failed (status ${rc})`);
+                    this.stagedNow = src;
+                }
+                return true;
+            }
+            return false;
+        }, g.koffi.pointer(g.evalCallbackProto as never));
+        f.ggml_backend_sched_set_eval_callback(this.sched, this.stageCb, null);
     }
 
     /** Copies a tensor from the GGUF file into its ggml buffer: raw bytes when the types match, else via ggml's to_float. */
@@ -331,7 +398,7 @@ export class Session {
         const has = (name: string) => this.tensors.has(name);
         const loraScale = this.opts.mode === 'lora' ? this.opts.lora!.alpha / this.opts.lora!.rank : 0;
         const mm = (name: string, x: Ptr): Ptr => {
-            let y = f.ggml_mul_mat(ctx, W(name), x) as Ptr;
+            let y = f.ggml_mul_mat(ctx, this.staged.get(name) ?? W(name), x) as Ptr;
             if (this.loraShapes.has(name)) {
                 const ax = f.ggml_mul_mat(ctx, W(`${name}.lora_a`), x) as Ptr;
                 const bax = f.ggml_mul_mat(ctx, W(`${name}.lora_b`), ax) as Ptr;
@@ -495,7 +562,7 @@ export class Session {
     /** Forward only: the loss per real answer token (validation). */
     evalLoss(mb: MicroBatch): number {
         if (this.opts.mode === 'forward') throw new Error('evalLoss() needs a training session');
-        const rows = this.computeForward(mb, mb.nReal, false);
+        const rows = this.computeForward(mb, mb.nReal, 'loss') as Float32Array;
         let sum = 0;
         for (const v of rows) sum += v;
         return (sum * (this.opts.gradAccum ?? 1) * this.opts.rows) / mb.nReal;
@@ -504,29 +571,42 @@ export class Session {
     /** Forward session only: logits [rows][V] of the batch's `rows` rows (padding rows included). */
     forward(mb: MicroBatch): Float32Array {
         if (this.opts.mode !== 'forward') throw new Error('forward() needs a session in mode "forward"');
-        return this.computeForward(mb, this.opts.rows, true);
+        return this.computeForward(mb, this.opts.rows, 'logits') as Float32Array;
+    }
+
+    /**
+     * Forward only, any session: the arg-max token of each real answer row's next-token logits (the
+     * token greedy decoding picks there; ties go to the lowest id, as ggml's and llama.cpp's greedy
+     * samplers break them). One forward pass; only n integers leave the device.
+     */
+    argmaxRows(mb: MicroBatch): Int32Array {
+        return this.computeForward(mb, mb.nReal, 'argmax') as Int32Array;
     }
 
     /** A forward graph computed through the scheduler alone (ggml_opt's state untouched). */
-    private computeForward(mb: MicroBatch, n: number, logits: boolean): Float32Array {
+    private computeForward(mb: MicroBatch, n: number, what: 'loss' | 'logits' | 'argmax'): Float32Array | Int32Array {
         const f = this.g.f;
         if (n < 1) throw new Error('a micro-batch without answer rows');
         const ctx = this.newContext();
         try {
             const gf = f.ggml_new_graph_custom(ctx, this.graphSize, false) as Ptr;
-            const { out, inp } = this.buildForward(ctx, n, logits);
+            const built = this.buildForward(ctx, n, what !== 'loss');
+            const inp = built.inp;
+            const out = what === 'argmax' ? f.ggml_argmax(ctx, built.out) as Ptr : built.out; // [n] I32
             f.ggml_set_output(out);
             f.ggml_build_forward_expand(gf, out);
             f.ggml_backend_sched_reset(this.sched);
             if (!f.ggml_backend_sched_alloc_graph(this.sched, gf)) throw new Error('could not allocate the forward graph');
-            if (logits) {
+            if (what !== 'loss') {
+                const rows = mb.rowIndex.subarray(0, n);
                 f.ggml_backend_tensor_set(inp.tokens, mb.tokens, 0, mb.tokens.byteLength);
                 f.ggml_backend_tensor_set(inp.pos, this.posData, 0, this.posData.byteLength);
-                f.ggml_backend_tensor_set(inp.rowIdx, mb.rowIndex, 0, mb.rowIndex.byteLength);
+                f.ggml_backend_tensor_set(inp.rowIdx, rows, 0, rows.byteLength);
             } else this.setInputs(inp, mb, n);
             const rc = f.ggml_backend_sched_graph_compute(this.sched, gf) as number;
             if (rc !== 0) throw new Error(`graph compute failed (status ${rc})`);
-            const res = new Float32Array(Number(f.ggml_nelements(out)));
+            const count = Number(f.ggml_nelements(out));
+            const res = what === 'argmax' ? new Int32Array(count) : new Float32Array(count);
             f.ggml_backend_tensor_get(out, res, 0, res.byteLength);
             f.ggml_backend_sched_reset(this.sched);
             return res;
@@ -634,10 +714,22 @@ export class Session {
         if (this.opt) f.ggml_opt_free(this.opt);
         if (this.cb) this.g.koffi.unregister(this.cb as bigint);
         if (this.sched) f.ggml_backend_sched_free(this.sched);
+        this.freeStaging();
         this.opt = this.sched = NULL;
         this.cb = undefined;
         this.statics = undefined;
         this.stateOk ??= false;
+    }
+
+    private freeStaging() {
+        const f = this.g.f;
+        if (this.stageCb) this.g.koffi.unregister(this.stageCb as bigint);
+        if (this.stageBuf) f.ggml_backend_buffer_free(this.stageBuf);
+        if (this.stageCtx) f.ggml_free(this.stageCtx);
+        this.stageCb = undefined;
+        this.stageBuf = this.stageCtx = this.stagedNow = NULL;
+        this.staged.clear();
+        this.stageByAlias.clear();
     }
 
     free() {
@@ -645,6 +737,7 @@ export class Session {
         if (this.opt) f.ggml_opt_free(this.opt);
         if (this.cb) this.g.koffi.unregister(this.cb as bigint);
         if (this.sched) f.ggml_backend_sched_free(this.sched);
+        this.freeStaging();
         if (this.bufW) f.ggml_backend_buffer_free(this.bufW);
         if (this.ctxW) f.ggml_free(this.ctxW);
         for (const b of this.backends) f.ggml_backend_free(b);

@@ -235,6 +235,7 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
         return out;
     };
     let train = await encodeAll(job.examples, 'examples');
+    let trainIndex = train.map((_, i) => i);
     let validation = job.validation ? await encodeAll(job.validation, 'validation') : [];
     if (!job.validation && vs > 0) {
         // deterministic split by seed
@@ -245,6 +246,7 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
         const valSet = new Set(idx.slice(0, nVal));
         validation = train.filter((_, i) => valSet.has(i));
         train = train.filter((_, i) => !valSet.has(i));
+        trainIndex = trainIndex.filter((i) => !valSet.has(i));
         if (train.length === 0) fail('train job: no training examples left after the validation split');
     }
     const seqLen = Math.max(...train.map((t) => t.tokens.length), ...validation.map((t) => t.tokens.length));
@@ -255,7 +257,7 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     const need = estimateTrainBytes(config, trainable, b, seqLen, { frozenBytes: frozen, rows: Math.max(topRows(train), topRows(validation), 1) });
     const avail = freemem(); // host memory (a GPU run keeps weights and activations on the device, but this bound is still safe)
     if (need > 0.85 * avail) fail(`train job: not enough memory: about ${(need / 2 ** 30).toFixed(2)} GiB needed for this model with batch ${Math.min(batch, train.length)} × ${seqLen} tokens, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size${job.mode === 'full' ? ' or use LoRA' : ''}`);
-    return { job, config, tokenizer: tok.data, train, validation, seqLen, versions: versions() };
+    return { job, config, tokenizer: tok.data, train, trainIndex, validation, seqLen, versions: versions() };
 }
 
 /** Finds or builds the child script. */

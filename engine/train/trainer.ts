@@ -6,7 +6,7 @@ import { defaultThreads } from '../threads.js';
 import { Session, packBatch } from './native.js';
 import { initLlamaWeights, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
 import { readGguf, writeGguf, type GgufValue } from './gguf.js';
-import type { ResolvedJob, TrainEvent, TrainResult } from './types.js';
+import type { EpochFit, EpochLoss, ResolvedJob, StepLoss, TrainEvent, TrainResult } from './types.js';
 
 export interface TrainHooks {
     emit(e: TrainEvent): void;
@@ -19,8 +19,11 @@ export class Cancelled extends Error {
     constructor() { super('training cancelled'); }
 }
 
+/** Version 2 carries the structured loss curves and the per-epoch fit (an older checkpoint is not resumed). */
+const CHECKPOINT_VERSION = 2;
+
 interface CheckpointState {
-    version: 1;
+    version: typeof CHECKPOINT_VERSION;
     jobKey: string;
     optSteps: number;
     microSteps: number;
@@ -31,6 +34,9 @@ interface CheckpointState {
     tokensSeen: number;
     trainSeconds: number;
     csv: string[];
+    stepLosses: StepLoss[];
+    epochRows: EpochLoss[];
+    fitEpochs: EpochFit['epochs'];
     epochLosses: number[];
     bestVal: number | null;
     badEpochs: number;
@@ -137,15 +143,19 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         const key = jobKey(r);
         let microSteps = 0, epoch = 0, batchInEpoch = 0, tokensSeen = 0, trainSecondsBefore = 0;
         let csv: string[] = ['kind,step,epoch,train_loss,validation_loss,lr,tokens_per_second,elapsed_seconds'];
+        let stepLosses: StepLoss[] = [];
+        let epochRows: EpochLoss[] = [];
+        let fitEpochs: EpochFit['epochs'] = [];
         let epochLosses: number[] = [];
         let bestVal: number | null = null, badEpochs = 0;
         let resumedFrom: number | undefined;
         if (j.resume) {
             const ck = readCheckpoint(ckDir);
-            if (ck) {
+            if (ck && ck.state.version !== CHECKPOINT_VERSION) hooks.emit({ type: 'log', line: `the checkpoint in ${ckDir} was written by an older trainer (version ${ck.state.version}); training starts over` });
+            else if (ck) {
                 if (ck.state.jobKey !== key) throw new Error(`the checkpoint in ${ckDir} belongs to a different job (settings or data changed); remove it or train without resume`);
                 session.loadState({ iter: ck.state.iter, tensors: ck.tensors }, ck.state.optSteps);
-                ({ optSteps, microSteps, epoch, batchInEpoch, tokensSeen, csv, epochLosses, bestVal, badEpochs } = ck.state);
+                ({ optSteps, microSteps, epoch, batchInEpoch, tokensSeen, csv, stepLosses, epochRows, fitEpochs, epochLosses, bestVal, badEpochs } = ck.state);
                 trainSecondsBefore = ck.state.trainSeconds;
                 resumedFrom = optSteps;
             }
@@ -158,7 +168,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         const checkpoint = () => {
             if (!session.stateSupported()) return;
             const st = session.saveState();
-            writeCheckpoint(ckDir, { version: 1, jobKey: key, optSteps, microSteps, epoch, batchInEpoch, iter: st.iter, tokensSeen, trainSeconds: elapsed(), csv, epochLosses, bestVal, badEpochs }, st.tensors);
+            writeCheckpoint(ckDir, { version: CHECKPOINT_VERSION, jobKey: key, optSteps, microSteps, epoch, batchInEpoch, iter: st.iter, tokensSeen, trainSeconds: elapsed(), csv, stepLosses, epochRows, fitEpochs, epochLosses, bestVal, badEpochs }, st.tensors);
             hooks.emit({ type: 'checkpoint', step: optSteps, path: ckDir });
         };
         const validate = (): number | undefined => {
@@ -171,6 +181,27 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                 n += mb.nReal;
             }
             return sum / n;
+        };
+        // Teacher-forced greedy fit: one forward pass (no gradient, as validate()) over the training
+        // examples in micro-batches of B, keeping only the arg-max token per answer row; an example is
+        // fitted when every answer row's arg-max is its target, the end token included. Costs one
+        // forward pass over the training set per epoch, about a third of an epoch's forward + backward.
+        const measureFit = (): number[] => {
+            const fitted: number[] = [];
+            for (let i = 0; i < r.train.length; i += B) {
+                const seqs = r.train.slice(i, i + B);
+                const mb = packBatch(seqs, B, T, N, padId);
+                const best = session.argmaxRows(mb);
+                let row = 0;
+                seqs.forEach((sq, k) => {
+                    const n = rowsOf(sq);
+                    let ok = true;
+                    for (let q = row; q < row + n; q++) if (best[q] !== mb.targets[q]) { ok = false; break; }
+                    row += n;
+                    if (ok) fitted.push(r.trainIndex[i + k]);
+                });
+            }
+            return fitted.sort((a, b) => a - b);
         };
         let stoppedEarly = false;
         let lastLoss = NaN, stepLossSum = 0, stepLossN = 0;
@@ -202,6 +233,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                     const tps = tokensThisRun / ((performance.now() - tStart) / 1000);
                     const eta = ((performance.now() - tStart) / 1000 / Math.max(1, optSteps - (resumedFrom ?? 0))) * (totalOpt - optSteps);
                     csv.push(`step,${optSteps},${epoch + batchInEpoch / stepsPerEpoch},${lastLoss},,${lr},${tps.toFixed(1)},${el.toFixed(3)}`);
+                    stepLosses.push({ step: optSteps, epoch: epoch + batchInEpoch / stepsPerEpoch, loss: lastLoss, lr, elapsedSeconds: el });
                     hooks.emit({ type: 'progress', step: optSteps, totalSteps: totalOpt, epoch: epoch + batchInEpoch / stepsPerEpoch, loss: lastLoss, lr, tokensPerSecond: tps, etaSeconds: eta, elapsedSeconds: el });
                     if (j.checkpointEvery && optSteps % j.checkpointEvery === 0 && batchInEpoch < stepsPerEpoch) checkpoint();
                 }
@@ -214,8 +246,12 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             lastValLoss = val;
             epoch++;
             batchInEpoch = 0;
-            csv.push(`epoch,${optSteps},${epoch},${trainLoss},${val ?? ''},,,${elapsed().toFixed(3)}`);
-            hooks.emit({ type: 'epoch', epoch, trainLoss, validationLoss: val, step: optSteps });
+            const fitted = j.fitByEpoch ? measureFit() : undefined;
+            if (fitted) fitEpochs.push({ epoch, step: optSteps, fitted });
+            const elEpoch = elapsed();
+            csv.push(`epoch,${optSteps},${epoch},${trainLoss},${val ?? ''},,,${elEpoch.toFixed(3)}`);
+            epochRows.push({ epoch, step: optSteps, trainLoss, ...(val !== undefined ? { validationLoss: val } : {}), elapsedSeconds: elEpoch });
+            hooks.emit({ type: 'epoch', epoch, trainLoss, validationLoss: val, step: optSteps, ...(fitted ? { fitted: fitted.length } : {}) });
             if (val !== undefined && j.earlyStopping) {
                 if (bestVal === null || val < bestVal - (j.earlyStopping.minDelta ?? 0)) { bestVal = val; badEpochs = 0; }
                 else if (++badEpochs >= j.earlyStopping.patience) { stoppedEarly = true; }
@@ -259,15 +295,18 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         writeFileSync(lossCsv, csv.join('\n') + '\n');
         const result: TrainResult = {
             modelPath, kind: j.mode === 'lora' ? 'lora' : 'model', lossCsv, manifestPath: join(j.outDir, 'manifest.json'),
+            loss: { steps: stepLosses, epochs: epochRows },
+            ...(j.fitByEpoch ? { fit: { examples: [...r.trainIndex], epochs: fitEpochs } } : {}),
             steps: optSteps, epochs: epoch, finalTrainLoss: lastLoss, finalValidationLoss: lastValLoss, stoppedEarly, trainSeconds,
             tokensPerSecond: tokensSeen / Math.max(1e-9, trainSeconds), trainableParams: trainable, totalParams,
             peakRssBytes: peakRss(), device: session.device,
         };
+        // the manifest's result leaves the loss curves out: loss.csv holds them
         const { examples: _e, validation: _v, ...settings } = j;
         writeFileSync(result.manifestPath, JSON.stringify({
             kind: 'mismatch-train', settings: { ...settings, base: typeof j.base === 'string' ? j.base : { init: { config: j.base.init.config, seed: j.base.init.seed, vocabSize: j.base.init.tokenizer.tokens.length } } },
             data: { train: r.train.length, validation: r.validation.length, seqLen: T, batch: B, answerRowsPerBatch: N, stepsPerEpoch },
-            config: r.config, result, timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds }, versions: r.versions,
+            config: r.config, result: { ...result, loss: undefined }, timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds }, versions: r.versions,
             exactResume,
         }, null, 2));
         rmSync(ckDir, { recursive: true, force: true });

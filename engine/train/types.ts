@@ -81,6 +81,12 @@ export interface TrainJob {
     tokenization?: 'llama' | 'completion';
     /** how the answer follows the prompt in the training sequence; default ' ' (prompt + ' ' + answer) */
     separator?: string;
+    /**
+     * After every epoch, which training examples greedy decoding reproduces exactly (TrainResult.fit).
+     * Costs one forward pass (no gradient) over the training examples per epoch, about a third of an
+     * epoch's training compute; default false.
+     */
+    fitByEpoch?: boolean;
     /** stop after this many optimizer steps (tests, benchmarks); default unlimited */
     maxSteps?: number;
     /** name stored in general.name */
@@ -90,17 +96,55 @@ export interface TrainJob {
 export type TrainEvent =
     | { type: 'start'; totalSteps: number; epochs: number; examples: number; validationExamples: number; trainableParams: number; totalParams: number; device: string; resumedFromStep?: number }
     | { type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSecond: number; etaSeconds: number; elapsedSeconds: number }
-    | { type: 'epoch'; epoch: number; trainLoss: number; validationLoss?: number; step: number }
+    | { type: 'epoch'; epoch: number; trainLoss: number; validationLoss?: number; step: number; /** examples fitted (job.fitByEpoch) */ fitted?: number }
     | { type: 'checkpoint'; step: number; path: string }
     | { type: 'log'; line: string }
     | { type: 'done'; result: TrainResult }
     | { type: 'error'; message: string; nativeOutput?: string[] };
 
+/** One optimizer step: the mean loss of its micro-batches per answer token. */
+export interface StepLoss {
+    step: number;
+    /** fractional epoch at the end of the step (2.5 = half-way through the third epoch) */
+    epoch: number;
+    loss: number;
+    lr: number;
+    elapsedSeconds: number;
+}
+
+/** One finished epoch: its mean micro-batch loss and the validation loss after it. */
+export interface EpochLoss {
+    /** 1-based */
+    epoch: number;
+    /** optimizer steps done at its end */
+    step: number;
+    trainLoss: number;
+    validationLoss?: number;
+    elapsedSeconds: number;
+}
+
+/**
+ * Which training examples the model fits after each epoch: an example is fitted when, teacher-forced
+ * on its training sequence, the arg-max of the next-token logits is the target token at every answer
+ * position, the end token included. That is exactly when greedy decoding of its prompt yields its
+ * answer and then stops (up to ties and the inference engine's own rounding, e.g. an F16 KV cache).
+ */
+export interface EpochFit {
+    /** indices into job.examples of the examples trained on (all of them, less a validation split) */
+    examples: number[];
+    epochs: { epoch: number; step: number; /** indices into job.examples, ascending */ fitted: number[] }[];
+}
+
 export interface TrainResult {
     /** full GGUF (mode full) or adapter GGUF (mode lora) */
     modelPath: string;
     kind: 'model' | 'lora';
+    /** the loss curve written for people (columns kind,step,epoch,...); `loss` holds the same numbers */
     lossCsv: string;
+    /** loss per optimizer step and per epoch, separately */
+    loss: { steps: StepLoss[]; epochs: EpochLoss[] };
+    /** with job.fitByEpoch: the examples fitted after each epoch */
+    fit?: EpochFit;
     manifestPath: string;
     steps: number;
     epochs: number;
@@ -137,6 +181,8 @@ export interface ResolvedJob {
     tokenizer: TokenizerData | null;
     /** token sequences: [BOS] prompt answer [EOS], and the index of the first answer token */
     train: { tokens: number[]; answerStart: number }[];
+    /** index into job.examples of each `train` sequence */
+    trainIndex: number[];
     validation: { tokens: number[]; answerStart: number }[];
     /** longest sequence, the training graph's length */
     seqLen: number;

@@ -40,7 +40,7 @@ describe('trainer behaviour', () => {
     });
 
     it('same seed gives bit-identical weights; a killed run resumes from its checkpoint to the same weights', async () => {
-        const a = await trainModel(job(tempDir(), { checkpointEvery: 2 }));
+        const a = await trainModel(job(tempDir(), { checkpointEvery: 2, fitByEpoch: true }));
         const b = await trainModel(job(tempDir(), { checkpointEvery: 2 }));
         const wa = readFileSync(a.modelPath), wb = readFileSync(b.modelPath);
         expect(wa.equals(wb)).toBe(true);
@@ -48,18 +48,25 @@ describe('trainer behaviour', () => {
         const dir = tempDir();
         const ac = new AbortController();
         let killed = false;
-        await expect(trainModel(job(dir, { checkpointEvery: 2 }), {
+        await expect(trainModel(job(dir, { checkpointEvery: 2, fitByEpoch: true }), {
             signal: ac.signal, cancelGraceSeconds: 0,
             onEvent: (e) => { if (e.type === 'checkpoint' && e.step === 4 && !killed) { killed = true; ac.abort(); } },
         })).rejects.toThrow(/cancel/);
         expect(existsSync(join(dir, 'checkpoint', 'state.json'))).toBe(true);
         let resumedFrom: number | undefined;
-        const c = await trainModel(job(dir, { checkpointEvery: 2, resume: true }), { onEvent: (e) => { if (e.type === 'start') resumedFrom = e.resumedFromStep; } });
+        const c = await trainModel(job(dir, { checkpointEvery: 2, resume: true, fitByEpoch: true }), { onEvent: (e) => { if (e.type === 'start') resumedFrom = e.resumedFromStep; } });
         expect(resumedFrom).toBeGreaterThanOrEqual(4);
         expect(readFileSync(c.modelPath).equals(wa)).toBe(true);
         // the loss curve is the same too (timing columns aside)
         const losses = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 6).join(','));
         expect(losses(c.lossCsv)).toEqual(losses(a.lossCsv));
+        // and so are the structured curves and the per-epoch fit, the epoch measured before the kill
+        // (3 steps per epoch: step 4 is in the second) carried by the checkpoint
+        const noTime = (r: typeof a) => ({ steps: r.loss.steps.map(({ elapsedSeconds: _, ...x }) => x), epochs: r.loss.epochs.map(({ elapsedSeconds: _, ...x }) => x) });
+        expect(noTime(c)).toEqual(noTime(a));
+        expect(c.loss.steps.length).toBe(a.steps);
+        expect(c.fit!.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+        expect(c.fit).toEqual(a.fit);
     });
 
     it('early stopping on the validation loss; gradient accumulation counts optimizer steps', async () => {

@@ -100,3 +100,31 @@ export function logSoftmax(x: Float32Array, off: number, n: number): Float64Arra
     for (let i = 0; i < n; i++) out[i] = x[off + i] - l;
     return out;
 }
+
+/**
+ * Per fact, whether greedy decoding through node-llama-cpp reproduces it exactly: the prompt evaluated
+ * as the engine does ([BOS, ...model.tokenize(prompt)]), greedy tokens until the end-of-generation
+ * token, which must come within the answer's length + 4 tokens, and the text before it (trimmed)
+ * equal to the answer.
+ */
+export async function greedyExact(model: LlamaModel, facts: Fact[], lora?: string): Promise<boolean[]> {
+    const ctx = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
+    const seq = ctx.getSequence();
+    const out: boolean[] = [];
+    for (const f of facts) {
+        const limit = model.tokenize(f.answer, false).length + 4;
+        const tokens = [model.tokens.bos!, ...model.tokenize(f.prompt, false)];
+        const got: Token[] = [];
+        // the evaluation ends by itself at an end-of-generation token (or yields it)
+        let stopped = true;
+        for await (const t of seq.evaluate(tokens, { temperature: 0 })) {
+            if (model.isEogToken(t)) break;
+            if (got.length >= limit) { stopped = false; break; }
+            got.push(t);
+        }
+        out.push(stopped && model.detokenize(got).trim() === f.answer);
+        await seq.clearHistory();
+    }
+    await ctx.dispose();
+    return out;
+}
