@@ -6,8 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { Plan } from '../language/plan-types.js';
 import type { RunSummary } from '../engine/results-types.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { RunOptions } from '../engine/run.js';
-import type { ToEngineWorker } from './engine-worker.js';
+import type { FromEngineWorker, ToEngineWorker, WorkerRunOptions } from './engine-messages.js';
 
 export type EngineApi = typeof import('./engine-api.js');
 
@@ -25,15 +24,12 @@ export function loadEngine(extensionPath: string): Promise<EngineApi> {
     return loading;
 }
 
-
-type FromEngineWorker = { type: 'event'; event: EngineEvent } | { type: 'done'; summary: RunSummary } | { type: 'error'; message: string; stack?: string };
-
 /**
  * Runs a plan with the engine in a worker thread (dist/client/engine-worker.js), so the extension
  * host's event loop only relays events. Cancelling the signal asks the engine to stop at its next
  * checkpoint (finished steps are kept); the promise then resolves with a 'cancelled' summary.
  */
-export function runInWorker(extensionPath: string, plan: Plan, options: Omit<RunOptions, 'signal' | 'onEvent'>, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<RunSummary> {
+export function runInWorker(extensionPath: string, plan: Plan, options: WorkerRunOptions, onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<RunSummary> {
     return new Promise((resolve, reject) => {
         const worker = new Worker(path.join(extensionPath, 'dist', 'client', 'engine-worker.js'));
         let settled = false;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node.js';
 import { StepCodeLens } from './codelens.js';
+import { TrustNotification } from '../language/protocol.js';
 import { loadEngine } from './engine-host.js';
 import { Renderer } from './render.js';
 import { ResultsView } from './results-view.js';
@@ -39,7 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
     };
     client = new LanguageClient('mismatch', 'Mismatch Language Server', serverOptions, clientOptions);
     const started = client.start();
-    context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void started.then(() => client?.sendNotification('mismatch/trust', { trusted: true }))));
+    context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void started.then(() => client?.sendNotification(TrustNotification, { trusted: true }))));
 
     const engine = () => loadEngine(context.extensionPath);
     const specs = new Specs(client, engine, log);

@@ -1,8 +1,8 @@
-// The one custom request between the extension and the language server: the Plan of an open
-// document as the server sees it (unsaved edits included), so the client never parses the spec.
-// A typed RequestType beside the language, imported by both sides (server/plan-request.ts and
-// client/specs.ts): params and result types travel with the method name, no casts on either side.
-import { RequestType } from 'vscode-languageserver-protocol';
+// The custom messages between the extension and the language server: the Plan of an open document
+// as the server sees it (unsaved edits included), so the client never parses the spec, and the
+// workspace becoming trusted. Typed RequestType/NotificationType beside the language, imported by
+// both sides (server/, client/): params and result types travel with the method name, no casts.
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 import type { Plan } from './plan-types.js';
 
 export interface PlanParams {
@@ -19,3 +19,11 @@ export interface PlanResponse {
 }
 
 export const PlanRequest = new RequestType<PlanParams, PlanResponse, void>('mismatch/plan');
+
+export interface TrustParams {
+    /** Whether the workspace is trusted now: paths leaving it are errors while it is not. */
+    trusted: boolean;
+}
+
+/** The client tells the server the workspace was trusted after start (initializationOptions carry the state at start). */
+export const TrustNotification = new NotificationType<TrustParams>('mismatch/trust');
