@@ -15,7 +15,7 @@ import type {
     StepResult,
 } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
-import { formatP, formatPercent as formatPct, formatSeconds, stepTitle } from '../engine/format.js';
+import { formatNumber, formatP, formatPercent as formatPct, formatSeconds, MISSING, stepTitle } from '../engine/format.js';
 
 /** How the after-line text is colored. */
 export type Tone = 'neutral' | 'holds' | 'does-not-hold' | 'inconclusive' | 'stale' | 'error' | 'running';
@@ -50,7 +50,7 @@ const SEP = ' · ';
 export { formatP, formatSeconds } from '../engine/format.js';
 
 /** Percent with no decimals unless asked: the after-line texts are short. */
-export function formatPercent(x: number, digits = 0): string {
+export function formatPercent(x: number | null | undefined, digits = 0): string {
     return formatPct(x, digits);
 }
 
@@ -59,15 +59,47 @@ function formatLoss(x: number): string {
     return Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
+/** Wrong first (what the experiments are about); empty or unparseable answers only when there are some. */
 export function outcomeText(o: Outcomes): string {
-    return `✗ ${o.wrong} wrong${SEP}✓ ${o.correct} correct${SEP}∅ ${o.abstained} abstained`;
+    return `✗ ${o.wrong} wrong${SEP}✓ ${o.correct} correct${SEP}∅ ${o.abstained} abstained${o.empty ? `${SEP}${o.empty} empty` : ''}`;
 }
 
 function sumOutcomes(list: Outcomes[]): Outcomes {
-    return list.reduce(
-        (a, o) => ({ correct: a.correct + o.correct, wrong: a.wrong + o.wrong, abstained: a.abstained + o.abstained, total: a.total + o.total }),
-        { correct: 0, wrong: 0, abstained: 0, total: 0 },
+    return list.reduce<Outcomes>(
+        (a, o) => ({ correct: a.correct + o.correct, wrong: a.wrong + o.wrong, abstained: a.abstained + o.abstained, empty: (a.empty ?? 0) + (o.empty ?? 0), total: a.total + o.total }),
+        { correct: 0, wrong: 0, abstained: 0, empty: 0, total: 0 },
     );
+}
+
+// --- after-line width ----------------------------------------------------------------------
+
+/** Columns a line and its after-line text may take together before the text is cut (about 1,100 px
+ * at the default font): a laptop's editor shows the whole of it beside the side bar. */
+export const AFTER_LINE_COLUMNS = 140;
+/** The text keeps at least this many characters however long the line is. */
+export const AFTER_LINE_MIN = 40;
+
+/**
+ * The after-line text for a line of `lineLength` characters: the annotation's text, cut with "…" so
+ * that line and text fit `columns` (at a separator or a space where one is near the cut). The whole
+ * text is on the hover (`hoverFor`).
+ */
+export function afterLineText(text: string, lineLength: number, columns = AFTER_LINE_COLUMNS): string {
+    const max = Math.max(AFTER_LINE_MIN, columns - lineLength);
+    const chars = Array.from(text); // code points: never cut a surrogate pair
+    if (chars.length <= max) return text;
+    let head = chars.slice(0, max - 1).join('');
+    // Prefer a cut between two items, else between two words, unless that loses over a third.
+    const item = Math.max(head.lastIndexOf(SEP), head.lastIndexOf('  │  '));
+    const word = head.lastIndexOf(' ');
+    const at = item >= (2 * head.length) / 3 ? item : word >= (2 * head.length) / 3 ? word : -1;
+    if (at > 0) head = head.slice(0, at);
+    return `${head.trimEnd()} …`;
+}
+
+/** The hover of an annotated line: the whole after-line text first when the line shows it cut. */
+export function hoverFor(a: Pick<Annotation, 'text' | 'hover'>, lineLength: number, columns = AFTER_LINE_COLUMNS): string {
+    return afterLineText(a.text, lineLength, columns) === a.text ? a.hover : `${esc(a.text)}\n\n${a.hover}`;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -140,24 +172,93 @@ function evaluateAnnotation(step: Step, results: StepResult[]): { text: string; 
                 a.correct,
                 a.wrong,
                 a.abstained,
+                a.empty ?? 0,
                 a.total,
                 formatPercent(a.wrongRate, 1),
                 formatPercent(a.wrongAnsweredRate, 1),
-                a.aurc === null || a.aurc === undefined ? '–' : a.aurc.toFixed(3),
+                formatNumber(a.aurc),
             ]);
         }
     }
-    let hover = table(['arm', '✓ correct', '✗ wrong', '∅ abstained', 'total', 'wrong rate', 'wrong among answered', 'AURC'], rows);
+    let hover = table(['arm', '✓ correct', '✗ wrong', '∅ abstained', 'empty', 'total', 'wrong rate', 'wrong among answered', 'AURC'], rows);
+    const selective = selectiveTable(armNames, seeds);
+    if (selective) hover += `\n\n${selective}`;
+    const grid = gridTable(armNames, seeds);
+    if (grid) hover += `\n\n${grid}`;
+    // Outcome × knowledge summed over replicates: one row per arm and category.
     const knowledgeRows: (string | number)[][] = [];
-    for (const s of seeds) {
-        for (const a of s.arms) {
-            for (const [cat, o] of Object.entries(a.byKnowledge ?? {})) {
-                knowledgeRows.push([`\`${a.arm}\`${seeds.length > 1 ? ` (${seedLabel(s.seed)})` : ''}`, esc(cat), o.correct, o.wrong, o.abstained, o.total]);
-            }
+    for (const arm of armNames) {
+        const cats = [...new Set(seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm).flatMap((a) => Object.keys(a.byKnowledge ?? {}))))];
+        for (const cat of cats) {
+            const o = sumOutcomes(seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm).flatMap((a) => (a.byKnowledge?.[cat] ? [a.byKnowledge[cat]] : []))));
+            knowledgeRows.push([`\`${arm}\``, esc(cat), o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total]);
         }
     }
-    if (knowledgeRows.length) hover += '\n\n**Outcome × knowledge**\n\n' + table(['arm', 'knowledge', '✓', '✗', '∅', 'total'], knowledgeRows);
+    if (knowledgeRows.length) hover += `\n\n**Outcome × knowledge**${seedNote}\n\n` + table(['arm', 'knowledge', '✓', '✗', '∅', 'empty', 'total'], knowledgeRows);
     return { text, hover };
+}
+
+/** Mean of the finite values among `xs`; undefined when there is none. */
+function finiteMean(xs: readonly (number | null | undefined)[]): number | undefined {
+    const ok = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    return ok.length ? mean(ok) : undefined;
+}
+
+/**
+ * The selective-prediction and hallucination metrics per arm, as the hallucination papers report
+ * them (means over the replicates that have them): accuracy, SimpleQA's accuracy given attempted and
+ * F-score, AURC as an area, ECE where the arm gave log-probabilities. Absent for results written
+ * before the engine computed them.
+ */
+function selectiveTable(armNames: string[], seeds: { arms: ArmMetrics[] }[]): string | undefined {
+    const of = (arm: string) => seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm));
+    if (!seeds.some((s) => s.arms.some((a) => a.accuracy !== undefined || a.fScore !== undefined))) return undefined;
+    const rows = armNames.map((arm) => {
+        const xs = of(arm);
+        return [
+            `\`${arm}\``,
+            formatPercent(finiteMean(xs.map((a) => a.accuracy)), 1),
+            formatPercent(finiteMean(xs.map((a) => a.accuracyGivenAttempted)), 1),
+            formatNumber(finiteMean(xs.map((a) => a.fScore))),
+            formatNumber(finiteMean(xs.map((a) => a.aurc))),
+            formatNumber(finiteMean(xs.map((a) => a.ece))),
+        ];
+    });
+    const over = seeds.length > 1 ? ` (mean of ${seeds.length} replicates)` : '';
+    return (
+        `**Selective prediction**${over}\n\n` +
+        table(['arm', 'accuracy', 'accuracy given attempted', 'SimpleQA F', 'AURC', 'ECE'], rows) +
+        `\n\nAttempted: answered, neither abstained nor empty. F: harmonic mean of accuracy and accuracy given attempted (SimpleQA). ` +
+        `AURC: area under the risk–coverage curve over [0, coverage], answers ranked by confidence (Geifman & El-Yaniv). ` +
+        `ECE: 10 equal-width bins of the answer's probability, attempted answers only; ${MISSING} without log-probabilities.`
+    );
+}
+
+const GRID_CELLS = [
+    ['both', 'both know'],
+    ['teacherOnly', 'teacher only'],
+    ['studentOnly', 'student only'],
+    ['neither', 'neither'],
+] as const;
+
+/** The teacher × student knowledge grid in short: per arm, wrong answers of the questions in each cell (summed over replicates). */
+function gridTable(armNames: string[], seeds: { arms: ArmMetrics[] }[]): string | undefined {
+    const withGrid = armNames.map((arm) => ({ arm, grids: seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm && a.grid).map((a) => a.grid!)) })).filter((x) => x.grids.length);
+    if (!withGrid.length) return undefined;
+    const rows = withGrid.map(({ arm, grids }) => [
+        `\`${arm}\`${grids[0]!.teacher !== grids[0]!.student ? ` (${esc(grids[0]!.teacher)} → ${esc(grids[0]!.student)})` : ''}`,
+        ...GRID_CELLS.map(([cell]) => {
+            const o = sumOutcomes(grids.map((g) => g.cells[cell]));
+            return o.total ? `${o.wrong}/${o.total} (${formatPercent(o.wrong / o.total)})` : MISSING;
+        }),
+    ]);
+    const uncategorised = withGrid.reduce((n, x) => n + x.grids.reduce((m, g) => m + g.uncategorised, 0), 0);
+    const source = withGrid[0]!.grids[0]!.source === 'taught' ? 'the facts each model was taught' : 'SliCK categories (known = not Unknown)';
+    return (
+        `**Teacher × student knowledge**: wrong / questions per cell${seeds.length > 1 ? `, summed over ${seeds.length} replicates` : ''}; who knows from ${source}\n\n` +
+        table(['arm (teacher → student)', ...GRID_CELLS.map(([, label]) => label)], rows) +
+        (uncategorised ? `\n\n${uncategorised} question${uncategorised > 1 ? 's' : ''} left out: a knowledge does not cover them.` : '')
+    );
 }
 
 function finetuneAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
@@ -242,7 +343,7 @@ const TEST_WORDS: Record<string, string> = { mcnemar: 'McNemar', 'sign-flip': 's
  * wrong-answer rate with its 95% interval), then p, then the test and its independent units, then
  * the first statement the verdict carries (all of them in the hover).
  */
-function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string; hover: string; tone: Tone } | undefined {
+function hypothesisAnnotation(step: Step, results: StepResult[], evaluation: StepResult[] = []): { text: string; hover: string; tone: Tone } | undefined {
     const r = results.find((x) => isHypothesis(x.metrics));
     if (!r) return undefined;
     const m = r.metrics as HypothesisMetrics;
@@ -279,6 +380,11 @@ function hypothesisAnnotation(step: Step, results: StepResult[]): { text: string
         `${m.coverage !== null && m.coverage !== undefined ? `\n- matched coverage ${formatPercent(m.coverage, 1)}` : ''}\n` +
         `- discordant questions (summed over replicates): ${esc(a)} wrong & ${esc(b)} not ${m.discordant.b}, ${esc(a)} not & ${esc(b)} wrong ${m.discordant.c}`;
     for (const n of notes) hover += `\n\n⚠ ${esc(n)}`;
+    // The two arms' own metrics, from the evaluation the hypothesis reads.
+    const seeds = armsBySeed(evaluation.filter((x) => x.status === 'done'));
+    const arms = [a, b].filter((arm) => seeds.some((s) => s.arms.some((x) => x.arm === arm)));
+    const selective = arms.length ? selectiveTable(arms, seeds) : undefined;
+    if (selective) hover += `\n\n${selective}`;
     if (rows.length > 1)
         hover += '\n\n' + table(['replicate', 'wrong A − B, pts [95% CI]', 'own McNemar p (raw)', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`], rows);
     return { text: parts.join(SEP), hover, tone: verdictTone(m.verdict) };
@@ -305,8 +411,24 @@ function datasetAnnotation(step: Step, results: StepResult[]): { text: string; h
     return { text: parts.join(SEP), hover: table(['dataset', stepTitle(step)], rows) };
 }
 
-/** Fallback for kinds without a dedicated text (world, dataset, knowledge…): a few numbers. */
-function genericAnnotation(step: Step, results: StepResult[]): { text: string; hover: string } | undefined {
+/** The locations the step's own line already shows: a server model's URL(s), a GGUF file's path. A
+ * URL that came from the `mismatch.serverUrl` setting is not on the line and stays in the text. */
+function writtenValues(step: Step): Set<string> {
+    const out = new Set<string>();
+    if (step.kind !== 'model') return out;
+    const source = step.params.source as unknown as Record<string, unknown>;
+    for (const key of ['url', 'urls', 'path']) {
+        const v = source[key];
+        for (const x of Array.isArray(v) ? v : [v]) if (typeof x === 'string' && x) out.add(x);
+    }
+    return out;
+}
+
+/**
+ * Fallback for kinds without a dedicated text (world, dataset, knowledge…): a few numbers. Values in
+ * `written` are on the line already: left out of the after-line text (the hover keeps them).
+ */
+function genericAnnotation(step: Step, results: StepResult[], written: ReadonlySet<string> = new Set()): { text: string; hover: string } | undefined {
     const m = results[0]?.metrics as Record<string, unknown> | undefined;
     if (!m || typeof m !== 'object') return undefined;
     const flat: [string, number | string][] = [];
@@ -319,10 +441,12 @@ function genericAnnotation(step: Step, results: StepResult[]): { text: string; h
     walk('', m, 0);
     if (!flat.length) return undefined;
     const text = flat
+        .filter(([, v]) => !(typeof v === 'string' && written.has(v)))
         .slice(0, 5)
         .map(([k, v]) => `${k} ${v}`)
         .join(SEP);
-    return { text, hover: table(['', stepTitle(step)], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
+    // Everything it has is on the line already: say only that the step is done.
+    return { text: text || '✓ ready', hover: table(['', stepTitle(step)], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
 }
 
 // --- entry point -----------------------------------------------------------------------------
@@ -392,10 +516,10 @@ export function annotate(plan: Plan, results: readonly StepResult[], live: LiveS
                 shown = labelAnnotation(step, done, plan);
                 break;
             case 'model':
-                shown = knowledgeCheckAnnotation(step, done) ?? genericAnnotation(step, done);
+                shown = knowledgeCheckAnnotation(step, done) ?? genericAnnotation(step, done, writtenValues(step));
                 break;
             case 'hypothesis':
-                shown = hypothesisAnnotation(step, done);
+                shown = hypothesisAnnotation(step, done, byStep.get(step.params.evaluation));
                 break;
             case 'world':
                 shown = worldAnnotation(step, done) ?? genericAnnotation(step, done);

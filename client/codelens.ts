@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Runner } from './run.js';
 import type { Specs } from './specs.js';
+import { stepLenses } from './run-state.js';
 
 export class StepCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
     private readonly emitter = new vscode.EventEmitter<void>();
@@ -25,13 +26,8 @@ export class StepCodeLens implements vscode.CodeLensProvider, vscode.Disposable 
             const line = step.range.start.line;
             if (line >= doc.lineCount) continue;
             const range = new vscode.Range(line, 0, line, 0);
-            if (running) {
-                lenses.push(new vscode.CodeLens(range, { title: '■ Cancel', command: 'mismatch.cancelRun', arguments: [doc.uri], tooltip: 'Cancel the run of this spec' }));
-            } else {
-                lenses.push(
-                    new vscode.CodeLens(range, { title: '▶ Run', command: 'mismatch.runStep', arguments: [doc.uri, step.id], tooltip: `Run ${step.kind} ${step.id} (and the steps it needs)` }),
-                    new vscode.CodeLens(range, { title: '▶ Run to here', command: 'mismatch.runToHere', arguments: [doc.uri, step.id], tooltip: `Run every step up to ${step.id}` }),
-                );
+            for (const l of stepLenses(step, running)) {
+                lenses.push(new vscode.CodeLens(range, { title: l.title, command: l.command, arguments: l.step === undefined ? [doc.uri] : [doc.uri, l.step], tooltip: l.tooltip }));
             }
         }
         return lenses;

@@ -1,8 +1,13 @@
-// Renders annotations: after-line decorations (one decoration type per tone), a hover with the full
-// table on annotated lines, and failed steps as diagnostics. Nothing is decided here: the texts come
-// from annotate().
+// Renders annotations: after-line decorations (one decoration type per tone), cut to a width with
+// the whole text and the full tables in a hover on annotated lines, and failed steps as diagnostics.
+// Nothing is decided here: the texts come from annotate().
+//
+// The hover is a HoverProvider over the step's lines rather than a decoration's hoverMessage: a
+// statement spans several lines and a hover should answer wherever the pointer is on it (the
+// decoration's range is the empty point at the line's end, reached only over the after-text), and
+// one provider gives one hover where a decoration's message would come beside it a second time.
 import * as vscode from 'vscode';
-import type { Annotation, Tone } from './annotate.js';
+import { afterLineText, hoverFor, type Annotation, type Tone } from './annotate.js';
 import type { SpecState, Specs } from './specs.js';
 
 const TONE_COLORS: Record<Tone, vscode.ThemeColor> = {
@@ -54,9 +59,10 @@ export class Renderer implements vscode.Disposable {
             const byTone = new Map<Tone, vscode.DecorationOptions[]>();
             for (const a of own) {
                 if (a.line >= editor.document.lineCount) continue;
-                const end = editor.document.lineAt(a.line).range.end;
+                const line = editor.document.lineAt(a.line);
+                const end = line.range.end;
                 const list = byTone.get(a.tone) ?? [];
-                list.push({ range: new vscode.Range(end, end), renderOptions: { after: { contentText: a.text } } });
+                list.push({ range: new vscode.Range(end, end), renderOptions: { after: { contentText: afterLineText(a.text, line.text.length) } } });
                 byTone.set(a.tone, list);
             }
             for (const [tone, type] of this.types) editor.setDecorations(type, byTone.get(tone) ?? []);
@@ -82,7 +88,8 @@ export class Renderer implements vscode.Disposable {
                 const step = state.plan?.steps.find((s) => s.id === a.step);
                 const first = step?.range.start.line ?? a.line;
                 if (pos.line < first || pos.line > a.line) continue;
-                const md = new vscode.MarkdownString(a.hover);
+                const lineLength = a.line < doc.lineCount ? doc.lineAt(a.line).text.length : 0;
+                const md = new vscode.MarkdownString(hoverFor(a, lineLength));
                 md.supportHtml = false;
                 md.isTrusted = false;
                 return new vscode.Hover(md);

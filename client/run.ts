@@ -14,6 +14,7 @@ import { runSettings, withDefaultServerUrl } from './settings.js';
 import type { SpecState, Specs } from './specs.js';
 import { LagMonitor, type LagStats } from './lag.js';
 import { checkGpuBinaries } from './gpu.js';
+import { RunRegistry, type RunTicket } from './run-state.js';
 
 export interface RunRequest {
     /** Run only this step and what it needs. */
@@ -33,16 +34,13 @@ export interface RunRecord {
     seconds: number;
 }
 
-interface ActiveRun {
-    controller: AbortController;
-    started: number;
-}
-
 export const UNTRUSTED_MESSAGE =
     'Mismatch: running experiments is disabled in Restricted Mode: a run loads models and executes native code. Trust this workspace to run; the language features keep working.';
 
 export class Runner implements vscode.Disposable {
-    private readonly active = new Map<string, ActiveRun>();
+    /** Which specs are claimed by a run and which of them the engine runs (client/run-state.ts). */
+    private readonly runs = new RunRegistry();
+    private readonly unsubscribe: () => void;
     private readonly status = vscode.window.createStatusBarItem('mismatch.run', vscode.StatusBarAlignment.Left, 50);
     private readonly changed = new vscode.EventEmitter<void>();
     readonly onDidChange = this.changed.event;
@@ -57,28 +55,25 @@ export class Runner implements vscode.Disposable {
     ) {
         this.status.name = 'Mismatch run';
         this.status.command = 'mismatch.showLog';
+        // Every change of a spec's run state, on every path, refreshes the CodeLens and the context key.
+        this.unsubscribe = this.runs.onDidChange(() => {
+            void vscode.commands.executeCommand('setContext', 'mismatch.running', this.runs.anyRunning());
+            this.changed.fire();
+        });
     }
 
     isRunning(uri: vscode.Uri): boolean {
-        return this.active.has(uri.toString());
+        return this.runs.isRunning(uri.toString());
     }
 
     anyRunning(): boolean {
-        return this.active.size > 0;
+        return this.runs.anyRunning();
     }
 
     cancel(uri?: vscode.Uri): boolean {
-        const targets = uri ? [uri.toString()] : [...this.active.keys()];
-        let any = false;
-        for (const key of targets) {
-            const run = this.active.get(key);
-            if (run && !run.controller.signal.aborted) {
-                this.log.info(`cancelling the run of ${vscode.Uri.parse(key).fsPath}`);
-                run.controller.abort();
-                any = true;
-            }
-        }
-        return any;
+        const asked = this.runs.cancel(uri?.toString());
+        for (const key of asked) this.log.info(`cancelling the run of ${vscode.Uri.parse(key).fsPath}`);
+        return asked.length > 0;
     }
 
     async run(doc: vscode.TextDocument, request: RunRequest = {}): Promise<RunRecord | undefined> {
@@ -87,11 +82,20 @@ export class Runner implements vscode.Disposable {
             if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
             return undefined;
         }
-        const key = doc.uri.toString();
-        if (this.active.has(key)) {
+        // Claimed before the first await (saving, the GPU check, the plan), released on every path.
+        const ticket = this.runs.claim(doc.uri.toString());
+        if (!ticket) {
             void vscode.window.showInformationMessage(`Mismatch: ${path.basename(doc.uri.fsPath)} is already running. Cancel it first ("Mismatch: Cancel Run").`);
             return undefined;
         }
+        try {
+            return await this.runClaimed(doc, request, ticket);
+        } finally {
+            this.runs.release(ticket);
+        }
+    }
+
+    private async runClaimed(doc: vscode.TextDocument, request: RunRequest, ticket: RunTicket): Promise<RunRecord | undefined> {
         if (doc.isDirty && !(await doc.save())) {
             void vscode.window.showErrorMessage('Mismatch: save the spec before running it.');
             return undefined;
@@ -113,11 +117,10 @@ export class Runner implements vscode.Disposable {
             return undefined;
         }
 
-        const controller = new AbortController();
-        this.active.set(key, { controller, started: Date.now() });
+        const controller = ticket.controller;
+        if (controller.signal.aborted) return undefined; // cancelled while preparing
         this.specs.setBusy(doc.uri, true);
-        void vscode.commands.executeCommand('setContext', 'mismatch.running', true);
-        this.changed.fire();
+        this.runs.start(ticket);
         const lag = new LagMonitor();
         const started = Date.now();
         const what = request.step ? `step ${request.step}` : request.to ? `up to ${request.to}` : 'experiment';
@@ -149,15 +152,14 @@ export class Runner implements vscode.Disposable {
             record.error = e instanceof Error ? e.message : String(e);
             this.log.error(`run failed: ${record.error}${e instanceof Error && e.stack ? `\n${e.stack}` : ''}`);
         } finally {
-            this.active.delete(key);
+            // First: the run is over for the CodeLens whatever the cleanup below does.
+            this.runs.release(ticket);
             this.specs.setBusy(doc.uri, false);
-            void vscode.commands.executeCommand('setContext', 'mismatch.running', this.active.size > 0);
             this.status.hide();
             state.live = {};
             record.lag = lag.stats();
             record.seconds = (Date.now() - started) / 1000;
             this.lastRun.set(doc.uri.fsPath, record);
-            this.changed.fire();
             await this.specs.reloadResults(state);
         }
         this.log.info(
@@ -184,6 +186,7 @@ export class Runner implements vscode.Disposable {
 
     dispose(): void {
         this.cancel();
+        this.unsubscribe();
         this.status.dispose();
         this.changed.dispose();
     }

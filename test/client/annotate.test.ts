@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { annotate, formatP, formatSeconds } from '../../client/annotate.js';
+import { AFTER_LINE_COLUMNS, AFTER_LINE_MIN, afterLineText, annotate, formatP, formatSeconds, hoverFor } from '../../client/annotate.js';
 import type { Plan, Step } from '../../language/plan-types.js';
 import type { ArmMetrics, HypothesisMetrics, StepResult } from '../../engine/results-types.js';
 
@@ -35,7 +35,7 @@ describe('annotate', () => {
     it('writes the outcome counts after an evaluate line, one arm', () => {
         const [a] = annotate(plan([ev]), [result(ev, { arms: [arm('a', 112, 41, 47)] })]);
         expect(a).toMatchObject({ step: 'ev', line: 25, file, text: '✗ 41 wrong · ✓ 112 correct · ∅ 47 abstained', tone: 'neutral', stale: false });
-        expect(a!.hover).toContain('| `a` | 112 | 41 | 47 | 200 | 20.5% |');
+        expect(a!.hover).toContain('| `a` | 112 | 41 | 47 | 0 | 200 | 20.5% |');
     });
 
     it('names each arm when an evaluate has several, and sums seeds', () => {
@@ -164,5 +164,113 @@ describe('formatting', () => {
     it('formats p-values and durations', () => {
         expect([0.41, 0.003, 0.0412, 0.00099, 1, 0.9999].map(formatP)).toEqual(['0.41', '0.003', '0.041', '9.9e-4', '1', '1']);
         expect([4.25, 41.2, 125, 3600 + 300].map(formatSeconds)).toEqual(['4.3 s', '41 s', '2 min 5 s', '1 h 5 min']);
+    });
+});
+
+describe('the metrics of an evaluate and a hypothesis hover', () => {
+    const ev = step('evaluate', 'ev', 25, { arms: [{ model: 'a' }, { model: 'b' }] });
+    const hy = step('hypothesis', 'h', 26, { a: 'a', b: 'b', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 });
+    const cell = (correct: number, wrong: number, abstained: number) => ({ correct, wrong, abstained, total: correct + wrong + abstained });
+    const grid: ArmMetrics['grid'] = { teacher: 'large', student: 'small', source: 'taught', cells: { both: cell(5, 1, 0), teacherOnly: cell(0, 3, 1), studentOnly: cell(0, 0, 0), neither: cell(0, 2, 2) }, uncategorised: 0 };
+    // Replicate 1: a has 6 correct, 3 wrong, 1 abstained of 10: accuracy 6/10, given attempted 6/9,
+    // F = 2·0.6·(6/9)/(0.6 + 6/9) = 0.631579; replicate 2: 8, 1, 1: 0.8, 8/9, F = 0.842105.
+    const seed1 = { arms: [{ ...arm('a', 6, 3, 1), accuracy: 0.6, accuracyGivenAttempted: 6 / 9, fScore: 0.631579, ece: null, grid }, { ...arm('b', 5, 5, 0), accuracy: 0.5, accuracyGivenAttempted: 0.5, fScore: 0.5, ece: null }] };
+    const seed2 = { arms: [{ ...arm('a', 8, 1, 1), accuracy: 0.8, accuracyGivenAttempted: 8 / 9, fScore: 0.842105, ece: 0.05, grid }, { ...arm('b', 5, 4, 1), accuracy: 0.5, accuracyGivenAttempted: 5 / 9, fScore: 0.526316, ece: 0.1 }] };
+    const results = [result(ev, seed1, { seedIndex: 0 }), result(ev, seed2, { seedIndex: 1 })];
+
+    it('means accuracy, accuracy given attempted, SimpleQA F, AURC and ECE over replicates (ECE where log-probs exist)', () => {
+        const [a] = annotate(plan([ev], 2), results);
+        expect(a!.hover).toContain('**Selective prediction** (mean of 2 replicates)');
+        expect(a!.hover).toContain('| arm | accuracy | accuracy given attempted | SimpleQA F | AURC | ECE |');
+        // accuracy (0.6 + 0.8)/2, given attempted (6/9 + 8/9)/2 = 0.7778, F (0.631579 + 0.842105)/2 = 0.736842,
+        // ECE only replicate 2 has one: 0.05
+        expect(a!.hover).toContain('| `a` | 70.0% | 77.8% | 0.737 | 0.123 | 0.050 |');
+        // b: (5/10 + 5/10)/2, (0.5 + 5/9)/2 = 0.5278, (0.5 + 0.526316)/2 = 0.513158, ECE (0 + 0.1)/1
+        expect(a!.hover).toContain('| `b` | 50.0% | 52.8% | 0.513 | 0.123 | 0.100 |');
+        expect(a!.hover).toContain('area under the risk–coverage curve');
+    });
+
+    it('shows the teacher × student grid in short: wrong of questions per cell, summed over replicates', () => {
+        const [a] = annotate(plan([ev], 2), results);
+        // both: 1 + 1 wrong of 6 + 6; teacher only: 3 + 3 of 4 + 4; student only: none; neither: 2 + 2 of 4 + 4
+        expect(a!.hover).toContain('| `a` (large → small) | 2/12 (17%) | 6/8 (75%) | — | 4/8 (50%) |');
+        expect(a!.hover).toContain('summed over 2 replicates; who knows from the facts each model was taught');
+        expect(a!.hover).not.toMatch(/\| `b` \(\w+ → /); // b has no grid
+    });
+
+    it('counts empty answers apart, on the line and in the table', () => {
+        const one = { arms: [{ ...arm('a', 4, 3, 1), empty: 2, total: 10 }] };
+        const e1 = step('evaluate', 'e1', 25, { arms: [{ model: 'a' }] });
+        const [a] = annotate(plan([e1]), [result(e1, one)]);
+        expect(a!.text).toBe('✗ 3 wrong · ✓ 4 correct · ∅ 1 abstained · 2 empty');
+        expect(a!.hover).toContain('| `a` | 4 | 3 | 1 | 2 | 10 |');
+        // results written before the metrics existed: no selective table, no empty count on the line
+        const [old] = annotate(plan([e1]), [result(e1, { arms: [arm('a', 4, 3, 1)] })]);
+        expect(old!.text).toBe('✗ 3 wrong · ✓ 4 correct · ∅ 1 abstained');
+        expect(old!.hover).not.toContain('Selective prediction');
+    });
+
+    it('puts both arms\' metrics in the hypothesis hover', () => {
+        const m = { ...hypothesis('holds', 0.003, null), name: 'h' };
+        const anns = annotate(plan([ev, hy], 2), [...results, result(hy, m)]);
+        const h = anns.find((x) => x.step === 'h')!;
+        expect(h.hover).toContain('| `a` | 70.0% | 77.8% | 0.737 | 0.123 | 0.050 |');
+        expect(h.hover).toContain('| `b` | 50.0% | 52.8% | 0.513 | 0.123 | 0.100 |');
+    });
+});
+
+describe('model lines', () => {
+    const server = (url: string) => step('model', 'big', 12, { source: { kind: 'server', url, name: 'llama-2-13b', api: 'chat', logprobs: true, concurrency: 4, timeoutMs: 60000 } });
+    const metrics = { url: 'http://127.0.0.1:8080/v1', name: 'llama-2-13b', api: 'chat' };
+
+    it('do not repeat the URL the line already shows', () => {
+        const s = server('http://127.0.0.1:8080/v1');
+        const [a] = annotate(plan([s]), [result(s, metrics)]);
+        expect(a!.text).toBe('name llama-2-13b · api chat');
+        expect(a!.hover).toContain('http://127.0.0.1:8080/v1');
+    });
+
+    it('name the URL when it came from the settings (the line has none)', () => {
+        const s = server('');
+        const [a] = annotate(plan([s]), [result(s, metrics)]);
+        expect(a!.text).toBe('url http://127.0.0.1:8080/v1 · name llama-2-13b · api chat');
+    });
+
+    it('say only that a GGUF model is ready (its path is on the line)', () => {
+        const s = step('model', 'local', 12, { source: { kind: 'gguf', path: '/m/llama.gguf' } });
+        const [a] = annotate(plan([s]), [result(s, { path: '/m/llama.gguf' })]);
+        expect(a!.text).toBe('✓ ready');
+    });
+});
+
+describe('after-line width', () => {
+    const long = 'a: ✗ 41 wrong · ✓ 112 correct · ∅ 47 abstained  │  b: ✗ 5 wrong · ✓ 25 correct · ∅ 10 abstained';
+
+    it('keeps a text that fits beside its line', () => {
+        expect(afterLineText('✗ 2 wrong · ✓ 1 correct', 60)).toBe('✗ 2 wrong · ✓ 1 correct');
+        expect(afterLineText(long, 0)).toBe(long); // 97 characters, 140 columns
+    });
+
+    it('cuts a long text at the last item that fits, with an ellipsis', () => {
+        // a 100-column line leaves 40: the first 39 characters end in "∅ 47 ab"; the last " · " is at 29
+        expect(AFTER_LINE_COLUMNS).toBe(140);
+        expect(afterLineText(long, 100)).toBe('a: ✗ 41 wrong · ✓ 112 correct …');
+        // a longer line leaves the minimum, never less
+        expect(afterLineText(long, 130)).toBe(afterLineText(long, 100));
+        expect(AFTER_LINE_MIN).toBe(40);
+        // 60 columns left (line of 80): the first 59 characters end in "b: ✗ 5"; " │ " items end at 46
+        expect(afterLineText(long, 80)).toBe('a: ✗ 41 wrong · ✓ 112 correct · ∅ 47 abstained …');
+    });
+
+    it('never cuts inside a character outside the BMP', () => {
+        const emoji = '😀'.repeat(50);
+        const cut = afterLineText(emoji, 200);
+        expect(cut).toBe(`${'😀'.repeat(39)} …`);
+    });
+
+    it('puts the whole text at the top of the hover only when the line shows it cut', () => {
+        expect(hoverFor({ text: long, hover: '| t |' }, 0)).toBe('| t |');
+        expect(hoverFor({ text: long, hover: '| t |' }, 100)).toBe(`${long}\n\n| t |`);
+        expect(hoverFor({ text: 'x_y '.repeat(20), hover: 'h' }, 120)).toBe(`${'x\\_y '.repeat(20)}\n\nh`);
     });
 });
