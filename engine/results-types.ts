@@ -83,8 +83,42 @@ export interface FinetuneMetrics {
     tokensPerSecond: number;
     /** Per-epoch train (and validation) loss. */
     curve: { epoch: number; step: number; train: number; validation?: number }[];
+    /** Loss per optimizer step (`epoch` fractional), from the embedded trainer; absent in older results and for external trainers. */
+    stepCurve?: { step: number; epoch: number; train: number }[];
     /** How well the fine-tune fitted its own training examples (absent in results made before it existed). */
     fit?: TrainingFit;
+    /** How fast it fitted them: the training accuracy after every epoch (embedded trainer only; absent in
+     * results made before it existed and for external trainers, which report no such measurement). */
+    fitByEpoch?: EpochFitCurve;
+}
+
+/**
+ * Training accuracy after each epoch (Gekhman et al. 2024, Fig. 1's x-axis): an example counts as fitted
+ * when greedy decoding of its training prompt gives its training answer and then stops, measured by the
+ * trainer teacher-forced on the training sequence (arg-max of the logits equals the target at every answer
+ * token and the end token). Examples held out for validation are not counted.
+ */
+export interface EpochFitCurve {
+    /** Format of this record; readers skip versions they do not know. */
+    version: 1;
+    /** Training examples measured per epoch (all fitted + not fitted). */
+    examples: number;
+    epochs: EpochFitPoint[];
+}
+
+export interface EpochFitPoint {
+    epoch: number;
+    /** optimizer steps done at the end of the epoch */
+    step: number;
+    all: EpochFitCounts;
+    /** Examples whose SliCK category is not Unknown (when the labels come from a mix). */
+    known?: EpochFitCounts;
+    unknown?: EpochFitCounts;
+}
+
+export interface EpochFitCounts {
+    total: number;
+    fitted: number;
 }
 
 /** Greedy answers of the base and the fine-tuned model to the fine-tune's training questions, matched

@@ -199,6 +199,43 @@ export function trainingFitPlot(results: StepResult[]): VegaLiteSpec | undefined
     };
 }
 
+/**
+ * Training accuracy after every epoch, Known vs Unknown examples, one panel per fine-tune (Gekhman et
+ * al. 2024, Fig. 1's training-accuracy curves): the share of training examples greedy decoding reproduces,
+ * mean over replicates. Only fine-tunes whose results carry the per-epoch record (the embedded trainer).
+ */
+export function trainingByEpochPlot(results: StepResult[]): VegaLiteSpec | undefined {
+    const values: Record<string, unknown>[] = [];
+    for (const r of results) {
+        if (r.kind !== 'finetune' || r.status !== 'done' || !r.metrics) continue;
+        const f = (r.metrics as FinetuneMetrics).fitByEpoch;
+        if (!f || f.version !== 1) continue;
+        for (const e of f.epochs) {
+            const parts = e.known && e.unknown ? ([['Known', e.known], ['Unknown', e.unknown]] as const) : ([['all', e.all]] as const);
+            for (const [examples, c] of parts) {
+                if (!c.total) continue;
+                values.push({ finetune: r.step, seed: seedLabel(r), epoch: e.epoch, examples, accuracy: c.fitted / c.total, fitted: c.fitted, total: c.total });
+            }
+        }
+    }
+    if (!values.length) return undefined;
+    return {
+        $schema: SCHEMA,
+        title: 'Training accuracy by epoch, Known vs Unknown examples (greedy reproduces the training answer)',
+        data: { values },
+        facet: { column: { field: 'finetune', type: 'nominal', title: null } },
+        spec: {
+            mark: { type: 'line', point: true, tooltip: true },
+            encoding: {
+                x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+                y: { field: 'accuracy', type: 'quantitative', aggregate: 'mean', title: 'training accuracy (mean over replicates)', axis: { format: '%' }, scale: { domain: [0, 1] } },
+                color: { field: 'examples', type: 'nominal', title: 'examples', scale: { domain: ['Known', 'Unknown', 'all'], range: ['#1f77b4', '#d62728', '#555555'] } },
+                tooltip: [{ field: 'finetune' }, { field: 'examples' }, { field: 'epoch' }, { field: 'accuracy', aggregate: 'mean', format: '.1%' }, { field: 'fitted', aggregate: 'sum', title: 'fitted (all replicates)' }, { field: 'total', aggregate: 'sum', title: 'examples (all replicates)' }],
+            },
+        },
+    };
+}
+
 export interface NamedPlot {
     id: string;
     title: string;
@@ -214,6 +251,7 @@ export function allPlots(results: StepResult[]): NamedPlot[] {
     add('risk-coverage', 'Risk–coverage', riskCoveragePlot(results));
     add('accuracy-vs-unknown', 'Test accuracy vs Unknown share', mixTrendPlot(results));
     add('training-fit', 'Training accuracy: Known vs Unknown', trainingFitPlot(results));
+    add('training-by-epoch', 'Training accuracy by epoch: Known vs Unknown', trainingByEpochPlot(results));
     add('loss', 'Loss curves', lossPlot(results));
     add('per-seed', 'Per-seed results', perSeedPlot(results));
     return out;
