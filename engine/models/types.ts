@@ -38,6 +38,8 @@ export interface GenerateOptions {
     fewShot?: FewShotExample[];
     onResult?: (r: GenerationResult) => void | Promise<void>;
     signal?: AbortSignal;
+    /** What a backend has to say while it works (a server leaving the rotation). */
+    onLog?: (level: 'info' | 'warn', message: string) => void;
 }
 
 export interface Generator {

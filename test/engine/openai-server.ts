@@ -1,6 +1,7 @@
 // A small OpenAI-compatible HTTP server for the tests, on 127.0.0.1: it answers /v1/completions and
 // /v1/chat/completions from a real tiny GGUF model through node-llama-cpp (the engine's own local
 // generator, in its child process). Options inject failures (503s, delays) and require an API key.
+// `GET /v1/models` lists `models` (a server without the route answers 404 when it is not given).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalGenerator } from '../../engine/models/local.js';
@@ -11,7 +12,7 @@ export interface TestServer {
     close(): Promise<void>;
 }
 
-export async function startOpenAiServer(modelPath: string, options: { apiKey?: string; failFirst?: number; delayMs?: number } = {}): Promise<TestServer> {
+export async function startOpenAiServer(modelPath: string, options: { apiKey?: string; failFirst?: number; delayMs?: number; models?: string[] } = {}): Promise<TestServer> {
     const gen = await LocalGenerator.start({ modelPath, gpu: false, threads: 1, sequences: 4, contextSize: 128 });
     const requests: TestServer['requests'] = [];
     let failures = options.failFirst ?? 0;
@@ -23,6 +24,7 @@ export async function startOpenAiServer(modelPath: string, options: { apiKey?: s
             res.writeHead(status, { 'content-type': 'application/json' });
             res.end(JSON.stringify(body));
         };
+        if (req.method === 'GET' && req.url === '/v1/models') return modelList(res, options.models);
         let body: Record<string, any>;
         try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -66,15 +68,28 @@ export async function startOpenAiServer(modelPath: string, options: { apiKey?: s
     };
 }
 
-/** What a scripted server does with one request: a reply, or hold the connection open without answering. */
+function modelList(res: import('node:http').ServerResponse, models: string[] | undefined): void {
+    res.writeHead(models ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(models ? { object: 'list', data: models.map((id) => ({ id, object: 'model', owned_by: 'test' })) } : { error: { message: 'no route /v1/models' } }));
+}
+
+/**
+ * What a scripted server does with one request: a reply (after `delayMs`, the server's own time to
+ * answer), hold the connection open without answering, or close the connection without a reply.
+ */
 export type ScriptedReply =
-    | { status?: number; headers?: Record<string, string>; json?: unknown; raw?: string }
+    | { status?: number; headers?: Record<string, string>; json?: unknown; raw?: string; delayMs?: number }
     | { stream: { bytes: number; chunk?: number } }
-    | { hang: true };
+    | { hang: true }
+    | { destroy: true };
 
 export interface ScriptedServer {
     url: string;
+    /** The POSTed requests (`GET /v1/models` is answered apart and counted in `modelChecks`). */
     requests: { path: string; body: Record<string, unknown>; at: number }[];
+    modelChecks: number;
+    /** Most requests this server held at once (answered or not yet). */
+    maxInFlight: number;
     /** Per streamed body, once its connection closed: the bytes the server managed to write. */
     streamed: number[];
     close(): Promise<void>;
@@ -86,13 +101,20 @@ export interface ScriptedServer {
  * never answering). `stream` writes a JSON body of about `bytes` bytes chunk by chunk, honouring
  * backpressure, and records how much it wrote before the client closed the connection.
  */
-export async function startScriptedServer(reply: (n: number, body: Record<string, unknown>) => ScriptedReply): Promise<ScriptedServer> {
+export async function startScriptedServer(reply: (n: number, body: Record<string, unknown>) => ScriptedReply, options: { models?: string[]; port?: number } = {}): Promise<ScriptedServer> {
     const requests: ScriptedServer['requests'] = [];
+    let modelChecks = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
     const streamed: number[] = [];
     const hanging = new Set<import('node:http').ServerResponse>();
     const server: Server = createServer(async (req, res) => {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
+        if (req.method === 'GET' && req.url === '/v1/models') {
+            modelChecks++;
+            return modelList(res, options.models);
+        }
         let body: Record<string, unknown> = {};
         try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -101,7 +123,13 @@ export async function startScriptedServer(reply: (n: number, body: Record<string
         }
         const n = requests.length;
         requests.push({ path: req.url ?? '', body, at: Date.now() });
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        res.on('close', () => inFlight--);
         const r = reply(n, body);
+        if ('destroy' in r) {
+            req.socket.destroy();
+            return;
+        }
         if ('hang' in r) {
             hanging.add(res);
             return;
@@ -122,14 +150,22 @@ export async function startScriptedServer(reply: (n: number, body: Record<string
             pump();
             return;
         }
+        if (r.delayMs) await new Promise((done) => setTimeout(done, r.delayMs));
+        if (res.destroyed) return;
         res.writeHead(r.status ?? 200, { 'content-type': 'application/json', ...(r.headers ?? {}) });
         res.end(r.raw ?? JSON.stringify(r.json ?? {}));
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => server.listen(options.port ?? 0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     return {
         url: `http://127.0.0.1:${port}/v1`,
         requests,
+        get modelChecks() {
+            return modelChecks;
+        },
+        get maxInFlight() {
+            return maxInFlight;
+        },
         streamed,
         close: async () => {
             for (const res of hanging) res.destroy();
