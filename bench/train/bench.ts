@@ -2,22 +2,29 @@
 // our trainer vs llama.cpp's llama-finetune and vs PyTorch on the same model and data, and LoRA vs
 // full step time. Run with `node bench/train/run.mjs`. Timings on a shared machine are noisy: each
 // comparison runs its two sides back to back, and the ratio is what to read.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { buildTokenizer, trainModel, checkJob, readLlamaGguf, writeLlamaGguf, initLlamaWeights, countParameters, type LlamaConfig, type TrainJob } from '../../engine/train/api.js';
 import { packBatch } from '../../engine/train/native.js';
 import { makeWorld, greedyAccuracy, type Fact } from '../../test/train/helpers.js';
+import { buildLlamaCpp } from '../../scripts/llama-cpp.mjs';
+import { bench1b } from './bench1b.js';
 
 const root = process.env.MISMATCH_ROOT ?? process.cwd();
 const cache = join(root, 'bench/.cache/train');
 mkdirSync(cache, { recursive: true });
 const args = process.argv.slice(2);
-const threadsArg = args.indexOf('--threads');
-const threads = threadsArg >= 0 ? Number(args[threadsArg + 1]) : 1;
-const sections = args.filter((a, i) => !a.startsWith('--') && !(threadsArg >= 0 && i === threadsArg + 1));
-const want = (s: string) => sections.length === 0 || sections.includes(s);
+const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const list = (v: string | undefined, d: number[]) => (v === undefined ? d : v.split(',').map(Number));
+// --threads N (or a list "1,2": the 1B sections try each and report the best; the others take the largest)
+const threadList = list(flag('--threads'), [1]);
+const threads = Math.max(...threadList);
+const sections = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--')));
+// the 1B sections write gigabytes and run for tens of minutes: only when named
+const HEAVY = ['lora1b', 'full1b'];
+const want = (s: string) => (sections.filter((x) => !HEAVY.includes(x)).length === 0 && !sections.some((x) => HEAVY.includes(x))) || sections.includes(s);
 const results: Record<string, unknown> = { threads, date: new Date().toISOString() };
 const log = (...a: unknown[]) => console.log(...a);
 
@@ -103,14 +110,8 @@ async function ours(B: number, epochs: number, mode: 'full' | 'lora' = 'full', b
 // ---- llama.cpp's llama-finetune ---------------------------------------------------------------------
 if (want('finetune')) {
     log('\n== vs llama.cpp llama-finetune (same model file, same text, same threads; it trains through the KV cache: no K/V or embedding gradients)');
-    const bin = join(root, 'bench/.cache/llama.cpp/build/bin/llama-finetune');
-    if (!existsSync(bin)) {
-        log(`building llama-finetune with cmake into bench/.cache/llama.cpp (once) ...`);
-        const src = join(root, 'bench/.cache/llama.cpp');
-        if (!existsSync(src)) execFileSync('git', ['clone', '-q', join(root, 'node_modules/node-llama-cpp/llama/gitRelease.bundle'), src]);
-        execFileSync('cmake', ['-S', src, '-B', join(src, 'build'), '-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DGGML_NATIVE=ON', '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_SERVER=OFF'], { stdio: 'inherit' });
-        execFileSync('cmake', ['--build', join(src, 'build'), '--target', 'llama-finetune', '-j2'], { stdio: 'inherit' });
-    }
+    // built once per machine and llama.cpp commit, in the cache the llama-server test shares (scripts/llama-cpp.mjs)
+    const { 'llama-finetune': bin } = await buildLlamaCpp(['llama-finetune'], { root, log });
     // the model: the bar model's initial weights, F32
     const modelPath = join(cache, 'ft-init.gguf');
     writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
@@ -189,6 +190,14 @@ if (want('lora')) {
     log(`full: ${(full.trainSeconds / full.steps * 1000).toFixed(1)} ms/step; LoRA: ${(lora.trainSeconds / lora.steps * 1000).toFixed(1)} ms/step; adapter = ${(share * 100).toFixed(2)}% of the weights`);
     log(`ratio: LoRA ${((full.trainSeconds / full.steps) / (lora.trainSeconds / lora.steps)).toFixed(2)}× faster per step (goal ≥ 2)`);
     results.lora = { fullMsPerStep: full.trainSeconds / full.steps * 1000, loraMsPerStep: lora.trainSeconds / lora.steps * 1000, adapterShare: share };
+}
+
+// ---- 1B shape (bench1b.ts) --------------------------------------------------------------------------
+if (sections.some((x) => HEAVY.includes(x))) {
+    Object.assign(results, await bench1b({
+        root, cache, sections, threads: threadList, torchThreads: list(flag('--torch-threads'), [1, 2]), steps: Number(flag('--steps') ?? 2),
+        batch: Number(flag('--batch') ?? 4), repeat: Number(flag('--repeat') ?? 1), log,
+    }));
 }
 
 writeFileSync(join(cache, 'results.json'), JSON.stringify(results, null, 2));

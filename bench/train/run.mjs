@@ -2,7 +2,8 @@
 // Entry of the trainer benchmark: bundles bench/train/bench.ts with esbuild (as esbuild.mjs does for
 // the product) into bench/.cache and runs it. Usage:
 //   node bench/train/run.mjs [bar] [finetune] [torch] [lora] [--threads N]
-// With no section, all run. Results: a table on stdout and bench/.cache/train/results.json.
+//   node bench/train/run.mjs lora1b full1b [--threads 1,2] [--torch-threads 1,2] [--steps 2] [--batch 4] [--repeat 1]
+// With no section, all but the 1B ones run (bench1b.ts: only when named). Results: a table on stdout and bench/.cache/train/results.json.
 import * as esbuild from 'esbuild';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';

@@ -1,0 +1,89 @@
+// LoRA on the CPU against F16 / quantized layer matrices reads each one through an F32 staging alias,
+// widened just before the node that uses it (native.ts stageFrozenMatrices): ggml-cpu's out_prod for a
+// non-F32 matrix (the input gradient of every frozen mul_mat) converts the whole matrix once per token.
+// Widened exactly (ggml's own dequantization) and multiplied in F32, a LoRA run on a Q8_0 / Q4_K / F16
+// base then computes what the same run computes on an F32 file holding the dequantized weights: the
+// losses and the trained adapter agree to float rounding. (The direct path multiplies the quantized
+// matrix with activations quantized to Q8: its losses differ from the F32 run by about 1e-3 relative.)
+import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { loadGgml, toFloat } from '../../engine/train/ffi.js';
+import { buildTokenizer, initLlamaWeights, readGguf, writeLlamaGguf, type LlamaConfig } from '../../engine/train/api.js';
+import { Session, packBatch } from '../../engine/train/native.js';
+import { GgmlType, readTensorF32, writeGguf, type GgufTensorOut } from '../../engine/train/gguf.js';
+import { makeFacts, tempDir } from './helpers.js';
+import { ggmlQuantize } from './quantize.js';
+
+const ALL = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
+const LAYER_MATRIX = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
+
+describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
+    const facts = makeFacts(4, 7);
+    const tok = buildTokenizer({ texts: facts.flatMap((f) => [f.prompt, f.answer]) });
+    const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
+    const seqs = facts.map((f) => ({ tokens: [tok.bosId, ...tok.encode(`${f.prompt} ${f.answer}`), tok.eosId], answerStart: 1 + tok.encode(f.prompt).length }));
+    const T = Math.max(...seqs.map((s) => s.tokens.length));
+    const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
+    const mb = packBatch(seqs, seqs.length, T, N, tok.eosId);
+    let f32 = '';
+    beforeAll(() => {
+        f32 = join(tempDir(), 'base.gguf');
+        writeLlamaGguf(f32, { config, tokenizer: tok, tensors: initLlamaWeights(config, 5) });
+    });
+
+    /** The F32 file with its layer matrices in `type` (`dequantized`: those bytes widened back to F32); the head and embedding stay F32. */
+    function variant(type: GgmlType, dequantized: boolean): string {
+        const src = readGguf(f32);
+        const tensors: GgufTensorOut[] = src.tensors.map((t) => {
+            const data = readTensorF32(src, t.name);
+            if (!LAYER_MATRIX.test(t.name)) return { name: t.name, shape: t.shape, data, type: 'f32' };
+            const q = ggmlQuantize(type, data, t.shape[0]);
+            const out: GgufTensorOut = { name: t.name, shape: t.shape, data: type === GgmlType.F16 ? new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2) : q, type: { ggml: type } };
+            return out;
+        });
+        const path = join(tempDir(), `${GgmlType[type]}${dequantized ? '-deq' : ''}.gguf`);
+        writeGguf(path, src.typed, tensors);
+        if (!dequantized) return path;
+        // widened by ggml's own to_float of the type (what ggml_cpy to F32 runs)
+        const bytes = readFileSync(path);
+        const q = readGguf(path);
+        const g = loadGgml('off');
+        writeGguf(path, src.typed, q.tensors.map((t) => {
+            if (t.type === GgmlType.F32) return { name: t.name, shape: t.shape, data: readTensorF32(q, t.name), type: 'f32' as const };
+            const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+            toFloat(g, t.type, bytes.subarray(t.offset, t.offset + t.nbytes), out, 0);
+            return { name: t.name, shape: t.shape, data: out, type: 'f32' as const };
+        }));
+        return path;
+    }
+
+    function train(path: string) {
+        const s = new Session({ config, file: readGguf(path), mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: seqs.length, seqLen: T, rows: N, threads: 1, gpu: 'off', lr: () => 1e-2 });
+        try {
+            const held = s.types.get('blk.1.ffn_down.weight');
+            const losses = [0, 1, 2].map(() => s.step(mb));
+            const val = s.evalLoss(mb);
+            return { held, losses, val, b: s.get('blk.0.attn_q.weight.lora_b'), b1: s.get('blk.1.ffn_down.weight.lora_b') };
+        } finally {
+            s.free();
+        }
+    }
+
+    for (const type of [GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.F16]) {
+        it(`${GgmlType[type]}: held as ${GgmlType[type]}, and 3 AdamW steps give the losses and adapter of the same run on its dequantized weights in F32`, () => {
+            const q = train(variant(type, false));
+            const ref = train(variant(type, true));
+            expect(q.held).toBe(type);
+            expect(ref.held).toBe(GgmlType.F32);
+            expect(q.losses[2]).toBeLessThan(q.losses[0]); // it trains
+            for (let i = 0; i < 3; i++) expect(Math.abs(q.losses[i] - ref.losses[i])).toBeLessThan(2e-5 * ref.losses[i]);
+            expect(Math.abs(q.val - ref.val)).toBeLessThan(2e-5 * ref.val);
+            for (const [a, b] of [[q.b, ref.b], [q.b1, ref.b1]]) {
+                let num = 0, den = 0;
+                for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+                expect(Math.sqrt(num / den)).toBeLessThan(1e-3);
+            }
+        });
+    }
+});
