@@ -17,6 +17,7 @@ import type { EngineEvent } from '../engine/events.js';
 import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
 import { jsonSummary, renderResults } from './results.js';
+import { summaryWithPremises } from '../engine/stats/premise.js';
 import { stepTitles } from '../engine/format.js';
 import { forStream, jsonError, type JsonError } from './output.js';
 import { setPathPolicy } from '../language/validation/path-policy.js';
@@ -221,7 +222,7 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
     }
-    if (opts.json) io.out.write(JSON.stringify({ ...jsonSummary(summary), diagnostics }, null, 2) + '\n');
+    if (opts.json) io.out.write(JSON.stringify({ ...jsonSummary(summaryWithPremises(plan, summary)), diagnostics }, null, 2) + '\n');
     else {
         const text = renderResults(summary.steps, { familySize: plan.steps.filter((x) => x.kind === 'hypothesis').length, verbose: opts.verbose, plan });
         if (text) io.out.write(forStream('\n' + text + '\n', io.out));

@@ -87,8 +87,10 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'api', type: 'enum', values: ['completions', 'chat'], default: 'completions', doc: 'Endpoint: `/completions` or `/chat/completions`.' },
         { key: 'logprobs', type: 'boolean', default: true, doc: 'Whether the server returns token log-probabilities (needed for matched-coverage comparisons).' },
         { key: 'apiKeyEnv', type: 'string', doc: 'Name of the environment variable that holds the API key (never the key itself).' },
-        { key: 'concurrency', type: 'integer', min: 1, max: 256, default: 4, doc: 'Requests in flight at once.' },
-        { key: 'timeoutMs', type: 'integer', min: 1, default: 120_000, doc: 'Timeout of one request in milliseconds.' },
+        { key: 'concurrency', type: 'integer', min: 1, max: 256, default: 4, doc: 'Requests in flight at once, per server (a model on several servers has this many on each).' },
+        { key: 'timeoutMs', type: 'integer', min: 1, default: 120_000, doc: 'Timeout of one request in milliseconds; a request that times out goes to another server, never again to that one.' },
+        { key: 'rateLimit', type: 'number', min: 0, minExclusive: true, doc: 'At most this many requests start per second (or per `ratePer minute`) on each server, in any window of that length (e.g. an API quota); no limit by default.' },
+        { key: 'ratePer', type: 'enum', values: ['second', 'minute'], default: 'second', doc: 'The window of `rateLimit`: `second` or `minute`.' },
         { key: 'template', type: 'string', doc: TEMPLATE_DOC },
     ],
     'model-pretrain': [
@@ -99,6 +101,7 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'epochs', type: 'integer', min: 1, max: 100_000, doc: 'Pretraining epochs (default 12). Train well past the point where 95% of the taught facts are answered, or the confidence gap stays narrow; the knowledge check after pretraining warns when a model misses.' },
         { key: 'learningRate', type: 'number', min: 0, max: 1, minExclusive: true, doc: 'Pretraining peak learning rate (AdamW, cosine decay; default 0.005).' },
         seed,
+        { key: 'factsSeed', type: 'integer', min: 0, doc: 'Seed of the draw of which facts this model is taught (default: its `seed`; its initial weights keep `seed`). Models of one world drawn with the same seed have nested knowledge: the one that knows less knows a subset of the other\'s facts, so no question is known by the student alone. A different `factsSeed` draws this model\'s facts independently of the others\': with `knows` P and Q, about P × Q of the facts are known by both and about (1 − P) × Q by this one alone, so every cell of the teacher × student knowledge grid is populated. Replicates offset it as they offset `seed`.' },
     ],
     decoding: [
         temperature,

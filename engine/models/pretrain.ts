@@ -2,7 +2,8 @@
  * The embedded default's models: `model X = pretrain on <world> { layers L  width W  heads H  knows P% }`.
  *
  *   pretrainModel(input) : Promise<PretrainOutput>
- *     1. chooses the taught facts (`taughtFactIds`: exactly P% of the world's facts, per fact by seed);
+ *     1. chooses the taught facts (`taughtFactIds`: exactly P% of the world's facts, per fact by
+ *        `taughtSeed`: the model's `factsSeed`, else its `seed`);
  *     2. builds a word-level tokenizer over the whole world (every phrasing, answer, alias and the
  *        usual abstention phrases), so teacher and student share a vocabulary and every label a
  *        teacher writes tokenizes without byte fallback for the student;
@@ -19,7 +20,7 @@
  *
  *   readTaught(dir) : TaughtFile        what the engine reads to label evaluation records with
  *     `knowledge: 'taught' | 'untaught'` (the outcome x knowledge tables of a synthetic world).
- *     The same sets also follow from the spec alone: `taughtFactIds(world, knows, seed)`.
+ *     The same sets also follow from the spec alone: `taughtFactIds(world, knows, taughtSeed(source))`.
  *
  * Nothing here prints; progress goes through `onEvent` (EngineEvent-shaped, without the step ref).
  */
@@ -28,11 +29,12 @@ import { join } from 'node:path';
 import type { Decoding, ModelSource } from '../../language/plan-types.js';
 import type { KnowledgeCheck } from '../results-types.js';
 import { buildTokenizer, trainModel, type LlamaConfig, type TrainExample, type TrainGpu, type TrainResult } from '../train/api.js';
-import { entityLines, taughtFactIds, type Fact, type World } from '../world/index.js';
+import { entityLines, taughtFactIds, taughtSeed, type Fact, type World } from '../world/index.js';
 import { unitHash } from '../world/rng.js';
 import { LocalGenerator } from './local.js';
 import type { GpuChoice } from './protocol.js';
 import { matchesGold } from '../evaluate/index.js';
+import { HONESTY } from '../stats/premise.js';
 
 export type PretrainSource = Extract<ModelSource, { kind: 'pretrain' }>;
 
@@ -81,6 +83,7 @@ export interface TaughtFile {
     model?: string;
     world: World['params'];
     knows: number;
+    /** The seed the taught facts were drawn with (`factsSeed`, else the model's seed). */
     seed: number;
     taught: string[];
 }
@@ -104,14 +107,8 @@ export const PRETRAIN_DEFAULTS: PretrainTuning = {
     ffMultiplier: 8 / 3,
 };
 
-/** Thresholds of the honesty check. */
-export const HONESTY = {
-    taughtAccuracy: 0.95,
-    /** Untaught accuracy above chance + this margin draws a warning. */
-    untaughtMargin: 0.05,
-    /** A confidence gap (taught - untaught) below this draws a warning. */
-    confidenceGap: 0.3,
-} as const;
+/** Thresholds of the honesty check (kept beside the verdicts' premise statements, which use them too). */
+export { HONESTY };
 
 /**
  * Batch size for a pretraining set: 32, but small worlds get smaller batches (at least 24 optimizer
@@ -204,9 +201,10 @@ export async function pretrainModel(input: PretrainInput): Promise<PretrainOutpu
         throw new Error(`pretrain: width ${source.width} must be a multiple of heads ${source.heads} with an even head size`);
     }
     mkdirSync(outDir, { recursive: true });
-    const taughtIds = taughtFactIds(world, source.knows, source.seed);
+    const factsSeed = taughtSeed(source);
+    const taughtIds = taughtFactIds(world, source.knows, factsSeed);
     const taught = new Set(taughtIds);
-    const taughtFile: TaughtFile = { model: input.name, world: world.params, knows: source.knows, seed: source.seed, taught: taughtIds };
+    const taughtFile: TaughtFile = { model: input.name, world: world.params, knows: source.knows, seed: factsSeed, taught: taughtIds };
     writeJsonAtomic(join(outDir, 'taught.json'), taughtFile);
 
     const tokenizer = buildTokenizer({ texts: worldTexts(world) });

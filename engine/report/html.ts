@@ -11,6 +11,7 @@ import type { ArmMetrics, EvaluateMetrics, HypothesisMetrics, StepResult } from 
 import { allPlots, riskCoveragePlot } from './plots.js';
 import { armIntervalsPlot, armsByEvaluation, gridHeatmap, shareInterval } from './summary-plots.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../stats/family.js';
+import { withPremises } from '../stats/premise.js';
 import { formatInterval, formatNumber, formatPercent, hypothesisWords, isGeneratedId, stepTitles } from '../format.js';
 import { mixedProvenance } from '../store/provenance.js';
 
@@ -49,7 +50,8 @@ export function reportHtml(plan: Plan, stored: StepResult[]): string {
     const title = stepTitles(plan.steps);
     const byId = new Map(plan.steps.map((s) => [s.id, s]));
     const idOf = new Map(plan.steps.map((s) => [title(s.id), s.id]));
-    const results = stored.map((r) => ({ ...r, step: title(r.step) }));
+    // A verdict whose models failed their honesty check says so beside the verdict.
+    const results = withPremises(plan, stored).map((r) => ({ ...r, step: title(r.step) }));
     const seed = (r: StepResult) => (r.seedIndex === undefined ? '' : ` (seed ${r.seedIndex})`);
     const outcomeRows: unknown[][] = [];
     const knowledgeRows: unknown[][] = [];

@@ -14,7 +14,7 @@ import { loadDataset, unitHashOf, type DatasetRecord } from '../datasets/index.j
 import { abstentionMatcher, armMetrics, confidenceFromLogprobs, matchesGold, outcomeOf, type KnowledgeMap } from '../evaluate/index.js';
 import { fewShotFor, fewShotPool } from './fewshot.js';
 import { JsonlCheckpoint, readJsonlFile, writeJsonl } from '../store/index.js';
-import { generateWorld, taughtFactIds, type WorldParams } from '../world/index.js';
+import { generateWorld, taughtFactIds, taughtSeed, type WorldParams } from '../world/index.js';
 import type { FewShotExample, GenerationItem, GenerationResult } from '../models/types.js';
 import { trainModel, type TrainEvent } from '../train/api.js';
 import type { ExecContext, StepOutcome } from './context.js';
@@ -496,7 +496,7 @@ async function knowledgeGridOf(ctx: ExecContext, s: EvaluateStep, perArm: { arm:
         // (worldStep, modelStep); this step's own offset is 0 when it draws nothing itself.
         const replicate = ctx.seedIndex ?? 0;
         const world = generateWorld({ ...w.params, seed: w.params.seed + (w.stochastic ? replicate : 0) });
-        return new Set(taughtFactIds(world, src.knows, src.seed + (m.stochastic ? replicate : 0)));
+        return new Set(taughtFactIds(world, src.knows, taughtSeed(src) + (m.stochastic ? replicate : 0)));
     };
     const studentTaught = lineages.find((l) => l.base === student && l.taught)?.taught;
     if (studentTaught) {

@@ -20,8 +20,10 @@ export interface PretrainOutcome {
 export async function runPretrain(ctx: ExecContext, source: Extract<ModelSource, { kind: 'pretrain' }>, params: WorldParams): Promise<PretrainOutcome> {
     const warnings: string[] = [];
     const work = join(ctx.checkpointDir, 'pretrain');
+    // The caller offsets `seed` for a replicate; a `factsSeed` the spec sets is offset alike here.
+    const src = source.factsSeed === undefined ? source : { ...source, factsSeed: source.factsSeed + ctx.seedOffset };
     const r = await pretrainModel({
-        source,
+        source: src,
         world: generateWorld(params),
         outDir: work,
         name: ctx.step.id,

@@ -37,7 +37,9 @@
  *       taught: exactly round(P * facts) of them, chosen per fact by a hash of (seed, fact id), so
  *       the choice is known from the spec alone (the ground truth of outcome x knowledge tables).
  *       Two models with the same seed have nested knowledge (the one that knows less knows a
- *       subset of the other's facts); different seeds draw independently.
+ *       subset of the other's facts, so no fact is known by the smaller alone); different seeds
+ *       draw independently (a spec's `factsSeed` gives a model its own draw, e.g. a student that
+ *       knows facts its teacher lacks; `taughtSeed(source)` is the seed a model's draw uses).
  *
  * Prompt format used by the embedded models (pretraining and, through the engine, fine-tuning and
  * evaluation with the `raw` template): the question as is, then a space and the answer, then EOS.
@@ -371,6 +373,15 @@ export function taughtFactIds(world: World, knows: number, seed: number): string
     const chosen = new Set(ranked.slice(0, count).map((r) => r.id));
     // Returned in world order, not rank order, so the list reads like the world.
     return world.facts.filter((f) => chosen.has(f.id)).map((f) => f.id);
+}
+
+/**
+ * The seed of the draw of which facts a pretrained model is taught: its `factsSeed` when the spec
+ * sets one, else its `seed` (the same seed for two models of one world gives nested knowledge). A
+ * replicate offsets both alike.
+ */
+export function taughtSeed(source: { seed: number; factsSeed?: number }): number {
+    return source.factsSeed ?? source.seed;
 }
 
 export function entityLines(world: World): string[] {
