@@ -145,6 +145,67 @@ export function trainingFitTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
+type EpochCounts = { epoch: number; known?: { total: number; fitted: number }; unknown?: { total: number; fitted: number }; all: { total: number; fitted: number } };
+
+/** Per-epoch fit pooled over the replicates of one fine-tune (counts summed per epoch number). */
+function pooledEpochFit(rs: StepResult[]): EpochCounts[] {
+    const byEpoch = new Map<number, EpochCounts>();
+    const add = (a: { total: number; fitted: number } | undefined, b: { total: number; fitted: number } | undefined) => (b ? { total: (a?.total ?? 0) + b.total, fitted: (a?.fitted ?? 0) + b.fitted } : a);
+    for (const r of rs) {
+        const f = (r.metrics as FinetuneMetrics).fitByEpoch;
+        if (!f || f.version !== 1) continue;
+        for (const e of f.epochs) {
+            const cur = byEpoch.get(e.epoch) ?? { epoch: e.epoch, all: { total: 0, fitted: 0 } };
+            byEpoch.set(e.epoch, { epoch: e.epoch, all: add(cur.all, e.all)!, known: add(cur.known, e.known), unknown: add(cur.unknown, e.unknown) });
+        }
+    }
+    return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+const epochShare = (c: { total: number; fitted: number } | undefined) => (c && c.total ? pct(c.fitted / c.total) : '—');
+const epochCell = (e: EpochCounts) => (e.known && e.unknown ? `${epochShare(e.known)} / ${epochShare(e.unknown)}` : epochShare(e.all));
+
+/** Fine-tunes (by step) with a per-epoch fit record, in order. */
+function epochFitGroups(steps: StepResult[]): [string, StepResult[]][] {
+    const fs = steps.filter((r) => r.kind === 'finetune' && r.status === 'done' && (r.metrics as FinetuneMetrics | undefined)?.fitByEpoch?.version === 1);
+    return [...new Set(fs.map((r) => r.step))].map((name) => [name, fs.filter((r) => r.step === name)]);
+}
+
+/**
+ * One line per fine-tune: the training accuracy after its last epoch, Known and Unknown apart (pooled
+ * over replicates), and the first epoch at which each reached half of its examples.
+ */
+export function epochFitLines(steps: StepResult[]): string | undefined {
+    const lines: string[] = [];
+    for (const [name, rs] of epochFitGroups(steps)) {
+        const es = pooledEpochFit(rs);
+        if (!es.length) continue;
+        const last = es.at(-1)!;
+        const half = (pick: (e: EpochCounts) => { total: number; fitted: number } | undefined) => {
+            const e = es.find((x) => { const c = pick(x); return !!c && c.total > 0 && c.fitted >= c.total / 2; });
+            return e ? `epoch ${e.epoch}` : 'never';
+        };
+        const split = last.known && last.unknown;
+        const what = split ? `Known ${epochShare(last.known)} / Unknown ${epochShare(last.unknown)}` : `${epochShare(last.all)} of its examples`;
+        const reach = split ? `half fitted: Known ${half((e) => e.known)}, Unknown ${half((e) => e.unknown)}` : `half fitted: ${half((e) => e.all)}`;
+        lines.push(`  ${name}: fitted ${what} after epoch ${last.epoch} (${reach})${rs.length > 1 ? `; ${rs.length} replicates pooled` : ''}`);
+    }
+    return lines.length ? lines.join('\n') : undefined;
+}
+
+/** Training accuracy after every epoch (Known / Unknown, or all examples), a row per fine-tune and replicate; long runs show 12 epochs spread over the run, the last included. */
+export function epochFitTable(steps: StepResult[]): string | undefined {
+    const groups = epochFitGroups(steps);
+    if (!groups.length) return undefined;
+    const rows = groups.flatMap(([, rs]) => rs.map((r) => ({ r, es: pooledEpochFit([r]) })));
+    const maxEpoch = Math.max(...rows.flatMap((x) => x.es.map((e) => e.epoch)));
+    const cols = maxEpoch <= 12 ? Array.from({ length: maxEpoch }, (_, i) => i + 1) : [...new Set(Array.from({ length: 12 }, (_, i) => Math.round(((i + 1) * maxEpoch) / 12)))];
+    const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
+    const t = new Table({ head: [split ? 'finetune (Known / Unknown)' : 'finetune', ...cols.map((c) => `ep ${c}`)] });
+    for (const { r, es } of rows) t.push([r.step + seedTag(r), ...cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? epochCell(e) : ''; })]);
+    return t.toString();
+}
+
 /** Test accuracy against the fine-tunes' Unknown share, with the least-squares line (Gekhman et al. 2024). */
 export function mixTrendText(steps: StepResult[]): string | undefined {
     const trends = mixTrends(steps);
@@ -274,10 +335,12 @@ export function renderResults(stored: StepResult[], options: RenderOptions = {})
     const replicates = new Set(steps.filter((r) => r.kind === 'evaluate' && r.status === 'done').map((r) => r.seedIndex ?? 0)).size;
     add(`Outcomes per arm (% of the questions${replicates > 1 ? `: mean over ${replicates} replicates [95% t interval across them]` : ''})`, armSummaryTable(shown));
     add('Training accuracy of each fine-tune on its own examples (greedy answers matched to the taught label, base model → fine-tuned; pooled over replicates)', trainingFitTable(steps));
+    add('How fast each fine-tune fitted its examples (greedy reproduces the training answer, measured by the trainer after every epoch)', epochFitLines(steps));
     add('Test accuracy vs Unknown share of the fine-tuning set (least-squares line)', mixTrendText(steps));
     if (options.verbose) {
         add('Knowledge checks (greedy answers of the pretrained models to every fact of their world)', knowledgeCheckTable(shown));
         add('Fine-tuning', finetuneTable(shown));
+        add('Training accuracy by epoch', epochFitTable(shown));
         add('Outcomes per replicate', outcomesTable(shown));
         add('Outcome × knowledge', knowledgeTables(shown));
         add('Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)', selectiveTable(shown));
