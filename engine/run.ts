@@ -21,8 +21,8 @@ import type { EngineEvent, EventSink } from './events.js';
 import type { EvaluateMetrics, EvaluationSummary, HypothesisMetrics, RunSummary, StepResult } from './results-types.js';
 import { describeHolder, ENGINE_FORMAT_VERSION, openStore, sha256, Store, type Manifest, type Provenance, type StoreLock } from './store/index.js';
 import type { ExecContext, InstanceOutput } from './steps/context.js';
-import { ModelPool } from './steps/models.js';
-import { executeStep } from './steps/index.js';
+import { ModelPool } from './steps/model-pool.js';
+import { executeStep } from './steps/execute-step.js';
 import { adjustFamily } from './stats/family.js';
 
 export { openStore, Store, ENGINE_FORMAT_VERSION } from './store/index.js';
@@ -125,21 +125,12 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         if (error) keys.set(inst, { error });
         else {
             const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
-            const effective = effectiveParams(inst.step);
-            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}), ...(effective ? { effective } : {}) })) });
+            // A server model's URLs (the editor's default URL included) are in no key: results are
+            // per model, not per replica (language/plan.ts).
+            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}) })) });
         }
     }
     return keys;
-}
-
-/**
- * Parameters a step runs with that its plan key may not hold: a `server` model's URL is filled in
- * from the editor's default after the plan (and its keys) were made, so the URL goes into the store
- * key here; two servers never share entries.
- */
-function effectiveParams(step: Step): Record<string, unknown> | undefined {
-    if (step.kind === 'model' && step.params.source.kind === 'server') return { url: step.params.source.url };
-    return undefined;
 }
 
 function selectInstances(plan: Plan, instances: Instance[], options: RunOptions): Set<Instance> {
@@ -383,7 +374,7 @@ function modelsUsed(step: Step): string[] {
 async function releaseIdleModels(remaining: Instance[], outputs: Map<Instance, InstanceOutput>, pool: ModelPool): Promise<void> {
     const loaded = pool.loadedPaths();
     if (!loaded.length) return;
-    const { readModelRef } = await import('./steps/models.js');
+    const { readModelRef } = await import('./steps/model-pool.js');
     const needed = new Set<string>();
     for (const inst of remaining) {
         for (const id of modelsUsed(inst.step)) {

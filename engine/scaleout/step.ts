@@ -15,7 +15,7 @@ import type { FinetuneMetrics } from '../results-types.js';
 import { readJsonlFile } from '../store/index.js';
 import type { ExecContext, StepOutcome } from '../steps/context.js';
 import { throwIfAborted } from '../steps/context.js';
-import { readModelRef, writeModelRef, type ModelRef } from '../steps/models.js';
+import { readModelRef, writeModelRef, type ModelRef } from '../steps/model-pool.js';
 import { readGguf } from '../train/gguf.js';
 import { JOB_OUTPUT, verifyJob, writeJob, type JobSpec } from './jobs.js';
 import { convertPeftAdapter, PEFT_CONFIG, PEFT_WEIGHTS } from './peft.js';

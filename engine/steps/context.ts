@@ -1,7 +1,7 @@
 /** What a step executor sees: its step, its inputs' store entries, models, progress, cancellation. */
 import type { Plan, Step } from '../../language/plan-types.js';
 import type { StepResult } from '../results-types.js';
-import type { ModelPool } from './models.js';
+import type { ModelPool } from './model-pool.js';
 
 export interface InstanceOutput {
     step: string;

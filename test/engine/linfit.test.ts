@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { linearFit, mixTrends } from '../../engine/stats/linfit.js';
-import { fitWarning, mixExamples } from '../../engine/steps/pure.js';
+import { fitWarning } from '../../engine/steps/finetune-executor.js';
+import { mixExamples } from '../../engine/steps/mix-executor.js';
 import type { EvaluateMetrics, FinetuneMetrics, StepResult } from '../../engine/results-types.js';
 import { trainingFitTable, mixTrendText } from '../../cli/results.js';
 import { mixTrendPlot, trainingFitPlot } from '../../engine/report/plots.js';

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compareArms, hypothesisOver, labelFor, mixExamples, shuffleLabels, slickCategory, type LabelRow } from '../../engine/steps/pure.js';
+import { compareArms, hypothesisOver } from '../../engine/steps/hypothesis-executor.js';
+import { slickCategory } from '../../engine/steps/knowledge-executor.js';
+import { labelFor } from '../../engine/steps/label-executor.js';
+import { mixExamples } from '../../engine/steps/mix-executor.js';
+import { shuffleLabels } from '../../engine/steps/shuffle-executor.js';
+import type { LabelRow } from '../../engine/steps/step-io.js';
 import type { QuestionRecord } from '../../engine/results-types.js';
 
 const row = (id: string, abstain: boolean): LabelRow => ({ id, question: `Q ${id}?`, answers: [`A${id}`, `alias${id}`], prediction: abstain ? 'wrong' : `A${id}`, correct: !abstain, label: abstain ? "I don't know" : `A${id}`, abstain, confidence: null });

@@ -1,91 +1,16 @@
 /**
- * The pure parts of the steps (no I/O, no models), unit-tested by hand: labelling, the shuffle
- * control, SliCK categories, Gekhman mixes, and the hypothesis computation.
+ * The hypothesis step: compares two arms of an evaluation over its replicates, with the test that
+ * fits what was replicated.
  */
-import type { FitCounts, HypothesisMetrics, HypothesisSeedResult, QuestionRecord, TrainingFit } from '../results-types.js';
-import { unitHashOf } from '../datasets/index.js';
+import { join } from 'node:path';
+import type { EvaluateStep, HypothesisStep } from '../../language/plan-types.js';
+import type { HypothesisMetrics, HypothesisSeedResult, QuestionRecord } from '../results-types.js';
 import { bootstrapPairedDiffCI, discordant, matchCoverage, mcnemarExact, pairedT, signFlipTest, tInterval, verdictOf, type Alternative, type Verdict } from '../stats/index.js';
-
-export interface LabelRow {
-    id: string;
-    question: string;
-    answers: string[];
-    /** What the labelling model answered ('' for shuffles and mixes). */
-    prediction: string;
-    /** Whether that answer matched the gold answers. */
-    correct: boolean;
-    /** The training label: the gold answer, or the abstention text. */
-    label: string;
-    abstain: boolean;
-    confidence: number | null;
-    /** SliCK category of the question for the fine-tuned model (mixes only). */
-    category?: string;
-}
-
-/** R-Tuning style labels: a correct answer keeps the gold answer, anything else becomes `otherwise`. */
-export function labelFor(answers: string[], correct: boolean, otherwise: string): { label: string; abstain: boolean } {
-    return correct ? { label: answers[0], abstain: false } : { label: otherwise, abstain: true };
-}
-
-/**
- * The shuffle control: exactly as many abstention labels as `source`, on questions drawn at random
- * (seeded, independent of row order: ranked by hash(seed:id)); gold answers everywhere else.
- */
-export function shuffleLabels(source: LabelRow[], seed: number, otherwise?: string): LabelRow[] {
-    const k = source.filter((r) => r.abstain).length;
-    const abstainText = otherwise ?? source.find((r) => r.abstain)?.label ?? "I don't know";
-    const ranked = source.map((r) => ({ id: r.id, u: unitHashOf(`shuffle:${seed}:${r.id}`) })).sort((a, b) => a.u - b.u || (a.id < b.id ? -1 : 1));
-    const chosen = new Set(ranked.slice(0, k).map((r) => r.id));
-    return source.map((r) => (chosen.has(r.id) ? { ...r, prediction: '', correct: false, label: abstainText, abstain: true } : { ...r, prediction: '', correct: true, label: r.answers[0], abstain: false }));
-}
-
-export type SlickCategory = 'HighlyKnown' | 'MaybeKnown' | 'WeaklyKnown' | 'Unknown';
-export const SLICK_ORDER: SlickCategory[] = ['HighlyKnown', 'MaybeKnown', 'WeaklyKnown', 'Unknown'];
-
-/**
- * SliCK (Gekhman et al. 2024, §3). Each question is asked with Nex different few-shot prompts
- * (the paper: 10 prompts of 4 random exemplars); per prompt, one greedy answer and several samples
- * at temperature T (the paper: 16 at T = 0.5). P_greedy = share of prompts whose greedy answer is
- * right; P_sample = share of samples that are right.
- *   HighlyKnown: P_greedy = 1 (the greedy answer is right with every prompt);
- *   MaybeKnown:  0 < P_greedy < 1;
- *   WeaklyKnown: P_greedy = 0 and P_sample > 0;
- *   Unknown:     P_greedy = 0 and P_sample = 0.
- * Known = the first three. `greedyCorrect` of `prompts` greedy answers were right, `samplesCorrect`
- * samples (over all prompts) were right.
- */
-export function slickCategory(greedyCorrect: number, prompts: number, samplesCorrect: number): SlickCategory {
-    if (!(prompts >= 1) || greedyCorrect < 0 || greedyCorrect > prompts || samplesCorrect < 0) throw new Error(`SliCK: ${greedyCorrect} right greedy answers of ${prompts} prompts, ${samplesCorrect} right samples`);
-    if (greedyCorrect === prompts) return 'HighlyKnown';
-    if (greedyCorrect > 0) return 'MaybeKnown';
-    return samplesCorrect > 0 ? 'WeaklyKnown' : 'Unknown';
-}
-
-/**
- * Gekhman mix: a fine-tuning set whose share of Unknown examples is `unknown`, with gold labels.
- * Size defaults to the largest the categories allow. Seeded, order-independent choice.
- */
-export function mixExamples(rows: { id: string; question: string; answers: string[]; category: SlickCategory }[], unknown: number, seed: number, size?: number): { rows: LabelRow[]; size: number; unknown: number; known: number } {
-    const rank = (xs: typeof rows) => xs.map((r) => ({ r, u: unitHashOf(`mix:${seed}:${r.id}`) })).sort((a, b) => a.u - b.u).map((x) => x.r);
-    const unk = rank(rows.filter((r) => r.category === 'Unknown'));
-    const known = rank(rows.filter((r) => r.category !== 'Unknown'));
-    let n = size ?? Infinity;
-    if (size === undefined) {
-        if (unknown > 0) n = Math.min(n, Math.floor(unk.length / unknown));
-        if (unknown < 1) n = Math.min(n, Math.floor(known.length / (1 - unknown)));
-        if (!Number.isFinite(n)) n = unk.length + known.length;
-    }
-    const nU = Math.round(unknown * n);
-    const nK = n - nU;
-    if (nU > unk.length || nK > known.length) throw new Error(`a mix of ${n} examples with ${Math.round(unknown * 100)}% Unknown needs ${nU} Unknown and ${nK} known questions; there are ${unk.length} and ${known.length}`);
-    const pick = [...unk.slice(0, nU), ...known.slice(0, nK)];
-    return {
-        rows: pick.map((r) => ({ id: r.id, question: r.question, answers: r.answers, prediction: '', correct: true, label: r.answers[0], abstain: false, confidence: null, category: r.category })),
-        size: n,
-        unknown: nU,
-        known: nK,
-    };
-}
+import { readJsonlFile } from '../store/index.js';
+import { redrawnUpstream } from '../../language/replicates.js';
+import type { ExecContext, StepOutcome } from './context.js';
+import { stepById } from './context.js';
+import type { AnswerRow } from './step-io.js';
 
 export interface ArmRecords {
     seedIndex: number;
@@ -293,18 +218,24 @@ export function hypothesisOver(
     return out;
 }
 
-/**
- * The warning a fine-tune's training fit deserves: it fitted nothing (answers under 10 points more of
- * its examples than the base model did, and under 90% of them), or it fitted under half of its
- * Unknown examples. Undefined when it fitted them.
- */
-export function fitWarning(fit: TrainingFit): string | undefined {
-    const rate = (c: FitCounts | undefined) => (c && c.total ? c.fitted / c.total : NaN);
-    const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
-    const all = fit.all;
-    if (all.total && (all.fitted - all.base) / all.total < 0.1 && rate(all) < 0.9) {
-        return `the fine-tune did not fit its training examples: it answers ${pctOf(rate(all))} of them, the base model ${pctOf(all.base / all.total)}; raise learningRate or epochs`;
+export async function hypothesisStep(ctx: ExecContext, s: HypothesisStep): Promise<StepOutcome> {
+    const p = s.params;
+    const evals = ctx.inputsAll(p.evaluation);
+    const perSeed = [];
+    for (const [i, e] of evals.entries()) {
+        const rows = await readJsonlFile<AnswerRow>(join(e.dir, 'answers.jsonl'));
+        // Rows carry the arms' names when the evaluation was made: a stored evaluation may predate a
+        // rename, so arms are matched by their position in the evaluate step.
+        const stored = [...new Set(rows.map((r) => r.arm))];
+        const current = (stepById(ctx.plan, p.evaluation) as EvaluateStep).params.arms.map((x) => x.model);
+        const armName = (id: string) => (stored.length === current.length && current.includes(id) ? stored[current.indexOf(id)] : id);
+        const a = rows.filter((r) => r.arm === armName(p.a));
+        const b = rows.filter((r) => r.arm === armName(p.b));
+        if (!a.length) throw new Error(`hypothesis ${s.id}: ${p.a} is not an arm of ${p.evaluation}`);
+        if (!b.length) throw new Error(`hypothesis ${s.id}: ${p.b} is not an arm of ${p.evaluation}`);
+        perSeed.push(compareArms(a, b, { direction: p.direction, matched: p.matchedCoverage, alpha: p.alpha, seedIndex: e.seedIndex ?? i, bootstrapSeed: 1 + i }));
     }
-    if (fit.unknown?.total && rate(fit.unknown) < 0.5) return `the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${fit.known?.total ? pctOf(rate(fit.known)) : '—'})`;
-    return undefined;
+    const h = hypothesisOver(s.id, perSeed, p.direction, p.alpha, { redrawn: redrawnUpstream(ctx.plan, s.id), seeds: ctx.plan.seeds });
+    const warnings = perSeed.filter((x) => x.reason).map((x) => `seed ${x.seed}: inconclusive: ${x.reason}`);
+    return { metrics: h, warnings };
 }

@@ -1,0 +1,173 @@
+/**
+ * The finetune step: trains a model on labels (LoRA or full, here or through an external trainer),
+ * then checks how well it fitted its training examples.
+ */
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Decoding, FinetuneStep } from '../../language/plan-types.js';
+import type { FinetuneMetrics, FitCounts, TrainingFit } from '../results-types.js';
+import { unitHashOf } from '../datasets/index.js';
+import { matchesGold } from '../evaluate/index.js';
+import type { GenerationItem, GenerationResult } from '../models/types.js';
+import { trainModel, type TrainEvent } from '../train/api.js';
+import { externalFinetune } from '../scaleout/step.js';
+import type { ExecContext, StepOutcome } from './context.js';
+import { throwIfAborted } from './context.js';
+import { writeModelRef, type ModelRef } from './model-pool.js';
+import { answerAll, modelOf, readLabels, type LabelRow } from './step-io.js';
+
+function parseLossCsv(text: string): FinetuneMetrics['curve'] {
+    const lines = text.trim().split('\n').filter(Boolean);
+    if (lines.length < 2) return [];
+    const head = lines[0].split(',').map((h) => h.trim().toLowerCase());
+    const col = (...names: string[]) => head.findIndex((h) => names.includes(h));
+    const iEpoch = col('epoch');
+    const iStep = col('step');
+    const iTrain = col('train_loss', 'trainloss', 'loss', 'train');
+    const iVal = col('validation_loss', 'val_loss', 'validationloss', 'validation', 'val');
+    const rows = lines.slice(1).map((l) => l.split(','));
+    return rows
+        .map((r) => ({
+            epoch: iEpoch >= 0 ? Number(r[iEpoch]) : NaN,
+            step: iStep >= 0 ? Number(r[iStep]) : NaN,
+            train: iTrain >= 0 ? Number(r[iTrain]) : NaN,
+            ...(iVal >= 0 && r[iVal] !== '' && r[iVal] !== undefined && Number.isFinite(Number(r[iVal])) ? { validation: Number(r[iVal]) } : {}),
+        }))
+        .filter((r) => Number.isFinite(r.train));
+}
+
+export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutcome> {
+    // `trainer trl|axolotl`: an exported job trains it elsewhere; its PEFT adapter comes back converted
+    if (s.params.external) return externalFinetune(ctx, s);
+    const p = s.params;
+    const base = await modelOf(ctx, p.model);
+    if (base.kind !== 'local') throw new Error(`finetune ${s.id}: ${p.model} is a server model; fine-tuning needs a local GGUF`);
+    if (base.lora.length) throw new Error(`finetune ${s.id}: ${p.model} is itself a LoRA fine-tune; fine-tune its base model instead, or use mode full`);
+    const labels = await readLabels(ctx, p.labels);
+    // The prompt builder that generation uses makes the training sequences (engine/models/prompt.ts):
+    // the model is trained on exactly the tokens it is later asked, its chat template included. The
+    // template is the model step's, carried in model.json (`base` is the step's name when it was made:
+    // a rename may have changed it).
+    const { trainingExamples } = await import('../models/prompt.js');
+    const examples = await trainingExamples(base.path, base.template ?? 'raw', labels.map((l) => ({ question: l.question, answer: l.label })));
+    const curve: FinetuneMetrics['curve'] = [];
+    const trainDir = join(ctx.checkpointDir, 'train');
+    let totalSteps = 0;
+    const result = await trainModel(
+        {
+            base: base.path,
+            examples,
+            mode: p.mode,
+            ...(p.mode === 'lora' && p.lora ? { lora: { rank: p.lora.rank, alpha: p.lora.alpha, targets: p.lora.targets as never } } : {}),
+            epochs: p.epochs,
+            lr: p.learningRate,
+            warmup: p.warmup,
+            schedule: p.schedule,
+            batch: p.batchSize,
+            gradAccum: p.gradientAccumulation,
+            weightDecay: p.weightDecay,
+            optimizer: p.optimizer,
+            seed: p.seed + ctx.seedOffset,
+            validationShare: p.validation,
+            ...(p.earlyStopping ? { earlyStopping: { patience: 2 } } : {}),
+            threads: ctx.threads,
+            gpu: ctx.gpu === false ? 'off' : ctx.gpu === 'metal' ? 'auto' : ctx.gpu,
+            outDir: trainDir,
+            resume: true,
+            name: s.id,
+        },
+        {
+            signal: ctx.signal,
+            onEvent: (e: TrainEvent) => {
+                if (e.type === 'start') totalSteps = e.totalSteps;
+                else if (e.type === 'progress') {
+                    ctx.progress(e.step, e.totalSteps || totalSteps, 'steps', `loss ${e.loss.toFixed(3)}`);
+                    ctx.metric({ loss: e.loss, lr: e.lr, epoch: e.epoch, tokensPerSecond: e.tokensPerSecond });
+                } else if (e.type === 'epoch') curve.push({ epoch: e.epoch, step: e.step, train: e.trainLoss, ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}) });
+                else if (e.type === 'log') ctx.warn(e.line);
+            },
+        },
+    );
+    throwIfAborted(ctx.signal);
+    const out = result.kind === 'lora' ? 'adapter.gguf' : 'model.gguf';
+    await copyFile(result.modelPath, join(ctx.outDir, out));
+    let lossCurve = curve;
+    if (existsSync(result.lossCsv)) {
+        const text = await readFile(result.lossCsv, 'utf8');
+        await writeFile(join(ctx.outDir, 'loss.csv'), text);
+        const parsed = parseLossCsv(text);
+        if (parsed.length) lossCurve = parsed;
+    }
+    const ref: ModelRef = result.kind === 'lora'
+        ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
+        : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base, template: base.template };
+    await writeModelRef(ctx.outDir, ref);
+    const warnings: string[] = [];
+    // The outputs as they are now (in the temp entry), not as model.json will resolve them once stored.
+    const tuned: ModelRef = result.kind === 'lora' ? { ...base, lora: [join(ctx.outDir, out)] } : { ...base, path: join(ctx.outDir, out), lora: [] };
+    const fit = await trainingFit(ctx, s, base, tuned, labels, warnings);
+    const m: FinetuneMetrics = {
+        lossStart: lossCurve[0]?.train ?? NaN,
+        lossEnd: result.finalTrainLoss,
+        epochs: result.epochs,
+        steps: result.steps,
+        trainSeconds: result.trainSeconds,
+        tokensPerSecond: result.tokensPerSecond,
+        curve: lossCurve,
+        fit,
+    };
+    return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device }, warnings };
+}
+
+/** At most this many training examples are asked back after fine-tuning (a seeded sample beyond). */
+const FIT_CHECK_MAX = 256;
+
+/**
+ * Whether the fine-tune fitted its examples: the base and the fine-tuned model answer (greedy, the
+ * model's template, no exemplars) the training questions, matched exactly against the taught label
+ * (the gold answers for a gold label). Split into Known vs Unknown examples when the labels come
+ * from a SliCK mix. Warns when the fine-tuned model answers barely more of them than the base did.
+ */
+async function trainingFit(ctx: ExecContext, s: FinetuneStep, base: ModelRef, tuned: ModelRef, labels: LabelRow[], warnings: string[]): Promise<TrainingFit> {
+    const seed = s.params.seed + ctx.seedOffset;
+    const rows = labels.length <= FIT_CHECK_MAX ? labels : [...labels].sort((a, b) => unitHashOf(`fit:${seed}:${a.id}`) - unitHashOf(`fit:${seed}:${b.id}`)).slice(0, FIT_CHECK_MAX);
+    const items: GenerationItem[] = rows.map((r) => ({ id: r.id, question: r.question }));
+    const decoding: Decoding = { temperature: 0, maxTokens: 16, stop: [], template: base.template ?? 'raw', fewShot: 0 };
+    const before = await answerAll(ctx, base, items, decoding, 'fit-base.jsonl', { label: 'training questions, base' });
+    const after = await answerAll(ctx, tuned, items, decoding, 'fit-tuned.jsonl', { label: 'training questions, fine-tuned' });
+    const hit = (r: LabelRow, g: GenerationResult) => matchesGold(g.text, r.abstain ? [r.label] : [r.label, ...r.answers], 'exact');
+    const counts = (rs: LabelRow[]): FitCounts => ({ total: rs.length, fitted: rs.filter((r) => hit(r, after.get(r.id)![0])).length, base: rs.filter((r) => hit(r, before.get(r.id)![0])).length });
+    const categorised = labels.every((l) => l.category !== undefined);
+    const fit: TrainingFit = {
+        checked: rows.length,
+        examples: labels.length,
+        all: counts(rows),
+        ...(categorised
+            ? {
+                  known: counts(rows.filter((r) => r.category !== 'Unknown')),
+                  unknown: counts(rows.filter((r) => r.category === 'Unknown')),
+                  unknownShare: labels.filter((l) => l.category === 'Unknown').length / Math.max(1, labels.length),
+              }
+            : {}),
+    };
+    const warning = fitWarning(fit);
+    if (warning) warnings.push(warning);
+    return fit;
+}
+
+/**
+ * The warning a fine-tune's training fit deserves: it fitted nothing (answers under 10 points more of
+ * its examples than the base model did, and under 90% of them), or it fitted under half of its
+ * Unknown examples. Undefined when it fitted them.
+ */
+export function fitWarning(fit: TrainingFit): string | undefined {
+    const rate = (c: FitCounts | undefined) => (c && c.total ? c.fitted / c.total : NaN);
+    const pctOf = (x: number) => `${(100 * x).toFixed(0)}%`;
+    const all = fit.all;
+    if (all.total && (all.fitted - all.base) / all.total < 0.1 && rate(all) < 0.9) {
+        return `the fine-tune did not fit its training examples: it answers ${pctOf(rate(all))} of them, the base model ${pctOf(all.base / all.total)}; raise learningRate or epochs`;
+    }
+    if (fit.unknown?.total && rate(fit.unknown) < 0.5) return `the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${fit.known?.total ? pctOf(rate(fit.known)) : '—'})`;
+    return undefined;
+}
