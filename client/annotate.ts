@@ -15,6 +15,7 @@ import type {
     StepResult,
 } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
+import { withPremises } from '../engine/stats/premise.js';
 import { formatNumber, formatP, formatPercent as formatPct, formatSeconds, MISSING, stepTitle } from '../engine/format.js';
 
 /** How the after-line text is colored. */
@@ -459,7 +460,8 @@ function genericAnnotation(step: Step, results: StepResult[], written: ReadonlyS
 export function annotate(plan: Plan, results: readonly StepResult[], live: LiveState = {}): Annotation[] {
     const byStep = new Map<string, StepResult[]>();
     // The experiment's hypotheses are one family: verdicts from Holm-adjusted p-values.
-    for (const r of adjustFamilyOf([...results], plan.steps.filter((s) => s.kind === 'hypothesis').length)) {
+    // A verdict whose pretrained models failed their honesty check says so first.
+    for (const r of adjustFamilyOf(withPremises(plan, [...results]), plan.steps.filter((s) => s.kind === 'hypothesis').length)) {
         const list = byStep.get(r.step) ?? [];
         list.push(r);
         byStep.set(r.step, list);

@@ -107,14 +107,15 @@ export function premiseNotes(plan: Pick<Plan, 'steps'>, results: readonly Result
     return notes;
 }
 
+/** The premise statements come first: they say whether the rest can be read at all. */
 function addNotes(h: HypothesisMetrics, extra: string[]): HypothesisMetrics {
     const have = h.notes ?? [];
-    return { ...h, notes: [...have, ...extra.filter((n) => !have.includes(n))] };
+    return { ...h, notes: [...extra.filter((n) => !have.includes(n)), ...have] };
 }
 
 /**
- * The results with each hypothesis's premise statements added to its notes (shown with every other
- * statement the verdict carries). Idempotent; results of other kinds are returned as they are.
+ * The results with each hypothesis's premise statements put first in its notes (shown with every
+ * other statement the verdict carries; the editor's line shows the first). Idempotent; results of other kinds are returned as they are.
  * `idOf` maps a result's `step` to the plan's step id (where results carry display titles).
  */
 export function withPremises<R extends ResultLike>(plan: Pick<Plan, 'steps'> | undefined, results: R[], idOf: (step: string) => string = (s) => s): R[] {

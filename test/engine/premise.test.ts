@@ -12,6 +12,7 @@ import type { HypothesisMetrics, KnowledgeCheck, StepResult } from '../../engine
 import { premiseNotes, summaryWithPremises } from '../../engine/stats/premise.js';
 import { jsonSummary, renderResults } from '../../cli/results.js';
 import { reportHtml } from '../../engine/report/html.js';
+import { annotate } from '../../client/annotate.js';
 
 const SPEC = `experiment Premise {
   seed 1
@@ -101,5 +102,13 @@ describe('the premise of a comparison: the pretrained models know what they were
         expect(json.hypotheses.find((h) => h.name === 'raw')!.notes).toEqual([TEACHER]);
         const html = reportHtml(p, results);
         expect(html).toContain(`<p class="warn">⚠ ${TEACHER.replace(/'/g, '&#39;')}</p>`);
+        // the editor's line after the hypothesis shows the first statement: the premise, ahead of the test's own notes
+        const withNote = results.map((r) => (r.kind === 'hypothesis' ? { ...r, metrics: { ...(r.metrics as HypothesisMetrics), notes: ['only 12 questions differ'] } } : r));
+        const a = annotate(p, withNote).find((x) => x.step === 'raw')!;
+        expect(a.text).toContain(TEACHER);
+        expect(a.text).not.toContain('only 12 questions differ');
+        expect(a.hover).toContain('only 12 questions differ');
+        const notes = premiseNotes(p, withNote);
+        expect(notes.get('raw')).toEqual([TEACHER]);
     });
 });
