@@ -17,7 +17,6 @@ const FORMS: Array<[string, string]> = [
     ['model M = pretrain on W { layers 4  width 128  knows 75% }', 'A tiny llama model trained here on a share of the world\'s facts.'],
     ['model M = gguf "model.gguf"', 'A local GGUF model (node-llama-cpp).'],
     ['model M = server "http://127.0.0.1:8080/v1" { name "m" }', 'An OpenAI-compatible endpoint (llama-server, vLLM, Ollama).'],
-    ['model M = server "http://a:8080/v1", "http://b:8080/v1" { name "m"  concurrency 8  rateLimit 20 }', 'One model on several servers (replicas): requests spread over them (least-loaded, `concurrency` per server), a failed request retried on another, `Retry-After` and `rateLimit` per server, a failing server out of the rotation for a while; every URL must serve the model `name` names (`GET /models`). The URLs are not in the store key: results are per model, not per replica.'],
     ['decoding G { temperature 0  maxTokens 24 }', 'How answers are generated; inlined into every step that uses it.'],
     ['label L = answers of M on D.train [using G] { otherwise "I don\'t know" }', 'R-Tuning labels: the gold answer where M answered right, `otherwise` where it did not.'],
     ['label S = shuffle L { seed 11 }', 'Control: the same number of abstentions as L, on random questions.'],
