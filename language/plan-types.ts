@@ -62,7 +62,10 @@ export type ModelSource =
     | { kind: 'gguf'; path: string }
     | {
           kind: 'server';
+          /** The server's URL; with several servers, the first. */
           url: string;
+          /** Every server URL in the spec's order (`url` first), when it names more than one: replicas of one model. */
+          urls?: string[];
           name: string;
           /** Name of the environment variable that holds the API key (never the key itself). */
           apiKeyEnv?: string;
@@ -70,8 +73,12 @@ export type ModelSource =
           api: 'completions' | 'chat';
           /** Whether the server returns token log-probabilities (needed for matched coverage). */
           logprobs: boolean;
+          /** Requests in flight at once, per server. */
           concurrency: number;
           timeoutMs: number;
+          /** At most this many requests start per `ratePer`, per server. */
+          rateLimit?: number;
+          ratePer?: 'second' | 'minute';
       }
     | {
           kind: 'pretrain';

@@ -181,22 +181,32 @@ class PlanBuilder {
             }
             if (d.source === 'server') {
                 const r = (k: string) => readProperty('model-server', props, k);
+                const urls = d.urls.map(unquote);
                 const source: P.ModelSource = {
                     kind: 'server',
-                    url: unquote(d.url ?? ''),
+                    url: urls[0] ?? '',
+                    ...(urls.length > 1 ? { urls } : {}),
                     name: (r('name') as string | undefined) ?? '',
                     apiKeyEnv: r('apiKeyEnv') as string | undefined,
                     api: r('api') as 'completions' | 'chat',
                     logprobs: r('logprobs') as boolean,
                     concurrency: r('concurrency') as number,
                     timeoutMs: r('timeoutMs') as number,
+                    ...(props.some((p) => p.key === 'rateLimit') ? { rateLimit: r('rateLimit') as number, ratePer: r('ratePer') as 'second' | 'minute' } : {}),
                 };
                 if (forKey) {
-                    // Throughput settings do not change what the model answers.
-                    const s = source as Partial<typeof source>;
+                    // Throughput settings do not change what the model answers. Nor do the URLs:
+                    // results are per model, not per replica. Every URL must serve the model `name`
+                    // names (the engine checks each one's GET /models), so adding, removing or moving
+                    // a replica, or the editor's default URL, keeps the results.
+                    const s = source as Partial<typeof source> & { urls?: string[]; rateLimit?: number; ratePer?: string };
                     delete s.concurrency;
                     delete s.timeoutMs;
                     delete s.apiKeyEnv;
+                    delete s.url;
+                    delete s.urls;
+                    delete s.rateLimit;
+                    delete s.ratePer;
                 }
                 const template = r('template') as string | undefined;
                 return { kind: 'model', files: [], params: { source, ...(template ? { template } : {}) } };

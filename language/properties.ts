@@ -87,8 +87,10 @@ export const PROPERTY_TABLE: Record<BlockKind, PropertySpec[]> = {
         { key: 'api', type: 'enum', values: ['completions', 'chat'], default: 'completions', doc: 'Endpoint: `/completions` or `/chat/completions`.' },
         { key: 'logprobs', type: 'boolean', default: true, doc: 'Whether the server returns token log-probabilities (needed for matched-coverage comparisons).' },
         { key: 'apiKeyEnv', type: 'string', doc: 'Name of the environment variable that holds the API key (never the key itself).' },
-        { key: 'concurrency', type: 'integer', min: 1, max: 256, default: 4, doc: 'Requests in flight at once.' },
-        { key: 'timeoutMs', type: 'integer', min: 1, default: 120_000, doc: 'Timeout of one request in milliseconds.' },
+        { key: 'concurrency', type: 'integer', min: 1, max: 256, default: 4, doc: 'Requests in flight at once, per server (a model on several servers has this many on each).' },
+        { key: 'timeoutMs', type: 'integer', min: 1, default: 120_000, doc: 'Timeout of one request in milliseconds; a request that times out goes to another server, never again to that one.' },
+        { key: 'rateLimit', type: 'number', min: 0, minExclusive: true, doc: 'At most this many requests start per second (or per `ratePer minute`) on each server, in any window of that length (e.g. an API quota); no limit by default.' },
+        { key: 'ratePer', type: 'enum', values: ['second', 'minute'], default: 'second', doc: 'The window of `rateLimit`: `second` or `minute`.' },
         { key: 'template', type: 'string', doc: TEMPLATE_DOC },
     ],
     'model-pretrain': [

@@ -392,7 +392,7 @@ export interface Model extends langium.AstNode {
     name: Name;
     path?: string;
     source: 'gguf' | 'pretrain' | 'server';
-    url?: string;
+    urls: Array<string>;
     world?: langium.Reference<World>;
 }
 
@@ -402,7 +402,7 @@ export const Model = {
     name: 'name',
     path: 'path',
     source: 'source',
-    url: 'url',
+    urls: 'urls',
     world: 'world'
 } as const;
 
@@ -905,8 +905,9 @@ export class MismatchAstReflection extends langium.AbstractAstReflection {
                 source: {
                     name: Model.source
                 },
-                url: {
-                    name: Model.url
+                urls: {
+                    name: Model.urls,
+                    defaultValue: []
                 },
                 world: {
                     name: Model.world,

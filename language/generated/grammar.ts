@@ -602,8 +602,8 @@ export const MismatchGrammar = (): Grammar => loadedMismatchGrammar ?? (loadedMi
                   },
                   {
                     "$type": "Assignment",
-                    "feature": "url",
-                    "operator": "=",
+                    "feature": "urls",
+                    "operator": "+=",
                     "terminal": {
                       "$type": "RuleCall",
                       "rule": {
@@ -611,6 +611,28 @@ export const MismatchGrammar = (): Grammar => loadedMismatchGrammar ?? (loadedMi
                       },
                       "arguments": []
                     }
+                  },
+                  {
+                    "$type": "Group",
+                    "elements": [
+                      {
+                        "$type": "Keyword",
+                        "value": ","
+                      },
+                      {
+                        "$type": "Assignment",
+                        "feature": "urls",
+                        "operator": "+=",
+                        "terminal": {
+                          "$type": "RuleCall",
+                          "rule": {
+                            "$ref": "#/rules@31"
+                          },
+                          "arguments": []
+                        }
+                      }
+                    ],
+                    "cardinality": "*"
                   }
                 ]
               },

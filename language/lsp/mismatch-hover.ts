@@ -152,7 +152,7 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
             return table(rows);
         }
         if (model.source === 'server') {
-            const rows: Array<[string, string | number]> = [['url', model.url ?? '']];
+            const rows: Array<[string, string | number]> = model.urls.map((u, i) => [model.urls.length > 1 ? `server ${i + 1}` : 'url', u] as [string, string]);
             for (const key of ['name', 'api', 'logprobs']) {
                 const v = readProperty('model-server', props, key);
                 if (v !== undefined) rows.push([key, String(v)]);

@@ -56,7 +56,7 @@ export class MismatchSemanticTokenProvider extends AbstractSemanticTokenProvider
         } else if (ast.isModel(node)) {
             if (node.world) this.reference(node, 'world', node.world.ref, acceptor);
             if (node.path !== undefined) acceptor({ node, property: 'path', type: SemanticTokenTypes.string });
-            if (node.url !== undefined) acceptor({ node, property: 'url', type: SemanticTokenTypes.string });
+            node.urls.forEach((_, index) => acceptor({ node, property: 'urls', index, type: SemanticTokenTypes.string }));
         } else if (ast.isDataRef(node)) {
             this.reference(node, 'dataset', node.dataset?.ref, acceptor);
             if (node.split) this.reference(node, 'split', node.split?.ref, acceptor);

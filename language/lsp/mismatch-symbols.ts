@@ -65,7 +65,7 @@ export function describeStep(node: AstNode): string | undefined {
     if (ast.isSplit(node)) return `split ${node.size}`;
     if (ast.isModel(node)) {
         if (node.source === 'gguf') return `gguf "${node.path ?? ''}"`;
-        if (node.source === 'server') return `server "${node.url ?? ''}"`;
+        if (node.source === 'server') return `server ${node.urls.map((u) => `"${u}"`).join(', ')}`;
         return `pretrain on ${refText(node.world)}`;
     }
     if (ast.isDecoding(node)) return 'decoding';

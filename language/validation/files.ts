@@ -121,20 +121,36 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     }
 }
 
+/** Each server URL is an http(s) URL, named once; `ratePer` goes with a `rateLimit`. */
 export function checkServerUrl(model: Model, accept: ValidationAcceptor): void {
-    if (model.source !== 'server' || model.url === undefined) return;
-    const url = unquote(model.url);
-    let parsed: URL | undefined;
-    try {
-        parsed = new URL(url);
-    } catch {
-        parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-        const replacement = /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) ? `"http://${url}"` : undefined;
-        report(accept, 'error', Codes.invalidValue, `'${url}' is not an http(s) URL; write the server's OpenAI-compatible base, e.g. "http://127.0.0.1:8080/v1".`, {
-            node: model, property: 'url', data: { replacement },
-        });
+    if (model.source !== 'server') return;
+    const seen = new Map<string, number>();
+    model.urls.forEach((text, index) => {
+        const url = unquote(text);
+        let parsed: URL | undefined;
+        try {
+            parsed = new URL(url);
+        } catch {
+            parsed = undefined;
+        }
+        if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+            const replacement = /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) ? `"http://${url}"` : undefined;
+            report(accept, 'error', Codes.invalidValue, `'${url}' is not an http(s) URL; write the server's OpenAI-compatible base, e.g. "http://127.0.0.1:8080/v1".`, {
+                node: model, property: 'urls', index, data: { replacement },
+            });
+            return;
+        }
+        // The same server twice would double its share of the requests (and its concurrency).
+        const key = parsed.href.replace(/\/+$/, '');
+        const first = seen.get(key);
+        if (first !== undefined) {
+            report(accept, 'error', Codes.invalidValue, `'${url}' is named twice (server ${first + 1} and ${index + 1} of this model); name each server once.`, { node: model, property: 'urls', index });
+        } else seen.set(key, index);
+    });
+    const props = propertiesOf(model.body);
+    const per = props.find((p) => p.key === 'ratePer');
+    if (per && !props.some((p) => p.key === 'rateLimit')) {
+        report(accept, 'warning', Codes.invalidValue, '`ratePer` has no effect without `rateLimit` (requests per second or minute, per server).', { node: per, property: 'key' });
     }
 }
 
