@@ -1,40 +1,44 @@
 /**
  * The finetune step: trains a model on labels (LoRA or full, here or through an external trainer),
- * then checks how well it fitted its training examples.
+ * then checks how well it fitted its training examples; the embedded trainer also reports how fast
+ * (which examples greedy decoding reproduces after every epoch, Known vs Unknown).
  */
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Decoding, FinetuneStep } from '../../language/plan-types.js';
-import type { FinetuneMetrics, FitCounts, TrainingFit } from '../results-types.js';
+import type { EpochFitCurve, FinetuneMetrics, FitCounts, TrainingFit } from '../results-types.js';
 import { unitHashOf } from '../datasets/index.js';
 import { matchesGold } from '../evaluate/index.js';
 import type { GenerationItem, GenerationResult } from '../models/types.js';
-import { trainModel, type TrainEvent } from '../train/api.js';
+import { trainModel, type EpochFit, type TrainEvent } from '../train/api.js';
 import { externalFinetune } from '../scaleout/step.js';
 import type { ExecContext, StepOutcome } from './context.js';
 import { throwIfAborted } from './context.js';
 import { writeModelRef, type ModelRef } from './model-pool.js';
 import { answerAll, modelOf, readLabels, type LabelRow } from './step-io.js';
+import { writeJsonl } from '../store/index.js';
 
-function parseLossCsv(text: string): FinetuneMetrics['curve'] {
-    const lines = text.trim().split('\n').filter(Boolean);
-    if (lines.length < 2) return [];
-    const head = lines[0].split(',').map((h) => h.trim().toLowerCase());
-    const col = (...names: string[]) => head.findIndex((h) => names.includes(h));
-    const iEpoch = col('epoch');
-    const iStep = col('step');
-    const iTrain = col('train_loss', 'trainloss', 'loss', 'train');
-    const iVal = col('validation_loss', 'val_loss', 'validationloss', 'validation', 'val');
-    const rows = lines.slice(1).map((l) => l.split(','));
-    return rows
-        .map((r) => ({
-            epoch: iEpoch >= 0 ? Number(r[iEpoch]) : NaN,
-            step: iStep >= 0 ? Number(r[iStep]) : NaN,
-            train: iTrain >= 0 ? Number(r[iTrain]) : NaN,
-            ...(iVal >= 0 && r[iVal] !== '' && r[iVal] !== undefined && Number.isFinite(Number(r[iVal])) ? { validation: Number(r[iVal]) } : {}),
-        }))
-        .filter((r) => Number.isFinite(r.train));
+/**
+ * The trainer's per-epoch fit as counts: all trained examples, and Known (any SliCK category but
+ * Unknown) vs Unknown when every label carries a category (a mix). `fit.examples` and `fitted` index
+ * `labels` (the training examples are made from the labels in order); examples held out for
+ * validation are in neither.
+ */
+export function epochFitCurve(fit: EpochFit, labels: readonly Pick<LabelRow, 'category'>[]): EpochFitCurve {
+    const categorised = labels.length > 0 && labels.every((l) => l.category !== undefined);
+    const trained = fit.examples;
+    const known = trained.filter((i) => labels[i].category !== 'Unknown');
+    const unknown = trained.filter((i) => labels[i].category === 'Unknown');
+    return {
+        version: 1,
+        examples: trained.length,
+        epochs: fit.epochs.map((e) => {
+            const fitted = new Set(e.fitted);
+            const count = (idx: number[]) => ({ total: idx.length, fitted: idx.filter((i) => fitted.has(i)).length });
+            return { epoch: e.epoch, step: e.step, all: count(trained), ...(categorised ? { known: count(known), unknown: count(unknown) } : {}) };
+        }),
+    };
 }
 
 export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<StepOutcome> {
@@ -51,7 +55,6 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
     // a rename may have changed it).
     const { trainingExamples } = await import('../models/prompt.js');
     const examples = await trainingExamples(base.path, base.template ?? 'raw', labels.map((l) => ({ question: l.question, answer: l.label })));
-    const curve: FinetuneMetrics['curve'] = [];
     const trainDir = join(ctx.checkpointDir, 'train');
     let totalSteps = 0;
     const result = await trainModel(
@@ -76,6 +79,9 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
             outDir: trainDir,
             resume: true,
             name: s.id,
+            // how fast the examples are fitted (Known vs Unknown by epoch): one forward pass over the
+            // training set per epoch, about a third of an epoch's training compute
+            fitByEpoch: true,
         },
         {
             signal: ctx.signal,
@@ -84,20 +90,23 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
                 else if (e.type === 'progress') {
                     ctx.progress(e.step, e.totalSteps || totalSteps, 'steps', `loss ${e.loss.toFixed(3)}`);
                     ctx.metric({ loss: e.loss, lr: e.lr, epoch: e.epoch, tokensPerSecond: e.tokensPerSecond });
-                } else if (e.type === 'epoch') curve.push({ epoch: e.epoch, step: e.step, train: e.trainLoss, ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}) });
-                else if (e.type === 'log') ctx.warn(e.line);
+                } else if (e.type === 'log') ctx.warn(e.line);
             },
         },
     );
     throwIfAborted(ctx.signal);
     const out = result.kind === 'lora' ? 'adapter.gguf' : 'model.gguf';
     await copyFile(result.modelPath, join(ctx.outDir, out));
-    let lossCurve = curve;
-    if (existsSync(result.lossCsv)) {
-        const text = await readFile(result.lossCsv, 'utf8');
-        await writeFile(join(ctx.outDir, 'loss.csv'), text);
-        const parsed = parseLossCsv(text);
-        if (parsed.length) lossCurve = parsed;
+    // loss.csv stays an output for people; the metrics take the trainer's own curves
+    if (existsSync(result.lossCsv)) await copyFile(result.lossCsv, join(ctx.outDir, 'loss.csv'));
+    const curve: FinetuneMetrics['curve'] = result.loss.epochs.map((e) => ({ epoch: e.epoch, step: e.step, train: e.trainLoss, ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}) }));
+    const stepCurve: NonNullable<FinetuneMetrics['stepCurve']> = result.loss.steps.map((x) => ({ step: x.step, epoch: x.epoch, train: x.loss }));
+    const fitByEpoch = result.fit ? epochFitCurve(result.fit, labels) : undefined;
+    if (result.fit) {
+        // per example, whether it was fitted after each epoch (examples held out for validation: null)
+        const trained = new Set(result.fit.examples);
+        const perEpoch = result.fit.epochs.map((e) => new Set(e.fitted));
+        await writeJsonl(join(ctx.outDir, 'fit-by-epoch.jsonl'), labels.map((l, i) => ({ id: l.id, ...(l.category !== undefined ? { category: l.category } : {}), fitted: trained.has(i) ? perEpoch.map((f) => f.has(i)) : null })));
     }
     const ref: ModelRef = result.kind === 'lora'
         ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
@@ -108,14 +117,16 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
     const tuned: ModelRef = result.kind === 'lora' ? { ...base, lora: [join(ctx.outDir, out)] } : { ...base, path: join(ctx.outDir, out), lora: [] };
     const fit = await trainingFit(ctx, s, base, tuned, labels, warnings);
     const m: FinetuneMetrics = {
-        lossStart: lossCurve[0]?.train ?? NaN,
+        lossStart: stepCurve[0]?.train ?? curve[0]?.train ?? NaN,
         lossEnd: result.finalTrainLoss,
         epochs: result.epochs,
         steps: result.steps,
         trainSeconds: result.trainSeconds,
         tokensPerSecond: result.tokensPerSecond,
-        curve: lossCurve,
+        curve,
+        stepCurve,
         fit,
+        ...(fitByEpoch ? { fitByEpoch } : {}),
     };
     return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device }, warnings };
 }

@@ -4,11 +4,14 @@
  * fine-tune that fitted nothing carries the warning, and the accuracy-vs-Unknown trend pairs the
  * evaluation with the fine-tunes. Counts are recomputed here from the steps' output files.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExperiment } from '../../engine/run.js';
-import { loadPlan } from '../../language/plan.js';
+import { readResults, runExperiment } from '../../engine/run.js';
+import { renderResults } from '../../cli/results.js';
+import { reportHtml } from '../../engine/report/html.js';
+import { loadPlan } from '../../language/load.js';
 import { mixTrends } from '../../engine/stats/linfit.js';
 import type { EvaluateMetrics, FinetuneMetrics } from '../../engine/results-types.js';
 import { tempDir } from './fixtures.js';
@@ -74,5 +77,57 @@ describe('training fit of fine-tunes on SliCK mixes', () => {
         );
         expect(trend.fit.n).toBe(3);
         expect(trend.fit.df).toBe(1);
+
+        // How fast: the trainer's per-epoch fit, Known vs Unknown by the labels' categories
+        for (const [id, mixId, epochs] of [['on0', 'mix0', 16], ['on50', 'mix50', 16], ['on100', 'mix100', 16], ['idle', 'mix100', 1]] as const) {
+            const m = step(id).metrics as FinetuneMetrics;
+            const byEpoch = m.fitByEpoch!;
+            expect(byEpoch.version).toBe(1);
+            expect(byEpoch.examples).toBe(24);
+            expect(byEpoch.epochs.map((e) => e.epoch)).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
+            const labels = jsonl<{ id: string; category: string }>(join(step(mixId).dir!, 'labels.jsonl'));
+            const nUnknown = labels.filter((l) => known.get(l.id) === 'Unknown').length;
+            // per example, fitted after each epoch (an output of the step) agrees with the counts
+            const perExample = jsonl<{ id: string; category: string; fitted: boolean[] }>(join(step(id).dir!, 'fit-by-epoch.jsonl'));
+            expect(perExample.map((r) => r.id)).toEqual(labels.map((l) => l.id));
+            for (const [k, e] of byEpoch.epochs.entries()) {
+                expect(e.known!.total + e.unknown!.total).toBe(24);
+                expect(e.all).toEqual({ total: 24, fitted: e.known!.fitted + e.unknown!.fitted });
+                expect(e.unknown!.total).toBe(nUnknown);
+                expect(e.unknown!.fitted).toBe(perExample.filter((r) => known.get(r.id) === 'Unknown' && r.fitted[k]).length);
+                expect(e.known!.fitted).toBe(perExample.filter((r) => known.get(r.id) !== 'Unknown' && r.fitted[k]).length);
+            }
+            // after the last epoch: the examples the fine-tuned model answers greedily after training
+            // (the step's own check through node-llama-cpp), counted teacher-forced by the trainer
+            const last = byEpoch.epochs.at(-1)!;
+            expect([last.known!.fitted, last.unknown!.fitted]).toEqual([m.fit!.known!.fitted, m.fit!.unknown!.fitted]);
+            // the loss per epoch and per step, as the trainer returned them (24 examples, batch 8: 3 steps per epoch)
+            expect(m.curve.map((c) => [c.epoch, c.step])).toEqual(Array.from({ length: epochs }, (_, i) => [i + 1, 3 * (i + 1)]));
+            expect(m.stepCurve!.map((c) => c.step)).toEqual(Array.from({ length: 3 * epochs }, (_, i) => i + 1));
+        }
+        // Unknown examples are fitted later than Known ones on the 50% mix (Gekhman et al.'s finding;
+        // here the Known ones are answered from the start)
+        const half = (step('on50').metrics as FinetuneMetrics).fitByEpoch!.epochs;
+        const firstHalf = (pick: (e: (typeof half)[number]) => { total: number; fitted: number }) => half.find((e) => pick(e).fitted >= pick(e).total / 2)?.epoch ?? Infinity;
+        expect(firstHalf((e) => e.known!)).toBeLessThan(firstHalf((e) => e.unknown!));
+
+        // An older result (made before the per-epoch record and the step curve existed) still loads and reports
+        const entry = step('on50').dir!;
+        const stored = JSON.parse(readFileSync(join(entry, 'result.json'), 'utf8'));
+        delete stored.metrics.fitByEpoch;
+        delete stored.metrics.stepCurve;
+        const text = JSON.stringify(stored, null, 1);
+        writeFileSync(join(entry, 'result.json'), text);
+        const manifest = JSON.parse(readFileSync(join(entry, 'manifest.json'), 'utf8'));
+        writeFileSync(join(entry, 'manifest.json'), JSON.stringify({ ...manifest, resultChecksum: createHash('sha256').update(text).digest('hex') }, null, 1));
+        const again = await readResults(plan!, join(dir, 'store'));
+        const on50 = again.find((r) => r.step === 'on50')!;
+        expect(on50.status).toBe('done');
+        expect((on50.metrics as FinetuneMetrics).fitByEpoch).toBeUndefined();
+        const cli = renderResults(again, { verbose: true }).replace(/\u001b\[[0-9;]*m/g, '');
+        expect(cli).toMatch(/^ {2}on100: fitted Known .* after epoch 16/m);
+        expect(cli).not.toMatch(/^ {2}on50: fitted/m);
+        const html = reportHtml(plan!, again);
+        expect(html).toContain('id="plot-training-by-epoch"');
     }, 240_000);
 });
