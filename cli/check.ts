@@ -6,7 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { SpecDiagnostic } from '../language/load.js';
+import { loadPlan, loadSpecs, type SpecDiagnostic } from '../language/load.js';
 import { setPathPolicy } from '../language/validation/path-policy.js';
 import { jsonError } from './output.js';
 
@@ -61,7 +61,6 @@ export function formatDiagnostic(d: SpecDiagnostic, cwd = process.cwd()): string
 }
 
 export async function checkFiles(inputs: string[], options: { warnings?: boolean; hints?: boolean } = {}): Promise<{ diagnostics: SpecDiagnostic[]; files: string[]; errors: number; warnings: number }> {
-    const { loadSpecs } = await import('../language/load.js');
     const files = expandInputs(inputs);
     const { diagnostics } = await loadSpecs(files);
     const shown = diagnostics.filter((d) => (options.warnings !== false || d.severity === 'error') && (options.hints || d.severity !== 'hint'));
@@ -100,7 +99,6 @@ export async function runCheck(inputs: string[], options: CheckOptions, out: Wri
         err.write(summary + '\n');
     }
     if (options.plan && result.errors === 0) {
-        const { loadPlan } = await import('../language/load.js');
         for (const f of result.files) {
             const { plan } = await loadPlan(f);
             out.write(JSON.stringify(plan, null, 2) + '\n');

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ModelStep, Plan, WorldStep } from '../language/plan-types.js';
+import { loadPlan } from '../language/load.js';
 import { describeWorld, generateWorld, taughtFactIds, worldToQA } from '../engine/world/index.js';
 
 export interface ExportOptions {
@@ -58,7 +59,6 @@ export function registerExport(program: Command): void {
         .option('--world <name>', 'the world to export when the spec declares several')
         .option('--out <file>', 'output file (default: standard output)')
         .action(async (spec: string, options: ExportOptions) => {
-            const { loadPlan } = await import('../language/plan.js');
             const { plan, diagnostics } = await loadPlan(spec);
             const errors = diagnostics.filter((d) => d.severity === 'error');
             if (!plan || errors.length > 0) {

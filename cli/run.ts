@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { Plan } from '../language/plan-types.js';
+import { loadPlan } from '../language/load.js';
 import type { EngineEvent } from '../engine/events.js';
 import { runExperiment, type GpuSetting } from '../engine/run.js';
 import type { RunSummary } from '../engine/results-types.js';
@@ -41,7 +42,6 @@ export interface RunCliOptions {
 
 /** Loads a spec's Plan, printing its diagnostics; undefined when it has errors. */
 export async function loadPlanOrReport(file: string, err: (s: string) => void, collect?: JsonError['diagnostics']): Promise<Plan | undefined> {
-    const { loadPlan } = await import('../language/plan.js');
     const { plan, diagnostics } = await loadPlan(resolve(file));
     for (const d of diagnostics) {
         if (d.severity !== 'error' && d.severity !== 'warning') continue;

@@ -11,7 +11,6 @@ import type { Diagnostic } from 'vscode-languageserver-types';
 import type { MismatchFile } from './generated/ast.js';
 import { createMismatchServices, type MismatchServices } from './mismatch-module.js';
 import type { Plan } from './plan-types.js';
-import { visibleDeclarations } from './experiment.js';
 import { loadImports } from './workspace.js';
 
 export interface SpecDiagnostic {
@@ -159,7 +158,6 @@ export async function loadPlan(file: string): Promise<LoadResult> {
     const { documents, diagnostics, services } = await loadSpecs([file]);
     const doc = documents[0];
     if (!doc || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-    const { buildPlan } = await import('./plan.js');
-    const plan = buildPlan(doc, doc, visibleDeclarations(doc, services.shared.workspace.LangiumDocuments));
+    const plan = services.plan.PlanService.buildPlan(doc);
     return { plan, diagnostics };
 }

@@ -21,6 +21,7 @@ import { registerValidationChecks, MismatchValidator } from './validation/index.
 import { FileInfoCache } from './validation/file-info.js';
 import { registerImportLoader } from './workspace.js';
 import { MismatchParserErrorMessageProvider } from './syntax-messages.js';
+import { PlanService } from './plan.js';
 import { MismatchIdeModule, MismatchIdeSharedModule } from './lsp/index.js';
 
 /** Services added to Langium's: shared by the validator, the plan builder and the IDE services. */
@@ -31,6 +32,10 @@ export type MismatchAddedServices = {
     files: {
         /** Cached (by mtime) reads of dataset heads and GGUF metadata. */
         FileInfo: FileInfoCache;
+    };
+    plan: {
+        /** Builds the Plan of a document: the language server's plan request and `loadPlan` both call it. */
+        PlanService: PlanService;
     };
 };
 
@@ -52,6 +57,9 @@ export const MismatchModule: Module<MismatchServices, PartialLangiumServices & M
     },
     files: {
         FileInfo: () => new FileInfoCache(),
+    },
+    plan: {
+        PlanService: (services) => new PlanService(services),
     },
     // language-ide: IDE services (completion, hover, formatter, ...) are registered in `lsp` here.
 };

@@ -7,12 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { GrammarUtils, type AstNode, type LangiumDocument } from 'langium';
+import { GrammarUtils, type AstNode, type LangiumCoreServices, type LangiumDocument, type LangiumDocuments } from 'langium';
 import {
     isDataset, isDecoding, isEvaluate, isFinetune, isFlag, isHypothesis, isKnowledge, isLabel, isMix, isModel, isShuffle, isSplit, isWorld,
     type DataRef, type Declaration, type Decoding as DecodingNode, type MismatchFile,
 } from './generated/ast.js';
-import { dependenciesOf, finetuneChain, hypothesisEvaluation, labelOrigin, resolveSpecPath } from './experiment.js';
+import { dependenciesOf, finetuneChain, hypothesisEvaluation, labelOrigin, resolveSpecPath, visibleDeclarations } from './experiment.js';
 import type * as P from './plan-types.js';
 import { DEFAULT_ABSTENTIONS, parseNumber, propertiesOf, readProperty, unquote, type BlockKind } from './properties.js';
 import { allDeclarations } from './scope.js';
@@ -20,7 +20,6 @@ import { formatOf } from './validation/file-info.js';
 import { REDRAW_STAGES, redrawOf } from './replicates.js';
 
 export type { Plan, Step } from './plan-types.js';
-export { loadPlan, loadSpecs, type SpecDiagnostic, type LoadResult } from './load.js';
 export { REDRAW_STAGES, redrawOf, redrawnUpstream } from './replicates.js';
 
 /** Split name used when a step reads a whole dataset (the engine's name for unsplit records). */
@@ -374,29 +373,31 @@ function fileDoc(node: AstNode): LangiumDocument {
     return (root as AstNode & { $document: LangiumDocument }).$document;
 }
 
-/** The spec's own declarations and every declaration they read, transitively (imports included). */
-function reachable(own: Declaration[]): Declaration[] {
-    const seen = new Set<Declaration>(own);
-    const queue = [...own];
-    while (queue.length > 0) {
-        for (const dep of dependenciesOf(queue.pop()!)) {
-            if (!seen.has(dep)) {
-                seen.add(dep);
-                queue.push(dep);
-            }
-        }
+/**
+ * The one way to build a Plan (`services.plan.PlanService`), used alike by the language server's
+ * plan request and by `loadPlan` (CLI, engine tests): the declarations visible from a document are
+ * computed here, its own and those of every file it imports, transitively, as the validator sees
+ * them; so a hypothesis finds its evaluation in an imported file in the editor as on the CLI.
+ */
+export class PlanService {
+    private readonly documents: LangiumDocuments;
+
+    constructor(services: LangiumCoreServices) {
+        this.documents = services.shared.workspace.LangiumDocuments;
     }
-    return [...seen];
+
+    /**
+     * Builds the Plan of a linked (and validated) document. Steps come in source order, each after
+     * its inputs; declarations from imported files appear where they are first needed. Call it on a
+     * document without errors: missing references become empty ids.
+     */
+    buildPlan(document: LangiumDocument): P.Plan {
+        return planOf(document as LangiumDocument<MismatchFile>, visibleDeclarations(document, this.documents));
+    }
 }
 
-/**
- * Builds the Plan of a linked (and validated) document. Steps come in source order, each after its
- * inputs; declarations from imported files appear where they are first needed. Call it on a
- * document without errors: missing references become empty ids.
- */
-export function buildPlan(modelOrDocument: MismatchFile | LangiumDocument, document?: LangiumDocument, visible?: Declaration[]): P.Plan {
-    const doc = (document ?? ('uri' in modelOrDocument ? modelOrDocument : fileDoc(modelOrDocument))) as LangiumDocument<MismatchFile>;
-    const root = ('uri' in modelOrDocument ? modelOrDocument.parseResult.value : modelOrDocument) as MismatchFile;
+function planOf(doc: LangiumDocument<MismatchFile>, visible: Declaration[]): P.Plan {
+    const root = doc.parseResult.value;
     const experiment = root.experiments?.[0];
     const settings = experiment?.settings ?? [];
     const read = (k: string, dflt: number) => {
@@ -406,7 +407,7 @@ export function buildPlan(modelOrDocument: MismatchFile | LangiumDocument, docum
     const file = doc.uri.scheme === 'file' ? doc.uri.fsPath : doc.uri.toString();
     const own = allDeclarations(root);
     const redraw = redrawOf(readProperty('experiment', settings, 'redraw'));
-    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha), redraw: new Set(redraw) }, visible ?? reachable(own));
+    const builder = new PlanBuilder({ seed: read('seed', DEFAULTS.seed), seeds: read('seeds', DEFAULTS.seeds), alpha: read('alpha', DEFAULTS.alpha), redraw: new Set(redraw) }, visible);
     // Reserve the names of the spec's own steps first, so imported unnamed steps never take them.
     for (const d of own) if (d.name) builder.idOf(d);
     for (const d of own) builder.visit(d);

@@ -1,9 +1,10 @@
 // The `mismatch/plan` request (language/protocol.ts): the Plan of an open document as the server
-// has it (unsaved edits included), built by language/plan.ts once the document is validated. The
+// has it (unsaved edits included), built once the document is validated by the language's
+// PlanService, the same that builds the CLI's plans (language/load.ts). The
 // extension uses it for CodeLens, annotations and runs, so it never parses the spec itself.
 import { DocumentState, URI, type LangiumSharedCoreServices } from 'langium';
 import type { Connection } from 'vscode-languageserver';
-import { buildPlan } from '../language/plan.js';
+import type { MismatchServices } from '../language/mismatch-module.js';
 import { PlanRequest, type PlanResponse } from '../language/protocol.js';
 
 export function registerPlanRequest(connection: Connection, shared: LangiumSharedCoreServices): void {
@@ -20,7 +21,8 @@ export function registerPlanRequest(connection: Connection, shared: LangiumShare
         const errors = (doc.diagnostics ?? []).filter((d) => d.severity === 1).length;
         if (errors > 0) return { errors, version: doc.textDocument.version };
         try {
-            return { plan: buildPlan(doc), errors: 0, version: doc.textDocument.version };
+            const services = shared.ServiceRegistry.getServices(doc.uri) as MismatchServices;
+            return { plan: services.plan.PlanService.buildPlan(doc), errors: 0, version: doc.textDocument.version };
         } catch (e) {
             connection.console.error(`mismatch/plan ${uri.fsPath}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
             return { errors: 0, version: doc.textDocument.version };

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadPlan } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 
 const dir = resolve(__dirname, '..', '..', 'examples');
 // Specs only: the run store `examples/.mismatch/` (made by running an example) is a folder.

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPlan } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 import { runExperiment } from '../../engine/run.js';
 import type { EvaluateMetrics, KnowledgeCheck, StepResult } from '../../engine/results-types.js';
 import { generateWorld, taughtFactIds } from '../../engine/world/index.js';

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPlan } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 import type { ModelStep, Plan } from '../../language/plan-types.js';
 import { generateWorld, taughtFactIds, taughtSeed } from '../../engine/world/index.js';
 import { splitRecords, worldRecords } from '../../engine/datasets/index.js';

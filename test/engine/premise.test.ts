@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPlan } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 import type { Plan } from '../../language/plan-types.js';
 import type { HypothesisMetrics, KnowledgeCheck, StepResult } from '../../engine/results-types.js';
 import { premiseNotes, summaryWithPremises } from '../../engine/stats/premise.js';

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPlan } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 import { readJsonlFile } from '../../engine/store/index.js';
 import { describe, expect, it } from 'vitest';
 import { readResults, runExperiment } from '../../engine/run.js';

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildPlan, canonicalJson, loadPlan, redrawnUpstream } from '../../language/plan.js';
+import { canonicalJson, redrawnUpstream } from '../../language/plan.js';
+import { loadPlan } from '../../language/load.js';
 import { planInstances } from '../../engine/run.js';
 import type { Plan, Step } from '../../language/plan-types.js';
-import { parse } from './helpers.js';
+import { parse, services } from './helpers.js';
 
 // DESIGN.md's sketch, verbatim (examples/quickstart.mismatch starts from it but its sizes get tuned).
 const sketch = readFileSync('test/language/fixtures/sketch.mismatch', 'utf8');
@@ -15,7 +16,7 @@ async function planOf(text: string, file = `/tmp/spec/test-${++counter}.mismatch
     const doc = await parse(text, { validation: true, documentUri: `file://${file}` });
     const errors = (doc.diagnostics ?? []).filter((d) => d.severity === 1);
     expect(errors.map((e) => e.message)).toEqual([]);
-    return buildPlan(doc.parseResult.value, doc);
+    return services.plan.PlanService.buildPlan(doc);
 }
 
 const byId = (plan: Plan) => new Map(plan.steps.map((s) => [s.id, s]));

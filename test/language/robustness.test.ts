@@ -4,8 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { buildPlan } from '../../language/plan.js';
-import { parse } from './helpers.js';
+import { parse, services } from './helpers.js';
 // A seeded PRNG (the engine's mulberry32), so a failure can be replayed.
 import { rng } from '../../engine/stats/index.js';
 
@@ -38,7 +37,7 @@ describe('mutated specs', () => {
             const doc = await parse(text, { validation: true });
             expect(Array.isArray(doc.diagnostics)).toBe(true);
             if ((doc.diagnostics ?? []).some((d) => d.severity === 1)) withErrors++;
-            const plan = buildPlan(doc);
+            const plan = services.plan.PlanService.buildPlan(doc);
             expect(Array.isArray(plan.steps)).toBe(true);
         }
         expect(withErrors).toBeGreaterThan(40);

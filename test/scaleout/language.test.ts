@@ -3,9 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildPlan } from '../../language/plan.js';
 import type { FinetuneStep, Plan } from '../../language/plan-types.js';
-import { diagnose, parse } from '../language/helpers.js';
+import { diagnose, parse, services } from '../language/helpers.js';
 import { readGguf, readTensorF32, writeGguf, type GgufTensorOut } from '../../engine/train/gguf.js';
 import { makeTinyModel, tempDir, writeQuestionsJsonl } from '../engine/fixtures.js';
 
@@ -19,7 +18,7 @@ let n = 0;
 async function planOf(text: string): Promise<Plan> {
     const doc = await parse(text, { validation: true, documentUri: `file:///tmp/spec/scaleout-${++n}.mismatch` });
     expect((doc.diagnostics ?? []).filter((d) => d.severity === 1).map((d) => d.message)).toEqual([]);
-    return buildPlan(doc.parseResult.value, doc);
+    return services.plan.PlanService.buildPlan(doc);
 }
 const ftOf = (p: Plan) => p.steps.find((s) => s.id === 'smallOnLarge') as FinetuneStep;
 
