@@ -4,6 +4,8 @@
  * nothing for it and still render. Shares are computed here by hand from the counts.
  */
 import { describe, expect, it } from 'vitest';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
 import { epochFitLines, epochFitTable, renderResults } from '../../cli/results.js';
 import { reportHtml } from '../../engine/report/html.js';
 import { allPlots, trainingByEpochPlot } from '../../engine/report/plots.js';
@@ -56,7 +58,7 @@ describe('per-epoch training fit in the CLI and the report', () => {
         expect(strip(renderResults([...on50], {}))).not.toContain('Training accuracy by epoch');
     });
 
-    it('the Vega-Lite line plot: accuracy by epoch, Known vs Unknown, a panel per fine-tune', () => {
+    it('the Vega-Lite line plot: accuracy by epoch, Known vs Unknown, a panel per fine-tune', async () => {
         const spec = trainingByEpochPlot([...on50, plain, old, external]) as { data: { values: { finetune: string; seed: string; epoch: number; examples: string; accuracy: number }[] }; facet: unknown; spec: { mark: { type: string }; encoding: Record<string, { field: string; aggregate?: string }> } };
         expect(spec.spec.mark.type).toBe('line');
         expect(spec.spec.encoding.x.field).toBe('epoch');
@@ -69,6 +71,16 @@ describe('per-epoch training fit in the CLI and the report', () => {
         expect(new Set(v.map((x) => x.finetune))).toEqual(new Set(['on50', 'plain']));
         expect(v.find((x) => x.finetune === 'on50' && x.seed === 'seed 1' && x.epoch === 2 && x.examples === 'Unknown')!.accuracy).toBeCloseTo(0.2, 12);
         expect(v.find((x) => x.finetune === 'plain' && x.epoch === 2)).toMatchObject({ examples: 'all', accuracy: 0.75 });
+        // Vega-Lite compiles it without a warning and Vega draws it: a panel per fine-tune, a line per
+        // group of examples (on50: Known and Unknown; plain: all)
+        const warnings: string[] = [];
+        const logger = { level: () => logger, error: (...a: unknown[]) => { warnings.push(a.join(' ')); return logger; }, warn: (...a: unknown[]) => { warnings.push(a.join(' ')); return logger; }, info: () => logger, debug: () => logger };
+        const view = new vega.View(vega.parse(vl.compile(spec as never, { logger: logger as never }).spec), { renderer: 'none' });
+        await view.runAsync();
+        expect(warnings).toEqual([]);
+        const svg = await view.toSVG();
+        expect(svg).toContain('training accuracy (mean over replicates)');
+        expect((svg.match(/aria-roledescription="line mark"/g) ?? []).length).toBe(3);
         // nothing to plot: no spec, and the report has no such plot
         expect(trainingByEpochPlot([old, external])).toBeUndefined();
         expect(allPlots([old, external]).map((p) => p.id)).not.toContain('training-by-epoch');
