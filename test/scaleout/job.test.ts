@@ -180,6 +180,8 @@ describe('a run with a finetune step on an external trainer', () => {
         expect((waiting as { message: string }).message).toContain(join(jobDir, 'output'));
         const ftRes = s.steps.find((x) => x.step === 'ft')!;
         expect(ftRes.metrics).toMatchObject({ trainer: 'trl', lossStart: 2.5, lossEnd: 1.25, trainSeconds: 12.5, timedBy: 'trainer', adapterModules: 7, adapterRank: 4, adapterAlpha: 8 });
+        // an external trainer measures no per-epoch fit: the record is absent, never made up
+        expect(ftRes.metrics).not.toHaveProperty('fitByEpoch');
         const entry = readdirEntry(store, 'ft', s);
         const g = readGguf(join(entry, 'adapter.gguf'));
         expect(g.metadata.get('adapter.type')).toBe('lora');
