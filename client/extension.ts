@@ -27,7 +27,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
     context.subscriptions.push(log);
     const serverModule = context.asAbsolutePath(path.join('dist', 'server', 'main.cjs'));
     const serverOptions: ServerOptions = {
-        // language-ide: a smaller young generation keeps the server's memory down (bench/lsp/rss.ts on a
+        // A smaller young generation keeps the server's memory down (bench/lsp/rss.ts on a
         // 2,000-line spec: 118 → 105 MB open, ~158 → 146 MB after 15 edits, same CPU per edit; 2 MB cost 20% CPU).
         run: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--max-semi-space-size=8'] } },
         debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },

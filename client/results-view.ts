@@ -69,7 +69,6 @@ export class ResultsView implements vscode.Disposable {
             });
             this.panels.set(key, panel);
             panel.webview.html = this.html(panel.webview);
-            const p = panel;
             panel.webview.onDidReceiveMessage(async (m: FromWebview) => {
                 const state = this.specs.get(uri) ?? (await this.specs.refresh(uri));
                 if (m.type === 'ready') await this.post(state);

@@ -61,7 +61,6 @@ export const MismatchModule: Module<MismatchServices, PartialLangiumServices & M
     plan: {
         PlanService: (services) => new PlanService(services),
     },
-    // language-ide: IDE services (completion, hover, formatter, ...) are registered in `lsp` here.
 };
 
 export function createMismatchServices(context: DefaultSharedModuleContext): {
@@ -76,7 +75,7 @@ export function createMismatchServices(context: DefaultSharedModuleContext): {
     if (!context.connection) {
         // Without a language server the configuration never arrives: mark it ready so that the
         // document builder does not wait for it (as Langium's domainmodel example does).
-        shared.workspace.ConfigurationProvider.initialized({});
+        void shared.workspace.ConfigurationProvider.initialized({});
     }
     return { shared, Mismatch };
 }

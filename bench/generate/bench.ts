@@ -42,7 +42,7 @@ async function bare(seqs: number, confidence = false): Promise<{ qps: number; to
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
     const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
     const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
-    let lp = 0;
+    let _logprob = 0; // the engine's per-token work, kept so the bench does it too
     const run = async (items: typeof questions) => {
         let next = 0;
         let tokens = 0;
@@ -61,7 +61,7 @@ async function bare(seqs: number, confidence = false): Promise<{ qps: number; to
                         for await (const r of seq.evaluateWithMetadata(input, { confidence: true }, { temperature: 0 })) {
                             if (model.isEogToken(r.token)) break;
                             out.push(r.token);
-                            lp += Math.log(r.confidence);
+                            _logprob += Math.log(r.confidence);
                             if (out.length >= maxTokens) break;
                         }
                     } else {

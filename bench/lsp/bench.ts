@@ -1,5 +1,5 @@
 /**
- * Language-server benchmark (issue 4, item 9), in one run on a generated 2,000-line spec:
+ * Language-server benchmark, in one run on a generated 2,000-line spec:
  * - Langium parse + link alone, in process (a fresh document built without validation), and with
  *   validation for reference;
  * - an edit → published diagnostics through the bundled server over stdio;

@@ -1,4 +1,4 @@
-// Trainer benchmark (issue 5): the bar (pretrain 300 facts from scratch, then LoRA on 50 new facts),
+// Trainer benchmark: the bar (pretrain 300 facts from scratch, then LoRA on 50 new facts),
 // our trainer vs llama.cpp's llama-finetune and vs PyTorch on the same model and data, and LoRA vs
 // full step time. Run with `node bench/train/run.mjs`. Timings on a shared machine are noisy: each
 // comparison runs its two sides back to back, and the ratio is what to read.
@@ -117,7 +117,6 @@ if (want('finetune')) {
     writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
     const text = oldFacts.map((f) => `${f.prompt} ${f.answer}`).join('\n');
     writeFileSync(join(cache, 'ft-data.txt'), text);
-    const nTok = tok.encode(text).length + 1;
     // llama_opt_epoch trains one window of n_ctx tokens per step (n_batch is capped at n_ctx)
     const ctxLen = 64, epochs = 2, B = 16;
     const ft = timeRss(bin, ['-m', modelPath, '-f', join(cache, 'ft-data.txt'), '-c', String(ctxLen), '-b', String(ctxLen), '-ub', String(ctxLen), '-t', String(threads), '--epochs', String(epochs), '-lr', '1e-3', '--val-split', '0', '-o', join(cache, 'ft-out.gguf'), '-ngl', '0'], {});

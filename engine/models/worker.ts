@@ -169,7 +169,7 @@ process.on('message', (msg: ToWorker) => {
                 await model?.dispose();
                 await llama?.dispose();
                 process.exit(0);
-            });
+            }).catch(() => process.exit(1)); // a disposal that fails still ends the worker
             break;
     }
 });

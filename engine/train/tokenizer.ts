@@ -7,7 +7,7 @@
 // the world in the vocabulary as `▁word` (and `word` where it follows punctuation) together with all
 // its prefixes, so the merges always reach the whole word, and every single character seen, so nothing
 // else falls back to bytes. `encode` below is the same algorithm step for step, so our token ids equal
-// node-llama-cpp's `model.tokenize` (proved by test/train/tokenizer.test.ts on many strings).
+// node-llama-cpp's `model.tokenize` (proved by test/train/gguf-tokenizer.test.ts on many strings).
 
 import { gv, type GgufValue } from './gguf.js';
 

@@ -5,7 +5,6 @@ import type { ArmMetrics, HypothesisMetrics, StepResult } from '../../engine/res
 
 const file = '/w/spec.mismatch';
 const range = (line: number, endLine = line) => ({ file, start: { line, character: 2 }, end: { line: endLine, character: 80 } });
-const decoding = { temperature: 0, maxTokens: 24, stop: [], template: 'raw', fewShot: 0 };
 function step(kind: Step['kind'], id: string, line: number, params: Record<string, unknown> = {}, stochastic = false): Step {
     return { kind, id, range: range(line), nameRange: { file, start: { line, character: 8 }, end: { line, character: 8 + id.length } }, inputs: [], key: `k-${id}`, stochastic, files: [], params } as unknown as Step;
 }

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the engine's inputs (issue "Bad input"): datasets (JSONL, CSV, TriviaQA JSON), replies of
+ * Fuzzing the engine's inputs (bad input must give a located error): datasets (JSONL, CSV, TriviaQA JSON), replies of
  * OpenAI-compatible servers, and run-store files (manifest.json, result.json, answers.jsonl and
  * generation checkpoints), each mutated byte- and token-wise from valid seeds (delete, duplicate,
  * swap, insert, truncate, invalid UTF-8, BOM, stray quotes, nulls and objects in place of strings,

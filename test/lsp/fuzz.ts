@@ -1,5 +1,5 @@
 /**
- * Fuzzing the running language server ("Bad input" of issue 4): versions of the examples mutated
+ * Fuzzing the running language server with bad input: versions of the examples mutated
  * token- and character-wise (delete, duplicate, swap, insert), cut short, filled with binary junk,
  * made huge or deeply nested are sent to the server over stdio as edits of one open document; after
  * each, completion, hover, outline, semantic tokens, formatting and code actions are requested at
