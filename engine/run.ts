@@ -125,21 +125,12 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         if (error) keys.set(inst, { error });
         else {
             const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
-            const effective = effectiveParams(inst.step);
-            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}), ...(effective ? { effective } : {}) })) });
+            // A server model's URLs (the editor's default URL included) are in no key: results are
+            // per model, not per replica (language/plan.ts).
+            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}) })) });
         }
     }
     return keys;
-}
-
-/**
- * Parameters a step runs with that its plan key may not hold: a `server` model's URL is filled in
- * from the editor's default after the plan (and its keys) were made, so the URL goes into the store
- * key here; two servers never share entries.
- */
-function effectiveParams(step: Step): Record<string, unknown> | undefined {
-    if (step.kind === 'model' && step.params.source.kind === 'server') return { url: step.params.source.url };
-    return undefined;
 }
 
 function selectInstances(plan: Plan, instances: Instance[], options: RunOptions): Set<Instance> {

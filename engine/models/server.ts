@@ -132,6 +132,30 @@ export function serverUrls(o: { url: string; urls?: string[] }): string[] {
     return o.urls && o.urls.length ? o.urls : [o.url];
 }
 
+type Connection = Pick<ServerOptions, 'url' | 'urls' | 'apiKeyEnv' | 'concurrency' | 'timeoutMs' | 'rateLimit' | 'ratePer'>;
+
+/**
+ * How to reach a server model: its URLs, key variable and throughput settings. No store key holds
+ * them (results are per model, not per replica), so a stored model step may have been made with
+ * other ones: generation takes them from the spec as it is now.
+ */
+export function serverConnection(src: Connection): Connection {
+    return {
+        url: src.url,
+        ...(src.urls && src.urls.length > 1 ? { urls: src.urls } : {}),
+        ...(src.apiKeyEnv ? { apiKeyEnv: src.apiKeyEnv } : {}),
+        concurrency: src.concurrency,
+        timeoutMs: src.timeoutMs,
+        ...(src.rateLimit !== undefined ? { rateLimit: src.rateLimit, ratePer: src.ratePer ?? 'second' } : {}),
+    };
+}
+
+/** A ref with the connection settings of the spec as it is now (`urls` and `rateLimit` replaced, not merged). */
+export function withConnection<T extends ServerOptions>(ref: T, src: Connection): T {
+    const { urls: _urls, rateLimit: _rate, ratePer: _per, apiKeyEnv: _key, ...rest } = ref;
+    return { ...rest, ...serverConnection(src) } as T;
+}
+
 /** A server's first time out of the rotation doubles on each failed probe, up to this. */
 const MAX_EJECT_MS = 300_000;
 
@@ -145,6 +169,8 @@ interface Endpoint {
     sent: number;
     answered: number;
     failuresInRow: number;
+    /** Connections refused (or not resolved) in a row: past CONNECT_RETRIES the server is down. */
+    refusedInRow: number;
     /** Retry-After: no request before this time. */
     pausedUntil: number;
     /** Out of the rotation; from `outUntil` on it takes one probe request at a time until one succeeds. */
@@ -218,7 +244,7 @@ export class ServerGenerator implements Generator {
         const dup = this.urls.find((u, i) => this.urls.indexOf(u) !== i);
         if (dup) throw new ServerError(`the server URL ${dup} is named twice`);
         if (options.rateLimit !== undefined && !(options.rateLimit > 0)) throw new ServerError(`rateLimit must be above 0, not ${options.rateLimit}`);
-        this.endpoints = this.urls.map((url) => ({ url, inFlight: 0, sent: 0, answered: 0, failuresInRow: 0, pausedUntil: 0, ejected: false, outUntil: 0, ejectMs: options.ejectMs ?? 30_000, starts: [] }));
+        this.endpoints = this.urls.map((url) => ({ url, inFlight: 0, sent: 0, answered: 0, failuresInRow: 0, pausedUntil: 0, ejected: false, outUntil: 0, ejectMs: options.ejectMs ?? 30_000, starts: [], refusedInRow: 0 }));
     }
 
     /** Requests sent to and answered by each server during the last generate() call. */
@@ -373,6 +399,7 @@ export class ServerGenerator implements Generator {
             e.sent = 0;
             e.answered = 0;
             e.failuresInRow = 0;
+            e.refusedInRow = 0;
             e.outUntil = 0;
         }
         const results: GenerationResult[] = [];
@@ -451,6 +478,7 @@ export class ServerGenerator implements Generator {
             if (outcome.kind === 'ok') {
                 const r = this.parse(outcome.json, w.item, w.sample, decoding, e.url);
                 e.failuresInRow = 0;
+                e.refusedInRow = 0;
                 e.answered++;
                 if (e.ejected) {
                     e.ejected = false;
@@ -486,6 +514,11 @@ export class ServerGenerator implements Generator {
                 }
             } else serverFailed(e, message);
             if (outcome.connect) w.connectFailures++;
+            e.refusedInRow = outcome.connect ? e.refusedInRow + 1 : 0;
+            // Every server out of the rotation or refusing connections: the step fails now, not after each request's retries.
+            if (n > 1 && eps.every((x) => (x.ejected && x.outUntil > now) || x.refusedInRow > CONNECT_RETRIES)) {
+                return fail(new ServerError(`every server of '${this.options.name}' is down; the last error of each: ${everyLastError()}`, outcome.error.status));
+            }
             const fails = (w.failed.get(e) ?? 0) + 1;
             w.failed.set(e, fails);
             if (w.attempts > (retries + 1) * n - 1 || w.connectFailures > (CONNECT_RETRIES + 1) * n - 1) return giveUp(w);
@@ -605,6 +638,8 @@ export class ServerGenerator implements Generator {
             const tl = choice.logprobs?.token_logprobs;
             const tokens = choice.logprobs?.tokens;
             if (Array.isArray(tl)) lp = tl.map((x: unknown, i: number) => ({ logprob: x, token: Array.isArray(tokens) ? tokens[i] : undefined }));
+            // llama-server answers /v1/completions in the chat form: {"content": [{"token", "logprob"}, …]}
+            else if (Array.isArray(choice.logprobs?.content)) lp = choice.logprobs.content.map((t: { logprob?: unknown; token?: unknown } | null) => ({ logprob: t?.logprob, token: t?.token }));
         }
         // null (some servers for an empty answer or a refusal) and objects are not answers: saying
         // so beats counting null as an abstention and an object as the wrong answer "[object Object]".

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { ModelStep } from '../../language/plan-types.js';
 import type { ExecContext, StepOutcome } from './context.js';
 import { writeModelRef, type ModelRef } from './model-pool.js';
+import { serverConnection } from '../models/server.js';
 import { runPretrain } from './pretrain-bridge.js';
 import { worldParamsOf } from './step-io.js';
 
@@ -14,9 +15,9 @@ export async function modelStep(ctx: ExecContext, s: ModelStep): Promise<StepOut
         return { metrics: { path: src.path } };
     }
     if (src.kind === 'server') {
-        const ref: ModelRef = { kind: 'server', base: s.id, ...(s.params.template ? { template: s.params.template } : {}), url: src.url, name: src.name, api: src.api, apiKeyEnv: src.apiKeyEnv, logprobs: src.logprobs, concurrency: src.concurrency, timeoutMs: src.timeoutMs };
+        const ref: ModelRef = { kind: 'server', base: s.id, ...(s.params.template ? { template: s.params.template } : {}), name: src.name, api: src.api, logprobs: src.logprobs, ...serverConnection(src) };
         await writeModelRef(ctx.outDir, ref);
-        return { metrics: { url: src.url, name: src.name, api: src.api } };
+        return { metrics: { url: src.url, ...(src.urls ? { urls: src.urls } : {}), name: src.name, api: src.api } };
     }
     const world = await worldParamsOf(ctx, src.world);
     const r = await runPretrain(ctx, { ...src, seed: src.seed + ctx.seedOffset }, world);

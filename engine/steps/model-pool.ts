@@ -7,7 +7,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Decoding } from '../../language/plan-types.js';
 import { LocalGenerator } from '../models/local.js';
-import { ServerGenerator, type ServerOptions } from '../models/server.js';
+import { ServerGenerator, serverUrls, type ServerOptions } from '../models/server.js';
 import type { GenerateOptions, GenerationItem, GenerationResult } from '../models/types.js';
 
 export type ModelRef =
@@ -94,13 +94,14 @@ export class ModelPool {
 
     async generate(ref: ModelRef, items: GenerationItem[], decoding: Decoding, options: GenerateOptions): Promise<GenerationResult[]> {
         if (ref.kind === 'server') {
-            const k = JSON.stringify([ref.url, ref.name, ref.api]);
+            // One client per set of servers and settings: its rate-limit windows and health last across steps.
+            const k = JSON.stringify([serverUrls(ref), ref.name, ref.api, ref.logprobs, ref.apiKeyEnv, ref.concurrency, ref.timeoutMs, ref.rateLimit, ref.ratePer]);
             let g = this.servers.get(k);
             if (!g) {
                 g = new ServerGenerator(ref);
                 this.servers.set(k, g);
             }
-            this.used.set(`server ${ref.url}`, { backend: 'server' });
+            this.used.set(`server ${serverUrls(ref).join(', ')}`, { backend: 'server' });
             return g.generate(items, decoding, options);
         }
         let p = this.locals.get(ref.path);

@@ -15,6 +15,8 @@ import { fewShotFor, fewShotPool } from './fewshot.js';
 import type { ExecContext } from './context.js';
 import { throwIfAborted } from './context.js';
 import { readModelRef, type ModelRef } from './model-pool.js';
+import { RateMeter } from '../models/rate.js';
+import { withConnection } from '../models/server.js';
 
 export interface LabelRow {
     id: string;
@@ -62,7 +64,11 @@ export async function itemsWithFewShot(ctx: ExecContext, datasetId: string, spli
 }
 
 export async function modelOf(ctx: ExecContext, id: string): Promise<ModelRef> {
-    return readModelRef(ctx.input(id).dir);
+    const ref = await readModelRef(ctx.input(id).dir);
+    if (ref.kind !== 'server') return ref;
+    // The servers and their settings as the spec names them now (no key holds them, see serverConnection).
+    const step = ctx.plan.steps.find((s) => s.id === ref.base);
+    return step?.kind === 'model' && step.params.source.kind === 'server' && step.params.source.name === ref.name ? withConnection(ref, step.params.source) : ref;
 }
 
 /**
@@ -87,20 +93,28 @@ export async function answerAll(
     const todo = items.filter((it) => Array.from({ length: samples }, (_, s) => s).some((s) => !have(it.id, s)));
     let count = done.size;
     ctx.progress(Math.min(count, total), total, 'answers', options.label);
+    // Throughput and time left across every server of the model (answers from the checkpoint excluded).
+    const rate = new RateMeter(count);
+    const message = () => [options.label, rate.note(count, total)].filter(Boolean).join(' · ') || undefined;
     if (todo.length) {
-        await ctx.models.generate(ref, todo, decoding, {
-            samples,
-            fewShot: options.fewShot,
-            signal: ctx.signal,
-            onResult: async (r) => {
-                const key = `${r.id}#${r.sample}`;
-                if (done.has(key)) return;
-                await ck.add({ ...r, id: key, qid: r.id });
-                count++;
-                ctx.progress(Math.min(count, total), total, 'answers', options.label);
-            },
-        });
-        await ck.flush();
+        try {
+            await ctx.models.generate(ref, todo, decoding, {
+                samples,
+                fewShot: options.fewShot,
+                signal: ctx.signal,
+                onLog: (level, m) => (level === 'warn' ? ctx.warn(m) : undefined),
+                onResult: async (r) => {
+                    const key = `${r.id}#${r.sample}`;
+                    if (done.has(key)) return;
+                    await ck.add({ ...r, id: key, qid: r.id });
+                    count++;
+                    ctx.progress(Math.min(count, total), total, 'answers', message());
+                },
+            });
+        } finally {
+            // Also when generation failed (every server down): the answers given so far are kept, so a rerun asks only the rest.
+            await ck.flush();
+        }
     }
     throwIfAborted(ctx.signal);
     const out = new Map<string, GenerationResult[]>();

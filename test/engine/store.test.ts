@@ -219,7 +219,7 @@ describe('files are hashed by content', () => {
 });
 
 describe('store keys hold every effective parameter', () => {
-    it('a server model without a URL takes the default URL into its key and its dependants', async () => {
+    it("a server model's URL (the editor's default one included) is in no key: results are per model, not per replica", async () => {
         const dir = tempDir('mm-url-');
         const data = writeQuestionsJsonl(dir);
         const decoding = { temperature: 0, maxTokens: 4, stop: [], template: 'raw', fewShot: 0 };
@@ -233,9 +233,13 @@ describe('store keys hold every effective parameter', () => {
         const store = openStore(join(dir, '.mismatch'));
         const keysOf = async (p: typeof base) => [...(await instanceKeys(p, planInstances(p), store)).values()].map((k) => k.key);
         const [a, b] = [await keysOf(withUrl('http://127.0.0.1:1/v1')), await keysOf(withUrl('http://127.0.0.1:2/v1'))];
-        expect(a[0]).toBe(b[0]); // the dataset does not depend on the server
-        expect(a[1]).not.toBe(b[1]);
-        expect(a[2]).not.toBe(b[2]);
+        // Every URL must serve the model the spec names (checked on each one), so another URL is another replica of the same model.
+        expect(b).toEqual(a);
+        const other = { ...base, steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, key: `${s.key}-other-name` } : s)) } as typeof base;
+        const c = await keysOf(other);
+        expect(c[0]).toBe(a[0]); // the dataset does not depend on the model
+        expect(c[1]).not.toBe(a[1]);
+        expect(c[2]).not.toBe(a[2]);
     });
 });
 
