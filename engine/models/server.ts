@@ -382,8 +382,9 @@ export class ServerGenerator implements Generator {
      */
     async generate(items: GenerationItem[], decoding: Decoding, options: GenerateOptions = {}): Promise<GenerationResult[]> {
         const samples = options.samples ?? 1;
-        const work: Work[] = [];
-        for (const item of items) for (let s = 0; s < samples; s++) work.push({ item, sample: s, attempts: 0, connectFailures: 0, slept: 0, avoid: new Map(), failed: new Map() });
+        // Requests are made as they are sent (a million-question step holds no million pending objects).
+        const count = items.length * samples;
+        const work = (k: number): Work => ({ item: items[Math.floor(k / samples)], sample: k % samples, attempts: 0, connectFailures: 0, slept: 0, avoid: new Map(), failed: new Map() });
         const eps = this.endpoints;
         const n = eps.length;
         const concurrency = Math.max(1, this.options.concurrency);
@@ -571,15 +572,15 @@ export class ServerGenerator implements Generator {
                         launch(retry.splice(i--, 1)[0], e);
                         launched = true;
                     }
-                    while (next < work.length && !failure) {
+                    while (next < count && !failure) {
                         const e = pick(undefined, now);
                         if (!e) break;
-                        launch(work[next++], e);
+                        launch(work(next++), e);
                         launched = true;
                     }
                     now = Date.now();
                 }
-                if (failure || (next >= work.length && !retry.length && !running.size)) break;
+                if (failure || (next >= count && !retry.length && !running.size)) break;
                 // Sleep until a request ends or the next time a server or request may go again.
                 let at = Infinity;
                 for (const e of eps) {
