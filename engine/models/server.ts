@@ -492,7 +492,7 @@ export class ServerGenerator implements Generator {
             }
             w.lastError = outcome.error;
             if (outcome.kind === 'fatal') return fail(outcome.error);
-            const message = outcome.error.message.startsWith(e.url) ? outcome.error.message.slice(e.url.length).replace(/^\/\S*: /, '') : outcome.error.message;
+            const message = outcome.error.message.startsWith(e.url) ? outcome.error.message.slice(e.url.length).replace(/^(\/\S*)?: /, '') : outcome.error.message;
             if (outcome.kind === 'timeout') {
                 // A server that did not answer within the timeout once will most likely not the next
                 // time: this request is not sent to it again, so a dead server costs one timeout, not one per attempt.
