@@ -113,7 +113,10 @@ describe('the plan of the sketch', () => {
         expect(plan.steps.filter((s) => s.kind === 'finetune')).toHaveLength(2);
         expect(plan.steps.filter((s) => s.kind === 'hypothesis')).toHaveLength(1);
         const world = plan.steps.find((s) => s.kind === 'world') as Extract<Step, { kind: 'world' }>;
-        expect(world.params).toEqual({ entities: 600, relations: ['capital', 'founder', 'river'], seed: 1 });
+        expect(world.params).toEqual({ entities: 300, relations: ['capital', 'founder', 'river'], seed: 1 });
+        // the design's paper-only form (600 lands) stays valid
+        const six = await planOf(readFileSync('examples/paper.mismatch', 'utf8').replace('entities 300', 'entities 600'));
+        expect((six.steps.find((s) => s.kind === 'world') as Extract<Step, { kind: 'world' }>).params.entities).toBe(600);
     });
 
     it('plans Gekhman-style mixes, knowledge steps, full fine-tunes and files', async () => {
