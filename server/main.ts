@@ -6,6 +6,9 @@ import { createMismatchServices } from '../language/mismatch-module.js';
 import { registerPlanRequest } from './plan-request.js';
 import { TrustNotification } from '../language/protocol.js';
 import { policyFromInitialize, setPathPolicy } from '../language/validation/path-policy.js';
+import { limitHeapGrowth } from './memory.js';
+
+limitHeapGrowth();
 
 const connection = createConnection(ProposedFeatures.all);
 const { shared } = createMismatchServices({ connection, ...NodeFileSystem });

@@ -8,8 +8,14 @@
  * Wall times and CPU times are both printed: on a shared machine wall times grow with the load,
  * CPU times much less. The server is started with the flags the extension uses
  * (`--max-semi-space-size=8`, client/extension.ts).
- * Goals: diagnostics ≤ 1.3× parse+link; completion p95 ≤ 16 ms; memory ≤ 150 MB.
+ * Goals: diagnostics ≤ 1.3× parse+link; completion p95 ≤ 16 ms; memory ≤ 150 MB both with the spec
+ * freshly opened and after the edits and completions.
  * Run: `node bench/lsp/run.mjs bench [--lines 2000] [--runs 15]`.
+ * Memory measured side by side on 2 shared cores (bench/lsp/rss.ts, 15 edits; heap.ts, 60 edits): with
+ * V8's default heap growing factor the server sat at 104-106 MB open and 146-224 MB after edits while
+ * the heap alive after a full GC stayed 31 MB (collection slack, not a leak); with the factor at 1.5
+ * (server/memory.ts) 104-106 MB open and 123-128 MB after edits, CPU per edit unchanged (293-341 vs
+ * 307-350 ms). Disable it for comparison with `--heap-growing-percent=0` in the server's flags.
  */
 import { EmptyFileSystem, URI } from 'langium';
 import { createMismatchServices } from '../../language/mismatch-module.js';
@@ -151,7 +157,10 @@ async function main(): Promise<void> {
         console.log('');
         console.log(`diagnostics / parse+link: ${ratioWall.toFixed(2)}× wall, ${ratioCpu.toFixed(2)}× cpu   (goal ≤ 1.3×)  ${Math.min(ratioWall, ratioCpu) <= 1.3 ? 'met' : 'MISSED'}`);
         console.log(`completion p95: ${ms(p95)} through the server (wall), ${ms(p95Cpu)} in process (cpu)   (goal ≤ 16 ms)  ${Math.min(p95, p95Cpu) <= 16 ? 'met' : 'MISSED'}${p95 > 16 ? ' (wall over the goal: see the load average)' : ''}`);
-        console.log(`server resident memory: ${mb(rssOpen)} with the spec open, ${mb(rssAfter)} after ${RUNS + 2} edits and ${all.length} completions   (goal ≤ 150 MB)  ${rssOpen <= 150 * 2 ** 20 ? 'met' : 'MISSED'}${rssAfter > 150 * 2 ** 20 ? ' (after the edits: over, GC slack)' : ''}`);
+        // Both states count: the freshly opened spec and the server after edits (where collection
+        // slack used to double the figure, server/memory.ts).
+        const over = [rssOpen > 150 * 2 ** 20 ? 'open' : '', rssAfter > 150 * 2 ** 20 ? 'after the edits' : ''].filter(Boolean);
+        console.log(`server resident memory: ${mb(rssOpen)} with the spec open, ${mb(rssAfter)} after ${RUNS + 2} edits and ${all.length} completions   (goal ≤ 150 MB for both)  ${over.length ? `MISSED (${over.join(', ')})` : 'met'}`);
     } finally {
         await client.stop();
     }
