@@ -18,7 +18,7 @@ export default tseslint.config(
         },
         rules: {
             '@typescript-eslint/no-floating-promises': 'error',
-            '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+            '@typescript-eslint/no-misused-promises': 'error',
             '@typescript-eslint/await-thenable': 'error',
             '@typescript-eslint/require-await': 'off', // an async function without await is harmless
             // Off: the code rethrows caught values after narrowing them (Langium's cancellation is a symbol).

@@ -17,6 +17,7 @@ export async function startOpenAiServer(modelPath: string, options: { apiKey?: s
     const requests: TestServer['requests'] = [];
     let failures = options.failFirst ?? 0;
     let n = 0;
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a handler that throws fails the test loudly
     const server: Server = createServer(async (req, res) => {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
@@ -108,6 +109,7 @@ export async function startScriptedServer(reply: (n: number, body: Record<string
     let maxInFlight = 0;
     const streamed: number[] = [];
     const hanging = new Set<import('node:http').ServerResponse>();
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a handler that throws fails the test loudly
     const server: Server = createServer(async (req, res) => {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);

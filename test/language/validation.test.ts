@@ -1,6 +1,7 @@
 /**
  * Every validation rule, positive (the diagnostic appears, located, with its code and fix data)
- * and negative (the corrected spec does not get it).
+ * and negative (the corrected spec does not get it). Checks with a test file of their own under
+ * test/language/validation/ (one per file of language/validation/) are tested there.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
@@ -88,33 +89,6 @@ describe('references', () => {
         // An unknown dataset is one error, not two.
         const u = await check(spec(arms.replace('on d.test', 'on dd.test')));
         expect(withCode(u, 'unknown-reference').map((x) => x.message)).toEqual(["Unknown dataset 'dd'. Did you mean 'd'?"]);
-    });
-
-    it('duplicate-name, with a free name to rename to', async () => {
-        const d = await check(spec(arms + '\n  model small = pretrain on atlas'));
-        const dup = withCode(d, 'duplicate-name');
-        expect(dup).toHaveLength(2);
-        expect(dup[0].data.suggestion).toBe('small2');
-    });
-
-    it('duplicate split names', async () => {
-        const d = await check(spec(arms).replace('split test 40%', 'split train 40%'));
-        expect(withCode(d, 'duplicate-name')[0].message).toMatch(/already has a split 'train'/);
-    });
-
-    it('multiple-experiments', async () => {
-        const d = await check(spec(arms) + '\nexperiment Other { }');
-        expect(codes(d)).toContain('multiple-experiments');
-    });
-
-    it('cycle: a fine-tune trained on labels written by itself', async () => {
-        const d = await check(spec(`  label l = answers of f on d.train using greedy
-  finetune f = small on l
-  evaluate f on d.test`));
-        const c = withCode(d, 'cycle');
-        expect(c.map((x) => x.line).sort()).toEqual([8, 9]);
-        expect(c[0].message).toMatch(/depends on itself: .*→/);
-        expect(codes(await check(spec(arms)))).not.toContain('cycle');
     });
 
     it('unresolved-import, and imports that resolve', async () => {
@@ -353,19 +327,6 @@ describe('honest splits', () => {
     it('possible-leakage: two datasets split separately from the same world', async () => {
         const d = await check(spec(arms.replace('on d.test', 'on e.test')).replace('decoding greedy', 'dataset e from atlas { split test 30% }\n  decoding greedy'));
         expect(withCode(d, 'possible-leakage')[0].severity).toBe(2);
-    });
-});
-
-describe('sampling', () => {
-    it('unseeded-sampling: temperature > 0 without any seed', async () => {
-        const d = await check(spec(arms, '').replace('temperature 0 }', 'temperature 0.7 }'));
-        const [w] = withCode(d, 'unseeded-sampling');
-        expect(w.severity).toBe(2);
-        expect(w.data.insert).toBe('seed 1');
-        expect(codes(await check(spec(arms, '').replace('temperature 0 }', 'temperature 0.7  seed 3 }')))).not.toContain('unseeded-sampling');
-        expect(codes(await check(spec(arms).replace('temperature 0 }', 'temperature 0.7 }')))).not.toContain('unseeded-sampling');
-        const k = await check(spec(arms + '\n  knowledge small on d.train { samples 10 }', ''));
-        expect(withCode(k, 'unseeded-sampling')[0].message).toMatch(/samples 10 answers at temperature 0.5 without a seed/);
     });
 });
 
