@@ -162,8 +162,9 @@ function pooledEpochFit(rs: StepResult[]): EpochCounts[] {
     return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
 }
 
-const epochShare = (c: { total: number; fitted: number } | undefined) => (c && c.total ? pct(c.fitted / c.total) : '—');
-const epochCell = (e: EpochCounts) => (e.known && e.unknown ? `${epochShare(e.known)} / ${epochShare(e.unknown)}` : epochShare(e.all));
+const epochShare = (c: { total: number; fitted: number } | undefined, digits = 1) => (c && c.total ? formatPercent(c.fitted / c.total, digits) : '—');
+// whole percents in the table, so that 8 epochs fit a terminal's width
+const epochCell = (e: EpochCounts) => (e.known && e.unknown ? `${epochShare(e.known, 0)} / ${epochShare(e.unknown, 0)}` : epochShare(e.all, 0));
 
 /** Fine-tunes (by step) with a per-epoch fit record, in order. */
 function epochFitGroups(steps: StepResult[]): [string, StepResult[]][] {
@@ -185,21 +186,24 @@ export function epochFitLines(steps: StepResult[]): string | undefined {
             const e = es.find((x) => { const c = pick(x); return !!c && c.total > 0 && c.fitted >= c.total / 2; });
             return e ? `epoch ${e.epoch}` : 'never';
         };
-        const split = last.known && last.unknown;
-        const what = split ? `Known ${epochShare(last.known)} / Unknown ${epochShare(last.unknown)}` : `${epochShare(last.all)} of its examples`;
-        const reach = split ? `half fitted: Known ${half((e) => e.known)}, Unknown ${half((e) => e.unknown)}` : `half fitted: ${half((e) => e.all)}`;
+        // Known and Unknown apart where the labels carry SliCK categories; a group without examples (a 0%
+        // or 100% mix) is left out
+        const groups = ([['Known', (e: EpochCounts) => e.known], ['Unknown', (e: EpochCounts) => e.unknown]] as const).filter(([, pick]) => (pick(last)?.total ?? 0) > 0);
+        const split = !!(last.known && last.unknown) && groups.length > 0;
+        const what = split ? groups.map(([name, pick]) => `${name} ${epochShare(pick(last))}`).join(' / ') : `${epochShare(last.all)} of its examples`;
+        const reach = split ? `half fitted: ${groups.map(([name, pick]) => `${name} ${half(pick)}`).join(', ')}` : `half fitted: ${half((e) => e.all)}`;
         lines.push(`  ${name}: fitted ${what} after epoch ${last.epoch} (${reach})${rs.length > 1 ? `; ${rs.length} replicates pooled` : ''}`);
     }
     return lines.length ? lines.join('\n') : undefined;
 }
 
-/** Training accuracy after every epoch (Known / Unknown, or all examples), a row per fine-tune and replicate; long runs show 12 epochs spread over the run, the last included. */
+/** Training accuracy after every epoch (Known / Unknown, or all examples), a row per fine-tune and replicate; longer runs show 8 epochs spread over the run, the first and the last included. */
 export function epochFitTable(steps: StepResult[]): string | undefined {
     const groups = epochFitGroups(steps);
     if (!groups.length) return undefined;
     const rows = groups.flatMap(([, rs]) => rs.map((r) => ({ r, es: pooledEpochFit([r]) })));
     const maxEpoch = Math.max(...rows.flatMap((x) => x.es.map((e) => e.epoch)));
-    const cols = maxEpoch <= 12 ? Array.from({ length: maxEpoch }, (_, i) => i + 1) : [...new Set(Array.from({ length: 12 }, (_, i) => Math.round(((i + 1) * maxEpoch) / 12)))];
+    const cols = maxEpoch <= 8 ? Array.from({ length: maxEpoch }, (_, i) => i + 1) : [...new Set(Array.from({ length: 8 }, (_, i) => Math.round(1 + (i * (maxEpoch - 1)) / 7)))];
     const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
     const t = new Table({ head: [split ? 'finetune (Known / Unknown)' : 'finetune', ...cols.map((c) => `ep ${c}`)] });
     for (const { r, es } of rows) t.push([r.step + seedTag(r), ...cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? epochCell(e) : ''; })]);

@@ -219,17 +219,21 @@ export function trainingByEpochPlot(results: StepResult[]): VegaLiteSpec | undef
         }
     }
     if (!values.length) return undefined;
+    // panels in the plan's order (not alphabetical: on100 would come before on25); colours fixed per group
+    const order = [...new Set(values.map((v) => v.finetune as string))];
+    const groups = (['Known', 'Unknown', 'all'] as const).filter((g) => values.some((v) => v.examples === g));
+    const colour = { Known: '#1f77b4', Unknown: '#d62728', all: '#555555' };
     return {
         $schema: SCHEMA,
         title: 'Training accuracy by epoch, Known vs Unknown examples (greedy reproduces the training answer)',
         data: { values },
-        facet: { column: { field: 'finetune', type: 'nominal', title: null } },
+        facet: { column: { field: 'finetune', type: 'nominal', title: null, sort: order } },
         spec: {
             mark: { type: 'line', point: true, tooltip: true },
             encoding: {
                 x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
                 y: { field: 'accuracy', type: 'quantitative', aggregate: 'mean', title: 'training accuracy (mean over replicates)', axis: { format: '%' }, scale: { domain: [0, 1] } },
-                color: { field: 'examples', type: 'nominal', title: 'examples', scale: { domain: ['Known', 'Unknown', 'all'], range: ['#1f77b4', '#d62728', '#555555'] } },
+                color: { field: 'examples', type: 'nominal', title: 'examples', scale: { domain: groups, range: groups.map((g) => colour[g]) } },
                 tooltip: [{ field: 'finetune' }, { field: 'examples' }, { field: 'epoch' }, { field: 'accuracy', aggregate: 'mean', format: '.1%' }, { field: 'fitted', aggregate: 'sum', title: 'fitted (all replicates)' }, { field: 'total', aggregate: 'sum', title: 'examples (all replicates)' }],
             },
         },

@@ -28,6 +28,8 @@ const on50 = [
     ft('on50', 0, { fitByEpoch: { version: 1, examples: 20, epochs: [point(1, [10, 6], [10, 0]), point(2, [10, 9], [10, 3]), point(3, [10, 10], [10, 7])] } }),
     ft('on50', 1, { fitByEpoch: { version: 1, examples: 20, epochs: [point(1, [10, 4], [10, 1]), point(2, [10, 10], [10, 2]), point(3, [10, 10], [10, 9])] } }),
 ];
+// a mix without Unknown examples: the line names the Known ones only
+const on0 = ft('on0', 0, { fitByEpoch: { version: 1, examples: 4, epochs: [point(1, [4, 1], [0, 0]), point(2, [4, 3], [0, 0])] } });
 // plain labels (no SliCK categories): "all" only, 8 examples
 const plain = ft('plain', undefined, { fitByEpoch: { version: 1, examples: 8, epochs: [{ epoch: 1, step: 2, all: { total: 8, fitted: 2 } }, { epoch: 2, step: 4, all: { total: 8, fitted: 6 } }] } });
 // made before the record existed (its `curve` mixes step and epoch rows, as the CSV parser made it), and an external trainer's
@@ -36,22 +38,30 @@ const external = { ...ft('ext', undefined, { curve: [{ epoch: 1, step: 3, train:
 
 describe('per-epoch training fit in the CLI and the report', () => {
     it('one line per fine-tune: pooled shares after the last epoch and the epoch each half was fitted', () => {
-        const text = strip(epochFitLines([...on50, plain, old, external])!);
+        const text = strip(epochFitLines([...on50, plain, on0, old, external])!);
         const lines = text.split('\n');
-        expect(lines).toHaveLength(2);
+        expect(lines).toHaveLength(3);
         // epoch 3 pooled: Known 20/20 = 100.0%, Unknown 16/20 = 80.0%; Known ≥ half at epoch 1 (10/20),
         // Unknown at epoch 3 (epoch 2: 5/20)
         expect(lines[0]).toBe('  on50: fitted Known 100.0% / Unknown 80.0% after epoch 3 (half fitted: Known epoch 1, Unknown epoch 3); 2 replicates pooled');
         // plain: 6/8 = 75.0%, half at epoch 2
         expect(lines[1]).toBe('  plain: fitted 75.0% of its examples after epoch 2 (half fitted: epoch 2)');
+        // on0: 3/4 = 75.0% Known after epoch 2, half (2 of 4) first at epoch 2
+        expect(lines[2]).toBe('  on0: fitted Known 75.0% after epoch 2 (half fitted: Known epoch 2)');
     });
 
     it('the verbose table: a row per replicate with Known / Unknown per epoch', () => {
         const rows = strip(epochFitTable(on50)!).split('\n');
         const cells = (needle: string) => rows.find((l) => l.includes(needle))!.split('│').map((c) => c.trim()).filter(Boolean);
         expect(cells('ep 1')).toEqual(['finetune (Known / Unknown)', 'ep 1', 'ep 2', 'ep 3']);
-        expect(cells('on50 (seed 0)')).toEqual(['on50 (seed 0)', '60.0% / 0.0%', '90.0% / 30.0%', '100.0% / 70.0%']);
-        expect(cells('on50 (seed 1)')).toEqual(['on50 (seed 1)', '40.0% / 10.0%', '100.0% / 20.0%', '100.0% / 90.0%']);
+        expect(cells('on50 (seed 0)')).toEqual(['on50 (seed 0)', '60% / 0%', '90% / 30%', '100% / 70%']);
+        expect(cells('on50 (seed 1)')).toEqual(['on50 (seed 1)', '40% / 10%', '100% / 20%', '100% / 90%']);
+        // 16 epochs: 8 columns from the first to the last, round(1 + 15i/7) = 1, 3, 5, 7, 10, 12, 14, 16
+        const long = ft('long', undefined, { fitByEpoch: { version: 1, examples: 3, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 3, fitted: i < 10 ? 1 : 3 } })) } });
+        const longRows = strip(epochFitTable([long])!).split('\n');
+        expect(longRows.find((l) => l.includes('ep 1'))!.split('│').map((c) => c.trim()).filter(Boolean)).toEqual(['finetune', ...[1, 3, 5, 7, 10, 12, 14, 16].map((e) => `ep ${e}`)]);
+        // 1 of 3 = 33%, 3 of 3 = 100% from epoch 11 on
+        expect(longRows.find((l) => l.includes('long'))!.split('│').map((c) => c.trim()).filter(Boolean)).toEqual(['long', '33%', '33%', '33%', '33%', '33%', '100%', '100%', '100%']);
         const all = strip(renderResults([...on50, plain, old], { verbose: true }));
         expect(all).toContain('Training accuracy by epoch');
         expect(all).toContain('How fast each fine-tune fitted its examples');
@@ -64,7 +74,8 @@ describe('per-epoch training fit in the CLI and the report', () => {
         expect(spec.spec.encoding.x.field).toBe('epoch');
         expect(spec.spec.encoding.y).toMatchObject({ field: 'accuracy', aggregate: 'mean' });
         expect(spec.spec.encoding.color.field).toBe('examples');
-        expect(spec.facet).toEqual({ column: { field: 'finetune', type: 'nominal', title: null } });
+        // panels in the results' order, not alphabetical
+        expect(spec.facet).toEqual({ column: { field: 'finetune', type: 'nominal', title: null, sort: ['on50', 'plain'] } });
         const v = spec.data.values;
         // on50: 2 replicates × 3 epochs × (Known, Unknown); plain: 2 epochs × all; old and ext: nothing
         expect(v).toHaveLength(14);

@@ -125,7 +125,7 @@ describe('training fit of fine-tunes on SliCK mixes', () => {
         expect(on50.status).toBe('done');
         expect((on50.metrics as FinetuneMetrics).fitByEpoch).toBeUndefined();
         const cli = renderResults(again, { verbose: true }).replace(/\u001b\[[0-9;]*m/g, '');
-        expect(cli).toMatch(/^ {2}on100: fitted Known .* after epoch 16/m);
+        expect(cli).toMatch(/^ {2}on100: fitted Unknown \d+\.\d% after epoch 16 \(half fitted: Unknown epoch \d+\)$/m);
         expect(cli).not.toMatch(/^ {2}on50: fitted/m);
         const html = reportHtml(plan!, again);
         expect(html).toContain('id="plot-training-by-epoch"');
