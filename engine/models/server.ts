@@ -456,15 +456,20 @@ export class ServerGenerator implements Generator {
             const where = `question ${w.item.id}${w.sample ? ` (sample ${w.sample})` : ''}`;
             fail(new ServerError(`every server of '${this.options.name}' failed ${where} (${tries}); the last error of each: ${everyLastError()}`, w.lastError?.status));
         };
-        /** A failed request counts against its server: after `ejectAfter` in a row (or a failed probe) it leaves the rotation, unless it is the last one in it. */
-        const serverFailed = (e: Endpoint, message: string) => {
+        /**
+         * A failed request counts against its server: after `ejectAfter` in a row (or a failed probe)
+         * it leaves the rotation, unless it is the last one in it. Requests sent before it left that
+         * fail afterwards change nothing more.
+         */
+        const serverFailed = (e: Endpoint, message: string, probe: boolean) => {
             e.lastError = message;
+            if (e.ejected && !probe) return;
             e.failuresInRow++;
             const now = Date.now();
-            if (n === 1 || !(e.ejected || e.failuresInRow >= ejectAfter)) return;
+            if (n === 1 || !(probe || e.failuresInRow >= ejectAfter)) return;
             const others = eps.filter((x) => x !== e && up(x, now));
             if (!others.length) return; // the last server in the rotation is retried request by request
-            const wasOut = e.ejected;
+            const wasOut = probe;
             e.ejected = true;
             e.outUntil = now + e.ejectMs;
             log('warn', `server ${e.url} is out of the rotation for ${seconds(e.ejectMs)} s after ${wasOut ? 'its probe failed' : `${e.failuresInRow} failed requests in a row`} (last: ${message}); ${others.length} of ${n} servers go on`);
@@ -475,13 +480,14 @@ export class ServerGenerator implements Generator {
             w.avoid.set(e, Date.now() + delay);
             retry.push(w);
         };
-        const settle = async (w: Work, e: Endpoint, outcome: Outcome, where: string) => {
+        /** `probe`: the request was sent to a server out of the rotation, to see whether it is back. */
+        const settle = async (w: Work, e: Endpoint, outcome: Outcome, where: string, probe: boolean) => {
             if (outcome.kind === 'ok') {
                 const r = this.parse(outcome.json, w.item, w.sample, decoding, e.url);
                 e.failuresInRow = 0;
                 e.refusedInRow = 0;
                 e.answered++;
-                if (e.ejected) {
+                if (e.ejected && probe) {
                     e.ejected = false;
                     e.ejectMs = this.options.ejectMs ?? 30_000;
                     log('info', `server ${e.url} is back in the rotation`);
@@ -496,7 +502,7 @@ export class ServerGenerator implements Generator {
             if (outcome.kind === 'timeout') {
                 // A server that did not answer within the timeout once will most likely not the next
                 // time: this request is not sent to it again, so a dead server costs one timeout, not one per attempt.
-                serverFailed(e, message);
+                serverFailed(e, message, probe);
                 w.avoid.set(e, Infinity);
                 if (eps.every((x) => w.avoid.get(x) === Infinity)) {
                     return fail(new ServerError(n === 1 ? `${outcome.error.message} (not retried; raise timeoutMs if the server is slow)` : `no server answered ${where} within ${this.options.timeoutMs} ms (raise timeoutMs if the servers are slow); the last error of each: ${everyLastError()}`));
@@ -513,7 +519,7 @@ export class ServerGenerator implements Generator {
                     if (!inRotation(now).length) return fail(new ServerError(n === 1 ? `${outcome.error.message} (the server asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)` : `every server of '${this.options.name}' is out: ${everyLastError()} (${e.url} asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)`, outcome.error.status));
                     log('warn', `server ${e.url} asks to retry after ${Math.round(outcome.retryAfter / 1000)} s: out of the rotation until then`);
                 }
-            } else serverFailed(e, message);
+            } else serverFailed(e, message, probe);
             if (outcome.connect) w.connectFailures++;
             e.refusedInRow = outcome.connect ? e.refusedInRow + 1 : 0;
             // Every server out of the rotation or refusing connections: the step fails now, not after each request's retries.
@@ -541,12 +547,13 @@ export class ServerGenerator implements Generator {
             if (rateLimit !== undefined) e.starts.push(now);
             const reserved = rateLimit !== undefined ? now : undefined;
             w.attempts++;
+            const probe = e.ejected;
             const where = `question ${w.item.id}${w.sample ? ` (sample ${w.sample})` : ''}`;
             const p = (async () => {
                 try {
                     const outcome = await this.attempt(e, this.body(w.item, w.sample, decoding, w.item.fewShot ?? options.fewShot ?? []), cap, where, signal, log, reserved);
                     if (failure) return;
-                    await settle(w, e, outcome, where);
+                    await settle(w, e, outcome, where, probe);
                 } catch (err) {
                     if (!(stop.signal.aborted && (err as Error).name === 'AbortError')) fail(err);
                 } finally {

@@ -87,6 +87,9 @@ describe('several servers for one model', () => {
         expect(closing.requests.length).toBeLessThanOrEqual(4);
         expect(logs.some((l) => l.startsWith(`warn: server ${err.url} is out of the rotation for 60 s after 3 failed requests in a row (last: `) && l.includes('HTTP 500'))).toBe(true);
         expect(logs.some((l) => l.startsWith(`warn: server ${closing.url} is out of the rotation for 60 s`))).toBe(true);
+        // One warning per server: requests already sent when it left that fail afterwards are no failed probe.
+        expect(logs.filter((l) => l.includes(err.url))).toHaveLength(1);
+        expect(logs.filter((l) => l.includes(closing.url))).toHaveLength(1);
         expect(g.stats().map((s) => s.inRotation)).toEqual([false, false, true]);
     });
 
