@@ -8,12 +8,31 @@ export class StepCodeLens implements vscode.CodeLensProvider, vscode.Disposable 
     private readonly emitter = new vscode.EventEmitter<void>();
     readonly onDidChangeCodeLenses = this.emitter.event;
     private readonly disposables: vscode.Disposable[];
+    private again: NodeJS.Timeout | undefined;
 
     constructor(
         private readonly specs: Specs,
         private readonly runner: Runner,
     ) {
-        this.disposables = [specs.onDidChange(() => this.emitter.fire()), runner.onDidChange(() => this.emitter.fire()), this.emitter];
+        this.disposables = [specs.onDidChange(() => this.emitter.fire()), runner.onDidChange(() => this.runStateChanged()), this.emitter, { dispose: () => clearTimeout(this.again) }];
+    }
+
+    /**
+     * A run started or ended: refresh now, and once more a second later. VS Code's CodeLens controller
+     * debounces a provider's refresh and cancels the pending one when the editor loses focus
+     * (`onDidBlurEditorText` → `scheduler.cancel()`), so a refresh asked for just before a blur (a
+     * notification, the palette, another view) is dropped and "■ Cancel" would stay until the next
+     * edit or focus.
+     */
+    private runStateChanged(): void {
+        this.emitter.fire();
+        clearTimeout(this.again);
+        this.again = setTimeout(() => this.emitter.fire(), 1000);
+    }
+
+    /** Asks the editor for the lenses again (a "■ Cancel" clicked when nothing runs any more). */
+    refresh(): void {
+        this.emitter.fire();
     }
 
     provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {

@@ -105,7 +105,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
     });
     command('mismatch.cancelRun', (uri?: unknown) => {
         const target = uri instanceof vscode.Uri ? uri : undefined;
-        if (!runner.cancel(target)) void vscode.window.showInformationMessage('Mismatch: nothing is running.');
+        if (runner.cancel(target)) return;
+        codeLens.refresh(); // a stale "■ Cancel" was clicked: show what is true now
+        void vscode.window.showInformationMessage('Mismatch: nothing is running.');
     });
     command('mismatch.openResults', async (uri?: unknown) => {
         const doc = await specDocument(uri);
