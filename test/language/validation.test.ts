@@ -273,7 +273,7 @@ describe('GGUF models', () => {
         expect(info.ok && info.value).toMatchObject({ architecture: 'llama', parameters: 512, fileType: 'F16', quantized: false, contextLength: 256, layers: 2, embeddingLength: 16 });
     });
 
-    // quantized-finetune and unsupported-architecture: test/language/train-modes.test.ts (files with real tensor types)
+    // quantized-finetune and unsupported-architecture: test/language/validation/train-modes.test.ts (files with real tensor types)
 
     it('teacher-not-larger: by parameter count for GGUF, by layers x width² for embedded models', async () => {
         gguf('tiny.gguf', { width: 8 });

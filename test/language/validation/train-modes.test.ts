@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { URI } from 'langium';
 import { expectHover } from 'langium/test';
-import { writeGguf, gv, GgmlType, tensorNBytes, type GgufTensorOut } from '../../engine/train/gguf.js';
-import { diagnose, services, type Diag } from './helpers.js';
+import { writeGguf, gv, GgmlType, tensorNBytes, type GgufTensorOut } from '../../../engine/train/gguf.js';
+import { diagnose, services, type Diag } from '../helpers.js';
 
 let dir = '';
 let n = 0;

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { codes, diagnose } from './helpers.js';
+import { codes, diagnose } from '../helpers.js';
 
 let dir = '';
 let n = 0;

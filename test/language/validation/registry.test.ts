@@ -5,9 +5,9 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { EmptyFileSystem, type ValidationChecks } from 'langium';
-import type { MismatchAstType } from '../../language/generated/ast.js';
+import type { MismatchAstType } from '../../../language/generated/ast.js';
 import { parseHelper } from 'langium/test';
-import { createMismatchServices } from '../../language/mismatch-module.js';
+import { createMismatchServices } from '../../../language/mismatch-module.js';
 
 describe('validation registry', () => {
     it('logs a throwing check and keeps the others', async () => {
