@@ -195,11 +195,16 @@ if (want('lora')) {
 if (sections.some((x) => HEAVY.includes(x))) {
     Object.assign(results, await bench1b({
         root, cache, sections, threads: threadList, torchThreads: list(flag('--torch-threads'), [1, 2]), steps: Number(flag('--steps') ?? 2),
-        batch: Number(flag('--batch') ?? 4), repeat: Number(flag('--repeat') ?? 1), log,
+        batch: Number(flag('--batch') ?? 4), repeat: Number(flag('--repeat') ?? 1), types: (flag('--types') ?? 'f16,q8_0,q4_k').split(','), log,
     }));
 }
 
-writeFileSync(join(cache, 'results.json'), JSON.stringify(results, null, 2));
+// results.json keeps the sections this run did not measure (the 1B ones run on their own); each 1B
+// section also goes to results-<section>.json
+const resultsPath = join(cache, 'results.json');
+const previous = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown> : {};
+writeFileSync(resultsPath, JSON.stringify({ ...previous, ...results }, null, 2));
+for (const s of HEAVY) if (results[s]) writeFileSync(join(cache, `results-${s}.json`), JSON.stringify({ threads: results.threads, date: results.date, [s]: results[s] }, null, 2));
 rmSync(join(cache, 'tmp'), { recursive: true, force: true });
 log(`\nresults: ${join(cache, 'results.json')} (machine: ${(await import('node:os')).cpus().length} cores; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 process.exit(0);

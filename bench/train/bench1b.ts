@@ -106,6 +106,8 @@ export interface Bench1bOptions {
     /** timed optimizer steps after the warm-up step */
     steps: number;
     batch: number;
+    /** base types of the lora1b section (f16, q8_0, q4_k) */
+    types: string[];
     /** repetitions of each side-by-side comparison */
     repeat: number;
     log: (...a: unknown[]) => void;
@@ -127,8 +129,9 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         const t0 = performance.now();
         writeShapeF16(f16, config, 'llama-3.2-1b', 1);
         const files: Record<string, string> = { f16, q8_0: join(cache, 'llama32-1b-q8_0.gguf'), q4_k: join(cache, 'llama32-1b-q4_k.gguf') };
-        requantize(f16, files.q8_0, GgmlType.Q8_0);
-        requantize(f16, files.q4_k, GgmlType.Q4_K);
+        for (const k of Object.keys(files)) if (!o.types.includes(k)) delete files[k];
+        if (files.q8_0) requantize(f16, files.q8_0, GgmlType.Q8_0);
+        if (files.q4_k) requantize(f16, files.q4_k, GgmlType.Q4_K);
         log(`files (${((performance.now() - t0) / 1000).toFixed(0)} s to write or find): ${Object.entries(files).map(([k, p]) => `${k} ${gib(statSync(p).size).toFixed(2)} GiB`).join(', ')}`);
         // the batches, as the trainer packs them (sequence order differs: the trainer shuffles; the token
         // count per step is the sum of the batch's sequence lengths on both sides)
@@ -166,15 +169,16 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             torchRuns.push({ threads: th, rep, tokensPerSecond: j.tokens_per_second, rssBytes: r.rssKiB * 1024, loss: j.final_loss });
             log(`PyTorch ${torchVersion} f32 base ${th} thread(s): ${j.tokens_per_second.toFixed(2)} tokens/s (${(j.seconds / j.steps).toFixed(1)} s/step), peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, loss ${j.final_loss.toFixed(3)}`);
         };
+        const types = ['f16', 'q8_0', 'q4_k'].filter((t) => files[t]);
         for (let rep = 0; rep < o.repeat; rep++) {
             // each side by side: ours (F16, every thread count), PyTorch (every thread count), then the quantized bases
-            for (const th of o.threads) await runOurs('f16', th);
+            for (const th of o.threads) await runOurs(types[0], th);
             if (torchVersion) for (const th of o.torchThreads) runTorch(th, rep);
-            for (const type of ['q8_0', 'q4_k']) for (const th of o.threads) await runOurs(type, th);
+            for (const type of types.slice(1)) for (const th of o.threads) await runOurs(type, th);
         }
         const best = (k: string) => ours[k].reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
         const summary: Record<string, unknown> = {};
-        for (const type of ['f16', 'q8_0', 'q4_k']) {
+        for (const type of types) {
             const all = o.threads.flatMap((th) => ours[`${type}@${th}`]);
             const bestTh = o.threads.reduce((a, th) => (best(`${type}@${th}`).tokensPerSecond > best(`${type}@${a}`).tokensPerSecond ? th : a));
             summary[type] = {
@@ -187,7 +191,7 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         results.lora1b = { config, batch: o.batch, seqLen: T, steps: o.steps, summary, torch: torchVersion ? { version: torchVersion, runs: torchRuns } : 'not installed' };
         log('\n| base | threads | tokens/s (ours) | peak RSS (ours) | file |');
         log('|---|---|---|---|---|');
-        for (const type of ['f16', 'q8_0', 'q4_k']) for (const th of o.threads) {
+        for (const type of types) for (const th of o.threads) {
             const ms = ours[`${type}@${th}`];
             log(`| ${type} | ${th} | ${range(ms.map((m) => m.tokensPerSecond), 2)} | ${range(ms.map((m) => mib(m.peakRssBytes)), 0)} MiB | ${mib(statSync(files[type]).size).toFixed(0)} MiB |`);
         }
@@ -201,7 +205,7 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             for (let rep = 0; rep < o.repeat; rep++) {
                 const tr = torchRuns.filter((r) => r.rep === rep);
                 const tBest = tr.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
-                for (const type of ['f16', 'q8_0', 'q4_k']) {
+                for (const type of types) {
                     const mine = o.threads.map((th) => ours[`${type}@${th}`][rep]).reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
                     const e = (ratios[type] ??= { speed: [], memory: [] });
                     e.speed.push(mine.tokensPerSecond / tBest.tokensPerSecond);
@@ -212,7 +216,7 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             (results.lora1b as Record<string, unknown>).ratios = ratios;
         }
         // item 3's bound for the Q8_0 base: file + 25% + activations
-        {
+        if (files.q8_0) {
             const q8 = ours[`q8_0@${o.threads[0]}`];
             const E = config.nEmbd, F = config.nFf, L = config.nLayer, Hh = config.nHead, Vv = config.vocabSize;
             const tokens = o.batch * T;
@@ -244,11 +248,17 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             fullRuns.push(full); loraRuns.push(lora);
             log(`full: ${(full.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(full.peakRssBytes).toFixed(0)} MiB; LoRA: ${(lora.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(lora.peakRssBytes).toFixed(0)} MiB; LoRA ÷ full ${(lora.msPerStep / full.msPerStep).toFixed(3)}`);
         }
+        // the same LoRA without staging the F16 matrices in F32 (native.ts stageFrozenMatrices): ggml's
+        // out_prod then converts each whole matrix once per token
+        process.env.MISMATCH_TRAIN_STAGING = 'off';
+        let unstaged: Measured | undefined;
+        try { unstaged = await oursRun(cache, loraJob(path, join(cache, 'ours-4l-lora-unstaged'), th), 1); } finally { delete process.env.MISMATCH_TRAIN_STAGING; }
+        log(`LoRA without F32 staging: ${(unstaged.msPerStep / 1000).toFixed(2)} s/step (${(unstaged.msPerStep / loraRuns.at(-1)!.msPerStep).toFixed(1)}× the staged step), peak RSS ${mib(unstaged.peakRssBytes).toFixed(0)} MiB`);
         const ratios = loraRuns.map((l, i) => l.msPerStep / fullRuns[i].msPerStep);
         // FLOPs per token: forward 2N, backward through frozen weights 2N (input gradients), full adds 2N
         // (weight gradients); N counts the matrices a token goes through (the head only for answer rows)
         log(`ratio LoRA step ÷ full step: ${range(ratios, 3)} (${th} threads; FLOP floor ≈ 4N/6N = 0.67; goal ≤ 0.75)`);
-        results.full1b = { config, params: n, threads: th, full: fullRuns, lora: loraRuns, ratios };
+        results.full1b = { config, params: n, threads: th, full: fullRuns, lora: loraRuns, ratios, loraUnstaged: unstaged };
     }
     return results;
 }
