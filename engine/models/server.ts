@@ -8,7 +8,8 @@
  *
  * A model may name several servers (replicas of one model). Each request goes to the least-loaded
  * server that may take one, equals in turn: up to `concurrency` in flight per server and, with
- * `rateLimit`, at most that many request starts per second or minute per server (a sliding window).
+ * `rateLimit`, at most that many request starts per second or minute per server (a sliding window,
+ * 5% longer than that for the network's delays).
  * A failed request goes to another free server at once and back to the failing one only after a
  * jittered exponential backoff. `Retry-After` pauses that server only. A server that fails
  * `ejectAfter` requests in a row leaves the rotation for `ejectMs` (a warning says so), then takes one
@@ -392,7 +393,9 @@ export class ServerGenerator implements Generator {
         const backoff = this.options.backoffMs ?? 500;
         const budget = this.options.retryBudgetMs ?? 60_000;
         const ejectAfter = Math.max(1, this.options.ejectAfter ?? 3);
-        const windowMs = this.options.ratePer === 'minute' ? 60_000 : 1000;
+        // The window with a 5% margin: requests reach the server a varying few ms after they leave
+        // here, and a quota counted where they arrive must not see two windows' worth in one.
+        const windowMs = (this.options.ratePer === 'minute' ? 60_000 : 1000) * 1.05;
         const rateLimit = this.options.rateLimit;
         const log = options.onLog ?? (() => undefined);
         // A new call starts with every server's counts at 0; a server out of the rotation gets its probe at once.
