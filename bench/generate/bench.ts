@@ -1,19 +1,23 @@
 // Generation throughput: the engine (LocalGenerator: child process, batched sequences, per-token
 // log-probabilities) vs a bare node-llama-cpp batched loop in this process, on the same model,
 // the same prompts, the same threads and sequences; and batching vs one question at a time.
-//   node bench/generate/run.mjs [questions=128] [threads=2] [sequences=8] [maxTokens=16] [layers=4] [width=256] [model=path.gguf]
-import { mkdtempSync } from 'node:fs';
+//   node bench/generate/run.mjs [questions=128] [threads=<engine default>] [sequences=8] [maxTokens=16] [layers=4] [width=256] [rounds=3] [model=path.gguf]
+// Threads default to the engine's own default (engine/threads.ts: every core but one): with 2 threads
+// on 2 busy cores ggml's threads spin at their barriers while one is descheduled, and both sides ran
+// at 0.2-0.3 questions/s with ratios that measured the load, not the engine.
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
 import { LocalGenerator } from '../../engine/models/local.js';
+import { defaultThreads } from '../../engine/threads.js';
 import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
 import type { Decoding } from '../../language/plan-types.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 const num = (k: string, d: number) => (args[k] !== undefined ? Number(args[k]) : d);
 const N = num('questions', 128);
-const threads = num('threads', 2);
+const threads = num('threads', defaultThreads());
 const sequences = num('sequences', 8);
 const maxTokens = num('maxTokens', 16);
 
@@ -25,24 +29,47 @@ if (!modelPath) {
     modelPath = join(mkdtempSync(join(tmpdir(), 'mm-bench-gen-')), 'bench.gguf');
     writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
 }
+// The same warm-up on both sides, long enough for the JIT and the first collections (a fresh worker
+// warmed with 4 questions spent ~10% more CPU in the timed pass than the bare loop warmed by earlier rounds).
+const warmUp = questions.slice(0, Math.min(N, 64));
 const decoding: Decoding = { temperature: 0, maxTokens, stop: [], template: 'raw', fewShot: 0 };
 
-async function engine(seqs: number): Promise<{ qps: number; tokens: number }> {
+// CPU time as well as wall time: on a loaded machine wall times measure the load as much as the
+// work (and llama.cpp's threads spin at their barriers while a sibling is descheduled); CPU time of
+// the process that generates (this one for the bare loop, the worker for the engine) much less.
+/** CPU time (user + system) of a process so far, in ms (Linux /proc, 10 ms ticks). */
+function cpuOf(pid: number): number {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const cpuHere = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+};
+
+interface Measure { qps: number; cpuMsPerQuestion: number; tokens: number; texts: string[] }
+
+async function engine(seqs: number): Promise<Measure> {
     const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
-    await g.generate(questions.slice(0, 4), decoding); // warm-up
+    await g.generate(warmUp, decoding);
+    const c0 = cpuOf(g.pid!);
     const t0 = performance.now();
     const r = await g.generate(questions, decoding);
     const s = (performance.now() - t0) / 1000;
+    const cpu = cpuOf(g.pid!) - c0;
     await g.close();
-    return { qps: N / s, tokens: r.reduce((a, x) => a + x.tokens, 0) };
+    const byId = new Map(r.map((x) => [x.id, x.text]));
+    return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens: r.reduce((a, x) => a + x.tokens, 0), texts: questions.map((q) => byId.get(q.id)!) };
 }
 
-async function bare(seqs: number, confidence = false): Promise<{ qps: number; tokens: number }> {
+async function bare(seqs: number, confidence = false): Promise<Measure> {
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
     const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
     const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
     let _logprob = 0; // the engine's per-token work, kept so the bench does it too
+    const texts = new Map<string, string>();
     const run = async (items: typeof questions) => {
         let next = 0;
         let tokens = 0;
@@ -71,47 +98,54 @@ async function bare(seqs: number, confidence = false): Promise<{ qps: number; to
                             if (out.length >= maxTokens) break;
                         }
                     }
-                    model.detokenize(out);
+                    texts.set(q.id, model.detokenize(out).trim());
                     tokens += out.length;
                 }
             }),
         );
         return tokens;
     };
-    await run(questions.slice(0, 4));
+    await run(warmUp);
+    const c0 = cpuHere();
     const t0 = performance.now();
     const tokens = await run(questions);
     const s = (performance.now() - t0) / 1000;
+    const cpu = cpuHere() - c0;
     await ctx.dispose();
     await model.dispose();
     await llama.dispose();
-    return { qps: N / s, tokens };
+    return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
 }
 
 console.log(`model ${modelPath}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, sequences ${sequences} (CPU); libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'} here and in the engine's worker`);
 // Interleaved rounds (bare, engine, bare, engine, ...) so that load from other processes on a shared
 // machine falls on both sides; the ratio uses the best round of each (least disturbed).
 const rounds = num('rounds', 3);
-const bareRuns: number[] = [];
-const bareConfRuns: number[] = [];
-const engineRuns: number[] = [];
+const bareRuns: Measure[] = [];
+const bareConfRuns: Measure[] = [];
+const engineRuns: Measure[] = [];
 let tokens = 0;
 for (let r = 0; r < rounds; r++) {
     const b = await bare(sequences);
     const bc = await bare(sequences, true);
     const e = await engine(sequences);
-    bareRuns.push(b.qps);
-    bareConfRuns.push(bc.qps);
-    engineRuns.push(e.qps);
+    bareRuns.push(b);
+    bareConfRuns.push(bc);
+    engineRuns.push(e);
     tokens = e.tokens;
-    console.log(`round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s`);
+    // The engine's answers are the bare loop's (greedy): a faster engine that answered differently would not count.
+    const differ = questions.filter((_, i) => e.texts[i] !== bc.texts[i]).length;
+    console.log(`round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s; cpu ${b.cpuMsPerQuestion.toFixed(1)} · ${bc.cpuMsPerQuestion.toFixed(1)} · ${e.cpuMsPerQuestion.toFixed(1)} ms/question; ${differ} answers differ`);
 }
 const e1 = await engine(1);
-const best = (xs: number[]) => Math.max(...xs);
-console.log(`bare node-llama-cpp batched            : ${best(bareRuns).toFixed(1)} questions/s (best of ${rounds})`);
-console.log(`bare batched + token probabilities     : ${best(bareConfRuns).toFixed(1)} questions/s (the engine's per-token work)`);
-console.log(`engine batched (${sequences} seq)              : ${best(engineRuns).toFixed(1)} questions/s (${tokens} tokens, log-probabilities, child process)`);
-console.log(`engine one at a time                   : ${e1.qps.toFixed(1)} questions/s`);
-console.log(`ratio engine / bare                    : ${(best(engineRuns) / best(bareRuns)).toFixed(3)}  (goal ≥ 0.95)`);
-console.log(`ratio engine / bare + token probs      : ${(best(engineRuns) / best(bareConfRuns)).toFixed(3)}`);
-console.log(`batching speed-up                      : ${(best(engineRuns) / e1.qps).toFixed(2)}×`);
+const best = (xs: Measure[]) => Math.max(...xs.map((x) => x.qps));
+const leastCpu = (xs: Measure[]) => Math.min(...xs.map((x) => x.cpuMsPerQuestion));
+const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const perRound = (f: (i: number) => number) => range(Array.from({ length: rounds }, (_, i) => f(i)));
+console.log(`bare node-llama-cpp batched            : ${best(bareRuns).toFixed(1)} questions/s, ${leastCpu(bareRuns).toFixed(1)} cpu ms/question (best of ${rounds})`);
+console.log(`bare batched + token probabilities     : ${best(bareConfRuns).toFixed(1)} questions/s, ${leastCpu(bareConfRuns).toFixed(1)} cpu ms/question (the engine's per-token work)`);
+console.log(`engine batched (${sequences} seq)              : ${best(engineRuns).toFixed(1)} questions/s, ${leastCpu(engineRuns).toFixed(1)} cpu ms/question (${tokens} tokens, log-probabilities, child process)`);
+console.log(`engine one at a time                   : ${e1.qps.toFixed(1)} questions/s, ${e1.cpuMsPerQuestion.toFixed(1)} cpu ms/question`);
+console.log(`ratio engine / bare                    : ${(best(engineRuns) / best(bareRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareRuns[i].qps)}), ${(leastCpu(bareRuns) / leastCpu(engineRuns)).toFixed(3)} cpu  (goal ≥ 0.95)`);
+console.log(`ratio engine / bare + token probs      : ${(best(engineRuns) / best(bareConfRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareConfRuns[i].qps)}), ${(leastCpu(bareConfRuns) / leastCpu(engineRuns)).toFixed(3)} cpu`);
+console.log(`batching speed-up                      : ${(best(engineRuns) / e1.qps).toFixed(2)}× wall, ${(e1.cpuMsPerQuestion / leastCpu(engineRuns)).toFixed(2)}× cpu`);

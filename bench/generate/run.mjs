@@ -2,7 +2,7 @@
 // under node_modules/.cache (so node-llama-cpp resolves), then imports it. The engine finds its
 // inference worker by bundling engine/models/worker.ts itself when run from sources; here the
 // bundle lives elsewhere, so point it at a bundled worker.
-//   node bench/generate/run.mjs [questions=128] [threads=2] [sequences=8] [maxTokens=16] [layers=4] [width=256]
+//   node bench/generate/run.mjs [questions=128] [threads=<engine default>] [sequences=8] [maxTokens=16] [layers=4] [width=256]
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
