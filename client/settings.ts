@@ -37,8 +37,8 @@ export function storeDirFor(specPath: string, store: string): string {
 
 /**
  * A `server` model without a URL takes the `mismatch.serverUrl` setting. Applied to the plan both
- * when running and when reading results. No store key holds a URL (results are per model, not per
- * replica): the run sends its requests to this URL, the results stay the model's.
+ * when running and when reading results. The store key holds the URL (engine/run.ts), so results
+ * made on another server are never read as this one's.
  */
 export function withDefaultServerUrl(plan: Plan, url: string): Plan {
     if (!url) return plan;

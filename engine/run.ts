@@ -125,12 +125,23 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         if (error) keys.set(inst, { error });
         else {
             const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
-            // A server model's URLs (the editor's default URL included) are in no key: results are
-            // per model, not per replica (language/plan.ts).
-            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}) })) });
+            const effective = effectiveParams(inst.step);
+            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}), ...(effective ? { effective } : {}) })) });
         }
     }
     return keys;
+}
+
+/**
+ * Parameters a step runs with that its plan key may not hold: a `server` model's URL is filled in
+ * from the editor's default after the plan (and its keys) were made, so the servers go into the
+ * store key here; two servers never share entries (a model name is only what a server calls its
+ * weights). Several servers count as a set: their order changes nothing.
+ */
+function effectiveParams(step: Step): Record<string, unknown> | undefined {
+    if (step.kind !== 'model' || step.params.source.kind !== 'server') return undefined;
+    const src = step.params.source;
+    return src.urls && src.urls.length > 1 ? { urls: [...src.urls].sort() } : { url: src.url };
 }
 
 function selectInstances(plan: Plan, instances: Instance[], options: RunOptions): Set<Instance> {

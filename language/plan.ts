@@ -194,18 +194,21 @@ class PlanBuilder {
                     ...(props.some((p) => p.key === 'rateLimit') ? { rateLimit: r('rateLimit') as number, ratePer: r('ratePer') as 'second' | 'minute' } : {}),
                 };
                 if (forKey) {
-                    // Throughput settings do not change what the model answers. Nor do the URLs:
-                    // results are per model, not per replica. Every URL must serve the model `name`
-                    // names (the engine checks each one's GET /models), so adding, removing or moving
-                    // a replica, or the editor's default URL, keeps the results.
+                    // Throughput settings do not change what the model answers. The servers do: a
+                    // model name is only what a server calls the weights it serves, so two servers
+                    // (or a written URL and the editor's default one) never share results. The
+                    // order the servers are named in changes nothing; a single server keeps the key
+                    // form it always had.
                     const s = source as Partial<typeof source> & { urls?: string[]; rateLimit?: number; ratePer?: string };
                     delete s.concurrency;
                     delete s.timeoutMs;
                     delete s.apiKeyEnv;
-                    delete s.url;
-                    delete s.urls;
                     delete s.rateLimit;
                     delete s.ratePer;
+                    if (s.urls) {
+                        s.urls = [...s.urls].sort();
+                        s.url = s.urls[0];
+                    }
                 }
                 const template = r('template') as string | undefined;
                 return { kind: 'model', files: [], params: { source, ...(template ? { template } : {}) } };

@@ -136,9 +136,9 @@ export function serverUrls(o: { url: string; urls?: string[] }): string[] {
 type Connection = Pick<ServerOptions, 'url' | 'urls' | 'apiKeyEnv' | 'concurrency' | 'timeoutMs' | 'rateLimit' | 'ratePer'>;
 
 /**
- * How to reach a server model: its URLs, key variable and throughput settings. No store key holds
- * them (results are per model, not per replica), so a stored model step may have been made with
- * other ones: generation takes them from the spec as it is now.
+ * How to reach a server model: its URLs, key variable and throughput settings. The store key holds
+ * the set of URLs but not their order, the key variable or the throughput settings, so a stored
+ * model step may have been made with other ones: generation takes them from the spec as it is now.
  */
 export function serverConnection(src: Connection): Connection {
     return {

@@ -79,7 +79,7 @@ function modelList(res: import('node:http').ServerResponse, models: string[] | u
  * answer), hold the connection open without answering, or close the connection without a reply.
  */
 export type ScriptedReply =
-    | { status?: number; headers?: Record<string, string>; json?: unknown; raw?: string; delayMs?: number }
+    | { status?: number; headers?: Record<string, string>; json?: unknown; raw?: string; delayMs?: number; onSent?: () => void }
     | { stream: { bytes: number; chunk?: number } }
     | { hang: true }
     | { destroy: true };
@@ -155,6 +155,8 @@ export async function startScriptedServer(reply: (n: number, body: Record<string
         if (r.delayMs) await new Promise((done) => setTimeout(done, r.delayMs));
         if (res.destroyed) return;
         res.writeHead(r.status ?? 200, { 'content-type': 'application/json', ...(r.headers ?? {}) });
+        // 'finish': the whole reply went to the operating system, before any close of the server.
+        if (r.onSent) res.once('finish', r.onSent);
         res.end(r.raw ?? JSON.stringify(r.json ?? {}));
     });
     await new Promise<void>((r) => server.listen(options.port ?? 0, '127.0.0.1', r));

@@ -190,12 +190,14 @@ describe('an evaluation on several servers in a run', () => {
         const dir = tempDir('mm-servers-');
         const plan = (urls: string[]) => planFor(dir, urls, { concurrency: 1 });
         const servers: ScriptedServer[] = [];
-        // Together they answer 9 questions, then both go away (connections dropped, ports closed).
+        // Together they set out to answer 9 questions, then both go away (connections dropped, ports
+        // closed): a reply still on its way then is lost, so what counts is what was sent.
+        let promised = 0;
         const answered: string[] = [];
         const dying = (_: number, body: Record<string, unknown>): ScriptedReply => {
-            if (answered.length < 9) {
-                answered.push(`q${capital(body)}`);
-                return reply(body, 10);
+            if (promised < 9) {
+                promised++;
+                return { ...reply(body, 10), onSent: () => answered.push(`q${capital(body)}`) };
             }
             for (const s of servers) void s.close();
             return { hang: true };
@@ -207,42 +209,47 @@ describe('an evaluation on several servers in a run', () => {
         const error = first.steps.find((x) => x.step === 'ev')!.error!.message;
         expect(error).toMatch(/^every server of 'm' (is down|failed question q\d+ \(after \d+ attempts\)); the last error of each: /);
         for (const u of [ua, ub]) expect(error).toMatch(new RegExp(`${u.replace(/[./]/g, '\\$&')}: [^;]*(ECONNREFUSED|closed|socket|terminated)`));
-        // Both servers come back on the same addresses: only the 15 questions without an answer are asked.
+        // Both servers come back on the same addresses: only the questions without an answer are asked.
         const portOf = (u: string) => Number(new URL(u).port);
         const back = [await serve((_, body) => reply(body), ['m'], portOf(ua)), await serve((_, body) => reply(body), ['m'], portOf(ub))];
         const second = await runExperiment(plan([ua, ub]), { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
         expect(second.status, JSON.stringify(second.steps.map((x) => x.error))).toBe('done');
         const reasked = back.flatMap((s) => asked(s));
-        expect(answered).toHaveLength(9);
-        expect(reasked).toHaveLength(15);
+        expect(answered.length).toBeGreaterThanOrEqual(7); // at most one reply per server (concurrency 1) was on its way
+        expect(reasked).toHaveLength(24 - answered.length);
         expect([...answered, ...reasked].sort()).toEqual(QUESTIONS.map((q) => q.id).sort());
         const arm = (second.steps.find((x) => x.step === 'ev')!.metrics as EvaluateMetrics).arms[0];
         expect(arm.total).toBe(24);
         expect(arm.correct).toBe(5);
     });
 
-    it('the model step is kept when its servers change (no key holds them); its answers come from the servers the spec names now', async () => {
+    it('a model step is stored per set of servers: the same servers in another order keep it ; another set is another step', async () => {
         const dir = tempDir('mm-servers-');
-        const old = await serve((_, body) => reply(body));
-        const firstPlan = planFor(dir, [old.url]);
+        const [a, b, c] = [await serve((_, body) => reply(body)), await serve((_, body) => reply(body)), await serve((_, body) => reply(body))];
+        const firstPlan = planFor(dir, [a.url, b.url]);
         const first = await runExperiment(firstPlan, { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
         expect(first.status).toBe('done');
-        expect(old.requests).toHaveLength(24);
-        const replicas = [await serve((_, body) => reply(body, 5)), await serve((_, body) => reply(body, 5))];
-        const plan = planFor(dir, replicas.map((r) => r.url));
-        // The plan key of a server model holds no URL (language/plan.ts; test/language/servers.test.ts).
-        plan.steps.find((x) => x.id === 'remote')!.key = firstPlan.steps.find((x) => x.id === 'remote')!.key;
-        // Another abstention phrase: a new evaluation, on the same (stored) model step.
-        const ev = plan.steps.find((x) => x.id === 'ev')!;
-        (ev.params as { abstain: string[] }).abstain = ['No idea'];
-        ev.key = `${ev.key}-other`;
-        const second = await runExperiment(plan, { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
-        expect(second.status, JSON.stringify(second.steps.map((x) => x.error))).toBe('done');
-        expect(second.steps.find((x) => x.step === 'remote')!.cached).toBe(true);
-        expect(second.steps.find((x) => x.step === 'ev')!.cached).toBe(false);
-        expect(old.requests).toHaveLength(24);
-        expect(replicas.map((r) => r.requests.length).reduce((a, b) => a + b, 0)).toBe(24);
-        for (const r of replicas) expect(r.requests.length).toBeGreaterThan(0);
+        expect(a.requests.length + b.requests.length).toBe(24);
+        // The plan keys language/plan.ts gives (test/language/servers.test.ts): the URLs' order and the concurrency are in none.
+        const again = (urls: string[], more: Record<string, unknown> = {}) => {
+            const plan = planFor(dir, urls, more);
+            plan.steps.find((x) => x.id === 'remote')!.key = firstPlan.steps.find((x) => x.id === 'remote')!.key;
+            // Another abstention phrase: a new evaluation, so the servers are asked again.
+            const ev = plan.steps.find((x) => x.id === 'ev')!;
+            (ev.params as { abstain: string[] }).abstain = ['No idea'];
+            ev.key = `${ev.key}-other`;
+            return plan;
+        };
+        const reordered = await runExperiment(again([b.url, a.url], { concurrency: 1 }), { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
+        expect(reordered.status, JSON.stringify(reordered.steps.map((x) => x.error))).toBe('done');
+        expect(reordered.steps.find((x) => x.step === 'remote')!.cached).toBe(true);
+        expect(reordered.steps.find((x) => x.step === 'ev')!.cached).toBe(false);
+        expect(a.requests.length + b.requests.length).toBe(48);
+        const other = await runExperiment(again([a.url, c.url]), { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
+        expect(other.status, JSON.stringify(other.steps.map((x) => x.error))).toBe('done');
+        expect(other.steps.find((x) => x.step === 'remote')!.cached).toBe(false);
+        expect(other.steps.find((x) => x.step === 'ev')!.cached).toBe(false);
+        expect(c.requests.length).toBeGreaterThan(0);
     });
 
     it('progress events carry the throughput and time left across the servers', async () => {

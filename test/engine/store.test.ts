@@ -219,7 +219,7 @@ describe('files are hashed by content', () => {
 });
 
 describe('store keys hold every effective parameter', () => {
-    it("a server model's URL (the editor's default one included) is in no key: results are per model, not per replica", async () => {
+    it('a server model without a URL takes the default URL into its key and its dependants; several servers count as a set', async () => {
         const dir = tempDir('mm-url-');
         const data = writeQuestionsJsonl(dir);
         const decoding = { temperature: 0, maxTokens: 4, stop: [], template: 'raw', fewShot: 0 };
@@ -229,17 +229,20 @@ describe('store keys hold every effective parameter', () => {
             { id: 'lab', kind: 'label', inputs: ['srv', 'qa'], params: { model: 'srv', dataset: 'qa', split: 'train', decoding, otherwise: "I don't know", match: 'exact' } },
         ] as never);
         // What the editor does: fill in its default URL after the plan (and its keys) were made.
-        const withUrl = (url: string) => ({ ...base, steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, params: { ...s.params, source: { ...(s.params.source as object), url } } } : s)) }) as typeof base;
+        const withUrl = (url: string, urls?: string[]) => ({ ...base, steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, params: { ...s.params, source: { ...(s.params.source as object), url, ...(urls ? { urls } : {}) } } } : s)) }) as typeof base;
         const store = openStore(join(dir, '.mismatch'));
         const keysOf = async (p: typeof base) => [...(await instanceKeys(p, planInstances(p), store)).values()].map((k) => k.key);
         const [a, b] = [await keysOf(withUrl('http://127.0.0.1:1/v1')), await keysOf(withUrl('http://127.0.0.1:2/v1'))];
-        // Every URL must serve the model the spec names (checked on each one), so another URL is another replica of the same model.
-        expect(b).toEqual(a);
-        const other = { ...base, steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, key: `${s.key}-other-name` } : s)) } as typeof base;
-        const c = await keysOf(other);
-        expect(c[0]).toBe(a[0]); // the dataset does not depend on the model
-        expect(c[1]).not.toBe(a[1]);
-        expect(c[2]).not.toBe(a[2]);
+        expect(a[0]).toBe(b[0]); // the dataset does not depend on the server
+        expect(a[1]).not.toBe(b[1]);
+        expect(a[2]).not.toBe(b[2]);
+        // Two servers named in either order are one set; a third one is another set.
+        const u = ['http://127.0.0.1:1/v1', 'http://127.0.0.1:2/v1', 'http://127.0.0.1:3/v1'];
+        const [ab, ba, abc] = [await keysOf(withUrl(u[0], [u[0], u[1]])), await keysOf(withUrl(u[1], [u[1], u[0]])), await keysOf(withUrl(u[0], u))];
+        expect(ba).toEqual(ab);
+        expect(ab[1]).not.toBe(a[1]);
+        expect(abc[1]).not.toBe(ab[1]);
+        expect(abc[2]).not.toBe(ab[2]);
     });
 });
 

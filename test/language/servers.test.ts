@@ -1,5 +1,5 @@
 // A model on several servers in the language: the syntax, located errors (a bad URL, a URL named
-// twice, a rate limit of 0 or below), the Plan, and store keys that do not depend on the URLs.
+// twice, a rate limit of 0 or below), the Plan, and store keys that hold the set of URLs (not their order).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,16 +68,23 @@ describe('a model on several servers', () => {
         expect(lone).toEqual([{ severity: 2, line: 3, text: 'ratePer', message: '`ratePer` has no effect without `rateLimit` (requests per second or minute, per server).' }]);
     });
 
-    it('store keys: the URLs, their number and order, the concurrency and the rate limit leave the key alone; the model name does not', async () => {
+    it('store keys: the order of the URLs, the concurrency and the rate limit leave the key alone; the set of URLs and the model name do not', async () => {
         const keys = async (model: string) => {
             const plan = await planOf(spec(model));
             return [keyOf(plan, 'r'), keyOf(plan, plan.steps.at(-1)!.id)];
         };
+        const two = await keys('  model r = server "http://a:8080/v1", "http://b:8080/v1" { name "llama" }');
+        expect(await keys('  model r = server "http://b:8080/v1", "http://a:8080/v1" { name "llama"  concurrency 16  rateLimit 5 }')).toEqual(two);
+        // Another server may serve other weights under the same name: never the same results.
+        for (const model of ['  model r = server "http://a:8080/v1" { name "llama" }', '  model r = server "http://a:8080/v1", "http://c:9000/v1" { name "llama" }']) {
+            const other = await keys(model);
+            expect(other[0]).not.toBe(two[0]);
+            expect(other[1]).not.toBe(two[1]);
+        }
         const one = await keys('  model r = server "http://a:8080/v1" { name "llama" }');
-        expect(await keys('  model r = server "http://b:8080/v1", "http://a:8080/v1" { name "llama"  concurrency 16  rateLimit 5 }')).toEqual(one);
-        expect(await keys('  model r = server "http://c:9000/v1" { name "llama" }')).toEqual(one);
-        const other = await keys('  model r = server "http://a:8080/v1" { name "llama-70b" }');
-        expect(other[0]).not.toBe(one[0]);
-        expect(other[1]).not.toBe(one[1]);
+        expect(await keys('  model r = server "http://a:8080/v1" { name "llama"  concurrency 3  timeoutMs 5000 }')).toEqual(one);
+        const renamed = await keys('  model r = server "http://a:8080/v1" { name "llama-70b" }');
+        expect(renamed[0]).not.toBe(one[0]);
+        expect(renamed[1]).not.toBe(one[1]);
     });
 });
