@@ -66,7 +66,7 @@ export async function itemsWithFewShot(ctx: ExecContext, datasetId: string, spli
 export async function modelOf(ctx: ExecContext, id: string): Promise<ModelRef> {
     const ref = await readModelRef(ctx.input(id).dir);
     if (ref.kind !== 'server') return ref;
-    // The servers and their settings as the spec names them now (no key holds them, see serverConnection).
+    // The servers and their settings as the spec names them now (the key holds the set of URLs, not their order or settings: see serverConnection).
     const step = ctx.plan.steps.find((s) => s.id === ref.base);
     return step?.kind === 'model' && step.params.source.kind === 'server' && step.params.source.name === ref.name ? withConnection(ref, step.params.source) : ref;
 }
