@@ -655,6 +655,9 @@ export class ServerGenerator implements Generator {
         // null (some servers for an empty answer or a refusal) and objects are not answers: saying
         // so beats counting null as an abstention and an object as the wrong answer "[object Object]".
         if (typeof text !== 'string') throw bad(`${field} is ${describe(text)}, not a string`);
+        // llama-server also lists the end-of-text token that stopped the answer (token "", no bytes):
+        // an answer's log-probabilities are those of its own tokens, as local generation gives them.
+        if (lp && choice.finish_reason === 'stop') while (lp.length && lp[lp.length - 1].token === '') lp.pop();
         let logprobs: number[] | null = lp ? lp.map((t) => (typeof t.logprob === 'number' ? t.logprob : NaN)) : null;
         if (logprobs && logprobs.some((x) => !Number.isFinite(x))) logprobs = null;
         let finishReason = typeof choice.finish_reason === 'string' ? choice.finish_reason : '';
