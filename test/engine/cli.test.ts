@@ -56,6 +56,39 @@ async function buildCli(): Promise<string> {
     return join(out, 'cli', 'main.js');
 }
 
+/**
+ * Runs the built CLI in a child process (CI=true), reading its stdout line by line: `onLine` may send
+ * it a signal. Resolves at its exit; rejects, after killing it, when it outlives `limitMs`.
+ */
+function runCli(cli: string, args: string[], o: { onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void; env?: Record<string, string>; limitMs?: number } = {}) {
+    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
+        const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true', ...o.env } });
+        const limitMs = o.limitMs ?? 540_000;
+        const limit = setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`the CLI did not exit within ${limitMs} ms`));
+        }, limitMs);
+        let stdout = '';
+        let stderr = '';
+        let buf = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+            stdout += d;
+            buf += d;
+            let i;
+            while ((i = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, i);
+                buf = buf.slice(i + 1);
+                o.onLine?.(line, (signal) => child.kill(signal));
+            }
+        });
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.on('exit', (code, signal) => {
+            clearTimeout(limit);
+            resolvePromise({ code, signal, stdout, stderr });
+        });
+    });
+}
+
 describe('mismatch run / report / clean', () => {
     const dir = project();
     const file = join(dir, 'exp.mismatch');
@@ -148,25 +181,7 @@ describe('kill and resume', () => {
         cli = await buildCli();
     });
 
-    function runChild(args: string[], onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
-        return new Promise((resolvePromise) => {
-            const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
-            let stdout = '';
-            let buf = '';
-            child.stdout.setEncoding('utf8').on('data', (d: string) => {
-                stdout += d;
-                buf += d;
-                let i;
-                while ((i = buf.indexOf('\n')) >= 0) {
-                    const line = buf.slice(0, i);
-                    buf = buf.slice(i + 1);
-                    onLine?.(line, (signal: NodeJS.Signals = 'SIGKILL') => child.kill(signal));
-                }
-            });
-            child.stderr.resume();
-            child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout }));
-        });
-    }
+    const runChild = (args: string[], onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void) => runCli(cli, args, { onLine: onLine && ((line, kill) => onLine(line, (signal = 'SIGKILL') => kill(signal))) });
 
     it('SIGKILL mid-step, run again: nothing completed is recomputed and the results equal an uninterrupted run', async () => {
         const dir = project();
@@ -288,38 +303,12 @@ describe('child processes end on every path', () => {
     });
 
     /** Runs the CLI; `onLine` may send it a signal. Resolves at its exit, with the children it started. */
-    function runWithPids(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, limitMs = 240_000) {
+    async function runWithPids(args: string[], onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void, limitMs = 240_000) {
         const log = join(tempDir('mm-pids-'), 'pids.log');
         writeFileSync(log, '');
-        return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; pids: { pid: number; role: string }[] }>((resolvePromise, reject) => {
-            const child = spawn(process.execPath, [cli, ...args], {
-                stdio: ['ignore', 'pipe', 'pipe'],
-                env: { ...process.env, CI: 'true', MM_PID_LOG: log, MISMATCH_GENERATE_WORKER: wrappers.generate, MISMATCH_TRAIN_CHILD: wrappers.train },
-            });
-            const limit = setTimeout(() => {
-                child.kill('SIGKILL');
-                reject(new Error(`the CLI did not exit within ${limitMs} ms`));
-            }, limitMs);
-            let stdout = '';
-            let stderr = '';
-            let buf = '';
-            child.stdout.setEncoding('utf8').on('data', (d: string) => {
-                stdout += d;
-                buf += d;
-                let i;
-                while ((i = buf.indexOf('\n')) >= 0) {
-                    const line = buf.slice(0, i);
-                    buf = buf.slice(i + 1);
-                    onLine?.(line, (signal) => child.kill(signal));
-                }
-            });
-            child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-            child.on('exit', (code, signal) => {
-                clearTimeout(limit);
-                const pids = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => ({ pid: Number(l.split(' ')[0]), role: l.split(' ')[1] }));
-                resolvePromise({ code, signal, stdout, stderr, pids });
-            });
-        });
+        const r = await runCli(cli, args, { onLine, limitMs, env: { MM_PID_LOG: log, MISMATCH_GENERATE_WORKER: wrappers.generate, MISMATCH_TRAIN_CHILD: wrappers.train } });
+        const pids = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => ({ pid: Number(l.split(' ')[0]), role: l.split(' ')[1] }));
+        return { ...r, pids };
     }
 
     /** A process is gone when it does not exist or is a zombie (exited, not yet reaped by its new parent). */
