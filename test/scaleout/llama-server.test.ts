@@ -7,7 +7,7 @@
 //
 // CI builds llama-server in the background from right after `npm install` (.ci/run); this file waits
 // for that build (flock on the cache's lock: the wait ends when the builder exits). Run alone, it builds
-// (about 20 CPU-minutes once per machine and llama.cpp commit).
+// (about 15 CPU-minutes, once per machine and llama.cpp commit).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
