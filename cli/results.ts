@@ -10,7 +10,7 @@ import { adjustFamilyOf, effectText, pText, replicationText, statements, testTex
 import { withPremises } from '../engine/stats/premise.js';
 import { mixTrends } from '../engine/stats/linfit.js';
 import { tInterval } from '../engine/stats/index.js';
-import { formatNumber, formatP, formatPercent, formatInterval, formatPoints, hypothesisWords, isGeneratedId, stepTitles } from '../engine/format.js';
+import { epochFitColumns, type EpochFitRow, formatEpochFitCell, formatFitShare, formatNumber, formatP, formatPercent, formatInterval, formatPoints, hypothesisWords, isGeneratedId, pooledEpochFit as pooledFit, stepTitles } from '../engine/format.js';
 
 const pct = (x: number) => formatPercent(x, 1);
 
@@ -145,26 +145,12 @@ export function trainingFitTable(steps: StepResult[]): string | undefined {
     return t.toString();
 }
 
-type EpochCounts = { epoch: number; known?: { total: number; fitted: number }; unknown?: { total: number; fitted: number }; all: { total: number; fitted: number } };
+type EpochCounts = EpochFitRow;
 
 /** Per-epoch fit pooled over the replicates of one fine-tune (counts summed per epoch number). */
-function pooledEpochFit(rs: StepResult[]): EpochCounts[] {
-    const byEpoch = new Map<number, EpochCounts>();
-    const add = (a: { total: number; fitted: number } | undefined, b: { total: number; fitted: number } | undefined) => (b ? { total: (a?.total ?? 0) + b.total, fitted: (a?.fitted ?? 0) + b.fitted } : a);
-    for (const r of rs) {
-        const f = (r.metrics as FinetuneMetrics).fitByEpoch;
-        if (!f || f.version !== 1) continue;
-        for (const e of f.epochs) {
-            const cur = byEpoch.get(e.epoch) ?? { epoch: e.epoch, all: { total: 0, fitted: 0 } };
-            byEpoch.set(e.epoch, { epoch: e.epoch, all: add(cur.all, e.all)!, known: add(cur.known, e.known), unknown: add(cur.unknown, e.unknown) });
-        }
-    }
-    return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
-}
-
-const epochShare = (c: { total: number; fitted: number } | undefined, digits = 1) => (c && c.total ? formatPercent(c.fitted / c.total, digits) : '—');
-// whole percents in the table, so that 8 epochs fit a terminal's width
-const epochCell = (e: EpochCounts) => (e.known && e.unknown ? `${epochShare(e.known, 0)} / ${epochShare(e.unknown, 0)}` : epochShare(e.all, 0));
+const pooledEpochFit = (rs: StepResult[]): EpochCounts[] => pooledFit(rs.map((r) => (r.metrics as FinetuneMetrics).fitByEpoch));
+const epochShare = formatFitShare;
+const epochCell = formatEpochFitCell;
 
 /** Fine-tunes (by step) with a per-epoch fit record, in order. */
 function epochFitGroups(steps: StepResult[]): [string, StepResult[]][] {
@@ -203,7 +189,7 @@ export function epochFitTable(steps: StepResult[]): string | undefined {
     if (!groups.length) return undefined;
     const rows = groups.flatMap(([, rs]) => rs.map((r) => ({ r, es: pooledEpochFit([r]) })));
     const maxEpoch = Math.max(...rows.flatMap((x) => x.es.map((e) => e.epoch)));
-    const cols = maxEpoch <= 8 ? Array.from({ length: maxEpoch }, (_, i) => i + 1) : [...new Set(Array.from({ length: 8 }, (_, i) => Math.round(1 + (i * (maxEpoch - 1)) / 7)))];
+    const cols = epochFitColumns(maxEpoch);
     const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
     const t = new Table({ head: [split ? 'finetune (Known / Unknown)' : 'finetune', ...cols.map((c) => `ep ${c}`)] });
     for (const { r, es } of rows) t.push([r.step + seedTag(r), ...cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? epochCell(e) : ''; })]);

@@ -8,6 +8,7 @@ import type {
     ArmMetrics,
     EvaluateMetrics,
     FinetuneMetrics,
+    FitCounts,
     HypothesisMetrics,
     KnowledgeCheck,
     LabelMetrics,
@@ -16,7 +17,7 @@ import type {
 } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
 import { withPremises } from '../engine/stats/premise.js';
-import { formatNumber, formatP, formatPercent as formatPct, formatSeconds, MISSING, stepTitle } from '../engine/format.js';
+import { epochFitColumns, formatEpochFitCell, formatNumber, formatP, formatPercent as formatPct, formatSeconds, MISSING, pooledEpochFit, stepTitle } from '../engine/format.js';
 
 /** How the after-line text is colored. */
 export type Tone = 'neutral' | 'holds' | 'does-not-hold' | 'inconclusive' | 'stale' | 'error' | 'running';
@@ -267,7 +268,13 @@ function finetuneAnnotation(step: Step, results: StepResult[]): { text: string; 
     if (!ms.length) return undefined;
     const secs = results.filter((r) => isFinetune(r.metrics)).reduce((a, r) => a + (r.metrics as FinetuneMetrics).trainSeconds, 0);
     const epochs = ms[0]!.epochs;
-    const parts = [`loss ${formatLoss(mean(ms.map((m) => m.lossStart)))} → ${formatLoss(mean(ms.map((m) => m.lossEnd)))}`, `${epochs} ep`, formatSeconds(secs)];
+    const parts = [`loss ${formatLoss(mean(ms.map((m) => m.lossStart)))} → ${formatLoss(mean(ms.map((m) => m.lossEnd)))}`];
+    // right after the loss: what a cut line keeps, and what tells a fine-tune that fitted nothing
+    const fits = epochFitText(ms);
+    if (fits) parts.push(fits);
+    const notFitted = results.filter((r) => isFinetune(r.metrics) && (r.warnings ?? []).some((w) => w.startsWith(NOT_FITTED))).length;
+    if (notFitted) parts.push(`⚠ fitted nothing${ms.length > 1 ? ` in ${notFitted} of ${ms.length}` : ''}`);
+    parts.push(`${epochs} ep`, formatSeconds(secs));
     if (ms.length > 1) parts.push(`mean of ${ms.length} seeds`);
     const rows = results
         .filter((r) => isFinetune(r.metrics))
@@ -286,7 +293,71 @@ function finetuneAnnotation(step: Step, results: StepResult[]): { text: string; 
                 curve.map((c) => (hasVal ? [c.epoch, c.step, formatLoss(c.train), c.validation === undefined ? '–' : formatLoss(c.validation)] : [c.epoch, c.step, formatLoss(c.train)])),
             );
     }
+    const byEpoch = epochFitHover(step, results);
+    if (byEpoch) hover += `\n\n${byEpoch}`;
+    const greedy = greedyFitHover(ms);
+    if (greedy) hover += `\n\n${greedy}`;
     return { text: parts.join(SEP), hover };
+}
+
+/** How the trainer's warning of a fine-tune that did not fit its examples begins (engine/steps/finetune-executor.ts). */
+const NOT_FITTED = 'the fine-tune did not fit';
+
+const fitCurve = (m: FinetuneMetrics) => (m.fitByEpoch?.version === 1 && m.fitByEpoch.epochs.length ? m.fitByEpoch : undefined);
+
+/**
+ * The training fit after the last epoch, in short: "fits Known 100% · Unknown 41% (epoch 4)", each
+ * group's share averaged over the replicates, whole percents; a group without examples (a 0% or 100%
+ * mix) left out, all examples together where the labels carry no SliCK categories. Undefined for
+ * results without a per-epoch record (older results, external trainers).
+ */
+function epochFitText(ms: FinetuneMetrics[]): string | undefined {
+    const lasts = ms.map(fitCurve).filter((f) => f !== undefined).map((f) => f.epochs.reduce((a, e) => (e.epoch > a.epoch ? e : a)));
+    if (!lasts.length) return undefined;
+    const share = (pick: (e: (typeof lasts)[number]) => FitCounts | { total: number; fitted: number } | undefined) => finiteMean(lasts.map((e) => { const c = pick(e); return c && c.total ? c.fitted / c.total : undefined; }));
+    const split = lasts.some((e) => e.known && e.unknown);
+    const groups = split
+        ? ([['Known', share((e) => e.known)], ['Unknown', share((e) => e.unknown)]] as const).filter(([, x]) => x !== undefined).map(([name, x]) => `${name} ${formatPercent(x)}`)
+        : [share((e) => e.all)].filter((x) => x !== undefined).map((x) => formatPercent(x));
+    if (!groups.length) return undefined;
+    const first = Math.min(...lasts.map((e) => e.epoch));
+    const last = Math.max(...lasts.map((e) => e.epoch));
+    return `fits ${groups.join(SEP)} (epoch${first === last ? ` ${last}` : `s ${first}–${last}`})`;
+}
+
+/** Training accuracy after every epoch, a row per replicate (and their pool), at most 8 epochs spread over the run: the CLI's `--verbose` table. */
+function epochFitHover(step: Step, results: StepResult[]): string | undefined {
+    const rows = results.filter((r) => isFinetune(r.metrics) && fitCurve(r.metrics as FinetuneMetrics)).map((r) => ({ r, es: pooledEpochFit([(r.metrics as FinetuneMetrics).fitByEpoch]) }));
+    if (!rows.length) return undefined;
+    const cols = epochFitColumns(Math.max(...rows.flatMap((x) => x.es.map((e) => e.epoch))));
+    const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
+    const cells = (es: ReturnType<typeof pooledEpochFit>) => cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? formatEpochFitCell(e) : ''; });
+    const body = rows.map(({ r, es }) => [seedLabel(r) || esc(stepTitle(step)), ...cells(es)]);
+    if (rows.length > 1) body.push([`${rows.length} replicates pooled`, ...cells(pooledEpochFit(rows.map(({ r }) => (r.metrics as FinetuneMetrics).fitByEpoch)))]);
+    return (
+        `**Training fit by epoch**: ${split ? 'Known / Unknown examples' : 'training examples'} fitted (greedy decoding of the training prompt gives the training answer, measured teacher-forced after each epoch)\n\n` +
+        table(['run', ...cols.map((c) => `ep ${c}`)], body)
+    );
+}
+
+/** The greedy check after training: the base and the fine-tuned model asked the training questions, summed over replicates. */
+function greedyFitHover(ms: FinetuneMetrics[]): string | undefined {
+    const fits = ms.map((m) => m.fit).filter((f) => f !== undefined);
+    if (!fits.length) return undefined;
+    const sum = (pick: (f: (typeof fits)[number]) => FitCounts | undefined): FitCounts | undefined =>
+        fits.reduce<FitCounts | undefined>((a, f) => { const c = pick(f); return c ? { total: (a?.total ?? 0) + c.total, fitted: (a?.fitted ?? 0) + c.fitted, base: (a?.base ?? 0) + c.base } : a; }, undefined);
+    const cell = (n: number, total: number) => `${n}/${total} (${formatPercent(n / total)})`;
+    const rows = ([['all examples', sum((f) => f.all)], ['Known', sum((f) => f.known)], ['Unknown', sum((f) => f.unknown)]] as const)
+        .filter(([, c]) => c && c.total)
+        .map(([name, c]) => [name, c!.total, cell(c!.base, c!.total), cell(c!.fitted, c!.total)]);
+    if (!rows.length) return undefined;
+    const checked = fits.reduce((a, f) => a + f.checked, 0);
+    const examples = fits.reduce((a, f) => a + f.examples, 0);
+    return (
+        `**Greedy check after training**${fits.length > 1 ? `, summed over ${fits.length} replicates` : ''}: training questions answered with the training answer` +
+        `${checked < examples ? ` (a sample of ${checked} of ${examples} examples)` : ''}\n\n` +
+        table(['examples', 'checked', 'base model', 'fine-tuned'], rows)
+    );
 }
 
 function labelAnnotation(step: Step, results: StepResult[], plan: Plan): { text: string; hover: string } | undefined {

@@ -5,6 +5,7 @@
  * (browser) includes this file too.
  */
 import type { Step } from '../language/plan-types.js';
+import type { EpochFitCurve } from './results-types.js';
 
 /** What stands for a number that is missing or not finite. */
 export const MISSING = '—';
@@ -115,4 +116,51 @@ export function hypothesisWords(step: Step): string | undefined {
     if (step.kind !== 'hypothesis') return undefined;
     const p = step.params;
     return `${p.a} hallucinates ${p.direction} than ${p.b}${p.matchedCoverage ? ' at matched coverage' : ''}`;
+}
+
+// --- training fit by epoch (CLI tables and lines, editor hover) ------------------------------
+
+/** Examples of one group measured after an epoch, and how many of them were fitted. */
+export interface EpochFitShare {
+    total: number;
+    fitted: number;
+}
+
+/** One epoch's fit, counts summed over the curves given (replicates of one fine-tune). */
+export interface EpochFitRow {
+    epoch: number;
+    all: EpochFitShare;
+    known?: EpochFitShare;
+    unknown?: EpochFitShare;
+}
+
+/** Per-epoch fit pooled over curves (counts summed per epoch number), in epoch order; curves of a
+ * format version this code does not know are skipped. */
+export function pooledEpochFit(curves: readonly (EpochFitCurve | undefined)[]): EpochFitRow[] {
+    const byEpoch = new Map<number, EpochFitRow>();
+    const add = (a: EpochFitShare | undefined, b: EpochFitShare | undefined) => (b ? { total: (a?.total ?? 0) + b.total, fitted: (a?.fitted ?? 0) + b.fitted } : a);
+    for (const f of curves) {
+        if (!f || f.version !== 1) continue;
+        for (const e of f.epochs) {
+            const cur = byEpoch.get(e.epoch) ?? { epoch: e.epoch, all: { total: 0, fitted: 0 } };
+            byEpoch.set(e.epoch, { epoch: e.epoch, all: add(cur.all, e.all)!, known: add(cur.known, e.known), unknown: add(cur.unknown, e.unknown) });
+        }
+    }
+    return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/** The share of a group fitted: "41.2%" (`digits` decimals); `—` for a group without examples. */
+export function formatFitShare(c: EpochFitShare | undefined, digits = 1): string {
+    return c && c.total ? formatPercent(c.fitted / c.total, digits) : MISSING;
+}
+
+/** A cell of a table by epoch, whole percents: "100% / 41%" (Known / Unknown) where the examples carry
+ * SliCK categories, else the share of all examples. */
+export function formatEpochFitCell(e: EpochFitRow): string {
+    return e.known && e.unknown ? `${formatFitShare(e.known, 0)} / ${formatFitShare(e.unknown, 0)}` : formatFitShare(e.all, 0);
+}
+
+/** The epochs a table by epoch shows: all of them up to 8, else 8 spread over the run, the first and the last included. */
+export function epochFitColumns(maxEpoch: number): number[] {
+    return maxEpoch <= 8 ? Array.from({ length: maxEpoch }, (_, i) => i + 1) : [...new Set(Array.from({ length: 8 }, (_, i) => Math.round(1 + (i * (maxEpoch - 1)) / 7)))];
 }

@@ -54,6 +54,93 @@ describe('annotate', () => {
         expect(a!.hover).toContain('**Loss per epoch**');
     });
 
+    describe('training fit of a finetune', () => {
+        const base = { lossStart: 2.314, lossEnd: 0.181, epochs: 4, steps: 40, trainSeconds: 41.2, tokensPerSecond: 1234, curve: [] };
+        // per epoch [Known fitted, Unknown fitted] of K Known and U Unknown examples
+        const curve = (K: number, U: number, pts: [number, number][]) => ({
+            version: 1 as const,
+            examples: K + U,
+            epochs: pts.map(([k, u], i) => ({ epoch: i + 1, step: 10 * (i + 1), all: { total: K + U, fitted: k + u }, known: { total: K, fitted: k }, unknown: { total: U, fitted: u } })),
+        });
+        const rep1 = { ...base, fitByEpoch: curve(12, 8, [[6, 0], [12, 2], [12, 2], [12, 4]]), fit: { checked: 20, examples: 20, all: { total: 20, fitted: 16, base: 12 }, known: { total: 12, fitted: 12, base: 11 }, unknown: { total: 8, fitted: 4, base: 1 }, unknownShare: 0.4 } };
+        const rep2 = { ...base, fitByEpoch: curve(10, 10, [[10, 1], [10, 1], [10, 2], [10, 3]]), fit: { checked: 20, examples: 20, all: { total: 20, fitted: 14, base: 10 }, known: { total: 10, fitted: 10, base: 9 }, unknown: { total: 10, fitted: 4, base: 1 }, unknownShare: 0.5 } };
+
+        it('after the line: Known and Unknown fitted after the last epoch, averaged over replicates', () => {
+            const [a] = annotate(plan([ft], 2), [result(ft, rep1, { seedIndex: 0 }), result(ft, rep2, { seedIndex: 1 })]);
+            // Unknown: mean of 4/8 and 3/10 = 40% (pooled 7/18 would be 39%)
+            expect(a!.text).toBe('loss 2.31 → 0.18 · fits Known 100% · Unknown 40% (epoch 4) · 4 ep · 1 min 22 s · mean of 2 seeds');
+        });
+
+        it('on hover: a table by epoch per replicate and pooled, and the greedy check after training', () => {
+            const [a] = annotate(plan([ft], 2), [result(ft, rep1, { seedIndex: 0 }), result(ft, rep2, { seedIndex: 1 })]);
+            expect(a!.hover).toContain('**Training fit by epoch**: Known / Unknown examples fitted');
+            expect(a!.hover).toContain(
+                [
+                    '| run | ep 1 | ep 2 | ep 3 | ep 4 |',
+                    '| :-- | --: | --: | --: | --: |',
+                    '| seed 1 | 50% / 0% | 100% / 25% | 100% / 25% | 100% / 50% |',
+                    '| seed 2 | 100% / 10% | 100% / 10% | 100% / 20% | 100% / 30% |',
+                    // 16/22, 1/18 | 22/22, 3/18 | 22/22, 4/18 | 22/22, 7/18
+                    '| 2 replicates pooled | 73% / 6% | 100% / 17% | 100% / 22% | 100% / 39% |',
+                ].join('\n'),
+            );
+            expect(a!.hover).toContain('**Greedy check after training**, summed over 2 replicates');
+            expect(a!.hover).toContain(
+                [
+                    '| examples | checked | base model | fine-tuned |',
+                    '| :-- | --: | --: | --: |',
+                    '| all examples | 40 | 22/40 (55%) | 30/40 (75%) |',
+                    '| Known | 22 | 20/22 (91%) | 22/22 (100%) |',
+                    '| Unknown | 18 | 2/18 (11%) | 8/18 (44%) |',
+                ].join('\n'),
+            );
+        });
+
+        it('a fine-tune that fitted nothing says so after the line, its warning on hover', () => {
+            const warning = 'the fine-tune did not fit its training examples: it answers 10% of them, the base model 5%; raise learningRate or epochs';
+            const m = {
+                ...base,
+                lossEnd: 2.2,
+                epochs: 2,
+                fitByEpoch: { version: 1, examples: 20, epochs: [{ epoch: 1, step: 5, all: { total: 20, fitted: 1 } }, { epoch: 2, step: 10, all: { total: 20, fitted: 2 } }] },
+                fit: { checked: 20, examples: 20, all: { total: 20, fitted: 2, base: 1 } },
+            };
+            const [a] = annotate(plan([ft]), [result(ft, m, { warnings: [warning] })]);
+            expect(a!.text).toBe('loss 2.31 → 2.20 · fits 10% (epoch 2) · ⚠ fitted nothing · 2 ep · 41 s');
+            expect(a!.hover).toContain('**Training fit by epoch**: training examples fitted');
+            expect(a!.hover).toContain('| run | ep 1 | ep 2 |\n| :-- | --: | --: |\n| ft | 5% | 10% |');
+            expect(a!.hover).toContain('| all examples | 20 | 1/20 (5%) | 2/20 (10%) |');
+            expect(a!.hover).not.toContain('| Known |');
+            expect(a!.hover).toContain(`⚠ ${warning}`);
+        });
+
+        it('leaves out a group without examples (a mix of 0% Unknown)', () => {
+            const m = { ...base, epochs: 1, fitByEpoch: curve(10, 0, [[8, 0]]) };
+            const [a] = annotate(plan([ft]), [result(ft, m)]);
+            expect(a!.text).toBe('loss 2.31 → 0.18 · fits Known 80% (epoch 1) · 1 ep · 41 s');
+            expect(a!.hover).toContain('| ft | 80% / — |');
+        });
+
+        it('shows 8 epochs spread over a longer run, the first and the last included', () => {
+            const m = { ...base, epochs: 16, fitByEpoch: { version: 1, examples: 4, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 4, fitted: Math.min(4, i) } })) } };
+            const [a] = annotate(plan([ft]), [result(ft, m)]);
+            // 1 + i·15/7 rounded, i = 0..7
+            expect(a!.hover).toContain('| run | ep 1 | ep 3 | ep 5 | ep 7 | ep 10 | ep 12 | ep 14 | ep 16 |');
+            expect(a!.hover).toContain('| ft | 0% | 50% | 100% | 100% | 100% | 100% | 100% | 100% |');
+            expect(a!.text).toBe('loss 2.31 → 0.18 · fits 100% (epoch 16) · 16 ep · 41 s');
+        });
+
+        it('an older result without the per-epoch record or the greedy check shows neither, and a record of an unknown format is skipped', () => {
+            const [a] = annotate(plan([ft]), [result(ft, base)]);
+            expect(a!.text).toBe('loss 2.31 → 0.18 · 4 ep · 41 s');
+            expect(a!.hover).not.toContain('Training fit');
+            expect(a!.hover).not.toContain('Greedy check');
+            const [b] = annotate(plan([ft]), [result(ft, { ...base, fitByEpoch: { version: 2, points: [] } })]);
+            expect(b!.text).toBe('loss 2.31 → 0.18 · 4 ep · 41 s');
+            expect(b!.hover).not.toContain('Training fit');
+        });
+    });
+
     it('writes kept vs replaced after a label line, with the abstention text', () => {
         const [a, b] = annotate(plan([lb, sh]), [result(lb, { total: 600, kept: 412, replaced: 188 }), result(sh, { total: 600, kept: 412, replaced: 188 })]);
         expect(a!.text).toBe('✓ 412 kept · ∅ 188 replaced by “I don\'t know” (31%)');
