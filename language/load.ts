@@ -12,6 +12,7 @@ import type { MismatchFile } from './generated/ast.js';
 import { createMismatchServices, type MismatchServices } from './mismatch-module.js';
 import type { Plan } from './plan-types.js';
 import { loadImports } from './workspace.js';
+import { MAX_DECLARATIONS, MAX_SPEC_BYTES, declarationCount as countDeclarations } from './spec-bounds.js';
 
 export interface SpecDiagnostic {
     /** Absolute path of the file the diagnostic is in. */
@@ -59,20 +60,11 @@ function servicesForCli(): { services: MismatchServices; queue: Promise<unknown>
     return shared;
 }
 
-/**
- * Bounds of one spec file. Real specs hold tens of declarations; validation grows faster than
- * linearly with their number (20k took minutes), so past these bounds a file gets one clear error
- * instead of a build that takes hours or overflows the stack.
- */
-export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
-export const MAX_DECLARATIONS = 2000;
+export { MAX_SPEC_BYTES, MAX_DECLARATIONS } from './spec-bounds.js';
 
 /** Declarations of a parsed file (top level and inside its experiments). */
 function declarationCount(doc: LangiumDocument<MismatchFile>): number {
-    const root = doc.parseResult.value;
-    let n = root.declarations?.length ?? 0;
-    for (const e of root.experiments ?? []) n += (e.declarations?.length ?? 0) + (e.settings?.length ?? 0);
-    return n;
+    return countDeclarations(doc.parseResult.value);
 }
 
 function fileProblem(file: string): SpecDiagnostic | undefined {

@@ -25,6 +25,7 @@ import { estimateLlamaParameters, humanCount } from './model-facts.js';
 import type { FileInfoCache } from '../validation/file-info.js';
 import { blockKindOf, propertyDoc } from './property-docs.js';
 import { describeStep } from './mismatch-symbols.js';
+import { specBoundProblem } from '../spec-bounds.js';
 
 /** How long a hover waits for a row count before showing the rest without it. */
 const COUNT_WAIT_MS = 400;
@@ -83,7 +84,10 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         const lines = [`**${kindWord(node)}** \`${name ?? ''}\`${describeStep(node) ? ` = ${describeStep(node)}` : ''}`];
         const comment = this.documentationProvider.getDocumentation(node);
         if (comment) lines.push('', comment);
-        try {
+        // No dataset or model reads for a spec over the bounds: it is not checked either.
+        const tooLarge = specBoundProblem(document) ?? specBoundProblem(AstUtils.getDocument(node));
+        if (tooLarge) lines.push('', `_${tooLarge.message}_`);
+        else try {
             const facts = await this.facts(node);
             if (facts.length) lines.push('', ...facts);
         } catch (e) {

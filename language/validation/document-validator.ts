@@ -6,6 +6,7 @@ import { AstUtils, Cancellation, DefaultDocumentValidator, GrammarAST, GrammarUt
 import { MismatchGrammar } from '../generated/grammar.js';
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { MismatchLinkingError } from '../linking.js';
+import { specBoundProblem } from '../spec-bounds.js';
 
 /** More syntax errors than this in one document are summarised: past it they only repeat (binary junk). */
 export const MAX_SYNTAX_ERRORS = 50;
@@ -118,6 +119,10 @@ export class MismatchDocumentValidator extends DefaultDocumentValidator {
     }
 
     override async validateDocument(document: LangiumDocument, options: ValidationOptions = {}, cancelToken: Cancellation.CancellationToken = Cancellation.CancellationToken.None): Promise<Diagnostic[]> {
+        // A spec over the bounds the CLI refuses gets the CLI's one error, and none of the
+        // (superlinear) checks: the editor stays responsive on it.
+        const tooLarge = specBoundProblem(document);
+        if (tooLarge) return [{ severity: 1, range: tooLarge.range, message: tooLarge.message, source: 'mismatch', code: 'spec-too-large', data: { code: 'spec-too-large' } }];
         const all = await super.validateDocument(document, options, cancelToken);
         const isSyntax = (d: Diagnostic) => {
             const code = (d.data as { code?: string } | undefined)?.code;
