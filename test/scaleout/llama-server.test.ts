@@ -3,7 +3,10 @@
 // with the fine-tune step's LoRA adapter (`--lora`), the fine-tuned one. Through our OpenAI-compatible
 // client the server gives the answers, token log-probabilities and outcomes that local generation
 // through node-llama-cpp gives on the same questions, greedy, both at the Generator interface and in
-// a spec run (runExperiment) whose evaluate step reads the served models.
+// a spec run (runExperiment) whose evaluate step reads the served models. The same holds for an
+// adapter that comes from outside: a PEFT adapter (adapter_config.json + adapter_model.safetensors)
+// with known LoRA weights for the pretrained model, converted to GGUF by our converter and served with
+// `--lora converted.gguf`.
 //
 // CI builds llama-server in the background from right after `npm install` (.ci/run); this file waits
 // for that build (flock on the cache's lock: the wait ends when the builder exits). Run alone, it builds
@@ -19,9 +22,12 @@ import type { GenerationItem, GenerationResult } from '../../engine/models/types
 import { runExperiment } from '../../engine/run.js';
 import type { EvaluateMetrics, RunSummary } from '../../engine/results-types.js';
 import { readModelRef } from '../../engine/steps/model-pool.js';
+import { convertPeftAdapter } from '../../engine/scaleout/peft.js';
+import { readLlamaGguf, readLlamaGgufInfo } from '../../engine/train/api.js';
 import { buildLlamaCpp, llamaCppBuildRecord, missingBuildTools } from '../../scripts/llama-cpp.mjs';
 import { tempDir } from '../engine/fixtures.js';
 import { startLlamaServer, type LlamaServer } from './llama-server.js';
+import { MODULES, randomLora, writeMerged, writePeftAdapter, type LoraModule } from './helpers.js';
 
 /**
  * Per-token log-probability tolerance. Both sides run llama.cpp's CPU kernels on the same F32 weights,
@@ -30,11 +36,14 @@ import { startLlamaServer, type LlamaServer } from './llama-server.js';
  * machine code: node-llama-cpp loads its prebuilt CPU variant, our server is built -O0 -march=native,
  * so sums are ordered and fused differently, and both keep K and V in an F16 cache (11-bit mantissa,
  * relative rounding up to 4.9e-4), where a last-bit difference upstream can round to the other F16
- * neighbour. Measured here: at most 1.4e-3 per token (24 questions, base and LoRA), with no sign
+ * neighbour. Measured here: at most 1.4e-3 per token (24 questions, base and LoRA; 5.6e-4 with the
+ * converted PEFT adapter, against node-llama-cpp with it and against the hand-merged base), with no sign
  * bias. 5e-3 leaves room for other CPUs and stays far below what a real difference moves: the
  * adapter changes these log-probabilities by 0.1-1, another prompt or model by more.
  */
 const TOL = 5e-3;
+/** The PEFT adapter's rank, alpha and weight range (uniform in ±scale): large enough to change answers. */
+const PEFT = { r: 4, alpha: 8, scale: 0.2 };
 
 const build = missingBuildTools();
 // CI has cmake and g++ (.ci/run installs them): there a missing tool is a failure, not a skip.
@@ -74,6 +83,9 @@ let items: GenerationItem[];
 const servers: LlamaServer[] = [];
 let baseServer: LlamaServer;
 let tunedServer: LlamaServer;
+let converted: string;
+let peftMods: LoraModule[];
+let convertedServer: LlamaServer;
 
 afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
@@ -126,6 +138,17 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         servers.push(baseServer);
         tunedServer = await startLlamaServer(bin, { model: basePath, alias: 'tuned', lora: [adapter] });
         servers.push(tunedServer);
+
+        // A PEFT adapter with known weights for the pretrained base (rank 4, alpha 8 on all seven
+        // projections of its layer), converted to a GGUF LoRA adapter by our converter.
+        const config = readLlamaGgufInfo(basePath).config;
+        const peftDir = join(dir, 'peft');
+        peftMods = randomLora(config, PEFT.r, 7, MODULES, PEFT.scale);
+        writePeftAdapter(peftDir, peftMods, { r: PEFT.r, alpha: PEFT.alpha });
+        converted = join(dir, 'converted.gguf');
+        expect(convertPeftAdapter({ adapterDir: peftDir, baseGguf: basePath, out: converted }).tensors).toBe(2 * MODULES.length * config.nLayer);
+        convertedServer = await startLlamaServer(bin, { model: basePath, alias: 'converted', lora: [converted] });
+        servers.push(convertedServer);
     }, 3_900_000);
 
     it('reports the served model at /v1/models; it answers whatever model a request names, so our client checks the name', async () => {
@@ -182,6 +205,52 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         const d = Math.max(maxDiff(here, there), maxDiff(hereTuned, thereTuned));
         console.log(`llama-server vs node-llama-cpp on ${items.length} questions, base and LoRA: answers equal, max |Δ log p| per token ${d.toExponential(2)}`);
         expect(d).toBeLessThan(TOL);
+    });
+
+    it('with a PEFT adapter converted by our converter: the same greedy answers and token log-probabilities as node-llama-cpp with it', async () => {
+        const generate = async (modelPath: string, lora?: string) => {
+            const local = await LocalGenerator.start({ modelPath, gpu: false, threads: 1, sequences: 1 });
+            try {
+                if (lora) await local.setLora([lora]);
+                return await local.generate(items, greedy);
+            } finally {
+                await local.close();
+            }
+        };
+        const here = await generate(basePath);
+        const hereConverted = await generate(basePath, converted);
+        const there = await new ServerGenerator({ url: convertedServer.url, name: 'converted', api: 'completions', logprobs: true, concurrency: 2, timeoutMs: 60_000 }).generate(items, greedy);
+        const byId = (xs: GenerationResult[]) => Object.fromEntries(xs.map((x) => [x.id, { text: x.text, tokens: x.logprobs?.length ?? 0 }]));
+        expect(byId(there)).toEqual(byId(hereConverted));
+        for (const r of there) if (r.text) expect(r.logprobs?.length, r.id).toBeGreaterThan(0);
+        const d = maxDiff(hereConverted, there);
+
+        // The adapter moves the model: answers change, and where an answer starts with the same
+        // token, that token's log-probability moves by far more than the tolerance. A server that
+        // ignored the adapter (or a converter that wrote a no-op) could not pass the comparison above.
+        const changed = hereConverted.filter((r) => r.text !== here.find((x) => x.id === r.id)!.text).length;
+        let moved = 0;
+        for (const r of hereConverted) {
+            const b = here.find((x) => x.id === r.id)!;
+            if (r.text && b.text && r.text[0] === b.text[0]) moved = Math.max(moved, Math.abs(r.logprobs![0] - b.logprobs![0]));
+        }
+        console.log(`converted PEFT adapter through llama-server vs node-llama-cpp on ${items.length} questions: answers equal, max |Δ log p| per token ${d.toExponential(2)}; the adapter changes ${changed} of ${items.length} answers and moves a first token's log p by up to ${moved.toFixed(3)}`);
+        expect(changed).toBeGreaterThan(0);
+        expect(moved).toBeGreaterThan(10 * TOL);
+        expect(d).toBeLessThan(TOL);
+
+        // Independently of the converter: the base with W + s·B·A merged by hand from the PEFT
+        // weights (helpers.ts writeMerged, with convert_hf_to_gguf's q/k row order) answers as the
+        // server with the converted adapter does.
+        const b = readLlamaGguf(basePath);
+        if (!b.tokenizer) throw new Error(`${basePath}: no SPM vocabulary to write the merged model with`);
+        const mergedPath = join(dir, 'merged.gguf');
+        writeMerged(mergedPath, { path: basePath, config: b.config, tokenizer: b.tokenizer, tensors: b.tensors }, peftMods, { r: PEFT.r, alpha: PEFT.alpha });
+        const merged = await generate(mergedPath);
+        expect(byId(there)).toEqual(byId(merged));
+        const dm = maxDiff(merged, there);
+        console.log(`converted PEFT adapter through llama-server vs the hand-merged base through node-llama-cpp: answers equal, max |Δ log p| per token ${dm.toExponential(2)}`);
+        expect(dm).toBeLessThan(TOL);
     });
 
     it('in a spec run: an evaluate step over the served models gives the local evaluation\'s answers, outcomes and log-probabilities', async () => {
