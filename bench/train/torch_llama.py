@@ -27,15 +27,18 @@ lora = job.get('lora')
 
 params = {}
 if 'gguf' in job:
-    # tensors straight from the GGUF file: ggml [ne0, ne1] (ne0 fastest) == torch (ne1, ne0)
-    mm = np.memmap(job['gguf'], dtype=np.uint8, mode='r')
-    for e in job['index']:
-        n = int(np.prod(e['shape']))
-        dt = {0: np.float32, 1: np.float16}[e['type']]
-        a = np.frombuffer(mm, dtype=dt, count=n, offset=e['offset']).astype(np.float32)
-        t = torch.from_numpy(a.reshape(list(reversed(e['shape']))))
-        params[e['name']] = t if lora else torch.nn.Parameter(t)
-    del mm
+    # tensors straight from the GGUF file, read one at a time (no mmap: mapped file pages would count in
+    # the peak RSS); ggml [ne0, ne1] (ne0 fastest) == torch (ne1, ne0)
+    with open(job['gguf'], 'rb') as fh:
+        for e in job['index']:
+            n = int(np.prod(e['shape']))
+            dt = {0: np.float32, 1: np.float16}[e['type']]
+            fh.seek(e['offset'])
+            raw = fh.read(n * np.dtype(dt).itemsize)
+            a = np.frombuffer(raw, dtype=dt, count=n).astype(np.float32)
+            del raw
+            t = torch.from_numpy(a.reshape(list(reversed(e['shape']))))
+            params[e['name']] = t if lora else torch.nn.Parameter(t)
 else:
     raw = open(sys.argv[2], 'rb').read()
     for e in job['index']:
