@@ -1,44 +1,46 @@
 /**
  * language/validation/leakage.ts: splits that add up, evaluations that never see their training
- * questions, knowledge categories of the evaluated questions.
+ * questions, knowledge categories of the evaluated questions. Langium's validationHelper,
+ * diagnostics matched by code, severity and the node they sit on.
  */
 import { describe, expect, it } from 'vitest';
-import { arms, codes, spec, validationFolder, withCode } from './fixtures.js';
+import { expectError, expectWarning } from 'langium/test';
+import { arms, code, expectNoProblems, spec, validationFolder } from './fixtures.js';
 
 const folder = validationFolder('mm-leakage-');
-const { check } = folder;
+const { validate } = folder;
 
 describe('honest splits', () => {
     it('missing-unit: splits written as counts that add up to exactly 100', async () => {
-        const d = await check(spec(arms).replace('split train 60%  split test 40%', 'split train 60  split test 40'));
-        const w = withCode(d, 'missing-unit');
-        expect(w.map((x) => x.data.replacement)).toEqual(['60%', '40%']);
-        expect(w[0].severity).toBe(2);
-        expect(codes(await check(spec(arms).replace('split train 60%  split test 40%', 'split train 600  split test 400')))).toEqual([]);
+        const r = await validate(spec(arms).replace('split train 60%  split test 40%', 'split train 60  split test 40'));
+        expectWarning(r, /./, { data: { code: 'missing-unit', replacement: '60%' } });
+        expectWarning(r, /./, { data: { code: 'missing-unit', replacement: '40%' } });
+        // exactly these two, in this order
+        expect(r.diagnostics.filter((d) => (d.data as { code?: string }).code === 'missing-unit').map((d) => (d.data as { replacement?: string }).replacement)).toEqual(['60%', '40%']);
+        expectNoProblems(await validate(spec(arms).replace('split train 60%  split test 40%', 'split train 600  split test 400')));
     });
 
     it('splits-over-100', async () => {
-        const d = await check(spec(arms).replace('split test 40%', 'split test 50%'));
-        expect(withCode(d, 'splits-over-100')[0].message).toBe("The splits of 'd' add up to 110%; they must not exceed 100%, or the same questions land in two splits.");
-        expect(codes(await check(spec(arms).replace('split test 40%', 'split test 30%')))).toEqual([]);
+        const r = await validate(spec(arms).replace('split test 40%', 'split test 50%'));
+        expectError(r, "The splits of 'd' add up to 110%; they must not exceed 100%, or the same questions land in two splits.", { data: code('splits-over-100') });
+        expectNoProblems(await validate(spec(arms).replace('split test 40%', 'split test 30%')));
     });
 
     it('train-test-leakage: evaluating on the split the labels came from, or on the whole dataset', async () => {
-        const d = await check(spec(arms.replace('evaluate f, small on d.test', 'evaluate f, small on d.train')));
-        const [l] = withCode(d, 'train-test-leakage');
-        expect(l.message).toMatch(/^Train\/test leakage: 'f' is evaluated on d.train, but it was fine-tuned on d.train \(fine-tune 'f', label set 'byLarge'\)/);
-        expect(codes(await check(spec(arms.replace('evaluate f, small on d.test', 'evaluate f, small on d'))))).toContain('train-test-leakage');
+        const r = await validate(spec(arms.replace('evaluate f, small on d.test', 'evaluate f, small on d.train')));
+        expectError(r, /^Train\/test leakage: 'f' is evaluated on d.train, but it was fine-tuned on d.train \(fine-tune 'f', label set 'byLarge'\)/, { data: code('train-test-leakage') });
+        expectError(await validate(spec(arms.replace('evaluate f, small on d.test', 'evaluate f, small on d'))), /./, { data: code('train-test-leakage') });
         // Through a shuffle too.
-        const s = await check(spec(`  label byLarge = answers of large on d.test using greedy
+        const s = await validate(spec(`  label byLarge = answers of large on d.test using greedy
   label sh = shuffle byLarge { seed 2 }
   finetune f = small on sh
   evaluate f, small on d.test using greedy`));
-        expect(codes(s)).toContain('train-test-leakage');
+        expectError(s, /./, { data: code('train-test-leakage') });
     });
 
     it('possible-leakage: two datasets split separately from the same world', async () => {
-        const d = await check(spec(arms.replace('on d.test', 'on e.test')).replace('decoding greedy', 'dataset e from atlas { split test 30% }\n  decoding greedy'));
-        expect(withCode(d, 'possible-leakage')[0].severity).toBe(2);
+        const r = await validate(spec(arms.replace('on d.test', 'on e.test')).replace('decoding greedy', 'dataset e from atlas { split test 30% }\n  decoding greedy'));
+        expectWarning(r, /./, { data: code('possible-leakage') });
     });
 });
 
@@ -51,7 +53,6 @@ describe('knowledge of other questions', () => {
   hypothesis f hallucinates more than small`);
 
     it('knowledge-other-data: slicing an evaluation by categories of other questions', async () => {
-        const d = await check(gek('d.train').replace('by k2', 'by k'));
-        expect(codes(d)).toContain('knowledge-other-data');
+        expectError(await validate(gek('d.train').replace('by k2', 'by k')), /./, { data: code('knowledge-other-data') });
     });
 });
