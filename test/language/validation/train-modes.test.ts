@@ -6,18 +6,20 @@
  * ggml types (the data is never read).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { URI } from 'langium';
-import { expectHover } from 'langium/test';
+import { expectError, expectHover, expectNoIssues } from 'langium/test';
+import type { Finetune } from '../../../language/generated/ast.js';
 import { writeGguf, gv, GgmlType, tensorNBytes, type GgufTensorOut } from '../../../engine/train/gguf.js';
-import { diagnose, services, type Diag } from '../helpers.js';
+import { services } from '../helpers.js';
+import { code, declarationNamed, expectNoProblems, validationFolder, type Result } from './fixtures.js';
 
+const folder = validationFolder('mm-train-modes-');
 let dir = '';
 let n = 0;
-const withCode = (d: Diag[], code: string) => d.filter((x) => x.code === code);
 const hover = expectHover(services);
+/** The fine-tune `f`: the checks report on its model reference (line 9). */
+const finetune = (r: Result) => declarationNamed(r, 'f') as Finetune;
 
 /** A GGUF header with one layer's matrices of `type` (norms F32), `arch` and `fileType`. */
 function gguf(name: string, arch: string, type: number, fileType: number): string {
@@ -56,10 +58,10 @@ const spec = (student: string, mode = '') => `experiment T {
   evaluate f, small on d.test using greedy
   hypothesis f hallucinates more than small
 }`;
-const check = async (text: string) => (await diagnose(text, join(dir, `spec-${++n}.mismatch`))).filter((d) => d.severity !== 4);
+const { validate } = folder;
 
 beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mm-train-modes-'));
+    dir = folder.dir;
     gguf('q4km.gguf', 'llama', GgmlType.Q4_K, 15); // Q4_K_M: Q4_K and Q6_K matrices
     gguf('q8.gguf', 'qwen2', GgmlType.Q8_0, 7);
     gguf('f16.gguf', 'llama', GgmlType.F16, 1);
@@ -69,39 +71,35 @@ beforeAll(() => {
 
 describe('quantized-finetune concerns full fine-tuning only', () => {
     it('full on a Q4_K_M file: an error on the model reference that says to drop `full`', async () => {
-        const d = await check(spec('q4km.gguf', '  full'));
-        const [e] = withCode(d, 'quantized-finetune');
-        expect(e.message).toMatch(/'small' is quantized \(Q4_K_M\); full fine-tuning needs F32, F16 or BF16 weights\. Drop `full` to train LoRA/);
-        expect(e.line).toBe(9); // the finetune line
-        expect(e.severity).toBe(1);
+        const r = await validate(spec('q4km.gguf', '  full'));
+        expectError(r, /'small' is quantized \(Q4_K_M\); full fine-tuning needs F32, F16 or BF16 weights\. Drop `full` to train LoRA/, { node: finetune(r), property: 'model', data: code('quantized-finetune') });
+        expect(finetune(r).$cstNode!.range.start.line).toBe(8); // the finetune line (9, 1-based)
     });
 
     it('LoRA (the default, or `lora`) on Q4_K_M and Q8_0 files: no diagnostic', async () => {
-        expect(withCode(await check(spec('q4km.gguf')), 'quantized-finetune')).toEqual([]);
-        expect(withCode(await check(spec('q8.gguf', '  lora rank 8')), 'quantized-finetune')).toEqual([]);
-        expect(await check(spec('f16.gguf', '  full'))).toEqual([]);
+        expectNoIssues(await validate(spec('q4km.gguf')), { data: code('quantized-finetune') });
+        expectNoIssues(await validate(spec('q8.gguf', '  lora rank 8')), { data: code('quantized-finetune') });
+        expectNoProblems(await validate(spec('f16.gguf', '  full')));
     });
 
     it('LoRA on a tensor type the trainer cannot run on: the error names the tensor and its type', async () => {
-        const [e] = withCode(await check(spec('q81.gguf')), 'quantized-finetune');
-        expect(e.message).toMatch(/'small' cannot be LoRA-trained: tensor token_embd.weight is Q8_1, a type LoRA training cannot run on \(it can: F32, F16, BF16, Q4_0.*Q6_K\)/);
+        const r = await validate(spec('q81.gguf'));
+        expectError(r, /'small' cannot be LoRA-trained: tensor token_embd.weight is Q8_1, a type LoRA training cannot run on \(it can: F32, F16, BF16, Q4_0.*Q6_K\)/, { node: finetune(r), property: 'model', data: code('quantized-finetune') });
     });
 });
 
 describe('unsupported-architecture', () => {
     it('names the architecture, on the fine-tune line', async () => {
-        const d = await check(spec('gemma.gguf'));
-        const [e] = withCode(d, 'unsupported-architecture');
-        expect(e.message).toMatch(/'small' is a gemma2 model; the trainer implements llama \(Llama 2, Llama 3\.x, TinyLlama, Mistral\) and qwen2/);
-        expect(e.line).toBe(9);
-        expect(e.data).toMatchObject({ architecture: 'gemma2' });
+        const r = await validate(spec('gemma.gguf'));
+        expectError(r, /'small' is a gemma2 model; the trainer implements llama \(Llama 2, Llama 3\.x, TinyLlama, Mistral\) and qwen2/, { node: finetune(r), property: 'model', data: { code: 'unsupported-architecture', architecture: 'gemma2' } });
+        expect(finetune(r).$cstNode!.range.start.line).toBe(8);
         // it is not also called quantized
-        expect(withCode(d, 'quantized-finetune')).toEqual([]);
+        expectNoIssues(r, { data: code('quantized-finetune') });
     });
 
     it('llama and qwen2 files get none', async () => {
-        expect(withCode(await check(spec('f16.gguf')), 'unsupported-architecture')).toEqual([]);
-        expect(withCode(await check(spec('q8.gguf')), 'unsupported-architecture')).toEqual([]);
+        expectNoIssues(await validate(spec('f16.gguf')), { data: code('unsupported-architecture') });
+        expectNoIssues(await validate(spec('q8.gguf')), { data: code('unsupported-architecture') });
     });
 });
 
