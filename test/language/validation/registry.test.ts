@@ -6,7 +6,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { EmptyFileSystem, type ValidationChecks } from 'langium';
 import type { MismatchAstType } from '../../../language/generated/ast.js';
-import { parseHelper } from 'langium/test';
+import { expectIssue, expectNoIssues, parseHelper, validationHelper } from 'langium/test';
 import { createMismatchServices } from '../../../language/mismatch-module.js';
 
 describe('validation registry', () => {
@@ -14,13 +14,12 @@ describe('validation registry', () => {
         const services = createMismatchServices(EmptyFileSystem).Mismatch;
         const broken: ValidationChecks<MismatchAstType> = { Body: () => { throw new Error('a bug in one check'); } };
         services.validation.ValidationRegistry.register(broken);
-        const parse = parseHelper(services);
+        const validate = validationHelper(services);
         const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
         try {
-            const doc = await parse('experiment E {\n  world w { entities 8  bogusKey 3 }\n}\n', { validation: true });
-            const messages = (doc.diagnostics ?? []).map((d) => d.message);
-            expect(messages.some((m) => /bogusKey/.test(m)), messages.join('\n')).toBe(true);
-            expect(messages.some((m) => /error occurred during validation/.test(m))).toBe(false);
+            const result = await validate('experiment E {\n  world w { entities 8  bogusKey 3 }\n}\n');
+            expectIssue(result, { message: /bogusKey/, data: { code: 'unknown-property' } });
+            expectNoIssues(result, { message: /error occurred during validation/ });
             expect(errors.mock.calls.some((c) => String(c[1]).includes('a bug in one check'))).toBe(true);
         } finally {
             errors.mockRestore();
