@@ -16,11 +16,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GgmlType, gv, readGguf, readTensorF32, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
-import { headDim, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, Rng, tokenizerMetadata, type LlamaConfig } from '../../engine/train/llama.js';
+import type { LlamaConfig } from '../../engine/train/llama.js';
 import { checkJob, countParameters, trainModel, type TrainJob } from '../../engine/train/api.js';
 import { packBatch } from '../../engine/train/native.js';
 import type { TrainEvent } from '../../engine/train/types.js';
-import { realConfig, realVocab } from '../../test/train/real-shapes.js';
+import { realConfig, realVocab, writeRandomLlamaGguf } from '../../test/train/real-shapes.js';
 import { ggmlQuantize } from '../../test/train/quantize.js';
 import { makeFacts } from '../../test/train/helpers.js';
 
@@ -33,27 +33,7 @@ function writeShapeF16(path: string, config: LlamaConfig, vocabShape: 'llama-3.2
     if (existsSync(path)) return;
     const vocab = realVocab(vocabShape);
     if (vocab.tokens.length !== config.vocabSize) throw new Error(`vocabulary ${vocabShape} has ${vocab.tokens.length} tokens, config ${config.vocabSize}`);
-    const md: [string, GgufValue][] = [
-        ['general.architecture', gv.str('llama')], ['general.name', gv.str('bench 1B shape (random weights)')], ['general.alignment', gv.u32(32)], ['general.file_type', gv.u32(1)],
-        ['llama.vocab_size', gv.u32(config.vocabSize)], ['llama.context_length', gv.u32(config.nCtx)], ['llama.embedding_length', gv.u32(config.nEmbd)],
-        ['llama.block_count', gv.u32(config.nLayer)], ['llama.feed_forward_length', gv.u32(config.nFf)], ['llama.attention.head_count', gv.u32(config.nHead)],
-        ['llama.attention.head_count_kv', gv.u32(config.nHeadKv)], ['llama.attention.layer_norm_rms_epsilon', gv.f32(config.rmsEps)],
-        ['llama.rope.freq_base', gv.f32(config.ropeTheta)], ['llama.rope.dimension_count', gv.u32(headDim(config))], ...tokenizerMetadata(vocab),
-    ];
-    const rng = new Rng(seed);
-    const tensors: GgufTensorOut[] = [];
-    for (const [name, shape] of llamaTensorShapes(config)) {
-        const n = shape.reduce((a, b) => a * b, 1);
-        const x = new Float32Array(n);
-        if (name === 'rope_freqs.weight') x.set(llama3RopeFreqs(headDim(config), config.ropeTheta, LLAMA32_ROPE_SCALING));
-        else if (name.endsWith('norm.weight')) x.fill(1);
-        else { const std = 1 / Math.sqrt(shape[0]); for (let i = 0; i < n; i++) x[i] = rng.normal() * std; }
-        if (shape.length === 1) { tensors.push({ name, shape, data: x, type: 'f32' }); continue; }
-        const q = ggmlQuantize(GgmlType.F16, x, shape[0]);
-        tensors.push({ name, shape, data: new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2), type: { ggml: GgmlType.F16 } });
-    }
-    writeGguf(`${path}.tmp`, md, tensors);
-    renameSync(`${path}.tmp`, path);
+    writeRandomLlamaGguf(path, config, vocab, { type: GgmlType.F16, seed, name: 'bench 1B shape (random weights)' });
 }
 
 /** The F16 file's matrices requantized by ggml, one tensor in memory at a time (the same weights). */

@@ -10,14 +10,13 @@
 // trainer's estimate and the child's peak RSS.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GgmlType, gv, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
-import { headDim, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, Rng, tokenizerMetadata, type LlamaConfig } from '../../engine/train/llama.js';
+import { GgmlType } from '../../engine/train/gguf.js';
+import type { LlamaConfig } from '../../engine/train/llama.js';
 import { checkJob, countParameters, trainModel, type TrainJob } from '../../engine/train/api.js';
 import type { TrainGpu } from '../../engine/train/types.js';
 import { estimateTrainBytes, frozenWeightBytes, loraTrainableParams } from '../../engine/train/parent.js';
 import { readGguf } from '../../engine/train/gguf.js';
-import { realVocab } from './real-shapes.js';
-import { ggmlQuantize } from './quantize.js';
+import { realVocab, writeRandomLlamaGguf } from './real-shapes.js';
 import { makeFacts, tempDir } from './helpers.js';
 
 const [typeName = 'q8_0', mode = 'lora', layersArg = '16', widthArg = '2048', threadsArg = '2', examplesArg = '8'] = process.argv.slice(2);
@@ -31,27 +30,7 @@ const config: LlamaConfig = {
     nCtx: 256, ropeTheta: 500000, rmsEps: 1e-5, tiedEmbeddings: true, ropeFreqs: true,
 };
 const path = join(tempDir('mm-mem-'), `llama32-shape-${typeName}.gguf`);
-const md: [string, GgufValue][] = [
-    ['general.architecture', gv.str('llama')], ['general.name', gv.str('memory measurement')], ['general.alignment', gv.u32(32)],
-    ['llama.vocab_size', gv.u32(config.vocabSize)], ['llama.context_length', gv.u32(config.nCtx)], ['llama.embedding_length', gv.u32(config.nEmbd)],
-    ['llama.block_count', gv.u32(config.nLayer)], ['llama.feed_forward_length', gv.u32(config.nFf)], ['llama.attention.head_count', gv.u32(config.nHead)],
-    ['llama.attention.head_count_kv', gv.u32(config.nHeadKv)], ['llama.attention.layer_norm_rms_epsilon', gv.f32(config.rmsEps)],
-    ['llama.rope.freq_base', gv.f32(config.ropeTheta)], ['llama.rope.dimension_count', gv.u32(headDim(config))], ...tokenizerMetadata(vocab),
-];
-const rng = new Rng(1);
-const tensors: GgufTensorOut[] = [];
-for (const [name, shape] of llamaTensorShapes(config)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const x = new Float32Array(n);
-    if (name === 'rope_freqs.weight') x.set(llama3RopeFreqs(headDim(config), config.ropeTheta, LLAMA32_ROPE_SCALING));
-    else if (name.endsWith('norm.weight')) x.fill(1);
-    else { const std = 1 / Math.sqrt(shape[0]); for (let i = 0; i < n; i++) x[i] = rng.normal() * std; }
-    if (shape.length === 1) { tensors.push({ name, shape, data: x, type: 'f32' }); continue; }
-    const q = ggmlQuantize(type, x, shape[0]);
-    tensors.push({ name, shape, data: type === GgmlType.F16 ? new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2) : q, type: { ggml: type } });
-}
-writeGguf(path, md, tensors);
-tensors.length = 0;
+writeRandomLlamaGguf(path, config, vocab, { type, seed: 1, name: 'memory measurement' });
 const fileBytes = statSync(path).size;
 const facts = makeFacts(Number(examplesArg), 2);
 const job: TrainJob = {

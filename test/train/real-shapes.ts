@@ -18,10 +18,12 @@
 // gives the real config (for memory estimates; writing it would take gigabytes). Files are cached by
 // content under the temp dir: the same options give the same bytes, written once per machine.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initLlamaWeights, writeLlamaGguf, Rng, type LlamaConfig, type WeightType } from '../../engine/train/llama.js';
+import { GgmlType, gv, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
+import { headDim, initLlamaWeights, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, tokenizerMetadata, writeLlamaGguf, Rng, type LlamaConfig, type WeightType } from '../../engine/train/llama.js';
+import { ggmlQuantize } from './quantize.js';
 import { gpt2ByteChars, SPACE, TOKEN_TYPE, type BpeTokenizerData, type TokenizerData } from '../../engine/train/tokenizer.js';
 
 export type RealShape = 'llama-3.2-1b' | 'qwen2.5-0.5b' | 'tinyllama-1.1b' | 'llama-2-7b';
@@ -310,4 +312,44 @@ export function realShapeGguf(shape: RealShape, opts: RealGgufOptions = {}): Rea
         writeLlamaGguf(path, { config, tokenizer: vocab, tensors, type, name: `${shape} (random weights)` });
     }
     return { path, config };
+}
+
+/** general.file_type of a file whose matrices are all of one type (llama.cpp's LLAMA_FTYPE). */
+const FILE_TYPE: Partial<Record<GgmlType, number>> = { [GgmlType.F16]: 1, [GgmlType.Q8_0]: 7, [GgmlType.Q4_K]: 15 };
+
+/**
+ * A GGUF of `config` at random weights (N(0, 1/in) matrices, unit norms, Llama 3 rope factors), its
+ * matrices in `type` (quantized by ggml), norms in F32, one tensor widened at a time: for the memory
+ * and speed measurements at real scale, where realShapeGguf's F32 initialisation would not fit.
+ * Written to a temporary name first, so an interrupted write never leaves a file that looks whole.
+ */
+export function writeRandomLlamaGguf(path: string, config: LlamaConfig, vocab: BpeTokenizerData | TokenizerData, o: { type: GgmlType; seed: number; name: string }): void {
+    const md: [string, GgufValue][] = [
+        ['general.architecture', gv.str('llama')], ['general.name', gv.str(o.name)], ['general.alignment', gv.u32(32)],
+        ...(FILE_TYPE[o.type] !== undefined ? ([['general.file_type', gv.u32(FILE_TYPE[o.type]!)]] as [string, GgufValue][]) : []),
+        ['llama.vocab_size', gv.u32(config.vocabSize)], ['llama.context_length', gv.u32(config.nCtx)], ['llama.embedding_length', gv.u32(config.nEmbd)],
+        ['llama.block_count', gv.u32(config.nLayer)], ['llama.feed_forward_length', gv.u32(config.nFf)], ['llama.attention.head_count', gv.u32(config.nHead)],
+        ['llama.attention.head_count_kv', gv.u32(config.nHeadKv)], ['llama.attention.layer_norm_rms_epsilon', gv.f32(config.rmsEps)],
+        ['llama.rope.freq_base', gv.f32(config.ropeTheta)], ['llama.rope.dimension_count', gv.u32(headDim(config))], ...tokenizerMetadata(vocab),
+    ];
+    const rng = new Rng(o.seed);
+    const tensors: GgufTensorOut[] = [];
+    for (const [name, shape] of llamaTensorShapes(config)) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = new Float32Array(n);
+        if (name === 'rope_freqs.weight') x.set(llama3RopeFreqs(headDim(config), config.ropeTheta, LLAMA32_ROPE_SCALING));
+        else if (name.endsWith('norm.weight')) x.fill(1);
+        else {
+            const std = 1 / Math.sqrt(shape[0]);
+            for (let i = 0; i < n; i++) x[i] = rng.normal() * std;
+        }
+        if (shape.length === 1) {
+            tensors.push({ name, shape, data: x, type: 'f32' });
+            continue;
+        }
+        const q = ggmlQuantize(o.type, x, shape[0]);
+        tensors.push({ name, shape, data: o.type === GgmlType.F16 ? new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2) : q, type: { ggml: o.type } });
+    }
+    writeGguf(`${path}.tmp`, md, tensors);
+    renameSync(`${path}.tmp`, path);
 }
