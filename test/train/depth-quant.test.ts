@@ -6,10 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { buildTokenizer, initLlamaWeights, readGguf, readLoraGguf, trainModel, writeLlamaGguf, type LlamaConfig, type TrainEvent, type TrainJob } from '../../engine/train/api.js';
-import { Session, packBatch } from '../../engine/train/native.js';
+import { Session } from '../../engine/train/native.js';
 import { GgmlType } from '../../engine/train/gguf.js';
 import { readLlamaGgufInfo } from '../../engine/train/llama.js';
-import { cpuLlama, greedyAccuracy, makeFacts, tempDir } from './helpers.js';
+import { cpuLlama, greedyAccuracy, makeFacts, packedFacts, tempDir } from './helpers.js';
 import { quantizeGguf } from './quantize.js';
 
 // Tests train on the CPU; bench/gpu.sh sets MISMATCH_TEST_GPU=cuda to run the same cases on a GPU.
@@ -104,13 +104,7 @@ describe('LoRA on a quantized base', () => {
 });
 
 describe('every LoRA base type trains', () => {
-    const facts = makeFacts(4, 5);
-    const tok = buildTokenizer({ texts: facts.flatMap((f) => [f.prompt, f.answer]) });
-    const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 1, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: true };
-    const seqs = facts.map((f) => ({ tokens: [tok.bosId, ...tok.encode(`${f.prompt} ${f.answer}`), tok.eosId], answerStart: 1 + tok.encode(f.prompt).length }));
-    const T = Math.max(...seqs.map((s) => s.tokens.length));
-    const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
-    const mb = packBatch(seqs, seqs.length, T, N, tok.eosId);
+    const { tok, config, seqs, T, N, mb } = packedFacts(4, 5, { nLayer: 1, tiedEmbeddings: true });
     let f32 = '';
     beforeAll(() => {
         f32 = join(tempDir(), 'base.gguf');

@@ -3,6 +3,8 @@ import { getLlama, LlamaCompletion, type Llama, type LlamaModel, type Token } fr
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildTokenizer, type LlamaConfig } from '../../engine/train/api.js';
+import { packBatch } from '../../engine/train/native.js';
 
 let llamaPromise: Promise<Llama> | undefined;
 export function cpuLlama(): Promise<Llama> {
@@ -127,4 +129,19 @@ export async function greedyExact(model: LlamaModel, facts: Fact[], lora?: strin
     }
     await ctx.dispose();
     return out;
+}
+
+/**
+ * `n` facts (makeFacts(n, salt)), a tokenizer over them, a small config (256 wide, 4/2 heads) with
+ * `shape`'s depth and head, and all the facts packed as one micro-batch (loss on the answers): for a
+ * few LoRA steps on a Session.
+ */
+export function packedFacts(n: number, salt: number, shape: Pick<LlamaConfig, 'nLayer' | 'tiedEmbeddings'>) {
+    const facts = makeFacts(n, salt);
+    const tok = buildTokenizer({ texts: facts.flatMap((f) => [f.prompt, f.answer]) });
+    const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: shape.nLayer, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: shape.tiedEmbeddings };
+    const seqs = facts.map((f) => ({ tokens: [tok.bosId, ...tok.encode(`${f.prompt} ${f.answer}`), tok.eosId], answerStart: 1 + tok.encode(f.prompt).length }));
+    const T = Math.max(...seqs.map((s) => s.tokens.length));
+    const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
+    return { facts, tok, config, seqs, T, N, mb: packBatch(seqs, seqs.length, T, N, tok.eosId) };
 }

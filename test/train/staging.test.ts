@@ -9,23 +9,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadGgml, toFloat } from '../../engine/train/ffi.js';
-import { buildTokenizer, initLlamaWeights, readGguf, writeLlamaGguf, type LlamaConfig } from '../../engine/train/api.js';
-import { Session, packBatch } from '../../engine/train/native.js';
+import { initLlamaWeights, readGguf, writeLlamaGguf } from '../../engine/train/api.js';
+import { Session } from '../../engine/train/native.js';
 import { GgmlType, readTensorF32, writeGguf, type GgufTensorOut } from '../../engine/train/gguf.js';
-import { makeFacts, tempDir } from './helpers.js';
+import { packedFacts, tempDir } from './helpers.js';
 import { ggmlQuantize } from './quantize.js';
 
 const ALL = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
 const LAYER_MATRIX = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 
 describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
-    const facts = makeFacts(4, 7);
-    const tok = buildTokenizer({ texts: facts.flatMap((f) => [f.prompt, f.answer]) });
-    const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
-    const seqs = facts.map((f) => ({ tokens: [tok.bosId, ...tok.encode(`${f.prompt} ${f.answer}`), tok.eosId], answerStart: 1 + tok.encode(f.prompt).length }));
-    const T = Math.max(...seqs.map((s) => s.tokens.length));
-    const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
-    const mb = packBatch(seqs, seqs.length, T, N, tok.eosId);
+    const { tok, config, seqs, T, N, mb } = packedFacts(4, 7, { nLayer: 2, tiedEmbeddings: false });
     let f32 = '';
     beforeAll(() => {
         f32 = join(tempDir(), 'base.gguf');
