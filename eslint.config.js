@@ -47,7 +47,21 @@ export default tseslint.config(
     {
         files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
         languageOptions: {
-            globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', globalThis: 'readonly', fetch: 'readonly' },
+            globals: {
+                process: 'readonly',
+                console: 'readonly',
+                Buffer: 'readonly',
+                URL: 'readonly',
+                setTimeout: 'readonly',
+                clearTimeout: 'readonly',
+                setInterval: 'readonly',
+                clearInterval: 'readonly',
+                __dirname: 'readonly',
+                require: 'readonly',
+                module: 'writable',
+                globalThis: 'readonly',
+                fetch: 'readonly',
+            },
         },
     },
 );

@@ -60,7 +60,10 @@ export function formatDiagnostic(d: SpecDiagnostic, cwd = process.cwd()): string
     return `${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity} ${d.code}: ${d.message}`;
 }
 
-export async function checkFiles(inputs: string[], options: { warnings?: boolean; hints?: boolean } = {}): Promise<{ diagnostics: SpecDiagnostic[]; files: string[]; errors: number; warnings: number }> {
+export async function checkFiles(
+    inputs: string[],
+    options: { warnings?: boolean; hints?: boolean } = {},
+): Promise<{ diagnostics: SpecDiagnostic[]; files: string[]; errors: number; warnings: number }> {
     const files = expandInputs(inputs);
     const { diagnostics } = await loadSpecs(files);
     const shown = diagnostics.filter((d) => (options.warnings !== false || d.severity === 'error') && (options.hints || d.severity !== 'hint'));
@@ -93,9 +96,10 @@ export async function runCheck(inputs: string[], options: CheckOptions, out: Wri
     } else {
         for (const d of result.diagnostics) out.write(formatDiagnostic(d) + '\n');
         const n = result.files.length;
-        const summary = result.errors === 0 && result.warnings === 0
-            ? `${n} spec${n === 1 ? '' : 's'} checked: no problems.`
-            : `${n} spec${n === 1 ? '' : 's'} checked: ${result.errors} error${result.errors === 1 ? '' : 's'}, ${result.warnings} warning${result.warnings === 1 ? '' : 's'}.`;
+        const summary =
+            result.errors === 0 && result.warnings === 0
+                ? `${n} spec${n === 1 ? '' : 's'} checked: no problems.`
+                : `${n} spec${n === 1 ? '' : 's'} checked: ${result.errors} error${result.errors === 1 ? '' : 's'}, ${result.warnings} warning${result.warnings === 1 ? '' : 's'}.`;
         err.write(summary + '\n');
     }
     if (options.plan && result.errors === 0) {
@@ -116,7 +120,7 @@ export function registerCheck(program: Command): void {
         .option('--no-warnings', 'print errors only')
         .option('--hints', 'also print hints (steps that nothing reads)')
         .option('--plan', 'also print the Plan (JSON) of each spec without errors')
-        .option('--strict', 'dataset, model and import paths outside the workspace (the working directory and the spec\'s folder) are errors, not warnings')
+        .option('--strict', "dataset, model and import paths outside the workspace (the working directory and the spec's folder) are errors, not warnings")
         .action(async (files: string[], options: CheckOptions) => {
             process.exitCode = await runCheck(files, options);
         });

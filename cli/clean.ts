@@ -14,7 +14,11 @@ import { openStore, planKeys } from '../engine/run.js';
 import { NotAStoreError, StoreLockedError } from '../engine/store/index.js';
 import { defaultStore, EXIT, loadPlanOrReport } from './run.js';
 
-export async function cleanCommand(files: string[], opts: { store?: string; dryRun?: boolean }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function cleanCommand(
+    files: string[],
+    opts: { store?: string; dryRun?: boolean },
+    io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr },
+): Promise<number> {
     const storeDir = opts.store ? resolve(opts.store) : files.length ? defaultStore(files[0]) : resolve('.mismatch');
     const store = openStore(storeDir);
     if (!store.isStore()) {

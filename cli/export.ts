@@ -35,9 +35,7 @@ export function exportWorldFromPlan(plan: Plan, options: ExportOptions = {}): Ex
         step = worlds[0];
     }
     const world = generateWorld(step.params);
-    const models = plan.steps.filter(
-        (s): s is ModelStep => s.kind === 'model' && s.params.source.kind === 'pretrain' && s.params.source.world === step.id,
-    );
+    const models = plan.steps.filter((s): s is ModelStep => s.kind === 'model' && s.params.source.kind === 'pretrain' && s.params.source.world === step.id);
     const taught = new Map<string, Set<string>>();
     for (const m of models) {
         const src = m.params.source;

@@ -9,11 +9,7 @@ import { registerRun } from './run.js';
 import { registerReport } from './report.js';
 import { registerClean } from './clean.js';
 
-const program = new Command()
-    .name('mismatch')
-    .description('Knowledge-mismatch experiments on local LLMs: check, run and report .mismatch specs.')
-    .version('0.1.0')
-    .showHelpAfterError();
+const program = new Command().name('mismatch').description('Knowledge-mismatch experiments on local LLMs: check, run and report .mismatch specs.').version('0.1.0').showHelpAfterError();
 
 // Registration points (keep in the order they appear in `mismatch --help`).
 registerCheck(program); // cli/check.ts

@@ -13,7 +13,11 @@ import { forStream } from './output.js';
 import { stepTitles } from '../engine/format.js';
 import { mixedProvenance } from '../engine/store/provenance.js';
 
-export async function reportCommand(file: string, opts: { html?: string; store?: string; verbose?: boolean }, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function reportCommand(
+    file: string,
+    opts: { html?: string; store?: string; verbose?: boolean },
+    io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream } = { out: process.stdout, err: process.stderr },
+): Promise<number> {
     const plan = await loadPlanOrReport(file, (s) => io.err.write(s + '\n'));
     if (!plan) {
         io.err.write(`mismatch report: ${file} has errors\n`);

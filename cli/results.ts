@@ -10,7 +10,21 @@ import { adjustFamilyOf, effectText, pText, replicationText, statements, testTex
 import { withPremises } from '../engine/stats/premise.js';
 import { mixTrends } from '../engine/stats/linfit.js';
 import { tInterval } from '../engine/stats/index.js';
-import { epochFitColumns, type EpochFitRow, formatEpochFitCell, formatFitShare, formatNumber, formatP, formatPercent, formatInterval, formatPoints, hypothesisWords, isGeneratedId, pooledEpochFit as pooledFit, stepTitles } from '../engine/format.js';
+import {
+    epochFitColumns,
+    type EpochFitRow,
+    formatEpochFitCell,
+    formatFitShare,
+    formatNumber,
+    formatP,
+    formatPercent,
+    formatInterval,
+    formatPoints,
+    hypothesisWords,
+    isGeneratedId,
+    pooledEpochFit as pooledFit,
+    stepTitles,
+} from '../engine/format.js';
 
 const pct = (x: number) => formatPercent(x, 1);
 
@@ -58,7 +72,15 @@ export function selectiveTable(steps: StepResult[]): string | undefined {
     const t = new Table({ head: ['evaluation', 'arm', 'accuracy', 'accuracy | attempted', 'SimpleQA F', 'AURC', 'ECE (10 bins)'] });
     for (const r of evals) {
         for (const a of (r.metrics as EvaluateMetrics).arms) {
-            t.push([r.step + seedTag(r), a.arm, a.accuracy === undefined ? '—' : pct(a.accuracy), a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted), num(a.fScore), num(a.aurc), num(a.ece)]);
+            t.push([
+                r.step + seedTag(r),
+                a.arm,
+                a.accuracy === undefined ? '—' : pct(a.accuracy),
+                a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted),
+                num(a.fScore),
+                num(a.aurc),
+                num(a.ece),
+            ]);
         }
     }
     return t.toString();
@@ -66,18 +88,26 @@ export function selectiveTable(steps: StepResult[]): string | undefined {
 
 /** The teacher × student knowledge grid: every arm's outcomes per cell. */
 export function gridTables(steps: StepResult[]): string | undefined {
-    const cells = [['both', 'both know'], ['teacherOnly', 'teacher knows, student not'], ['studentOnly', 'student knows, teacher not'], ['neither', 'neither knows']] as const;
+    const cells = [
+        ['both', 'both know'],
+        ['teacherOnly', 'teacher knows, student not'],
+        ['studentOnly', 'student knows, teacher not'],
+        ['neither', 'neither knows'],
+    ] as const;
     const parts: string[] = [];
     for (const r of steps.filter((x) => x.kind === 'evaluate' && x.status === 'done' && x.metrics)) {
         const arms = (r.metrics as EvaluateMetrics).arms.filter((a) => a.grid);
         if (!arms.length) continue;
         const g = arms[0].grid!;
         const t = new Table({ head: ['arm', 'cell', '✓ correct', '✗ wrong', '∅ abstained', '· empty', 'total', 'wrong/total'] });
-        for (const a of arms) for (const [key, label] of cells) {
-            const o = a.grid!.cells[key];
-            t.push([a.arm, label, o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total, o.total ? pct(o.wrong / o.total) : '—']);
-        }
-        parts.push(`${r.step}${seedTag(r)}: teacher ${g.teacher} × student ${g.student} (${g.source === 'taught' ? 'ground truth: the facts each was taught' : 'SliCK: known = not Unknown'})\n${t.toString()}`);
+        for (const a of arms)
+            for (const [key, label] of cells) {
+                const o = a.grid!.cells[key];
+                t.push([a.arm, label, o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total, o.total ? pct(o.wrong / o.total) : '—']);
+            }
+        parts.push(
+            `${r.step}${seedTag(r)}: teacher ${g.teacher} × student ${g.student} (${g.source === 'taught' ? 'ground truth: the facts each was taught' : 'SliCK: known = not Unknown'})\n${t.toString()}`,
+        );
     }
     return parts.length ? parts.join('\n') : undefined;
 }
@@ -104,7 +134,14 @@ export function perReplicateTable(steps: StepResult[]): string | undefined {
     const s = new Table({ head: ['hypothesis', 'replicate', 'wrong A − B, pts (95% CI)', 'own McNemar p (raw)', 'discordant b/c', 'coverage'] });
     for (const r of multi) {
         for (const x of (r.metrics as HypothesisMetrics).perSeed) {
-            s.push([r.step, x.seed + 1, `${formatPoints(x.wrongRateA - x.wrongRateB)} ${formatInterval(x.ci95, formatPoints)}`.trim(), formatP(x.p), `${x.discordant.b}/${x.discordant.c}`, x.coverage === null ? 'raw' : pct(x.coverage)]);
+            s.push([
+                r.step,
+                x.seed + 1,
+                `${formatPoints(x.wrongRateA - x.wrongRateB)} ${formatInterval(x.ci95, formatPoints)}`.trim(),
+                formatP(x.p),
+                `${x.discordant.b}/${x.discordant.c}`,
+                x.coverage === null ? 'raw' : pct(x.coverage),
+            ]);
         }
     }
     return s.toString();
@@ -119,7 +156,17 @@ export function finetuneTable(steps: StepResult[]): string | undefined {
         const f = m.fit;
         const fitText = (c: FitCounts | undefined) => (c && c.total ? `${pct(c.base / c.total)} → ${pct(c.fitted / c.total)}` : '—');
         const flag = (r.warnings ?? []).some((w) => w.startsWith('the fine-tune did not fit')) ? ' ⚠ not fitted' : '';
-        t.push([r.step + seedTag(r), `${m.lossStart?.toFixed?.(2) ?? '?'} → ${m.lossEnd?.toFixed?.(2) ?? '?'}`, m.epochs, m.steps, m.trainSeconds?.toFixed?.(1) ?? '', fitText(f?.all) + flag, fitText(f?.known), fitText(f?.unknown), f?.unknownShare === undefined ? '—' : pct(f.unknownShare)]);
+        t.push([
+            r.step + seedTag(r),
+            `${m.lossStart?.toFixed?.(2) ?? '?'} → ${m.lossEnd?.toFixed?.(2) ?? '?'}`,
+            m.epochs,
+            m.steps,
+            m.trainSeconds?.toFixed?.(1) ?? '',
+            fitText(f?.all) + flag,
+            fitText(f?.known),
+            fitText(f?.unknown),
+            f?.unknownShare === undefined ? '—' : pct(f.unknownShare),
+        ]);
     }
     return t.toString();
 }
@@ -136,11 +183,26 @@ export function trainingFitTable(steps: StepResult[]): string | undefined {
     for (const name of names) {
         const rs = fs.filter((r) => r.step === name);
         const fits = rs.map((r) => (r.metrics as FinetuneMetrics).fit!);
-        const sum = (pick: (f: NonNullable<FinetuneMetrics['fit']>) => FitCounts | undefined): FitCounts => fits.reduce((a, f) => { const c = pick(f); return c ? { total: a.total + c.total, fitted: a.fitted + c.fitted, base: a.base + c.base } : a; }, { total: 0, fitted: 0, base: 0 });
+        const sum = (pick: (f: NonNullable<FinetuneMetrics['fit']>) => FitCounts | undefined): FitCounts =>
+            fits.reduce(
+                (a, f) => {
+                    const c = pick(f);
+                    return c ? { total: a.total + c.total, fitted: a.fitted + c.fitted, base: a.base + c.base } : a;
+                },
+                { total: 0, fitted: 0, base: 0 },
+            );
         const text = (c: FitCounts) => (c.total ? `${pct(c.base / c.total)} → ${pct(c.fitted / c.total)}` : '—');
         const notFitted = rs.filter((r) => (r.warnings ?? []).some((w) => w.startsWith('the fine-tune did not fit'))).length;
         const share = fits[0].unknownShare;
-        t.push([name, rs.length, share === undefined ? '—' : pct(share), text(sum((f) => f.all)), text(sum((f) => f.known)), text(sum((f) => f.unknown)), notFitted ? `⚠ fitted nothing${rs.length > 1 ? ` in ${notFitted} of ${rs.length}` : ''}` : '']);
+        t.push([
+            name,
+            rs.length,
+            share === undefined ? '—' : pct(share),
+            text(sum((f) => f.all)),
+            text(sum((f) => f.known)),
+            text(sum((f) => f.unknown)),
+            notFitted ? `⚠ fitted nothing${rs.length > 1 ? ` in ${notFitted} of ${rs.length}` : ''}` : '',
+        ]);
     }
     return t.toString();
 }
@@ -169,12 +231,20 @@ export function epochFitLines(steps: StepResult[]): string | undefined {
         if (!es.length) continue;
         const last = es.at(-1)!;
         const half = (pick: (e: EpochCounts) => { total: number; fitted: number } | undefined) => {
-            const e = es.find((x) => { const c = pick(x); return !!c && c.total > 0 && c.fitted >= c.total / 2; });
+            const e = es.find((x) => {
+                const c = pick(x);
+                return !!c && c.total > 0 && c.fitted >= c.total / 2;
+            });
             return e ? `epoch ${e.epoch}` : 'never';
         };
         // Known and Unknown apart where the labels carry SliCK categories; a group without examples (a 0%
         // or 100% mix) is left out
-        const groups = ([['Known', (e: EpochCounts) => e.known], ['Unknown', (e: EpochCounts) => e.unknown]] as const).filter(([, pick]) => (pick(last)?.total ?? 0) > 0);
+        const groups = (
+            [
+                ['Known', (e: EpochCounts) => e.known],
+                ['Unknown', (e: EpochCounts) => e.unknown],
+            ] as const
+        ).filter(([, pick]) => (pick(last)?.total ?? 0) > 0);
         const split = !!(last.known && last.unknown) && groups.length > 0;
         const what = split ? groups.map(([name, pick]) => `${name} ${epochShare(pick(last))}`).join(' / ') : `${epochShare(last.all)} of its examples`;
         const reach = split ? `half fitted: ${groups.map(([name, pick]) => `${name} ${half(pick)}`).join(', ')}` : `half fitted: ${half((e) => e.all)}`;
@@ -192,7 +262,14 @@ export function epochFitTable(steps: StepResult[]): string | undefined {
     const cols = epochFitColumns(maxEpoch);
     const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
     const t = new Table({ head: [split ? 'finetune (Known / Unknown)' : 'finetune', ...cols.map((c) => `ep ${c}`)] });
-    for (const { r, es } of rows) t.push([r.step + seedTag(r), ...cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? epochCell(e) : ''; })]);
+    for (const { r, es } of rows)
+        t.push([
+            r.step + seedTag(r),
+            ...cols.map((c) => {
+                const e = es.find((x) => x.epoch === c);
+                return e ? epochCell(e) : '';
+            }),
+        ]);
     return t.toString();
 }
 
@@ -210,7 +287,9 @@ export function mixTrendText(steps: StepResult[]): string | undefined {
         }
         const f = tr.fit;
         const pts = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
-        parts.push(`${tr.evaluation}\n${t.toString()}\n  accuracy = ${pts(f.intercept)}% ${f.slope < 0 ? '−' : '+'} ${pts(Math.abs(f.slope))} pts × Unknown share; slope ${pts(f.slope)} pts per 100% Unknown (95% CI ${pts(f.slopeCi[0])} to ${pts(f.slopeCi[1])}, t with ${f.df} df), R² ${Number.isFinite(f.r2) ? f.r2.toFixed(2) : '—'}, ${f.n} points (fine-tune × replicate; points of one replicate share their test questions)${tr.replicates ? `\n  slope per replicate ${tr.replicates.slopes.map(pts).join(', ')}: mean ${pts(tr.replicates.mean)} pts (95% CI ${pts(tr.replicates.ci[0])} to ${pts(tr.replicates.ci[1])}, t across ${tr.replicates.slopes.length} replicates, ${tr.replicates.df} df)` : ''}`);
+        parts.push(
+            `${tr.evaluation}\n${t.toString()}\n  accuracy = ${pts(f.intercept)}% ${f.slope < 0 ? '−' : '+'} ${pts(Math.abs(f.slope))} pts × Unknown share; slope ${pts(f.slope)} pts per 100% Unknown (95% CI ${pts(f.slopeCi[0])} to ${pts(f.slopeCi[1])}, t with ${f.df} df), R² ${Number.isFinite(f.r2) ? f.r2.toFixed(2) : '—'}, ${f.n} points (fine-tune × replicate; points of one replicate share their test questions)${tr.replicates ? `\n  slope per replicate ${tr.replicates.slopes.map(pts).join(', ')}: mean ${pts(tr.replicates.mean)} pts (95% CI ${pts(tr.replicates.ci[0])} to ${pts(tr.replicates.ci[1])}, t across ${tr.replicates.slopes.length} replicates, ${tr.replicates.df} df)` : ''}`,
+        );
     }
     return parts.join('\n');
 }
@@ -222,7 +301,14 @@ export function knowledgeCheckTable(steps: StepResult[]): string | undefined {
     const t = new Table({ head: ['model', 'taught facts', 'answered (taught)', 'answered (untaught)', 'chance', 'top-answer p taught / untaught'] });
     for (const r of rows) {
         const k = r.metrics as KnowledgeCheck;
-        t.push([r.step, `${k.taught} of ${k.taught + k.untaught}`, pct(k.taughtAccuracy), pct(k.untaughtAccuracy), pct(k.chance), `${k.confidenceTaught.toFixed(2)} / ${k.confidenceUntaught.toFixed(2)}`]);
+        t.push([
+            r.step,
+            `${k.taught} of ${k.taught + k.untaught}`,
+            pct(k.taughtAccuracy),
+            pct(k.untaughtAccuracy),
+            pct(k.chance),
+            `${k.confidenceTaught.toFixed(2)} / ${k.confidenceUntaught.toFixed(2)}`,
+        ]);
     }
     return t.toString();
 }
@@ -235,7 +321,10 @@ export function knowledgeCheckTable(steps: StepResult[]): string | undefined {
  * name of its own, shown beside the words.
  */
 export function verdictsText(steps: StepResult[], familySize?: number, words: (id: string) => string | undefined = () => undefined, named: (id: string) => boolean = () => true): string | undefined {
-    const hs = adjustFamilyOf(steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics), familySize);
+    const hs = adjustFamilyOf(
+        steps.filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics),
+        familySize,
+    );
     if (!hs.length) return undefined;
     const mark: Record<string, string> = { holds: '✓', 'does not hold': '✗', inconclusive: '?' };
     const lines: string[] = [];
@@ -321,7 +410,15 @@ export function renderResults(stored: StepResult[], options: RenderOptions = {})
     const parts: string[] = [];
     const add = (heading: string, s: string | undefined) => s && parts.push(`${heading}\n${s}`);
     const n = options.familySize ?? steps.filter((r) => r.kind === 'hypothesis').length;
-    add(`Hypotheses: verdicts (one-sided in the stated direction${n > 1 ? `; p Holm-adjusted across the experiment's ${n} hypotheses, raw beside it` : ''})`, verdictsText(shown, options.familySize, (id) => words.get(id), (id) => named.has(id)));
+    add(
+        `Hypotheses: verdicts (one-sided in the stated direction${n > 1 ? `; p Holm-adjusted across the experiment's ${n} hypotheses, raw beside it` : ''})`,
+        verdictsText(
+            shown,
+            options.familySize,
+            (id) => words.get(id),
+            (id) => named.has(id),
+        ),
+    );
     const replicates = new Set(steps.filter((r) => r.kind === 'evaluate' && r.status === 'done').map((r) => r.seedIndex ?? 0)).size;
     add(`Outcomes per arm (% of the questions${replicates > 1 ? `: mean over ${replicates} replicates [95% t interval across them]` : ''})`, armSummaryTable(shown));
     add('Training accuracy of each fine-tune on its own examples (greedy answers matched to the taught label, base model → fine-tuned; pooled over replicates)', trainingFitTable(steps));
@@ -333,7 +430,10 @@ export function renderResults(stored: StepResult[], options: RenderOptions = {})
         add('Training accuracy by epoch', epochFitTable(shown));
         add('Outcomes per replicate', outcomesTable(shown));
         add('Outcome × knowledge', knowledgeTables(shown));
-        add('Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)', selectiveTable(shown));
+        add(
+            'Selective prediction (accuracy | attempted and F: SimpleQA; AURC: area under the risk–coverage curve over [0, coverage]; ECE: 10 equal-width bins of the answer probability)',
+            selectiveTable(shown),
+        );
         add('Teacher × student knowledge grid', gridTables(shown));
         add('Hypotheses per replicate', perReplicateTable(shown));
     } else {
@@ -386,7 +486,20 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
         coverage: h.coverage,
         alpha: h.alpha,
         ...(h.perSeed.length > 1
-            ? { perSeed: h.perSeed.map((s: HypothesisSeedResult) => ({ seed: s.seed, holds: s.holds, verdict: s.verdict, test: s.test, p: Number.isFinite(s.p) ? s.p : null, discordant: s.discordant, coverage: s.coverage, wrongRateA: s.wrongRateA, wrongRateB: s.wrongRateB, ci95: s.ci95 })) }
+            ? {
+                  perSeed: h.perSeed.map((s: HypothesisSeedResult) => ({
+                      seed: s.seed,
+                      holds: s.holds,
+                      verdict: s.verdict,
+                      test: s.test,
+                      p: Number.isFinite(s.p) ? s.p : null,
+                      discordant: s.discordant,
+                      coverage: s.coverage,
+                      wrongRateA: s.wrongRateA,
+                      wrongRateB: s.wrongRateB,
+                      ci95: s.ci95,
+                  })),
+              }
             : { wrongRateA: h.perSeed[0]?.wrongRateA, wrongRateB: h.perSeed[0]?.wrongRateB, ci95: h.perSeed[0]?.ci95 }),
         ...(h.acrossSeeds ? { acrossSeeds: h.acrossSeeds } : {}),
         ...(h.effect ? { effect: { difference: h.effect.difference, ci95: h.effect.ci95.map((x) => (Number.isFinite(x) ? x : null)), interval: h.effect.interval } } : {}),
@@ -394,6 +507,20 @@ export function jsonSummary(summary: RunSummary): Record<string, unknown> {
         ...(h.design ? { design: h.design } : {}),
         ...(statements(h).length ? { notes: statements(h) } : {}),
     }));
-    const trends = mixTrends(summary.steps).map((t) => ({ evaluation: t.evaluation, points: t.points, fit: { ...t.fit, slopeCi: t.fit.slopeCi.map((x) => (Number.isFinite(x) ? x : null)) }, ...(t.replicates ? { replicates: t.replicates } : {}) }));
-    return { experiment: summary.experiment, status: summary.status, seconds: summary.seconds, steps, evaluations, hypotheses, ...(trends.length ? { accuracyVsUnknown: trends } : {}), ...(summary.error ? { error: summary.error.message } : {}) };
+    const trends = mixTrends(summary.steps).map((t) => ({
+        evaluation: t.evaluation,
+        points: t.points,
+        fit: { ...t.fit, slopeCi: t.fit.slopeCi.map((x) => (Number.isFinite(x) ? x : null)) },
+        ...(t.replicates ? { replicates: t.replicates } : {}),
+    }));
+    return {
+        experiment: summary.experiment,
+        status: summary.status,
+        seconds: summary.seconds,
+        steps,
+        evaluations,
+        hypotheses,
+        ...(trends.length ? { accuracyVsUnknown: trends } : {}),
+        ...(summary.error ? { error: summary.error.message } : {}),
+    };
 }

@@ -237,7 +237,13 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     return EXIT.ok;
 }
 
-const collectForce = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collectForce = (v: string, prev: string[] = []) => [
+    ...prev,
+    ...v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+];
 
 export function registerRun(program: Command): void {
     program
@@ -253,7 +259,7 @@ export function registerRun(program: Command): void {
         .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')
         .option('--force <step>', 'recompute this step even when stored (repeatable, or comma-separated)', collectForce)
         .option('--fail-on-hypothesis', 'exit with code 2 when a hypothesis does not hold')
-        .option('--strict', 'refuse dataset, model and import paths outside the workspace (the working directory and the spec\'s folder)')
+        .option('--strict', "refuse dataset, model and import paths outside the workspace (the working directory and the spec's folder)")
         .action(async (file: string, opts: RunCliOptions) => {
             process.exitCode = await runCommand(file, opts);
         });

@@ -4,17 +4,7 @@
  * (test/client/annotate.test.ts) and the extension only renders what it returns.
  */
 import type { Plan, SourceRange, Step, StepKind } from '../language/plan-types.js';
-import type {
-    ArmMetrics,
-    EvaluateMetrics,
-    FinetuneMetrics,
-    FitCounts,
-    HypothesisMetrics,
-    KnowledgeCheck,
-    LabelMetrics,
-    Outcomes,
-    StepResult,
-} from '../engine/results-types.js';
+import type { ArmMetrics, EvaluateMetrics, FinetuneMetrics, FitCounts, HypothesisMetrics, KnowledgeCheck, LabelMetrics, Outcomes, StepResult } from '../engine/results-types.js';
 import { adjustFamilyOf, effectText, pText, replicationText, statements, testText } from '../engine/stats/family.js';
 import { withPremises } from '../engine/stats/premise.js';
 import { epochFitColumns, formatEpochFitCell, formatNumber, formatP, formatPercent as formatPct, formatSeconds, MISSING, pooledEpochFit, stepTitle } from '../engine/format.js';
@@ -162,10 +152,7 @@ function evaluateAnnotation(step: Step, results: StepResult[]): { text: string; 
     const armNames = [...new Set(seeds.flatMap((s) => s.arms.map((a) => a.arm)))];
     const perArm = armNames.map((arm) => ({ arm, outcomes: sumOutcomes(seeds.flatMap((s) => s.arms.filter((a) => a.arm === arm))) }));
     const seedNote = seeds.length > 1 ? ` (sum of ${seeds.length} seeds)` : '';
-    const text =
-        perArm.length === 1
-            ? outcomeText(perArm[0]!.outcomes) + seedNote
-            : perArm.map((a) => `${a.arm}: ${outcomeText(a.outcomes)}`).join('  │  ') + seedNote;
+    const text = perArm.length === 1 ? outcomeText(perArm[0]!.outcomes) + seedNote : perArm.map((a) => `${a.arm}: ${outcomeText(a.outcomes)}`).join('  │  ') + seedNote;
     const rows: (string | number)[][] = [];
     for (const s of seeds) {
         for (const a of s.arms) {
@@ -312,12 +299,28 @@ const fitCurve = (m: FinetuneMetrics) => (m.fitByEpoch?.version === 1 && m.fitBy
  * results without a per-epoch record (older results, external trainers).
  */
 function epochFitText(ms: FinetuneMetrics[]): string | undefined {
-    const lasts = ms.map(fitCurve).filter((f) => f !== undefined).map((f) => f.epochs.reduce((a, e) => (e.epoch > a.epoch ? e : a)));
+    const lasts = ms
+        .map(fitCurve)
+        .filter((f) => f !== undefined)
+        .map((f) => f.epochs.reduce((a, e) => (e.epoch > a.epoch ? e : a)));
     if (!lasts.length) return undefined;
-    const share = (pick: (e: (typeof lasts)[number]) => FitCounts | { total: number; fitted: number } | undefined) => finiteMean(lasts.map((e) => { const c = pick(e); return c && c.total ? c.fitted / c.total : undefined; }));
+    const share = (pick: (e: (typeof lasts)[number]) => FitCounts | { total: number; fitted: number } | undefined) =>
+        finiteMean(
+            lasts.map((e) => {
+                const c = pick(e);
+                return c && c.total ? c.fitted / c.total : undefined;
+            }),
+        );
     const split = lasts.some((e) => e.known && e.unknown);
     const groups = split
-        ? ([['Known', share((e) => e.known)], ['Unknown', share((e) => e.unknown)]] as const).filter(([, x]) => x !== undefined).map(([name, x]) => `${name} ${formatPercent(x)}`)
+        ? (
+              [
+                  ['Known', share((e) => e.known)],
+                  ['Unknown', share((e) => e.unknown)],
+              ] as const
+          )
+              .filter(([, x]) => x !== undefined)
+              .map(([name, x]) => `${name} ${formatPercent(x)}`)
         : [share((e) => e.all)].filter((x) => x !== undefined).map((x) => formatPercent(x));
     if (!groups.length) return undefined;
     const first = Math.min(...lasts.map((e) => e.epoch));
@@ -331,7 +334,11 @@ function epochFitHover(step: Step, results: StepResult[]): string | undefined {
     if (!rows.length) return undefined;
     const cols = epochFitColumns(Math.max(...rows.flatMap((x) => x.es.map((e) => e.epoch))));
     const split = rows.some((x) => x.es.some((e) => e.known && e.unknown));
-    const cells = (es: ReturnType<typeof pooledEpochFit>) => cols.map((c) => { const e = es.find((x) => x.epoch === c); return e ? formatEpochFitCell(e) : ''; });
+    const cells = (es: ReturnType<typeof pooledEpochFit>) =>
+        cols.map((c) => {
+            const e = es.find((x) => x.epoch === c);
+            return e ? formatEpochFitCell(e) : '';
+        });
     const body = rows.map(({ r, es }) => [seedLabel(r) || esc(stepTitle(step)), ...cells(es)]);
     if (rows.length > 1) body.push([`${rows.length} replicates pooled`, ...cells(pooledEpochFit(rows.map(({ r }) => (r.metrics as FinetuneMetrics).fitByEpoch)))]);
     return (
@@ -345,9 +352,18 @@ function greedyFitHover(ms: FinetuneMetrics[]): string | undefined {
     const fits = ms.map((m) => m.fit).filter((f) => f !== undefined);
     if (!fits.length) return undefined;
     const sum = (pick: (f: (typeof fits)[number]) => FitCounts | undefined): FitCounts | undefined =>
-        fits.reduce<FitCounts | undefined>((a, f) => { const c = pick(f); return c ? { total: (a?.total ?? 0) + c.total, fitted: (a?.fitted ?? 0) + c.fitted, base: (a?.base ?? 0) + c.base } : a; }, undefined);
+        fits.reduce<FitCounts | undefined>((a, f) => {
+            const c = pick(f);
+            return c ? { total: (a?.total ?? 0) + c.total, fitted: (a?.fitted ?? 0) + c.fitted, base: (a?.base ?? 0) + c.base } : a;
+        }, undefined);
     const cell = (n: number, total: number) => `${n}/${total} (${formatPercent(n / total)})`;
-    const rows = ([['all examples', sum((f) => f.all)], ['Known', sum((f) => f.known)], ['Unknown', sum((f) => f.unknown)]] as const)
+    const rows = (
+        [
+            ['all examples', sum((f) => f.all)],
+            ['Known', sum((f) => f.known)],
+            ['Unknown', sum((f) => f.unknown)],
+        ] as const
+    )
         .filter(([, c]) => c && c.total)
         .map(([name, c]) => [name, c!.total, cell(c!.base, c!.total), cell(c!.fitted, c!.total)]);
     if (!rows.length) return undefined;
@@ -457,8 +473,7 @@ function hypothesisAnnotation(step: Step, results: StepResult[], evaluation: Ste
     const arms = [a, b].filter((arm) => seeds.some((s) => s.arms.some((x) => x.arm === arm)));
     const selective = arms.length ? selectiveTable(arms, seeds) : undefined;
     if (selective) hover += `\n\n${selective}`;
-    if (rows.length > 1)
-        hover += '\n\n' + table(['replicate', 'wrong A − B, pts [95% CI]', 'own McNemar p (raw)', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`], rows);
+    if (rows.length > 1) hover += '\n\n' + table(['replicate', 'wrong A − B, pts [95% CI]', 'own McNemar p (raw)', `${a} ✗ only`, `${b} ✗ only`, 'coverage', `wrong ${a}`, `wrong ${b}`], rows);
     return { text: parts.join(SEP), hover, tone: verdictTone(m.verdict) };
 }
 
@@ -467,7 +482,11 @@ function worldAnnotation(step: Step, results: StepResult[]): { text: string; hov
     if (!m || typeof m.entities !== 'number' || typeof m.facts !== 'number') return undefined;
     const rel = m.relations ?? [];
     const text = `${m.entities} entities${SEP}${m.facts} facts${rel.length ? `${SEP}${rel.length} relation${rel.length > 1 ? 's' : ''}` : ''}`;
-    const rows: (string | number)[][] = [['entities', m.entities], ['facts', m.facts], ['relations', rel.map(esc).join(', ') || '–']];
+    const rows: (string | number)[][] = [
+        ['entities', m.entities],
+        ['facts', m.facts],
+        ['relations', rel.map(esc).join(', ') || '–'],
+    ];
     if (typeof m.chance === 'number') rows.push(['chance level of a guess', formatPercent(m.chance, 1)]);
     return { text, hover: table(['world', stepTitle(step)], rows) };
 }
@@ -507,8 +526,7 @@ function genericAnnotation(step: Step, results: StepResult[], written: ReadonlyS
     const walk = (prefix: string, v: unknown, depth: number) => {
         if (typeof v === 'number' && Number.isFinite(v)) flat.push([prefix, Number.isInteger(v) ? v : Number(v.toPrecision(3))]);
         else if (typeof v === 'string' && v.length < 40) flat.push([prefix, v]);
-        else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2)
-            for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x, depth + 1);
+        else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x, depth + 1);
     };
     walk('', m, 0);
     if (!flat.length) return undefined;
@@ -518,7 +536,13 @@ function genericAnnotation(step: Step, results: StepResult[], written: ReadonlyS
         .map(([k, v]) => `${k} ${v}`)
         .join(SEP);
     // Everything it has is on the line already: say only that the step is done.
-    return { text: text || '✓ ready', hover: table(['', stepTitle(step)], flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v])) };
+    return {
+        text: text || '✓ ready',
+        hover: table(
+            ['', stepTitle(step)],
+            flat.map(([k, v]) => [esc(k), typeof v === 'string' ? esc(v) : v]),
+        ),
+    };
 }
 
 // --- entry point -----------------------------------------------------------------------------

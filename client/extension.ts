@@ -33,7 +33,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mismat
         debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
     };
     const clientOptions: LanguageClientOptions = {
-        documentSelector: [{ language: 'mismatch', scheme: 'file' }, { language: 'mismatch', scheme: 'untitled' }],
+        documentSelector: [
+            { language: 'mismatch', scheme: 'file' },
+            { language: 'mismatch', scheme: 'untitled' },
+        ],
         outputChannel: log,
         // Workspace trust: in an untrusted workspace a path leaving the workspace is an error (language/validation/path-policy.ts).
         initializationOptions: { trusted: vscode.workspace.isTrusted },

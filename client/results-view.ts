@@ -51,7 +51,10 @@ export class ResultsView implements vscode.Disposable {
             specs.onDidChange((s) => {
                 if (!this.panels.has(s.uri.toString()) || s.live.running) return;
                 clearTimeout(this.pending.get(s.uri.toString()));
-                this.pending.set(s.uri.toString(), setTimeout(() => void this.post(s), 300));
+                this.pending.set(
+                    s.uri.toString(),
+                    setTimeout(() => void this.post(s), 300),
+                );
             }),
         );
     }
@@ -142,7 +145,17 @@ export class ResultsView implements vscode.Disposable {
             const rs = results.filter((r) => r.step === s.id);
             const ann = state.annotations.find((a) => a.step === s.id);
             const status = rs.length ? (rs.some((r) => r.status === 'failed') ? 'failed' : rs.every((r) => r.status === 'done') ? 'done' : rs[0]!.status) : 'not run';
-            return { step: s.id, title: title(s.id), kind: s.kind, line: s.range.start.line + 1, status, seconds: rs.reduce((a, r) => a + (r.seconds || 0), 0), summary: ann?.text ?? '', stale: rs.some((r) => r.stale), instances: rs.length };
+            return {
+                step: s.id,
+                title: title(s.id),
+                kind: s.kind,
+                line: s.range.start.line + 1,
+                status,
+                seconds: rs.reduce((a, r) => a + (r.seconds || 0), 0),
+                summary: ann?.text ?? '',
+                stale: rs.some((r) => r.stale),
+                instances: rs.length,
+            };
         });
         const hypotheses = results
             .filter((r) => r.kind === 'hypothesis' && r.status === 'done' && r.metrics && 'verdict' in r.metrics)

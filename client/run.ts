@@ -107,7 +107,9 @@ export class Runner implements vscode.Disposable {
         if (!state.plan || state.errors > 0) {
             const n = state.errors;
             void vscode.window.showErrorMessage(
-                n > 0 ? `Mismatch: ${path.basename(doc.uri.fsPath)} has ${n} error${n > 1 ? 's' : ''}; fix ${n > 1 ? 'them' : 'it'} before running (see Problems).` : `Mismatch: no plan for ${path.basename(doc.uri.fsPath)}${state.problem ? `: ${state.problem}` : ''}.`,
+                n > 0
+                    ? `Mismatch: ${path.basename(doc.uri.fsPath)} has ${n} error${n > 1 ? 's' : ''}; fix ${n > 1 ? 'them' : 'it'} before running (see Problems).`
+                    : `Mismatch: no plan for ${path.basename(doc.uri.fsPath)}${state.problem ? `: ${state.problem}` : ''}.`,
             );
             return undefined;
         }
@@ -128,26 +130,23 @@ export class Runner implements vscode.Disposable {
 
         const record: RunRecord = { spec: doc.uri.fsPath, request, options: { storeDir: settings.storeDir, threads: settings.threads, gpu: settings.gpu }, lag: lag.stats(), seconds: 0 };
         try {
-            await vscode.window.withProgress(
-                { location: vscode.ProgressLocation.Notification, title: `Mismatch: ${plan.experiment}`, cancellable: true },
-                async (progress, token) => {
-                    token.onCancellationRequested(() => controller.abort());
-                    const tracker = new ProgressTracker(plan, state, progress, this.status, this.specs, this.log);
-                    lag.start();
-                    try {
-                        record.summary = await runInWorker(
-                            this.extensionPath,
-                            plan,
-                            { storeDir: settings.storeDir, threads: settings.threads, gpu: settings.gpu, step: request.step, to: request.to },
-                            (e) => tracker.onEvent(e),
-                            controller.signal,
-                        );
-                    } finally {
-                        lag.stop();
-                        tracker.dispose();
-                    }
-                },
-            );
+            await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Mismatch: ${plan.experiment}`, cancellable: true }, async (progress, token) => {
+                token.onCancellationRequested(() => controller.abort());
+                const tracker = new ProgressTracker(plan, state, progress, this.status, this.specs, this.log);
+                lag.start();
+                try {
+                    record.summary = await runInWorker(
+                        this.extensionPath,
+                        plan,
+                        { storeDir: settings.storeDir, threads: settings.threads, gpu: settings.gpu, step: request.step, to: request.to },
+                        (e) => tracker.onEvent(e),
+                        controller.signal,
+                    );
+                } finally {
+                    lag.stop();
+                    tracker.dispose();
+                }
+            });
         } catch (e) {
             record.error = e instanceof Error ? e.message : String(e);
             this.log.error(`run failed: ${record.error}${e instanceof Error && e.stack ? `\n${e.stack}` : ''}`);
@@ -291,7 +290,9 @@ class ProgressTracker {
             case 'step-cached':
             case 'step-finished':
                 this.completed++;
-                this.log.info(`${e.type === 'step-cached' ? '↺ cached' : '✓ done'} ${e.kind} ${this.title(e.step)}${this.seedText(e.seedIndex)}${e.type === 'step-finished' ? ` in ${formatSeconds(e.result.seconds)}` : ''}`);
+                this.log.info(
+                    `${e.type === 'step-cached' ? '↺ cached' : '✓ done'} ${e.kind} ${this.title(e.step)}${this.seedText(e.seedIndex)}${e.type === 'step-finished' ? ` in ${formatSeconds(e.result.seconds)}` : ''}`,
+                );
                 this.specs.mergeResult(this.state, e.result);
                 this.finishInstance(e.step);
                 this.report(0, `${this.title(e.step)} done`);

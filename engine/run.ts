@@ -79,7 +79,8 @@ export function planInstances(plan: Plan): Instance[] {
             for (const id of step.inputs) {
                 const ins = byStep.get(id)!;
                 if (perSeed.get(id)) {
-                    if (seedIndex === undefined) inputs.push(...ins); // a hypothesis reads every seed
+                    if (seedIndex === undefined)
+                        inputs.push(...ins); // a hypothesis reads every seed
                     else inputs.push(ins[seedIndex]);
                 } else inputs.push(ins[0]);
             }
@@ -126,7 +127,19 @@ export async function instanceKeys(plan: Plan, instances: Instance[], store: Sto
         else {
             const kv = STEP_VERSIONS[inst.step.kind] ?? 1;
             const effective = effectiveParams(inst.step);
-            keys.set(inst, { key: sha256(JSON.stringify({ v: ENGINE_FORMAT_VERSION, plan: inst.step.key, seed: inst.seedIndex ?? 0, inputs: inputKeys, files, ...(kv > 1 ? { kv } : {}), ...(effective ? { effective } : {}) })) });
+            keys.set(inst, {
+                key: sha256(
+                    JSON.stringify({
+                        v: ENGINE_FORMAT_VERSION,
+                        plan: inst.step.key,
+                        seed: inst.seedIndex ?? 0,
+                        inputs: inputKeys,
+                        files,
+                        ...(kv > 1 ? { kv } : {}),
+                        ...(effective ? { effective } : {}),
+                    }),
+                ),
+            });
         }
     }
     return keys;
@@ -201,7 +214,11 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
     try {
         lock = await store.lock(
             { spec: plan.file, purpose: 'run' },
-            { wait: options.lockWait ?? true, signal: options.signal, onWait: (h) => emit({ type: 'log', level: 'warn', message: `waiting for the run store ${store.dir}: it is in use by ${describeHolder(h)}` }) },
+            {
+                wait: options.lockWait ?? true,
+                signal: options.signal,
+                onWait: (h) => emit({ type: 'log', level: 'warn', message: `waiting for the run store ${store.dir}: it is in use by ${describeHolder(h)}` }),
+            },
         );
     } catch (e) {
         summary.status = isAbort(e) ? 'cancelled' : 'failed';
@@ -216,8 +233,25 @@ export async function runExperiment(plan: Plan, options: RunOptions): Promise<Ru
     }
 }
 
-async function runLocked(plan: Plan, options: RunOptions, store: Store, instances: Instance[], order: Instance[], summary: RunSummary, emit: (e: EngineEvent) => void, threads: number, gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false, t0: number): Promise<RunSummary> {
-    emit({ type: 'run-started', experiment: plan.experiment, storeDir: store.dir, instances: order.map((i) => ({ step: i.step.id, kind: i.step.kind, ...(i.seedIndex !== undefined ? { seedIndex: i.seedIndex } : {}) })), time: new Date().toISOString() });
+async function runLocked(
+    plan: Plan,
+    options: RunOptions,
+    store: Store,
+    instances: Instance[],
+    order: Instance[],
+    summary: RunSummary,
+    emit: (e: EngineEvent) => void,
+    threads: number,
+    gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false,
+    t0: number,
+): Promise<RunSummary> {
+    emit({
+        type: 'run-started',
+        experiment: plan.experiment,
+        storeDir: store.dir,
+        instances: order.map((i) => ({ step: i.step.id, kind: i.step.kind, ...(i.seedIndex !== undefined ? { seedIndex: i.seedIndex } : {}) })),
+        time: new Date().toISOString(),
+    });
     const keys = await instanceKeys(plan, instances, store);
     const outputs = new Map<Instance, InstanceOutput>();
     const failed = new Set<Instance>();
@@ -229,7 +263,15 @@ async function runLocked(plan: Plan, options: RunOptions, store: Store, instance
     try {
         for (const inst of order) {
             const ref = { step: inst.step.id, kind: inst.step.kind, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}) };
-            const base: StepResult = { step: inst.step.id, kind: inst.step.kind, key: keys.get(inst)?.key ?? '', status: 'pending', cached: false, seconds: 0, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}) };
+            const base: StepResult = {
+                step: inst.step.id,
+                kind: inst.step.kind,
+                key: keys.get(inst)?.key ?? '',
+                status: 'pending',
+                cached: false,
+                seconds: 0,
+                ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}),
+            };
             if (options.signal?.aborted) {
                 summary.status = 'cancelled';
                 summary.steps.push({ ...base, status: 'cancelled' });
@@ -286,11 +328,14 @@ async function runLocked(plan: Plan, options: RunOptions, store: Store, instance
                         if (!o) throw new Error(`step ${inst.step.id}: input ${id} is not available`);
                         return o;
                     },
-                    inputsAll: (id) => inst.inputs.filter((x) => x.step.id === id).map((x) => {
-                        const o = outputs.get(x);
-                        if (!o) throw new Error(`step ${inst.step.id}: input ${x.name} is not available`);
-                        return o;
-                    }),
+                    inputsAll: (id) =>
+                        inst.inputs
+                            .filter((x) => x.step.id === id)
+                            .map((x) => {
+                                const o = outputs.get(x);
+                                if (!o) throw new Error(`step ${inst.step.id}: input ${x.name} is not available`);
+                                return o;
+                            }),
                     models: pool,
                     threads,
                     gpu,
@@ -315,8 +360,20 @@ async function runLocked(plan: Plan, options: RunOptions, store: Store, instance
                 const provenance = await provenanceOf(pool, outcome.metrics, threads);
                 result.provenance = provenance;
                 const committed = await store.commit(tmp, result, {
-                    key, step: inst.step.id, kind: inst.step.kind, ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}), experiment: plan.experiment, spec: plan.file,
-                    inputs: inputsMap, files: filesMap, status: 'done', startedAt, finishedAt, seconds, versions: await versions(), provenance,
+                    key,
+                    step: inst.step.id,
+                    kind: inst.step.kind,
+                    ...(inst.seedIndex !== undefined ? { seedIndex: inst.seedIndex } : {}),
+                    experiment: plan.experiment,
+                    spec: plan.file,
+                    inputs: inputsMap,
+                    files: filesMap,
+                    status: 'done',
+                    startedAt,
+                    finishedAt,
+                    seconds,
+                    versions: await versions(),
+                    provenance,
                 });
                 tmp = undefined;
                 await store.setLatest(plan.file, inst.step.id, inst.seedIndex, key);
@@ -417,7 +474,16 @@ export function collect(summary: { steps: StepResult[]; evaluations: EvaluationS
         if (r.status !== 'done' || !r.metrics) continue;
         if (r.kind === 'evaluate') {
             for (const a of (r.metrics as EvaluateMetrics).arms ?? []) {
-                summary.evaluations.push({ arm: a.arm, evaluation: r.step, ...(r.seedIndex !== undefined ? { seedIndex: r.seedIndex } : {}), correct: a.correct, wrong: a.wrong, abstained: a.abstained, empty: a.empty ?? 0, total: a.total });
+                summary.evaluations.push({
+                    arm: a.arm,
+                    evaluation: r.step,
+                    ...(r.seedIndex !== undefined ? { seedIndex: r.seedIndex } : {}),
+                    correct: a.correct,
+                    wrong: a.wrong,
+                    abstained: a.abstained,
+                    empty: a.empty ?? 0,
+                    total: a.total,
+                });
             }
         } else if (r.kind === 'hypothesis') {
             summary.hypotheses.push({ ...(r.metrics as HypothesisMetrics), step: r.step });
@@ -434,11 +500,19 @@ async function provenanceOf(pool: ModelPool, metrics: StepResult['metrics'], thr
     const v = await versions();
     const used = pool.usage();
     const trained = metrics && typeof (metrics as { device?: unknown }).device === 'string' ? String((metrics as { device: string }).device) : undefined;
-    const pretrained = metrics && typeof (metrics as { pretrain?: { device?: unknown } }).pretrain?.device === 'string' ? String((metrics as { pretrain: { device: string } }).pretrain.device) : undefined;
+    const pretrained =
+        metrics && typeof (metrics as { pretrain?: { device?: unknown } }).pretrain?.device === 'string' ? String((metrics as { pretrain: { device: string } }).pretrain.device) : undefined;
     for (const d of [trained, pretrained]) if (d) used.push({ backend: backendOfDevice(d), ...(backendOfDevice(d) !== 'cpu' ? { gpu: d } : {}) });
     const backends = [...new Set(used.map((u) => u.backend))].sort();
     const gpus = [...new Set(used.map((u) => u.gpu).filter((g): g is string => !!g))].sort();
-    return { backend: backends.length ? backends.join('+') : 'none', ...(gpus.length ? { gpu: gpus.join(', ') } : {}), threads, nodeLlamaCpp: v.nodeLlamaCpp ?? 'unknown', engineFormat: ENGINE_FORMAT_VERSION, node: process.version };
+    return {
+        backend: backends.length ? backends.join('+') : 'none',
+        ...(gpus.length ? { gpu: gpus.join(', ') } : {}),
+        threads,
+        nodeLlamaCpp: v.nodeLlamaCpp ?? 'unknown',
+        engineFormat: ENGINE_FORMAT_VERSION,
+        node: process.version,
+    };
 }
 
 function backendOfDevice(device: string): string {

@@ -6,8 +6,27 @@
 import * as path from 'node:path';
 import { AstUtils, type AstNode, type LangiumDocument, type LangiumDocuments, type Reference } from 'langium';
 import {
-    isDataset, isDecoding, isEvaluate, isFinetune, isHypothesis, isKnowledge, isLabel, isMix, isModel, isShuffle, isWorld,
-    type DataRef, type Dataset, type Declaration, type Evaluate, type Experiment, type Finetune, type LabelSet, type MismatchFile, type Model, type ModelLike,
+    isDataset,
+    isDecoding,
+    isEvaluate,
+    isFinetune,
+    isHypothesis,
+    isKnowledge,
+    isLabel,
+    isMix,
+    isModel,
+    isShuffle,
+    isWorld,
+    type DataRef,
+    type Dataset,
+    type Declaration,
+    type Evaluate,
+    type Experiment,
+    type Finetune,
+    type LabelSet,
+    type MismatchFile,
+    type Model,
+    type ModelLike,
 } from './generated/ast.js';
 import { allDeclarations } from './scope.js';
 import { importClosure } from './workspace.js';

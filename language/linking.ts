@@ -38,13 +38,14 @@ export class MismatchLinker extends DefaultLinker {
                     // The dataset's own error says it all; this one is not shown.
                     return { ...base, message: `Unknown split '${name}': the dataset before the dot is not defined.`, mismatch: { code: 'unknown-reference', suppressed: true } };
                 }
-                const splits = splitsOf(dataset).map((s) => s.name).filter(Boolean);
+                const splits = splitsOf(dataset)
+                    .map((s) => s.name)
+                    .filter(Boolean);
                 const suggestion = closest(name, splits);
                 const message =
                     splits.length === 0
                         ? `Dataset '${dataset.name}' has no splits; add one, e.g. \`split ${name} 20%\` in its block, or evaluate on '${dataset.name}' as a whole.`
-                        : `Dataset '${dataset.name}' has no split '${name}'` +
-                          (suggestion ? `. Did you mean '${suggestion}'?` : ` (its splits: ${splits.join(', ')}).`);
+                        : `Dataset '${dataset.name}' has no split '${name}'` + (suggestion ? `. Did you mean '${suggestion}'?` : ` (its splits: ${splits.join(', ')}).`);
                 return { ...base, message, mismatch: { code: 'unknown-reference', suggestion, candidates: splits } };
             }
             const referenceType = this.reflection.getReferenceType(refInfo);
@@ -68,9 +69,7 @@ export class MismatchLinker extends DefaultLinker {
             const example = declarationExample(referenceType, name);
             const message =
                 `Unknown ${what} '${name}'.` +
-                (suggestion
-                    ? ` Did you mean '${suggestion}'?`
-                    : (candidates.length > 0 ? ` Defined: ${candidates.slice(0, 6).join(', ')}.` : '') + (example ? ` To declare it: \`${example}\`.` : ''));
+                (suggestion ? ` Did you mean '${suggestion}'?` : (candidates.length > 0 ? ` Defined: ${candidates.slice(0, 6).join(', ')}.` : '') + (example ? ` To declare it: \`${example}\`.` : ''));
             return { ...base, message, mismatch: { code: 'unknown-reference', suggestion, candidates, declare: example } };
         } catch {
             return base;

@@ -75,7 +75,12 @@ function fileProblem(file: string): SpecDiagnostic | undefined {
         // Reading a FIFO blocks until a writer comes: regular files only.
         if (!st.isFile()) return { ...at, message: `${file} is not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}).` };
         if (!file.endsWith('.mismatch')) return { ...at, message: `${file} is not a .mismatch spec; name files ending in .mismatch, or a folder of them.` };
-        if (st.size > MAX_SPEC_BYTES) return { ...at, code: 'spec-too-large', message: `${file} is ${(st.size / 1048576).toFixed(1)} MB; a spec may hold at most ${MAX_SPEC_BYTES / 1048576} MB: split it into files that import each other.` };
+        if (st.size > MAX_SPEC_BYTES)
+            return {
+                ...at,
+                code: 'spec-too-large',
+                message: `${file} is ${(st.size / 1048576).toFixed(1)} MB; a spec may hold at most ${MAX_SPEC_BYTES / 1048576} MB: split it into files that import each other.`,
+            };
         const head = readFileSync(file).subarray(0, 4096);
         if (head.includes(0)) return { ...at, message: `${file} is not a text file.` };
     } catch (err) {
@@ -111,7 +116,16 @@ export async function loadSpecs(files: string[]): Promise<{ documents: Array<Lan
                 const count = declarationCount(doc);
                 if (count > MAX_DECLARATIONS) {
                     workspace.LangiumDocuments.deleteDocument(doc.uri);
-                    diagnostics.push({ file: abs, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'spec-too-large', message: `${abs} holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}: split it into files that import each other.` });
+                    diagnostics.push({
+                        file: abs,
+                        line: 1,
+                        column: 1,
+                        endLine: 1,
+                        endColumn: 1,
+                        severity: 'error',
+                        code: 'spec-too-large',
+                        message: `${abs} holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}: split it into files that import each other.`,
+                    });
                     continue;
                 }
                 documents.push(doc);
@@ -122,7 +136,16 @@ export async function loadSpecs(files: string[]): Promise<{ documents: Array<Lan
         const imported = (await loadImports(services, documents)).filter((doc) => {
             const count = declarationCount(doc as LangiumDocument<MismatchFile>);
             if (count <= MAX_DECLARATIONS) return true;
-            diagnostics.push({ file: doc.uri.fsPath, line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'spec-too-large', message: `${doc.uri.fsPath} (imported) holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}.` });
+            diagnostics.push({
+                file: doc.uri.fsPath,
+                line: 1,
+                column: 1,
+                endLine: 1,
+                endColumn: 1,
+                severity: 'error',
+                code: 'spec-too-large',
+                message: `${doc.uri.fsPath} (imported) holds ${count} declarations; a spec may hold at most ${MAX_DECLARATIONS}.`,
+            });
             return false;
         });
         const all = [...documents, ...imported];

@@ -4,14 +4,7 @@
  * language-ide adds in `language/lsp/` (completion, hover, formatter, ...).
  */
 import { inject, type Module } from 'langium';
-import {
-    createDefaultModule,
-    createDefaultSharedModule,
-    type DefaultSharedModuleContext,
-    type LangiumServices,
-    type LangiumSharedServices,
-    type PartialLangiumServices,
-} from 'langium/lsp';
+import { createDefaultModule, createDefaultSharedModule, type DefaultSharedModuleContext, type LangiumServices, type LangiumSharedServices, type PartialLangiumServices } from 'langium/lsp';
 import { MismatchGeneratedModule, MismatchGeneratedSharedModule } from './generated/module.js';
 import { MismatchScopeComputation, MismatchScopeProvider } from './scope.js';
 import { MismatchLinker } from './linking.js';

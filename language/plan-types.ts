@@ -263,17 +263,7 @@ export interface HypothesisStep extends StepBase {
     };
 }
 
-export type Step =
-    | WorldStep
-    | DatasetStep
-    | ModelStep
-    | LabelStep
-    | ShuffleStep
-    | KnowledgeStep
-    | MixStep
-    | FinetuneStep
-    | EvaluateStep
-    | HypothesisStep;
+export type Step = WorldStep | DatasetStep | ModelStep | LabelStep | ShuffleStep | KnowledgeStep | MixStep | FinetuneStep | EvaluateStep | HypothesisStep;
 
 export type StepKind = Step['kind'];
 

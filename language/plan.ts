@@ -9,8 +9,23 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { GrammarUtils, type AstNode, type LangiumCoreServices, type LangiumDocument, type LangiumDocuments } from 'langium';
 import {
-    isDataset, isDecoding, isEvaluate, isFinetune, isFlag, isHypothesis, isKnowledge, isLabel, isMix, isModel, isShuffle, isSplit, isWorld,
-    type DataRef, type Declaration, type Decoding as DecodingNode, type MismatchFile,
+    isDataset,
+    isDecoding,
+    isEvaluate,
+    isFinetune,
+    isFlag,
+    isHypothesis,
+    isKnowledge,
+    isLabel,
+    isMix,
+    isModel,
+    isShuffle,
+    isSplit,
+    isWorld,
+    type DataRef,
+    type Declaration,
+    type Decoding as DecodingNode,
+    type MismatchFile,
 } from './generated/ast.js';
 import { dependenciesOf, finetuneChain, hypothesisEvaluation, labelOrigin, resolveSpecPath, visibleDeclarations } from './experiment.js';
 import type * as P from './plan-types.js';
@@ -41,7 +56,9 @@ export function canonicalJson(value: unknown): string {
     if (value === undefined) return 'null';
     if (value === null || typeof value !== 'object') return JSON.stringify(value);
     if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
@@ -63,13 +80,30 @@ function fileOf(node: AstNode): string {
 }
 
 const KEYWORD: Record<string, string> = {
-    World: 'world', Dataset: 'dataset', Model: 'model', Decoding: 'decoding', Label: 'label', Shuffle: 'label', Mix: 'label',
-    Knowledge: 'knowledge', Finetune: 'finetune', Evaluate: 'evaluate', Hypothesis: 'hypothesis',
+    World: 'world',
+    Dataset: 'dataset',
+    Model: 'model',
+    Decoding: 'decoding',
+    Label: 'label',
+    Shuffle: 'label',
+    Mix: 'label',
+    Knowledge: 'knowledge',
+    Finetune: 'finetune',
+    Evaluate: 'evaluate',
+    Hypothesis: 'hypothesis',
 };
 
 const KIND: Record<string, P.StepKind | undefined> = {
-    World: 'world', Dataset: 'dataset', Model: 'model', Label: 'label', Shuffle: 'shuffle', Mix: 'mix',
-    Knowledge: 'knowledge', Finetune: 'finetune', Evaluate: 'evaluate', Hypothesis: 'hypothesis',
+    World: 'world',
+    Dataset: 'dataset',
+    Model: 'model',
+    Label: 'label',
+    Shuffle: 'shuffle',
+    Mix: 'mix',
+    Knowledge: 'knowledge',
+    Finetune: 'finetune',
+    Evaluate: 'evaluate',
+    Hypothesis: 'hypothesis',
 };
 
 /** A resolver gives the text that stands for a referenced step: its id in `params`, its key when hashing. */
@@ -135,7 +169,9 @@ class PlanBuilder {
         const props = propertiesOf(d.body);
         if (isWorld(d)) {
             return {
-                kind: 'world', stage: 'facts', files: [],
+                kind: 'world',
+                stage: 'facts',
+                files: [],
                 params: {
                     entities: readProperty('world', props, 'entities') as number,
                     relations: readProperty('world', props, 'relations') as string[],
@@ -169,7 +205,12 @@ class PlanBuilder {
                 source = { kind: 'world', world: ref(d.world?.ref) };
             }
             // Only a split draws at random: a dataset without splits is the same in every replicate.
-            return { kind: 'dataset', ...(splits.length ? { stage: 'splits' as const } : {}), files, params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean } };
+            return {
+                kind: 'dataset',
+                ...(splits.length ? { stage: 'splits' as const } : {}),
+                files,
+                params: { source, splits, seed: this.seedOf(kind, d), dedupe: readProperty(kind, props, 'dedupe') as boolean },
+            };
         }
         if (isModel(d)) {
             if (d.source === 'gguf') {
@@ -234,10 +275,16 @@ class PlanBuilder {
         if (isLabel(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
             return {
-                kind: 'label', ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}), files: [],
+                kind: 'label',
+                ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}),
+                files: [],
                 params: {
-                    model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
-                    otherwise: readProperty('label', props, 'otherwise') as string, match: readProperty('label', props, 'match') as P.MatchMode,
+                    model: ref(d.model?.ref),
+                    dataset: ref(d.data?.dataset?.ref),
+                    split: this.split(d.data),
+                    decoding,
+                    otherwise: readProperty('label', props, 'otherwise') as string,
+                    match: readProperty('label', props, 'match') as P.MatchMode,
                 },
             };
         }
@@ -246,7 +293,12 @@ class PlanBuilder {
         }
         if (isMix(d)) {
             const size = props.some((p) => p.key === 'size') ? (readProperty('mix', props, 'size') as number) : undefined;
-            return { kind: 'mix', stage: 'labels', files: [], params: { knowledge: ref(d.knowledge?.ref), unknown: readProperty('mix', props, 'unknown') as number, ...(size !== undefined ? { size } : {}), seed: this.seedOf('mix', d) } };
+            return {
+                kind: 'mix',
+                stage: 'labels',
+                files: [],
+                params: { knowledge: ref(d.knowledge?.ref), unknown: readProperty('mix', props, 'unknown') as number, ...(size !== undefined ? { size } : {}), seed: this.seedOf('mix', d) },
+            };
         }
         if (isKnowledge(d)) {
             const decoding = this.decoding(d.decoding?.ref, forKey);
@@ -258,13 +310,19 @@ class PlanBuilder {
             const own = props.some((p) => p.key === 'seed');
             const seed = own ? this.seedOf('knowledge', d) : (decoding.seed ?? this.settings.seed);
             return {
-                kind: 'knowledge', stage: 'sampling', files: [],
+                kind: 'knowledge',
+                stage: 'sampling',
+                files: [],
                 params: {
-                    model: ref(d.model?.ref), dataset: ref(d.data?.dataset?.ref), split: this.split(d.data),
+                    model: ref(d.model?.ref),
+                    dataset: ref(d.data?.dataset?.ref),
+                    split: this.split(d.data),
                     prompts: readProperty('knowledge', props, 'prompts') as number,
                     samples: readProperty('knowledge', props, 'samples') as number,
                     temperature: readProperty('knowledge', props, 'temperature') as number,
-                    seed, decoding, match: readProperty('knowledge', props, 'match') as P.MatchMode,
+                    seed,
+                    decoding,
+                    match: readProperty('knowledge', props, 'match') as P.MatchMode,
                 },
             };
         }
@@ -272,18 +330,28 @@ class PlanBuilder {
             const r = (k: string) => readProperty('finetune', props, k);
             const mode: 'lora' | 'full' = (d.body?.items ?? []).some((i) => isFlag(i) && i.flag === 'full') ? 'full' : 'lora';
             const rank = r('rank') as number;
-            const lora: P.LoraSettings | undefined = mode === 'lora'
-                ? { rank, alpha: props.some((p) => p.key === 'alpha') ? (r('alpha') as number) : DEFAULTS.loraAlpha(rank), targets: r('targets') as string[] }
-                : undefined;
+            const lora: P.LoraSettings | undefined =
+                mode === 'lora' ? { rank, alpha: props.some((p) => p.key === 'alpha') ? (r('alpha') as number) : DEFAULTS.loraAlpha(rank), targets: r('targets') as string[] } : undefined;
             return {
-                kind: 'finetune', stage: 'finetuning', files: [],
+                kind: 'finetune',
+                stage: 'finetuning',
+                files: [],
                 params: {
-                    model: ref(d.model?.ref), labels: ref(d.labels?.ref), mode, ...(lora ? { lora } : {}),
-                    epochs: r('epochs') as number, learningRate: r('learningRate') as number, batchSize: r('batch') as number,
-                    gradientAccumulation: r('gradientAccumulation') as number, warmup: r('warmup') as number,
-                    schedule: r('schedule') as 'constant' | 'linear' | 'cosine', weightDecay: r('weightDecay') as number,
-                    optimizer: r('optimizer') as 'adamw' | 'sgd', seed: this.seedOf('finetune', d),
-                    validation: r('validation') as number, earlyStopping: r('earlyStopping') as boolean,
+                    model: ref(d.model?.ref),
+                    labels: ref(d.labels?.ref),
+                    mode,
+                    ...(lora ? { lora } : {}),
+                    epochs: r('epochs') as number,
+                    learningRate: r('learningRate') as number,
+                    batchSize: r('batch') as number,
+                    gradientAccumulation: r('gradientAccumulation') as number,
+                    warmup: r('warmup') as number,
+                    schedule: r('schedule') as 'constant' | 'linear' | 'cosine',
+                    weightDecay: r('weightDecay') as number,
+                    optimizer: r('optimizer') as 'adamw' | 'sgd',
+                    seed: this.seedOf('finetune', d),
+                    validation: r('validation') as number,
+                    earlyStopping: r('earlyStopping') as boolean,
                     ...(r('trainer') === 'trl' || r('trainer') === 'axolotl'
                         ? { external: { engine: r('trainer') as 'trl' | 'axolotl', hfModel: (r('hfModel') as string | undefined) ?? '', dropout: (r('dropout') as number | undefined) ?? 0 } }
                         : {}),
@@ -294,10 +362,14 @@ class PlanBuilder {
             const decoding = this.decoding(d.decoding?.ref, forKey);
             const written = props.some((p) => p.key === 'abstain');
             return {
-                kind: 'evaluate', ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}), files: [],
+                kind: 'evaluate',
+                ...(decoding.temperature > 0 || decoding.fewShot > 0 ? { stage: 'sampling' as const } : {}),
+                files: [],
                 params: {
                     arms: (d.arms ?? []).map((a) => ({ model: ref(a.model?.ref) })),
-                    dataset: ref(d.data?.dataset?.ref), split: this.split(d.data), decoding,
+                    dataset: ref(d.data?.dataset?.ref),
+                    split: this.split(d.data),
+                    decoding,
                     abstain: written ? (readProperty('evaluate', props, 'abstain') as string[]) : this.defaultAbstain(d),
                     match: readProperty('evaluate', props, 'match') as P.MatchMode,
                     ...(d.knowledge[0]?.ref ? { knowledge: ref(d.knowledge[0].ref) } : {}),
@@ -308,10 +380,15 @@ class PlanBuilder {
         if (isHypothesis(d)) {
             const alpha = props.some((p) => p.key === 'alpha') ? (readProperty('hypothesis', props, 'alpha') as number) : this.settings.alpha;
             return {
-                kind: 'hypothesis', files: [],
+                kind: 'hypothesis',
+                files: [],
                 params: {
-                    a: ref(d.a?.ref), b: ref(d.b?.ref), direction: d.direction === 'less' ? 'less' : 'more',
-                    matchedCoverage: !!d.matchedCoverage, evaluation: ref(hypothesisEvaluation(d, this.visible)), alpha,
+                    a: ref(d.a?.ref),
+                    b: ref(d.b?.ref),
+                    direction: d.direction === 'less' ? 'less' : 'more',
+                    matchedCoverage: !!d.matchedCoverage,
+                    evaluation: ref(hypothesisEvaluation(d, this.visible)),
+                    alpha,
                 },
             };
         }

@@ -122,7 +122,26 @@ export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3
         return r.toolchain === toolchain() ? `the last build of llama.cpp here failed (${r.date}, ${r.what}); log: ${join(dir, 'build.log')}. Delete ${f} to try again.\n${r.tail}` : undefined;
     };
     await new Promise((res, rej) => {
-        const child = spawn('flock', ['-x', '-w', String(waitSeconds), '-E', String(LOCK_TIMEOUT_EXIT), lock, process.execPath, join(root, 'scripts/llama-cpp.mjs'), 'build-locked', '--root', root, '--jobs', String(jobs), ...targets], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+            'flock',
+            [
+                '-x',
+                '-w',
+                String(waitSeconds),
+                '-E',
+                String(LOCK_TIMEOUT_EXIT),
+                lock,
+                process.execPath,
+                join(root, 'scripts/llama-cpp.mjs'),
+                'build-locked',
+                '--root',
+                root,
+                '--jobs',
+                String(jobs),
+                ...targets,
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let tail = '';
         const take = (d) => {
             const s = d.toString();
@@ -197,7 +216,23 @@ function buildLocked(root, targets, jobs) {
     const configure = run('cmake', ['-S', src, '-B', build, ...LLAMA_CPP_CMAKE_FLAGS]);
     for (const t of todo) {
         const seconds = run('cmake', ['--build', build, '--target', t, '-j', String(jobs)]);
-        writeFileSync(join(dir, `done-${t}.json`), JSON.stringify({ target: t, commit: llamaCppCommit(root), flags: LLAMA_CPP_CMAKE_FLAGS, jobs, configureSeconds: configure, buildSeconds: seconds, totalSeconds: (Date.now() - t0) / 1000, date: new Date().toISOString() }, null, 1));
+        writeFileSync(
+            join(dir, `done-${t}.json`),
+            JSON.stringify(
+                {
+                    target: t,
+                    commit: llamaCppCommit(root),
+                    flags: LLAMA_CPP_CMAKE_FLAGS,
+                    jobs,
+                    configureSeconds: configure,
+                    buildSeconds: seconds,
+                    totalSeconds: (Date.now() - t0) / 1000,
+                    date: new Date().toISOString(),
+                },
+                null,
+                1,
+            ),
+        );
     }
 }
 

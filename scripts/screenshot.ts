@@ -118,17 +118,27 @@ async function main(): Promise<void> {
         await runCommand(page, 'View: Close Primary Side Bar').catch(() => undefined);
         await runCommand(page, 'View: Close Secondary Side Bar').catch(() => undefined);
         await page.keyboard.press('Escape');
-        if (await page.locator('.part.panel').isVisible().catch(() => false)) await page.keyboard.press('Control+J');
+        if (
+            await page
+                .locator('.part.panel')
+                .isVisible()
+                .catch(() => false)
+        )
+            await page.keyboard.press('Control+J');
 
         // Results come from the store through the engine's readResults; the language server's plan
         // comes first (CodeLens), then the after-line texts.
         await waitFor(async () => (await codeLenses(page)).some((l) => l.includes('▶ Run')), 180_000, 'the CodeLens of the steps');
         await page.keyboard.press('Control+1');
         await page.keyboard.press('Control+Home');
-        const shown = await waitFor(async () => {
-            const m = await afterLineTexts(page);
-            return wanted.every((n) => m.get(n) && !/^⟳/.test(m.get(n)!)) ? m : undefined;
-        }, 180_000, `annotations on lines ${wanted.join(', ')} (did the run of ${basename(o.spec)} finish?)`);
+        const shown = await waitFor(
+            async () => {
+                const m = await afterLineTexts(page);
+                return wanted.every((n) => m.get(n) && !/^⟳/.test(m.get(n)!)) ? m : undefined;
+            },
+            180_000,
+            `annotations on lines ${wanted.join(', ')} (did the run of ${basename(o.spec)} finish?)`,
+        );
 
         await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
         await page.keyboard.press('Control+1');

@@ -14,8 +14,18 @@ const outDir = args.out ?? mkdtempSync(join(tmpdir(), 'mm-pretrain-bench-'));
 const t0 = Date.now();
 let last = 0;
 const out = await pretrainModel({
-    source: { kind: 'pretrain', world: 'atlas', layers: num('layers', 2), width: num('width', 128), heads: num('heads', 4), knows: num('knows', 0.4), epochs: num("epochs", 60), learningRate: num("lr", 3e-3), seed: num("seed", 7) },
-    tuning: { batch: num("batch", 32), warmup: num("warmup", 20), ffMultiplier: num("ff", 8 / 3), ...(args.maxSteps ? { maxSteps: num("maxSteps", 0) } : {}) },
+    source: {
+        kind: 'pretrain',
+        world: 'atlas',
+        layers: num('layers', 2),
+        width: num('width', 128),
+        heads: num('heads', 4),
+        knows: num('knows', 0.4),
+        epochs: num('epochs', 60),
+        learningRate: num('lr', 3e-3),
+        seed: num('seed', 7),
+    },
+    tuning: { batch: num('batch', 32), warmup: num('warmup', 20), ffMultiplier: num('ff', 8 / 3), ...(args.maxSteps ? { maxSteps: num('maxSteps', 0) } : {}) },
     world,
     outDir,
     name: 'bench',
@@ -29,4 +39,19 @@ const out = await pretrainModel({
         }
     },
 });
-console.log(JSON.stringify({ seconds: (Date.now() - t0) / 1000, trainSeconds: out.train.trainSeconds, steps: out.train.steps, loss: out.train.finalTrainLoss, params: out.train.totalParams, peakRssMB: Math.round(out.train.peakRssBytes / 2 ** 20), check: out.knowledgeCheck, outDir }, null, 1));
+console.log(
+    JSON.stringify(
+        {
+            seconds: (Date.now() - t0) / 1000,
+            trainSeconds: out.train.trainSeconds,
+            steps: out.train.steps,
+            loss: out.train.finalTrainLoss,
+            params: out.train.totalParams,
+            peakRssMB: Math.round(out.train.peakRssBytes / 2 ** 20),
+            check: out.knowledgeCheck,
+            outDir,
+        },
+        null,
+        1,
+    ),
+);

@@ -17,6 +17,8 @@ const seed = arg('seed', Date.now() % 1_000_000);
 const dir = join(tmpdir(), `mm-fuzz-bench-${process.pid}`);
 const stats = await fuzzEngine({ seed, inputs: arg('inputs', 100_000), budgetMs: arg('minutes', 10) * 60_000, limitMs: arg('limit', 5000), dir, log: (s) => console.log(s) });
 rmSync(dir, { recursive: true, force: true });
-console.log(`seed ${seed}: ${stats.inputs} inputs in ${(stats.elapsedMs / 1000).toFixed(0)} s (${JSON.stringify(stats.byTarget)}); ${stats.located} located errors; slowest ${stats.slowestMs.toFixed(0)} ms`);
+console.log(
+    `seed ${seed}: ${stats.inputs} inputs in ${(stats.elapsedMs / 1000).toFixed(0)} s (${JSON.stringify(stats.byTarget)}); ${stats.located} located errors; slowest ${stats.slowestMs.toFixed(0)} ms`,
+);
 console.log(stats.failures.length ? `${stats.failures.length} failures:\n  ${stats.failures.slice(0, 30).join('\n  ')}` : 'no failures');
 process.exit(stats.failures.length ? 1 : 0);

@@ -9,5 +9,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const out = join(root, 'bench/.cache', 'fuzz-engine.mjs');
 mkdirSync(dirname(out), { recursive: true });
-await esbuild.build({ entryPoints: [join(here, 'fuzz.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', sourcemap: 'inline', logLevel: 'warning' });
+await esbuild.build({
+    entryPoints: [join(here, 'fuzz.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+});
 await import(pathToFileURL(out).href);

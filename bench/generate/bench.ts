@@ -25,7 +25,18 @@ const questions = Array.from({ length: N }, (_, i) => ({ id: `q${i}`, question: 
 let modelPath: string = args.model;
 if (!modelPath) {
     const tok = buildTokenizer([...questions.map((q) => q.question), 'City Town Village Harbor Mount']);
-    const config = { vocabSize: tok.vocabSize, nLayer: num('layers', 4), nEmbd: num('width', 256), nHead: 4, nHeadKv: 4, nFf: num('width', 256) * 3, nCtx: 256, ropeTheta: DEFAULT_ROPE_THETA, rmsEps: DEFAULT_RMS_EPS, tiedEmbeddings: false };
+    const config = {
+        vocabSize: tok.vocabSize,
+        nLayer: num('layers', 4),
+        nEmbd: num('width', 256),
+        nHead: 4,
+        nHeadKv: 4,
+        nFf: num('width', 256) * 3,
+        nCtx: 256,
+        ropeTheta: DEFAULT_ROPE_THETA,
+        rmsEps: DEFAULT_RMS_EPS,
+        tiedEmbeddings: false,
+    };
     modelPath = join(mkdtempSync(join(tmpdir(), 'mm-bench-gen-')), 'bench.gguf');
     writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
 }
@@ -48,7 +59,12 @@ const cpuHere = () => {
     return (c.user + c.system) / 1000;
 };
 
-interface Measure { qps: number; cpuMsPerQuestion: number; tokens: number; texts: string[] }
+interface Measure {
+    qps: number;
+    cpuMsPerQuestion: number;
+    tokens: number;
+    texts: string[];
+}
 
 async function engine(seqs: number): Promise<Measure> {
     const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
@@ -117,7 +133,9 @@ async function bare(seqs: number, confidence = false): Promise<Measure> {
     return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
 }
 
-console.log(`model ${modelPath}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, sequences ${sequences} (CPU); libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'} here and in the engine's worker`);
+console.log(
+    `model ${modelPath}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, sequences ${sequences} (CPU); libuv pool ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'} here and in the engine's worker`,
+);
 // Interleaved rounds (bare, engine, bare, engine, ...) so that load from other processes on a shared
 // machine falls on both sides; the ratio uses the best round of each (least disturbed).
 const rounds = num('rounds', 3);
@@ -135,7 +153,9 @@ for (let r = 0; r < rounds; r++) {
     tokens = e.tokens;
     // The engine's answers are the bare loop's (greedy): a faster engine that answered differently would not count.
     const differ = questions.filter((_, i) => e.texts[i] !== bc.texts[i]).length;
-    console.log(`round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s; cpu ${b.cpuMsPerQuestion.toFixed(1)} · ${bc.cpuMsPerQuestion.toFixed(1)} · ${e.cpuMsPerQuestion.toFixed(1)} ms/question; ${differ} answers differ`);
+    console.log(
+        `round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s; cpu ${b.cpuMsPerQuestion.toFixed(1)} · ${bc.cpuMsPerQuestion.toFixed(1)} · ${e.cpuMsPerQuestion.toFixed(1)} ms/question; ${differ} answers differ`,
+    );
 }
 const e1 = await engine(1);
 const best = (xs: Measure[]) => Math.max(...xs.map((x) => x.qps));
@@ -144,8 +164,14 @@ const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...x
 const perRound = (f: (i: number) => number) => range(Array.from({ length: rounds }, (_, i) => f(i)));
 console.log(`bare node-llama-cpp batched            : ${best(bareRuns).toFixed(1)} questions/s, ${leastCpu(bareRuns).toFixed(1)} cpu ms/question (best of ${rounds})`);
 console.log(`bare batched + token probabilities     : ${best(bareConfRuns).toFixed(1)} questions/s, ${leastCpu(bareConfRuns).toFixed(1)} cpu ms/question (the engine's per-token work)`);
-console.log(`engine batched (${sequences} seq)              : ${best(engineRuns).toFixed(1)} questions/s, ${leastCpu(engineRuns).toFixed(1)} cpu ms/question (${tokens} tokens, log-probabilities, child process)`);
+console.log(
+    `engine batched (${sequences} seq)              : ${best(engineRuns).toFixed(1)} questions/s, ${leastCpu(engineRuns).toFixed(1)} cpu ms/question (${tokens} tokens, log-probabilities, child process)`,
+);
 console.log(`engine one at a time                   : ${e1.qps.toFixed(1)} questions/s, ${e1.cpuMsPerQuestion.toFixed(1)} cpu ms/question`);
-console.log(`ratio engine / bare                    : ${(best(engineRuns) / best(bareRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareRuns[i].qps)}), ${(leastCpu(bareRuns) / leastCpu(engineRuns)).toFixed(3)} cpu  (goal ≥ 0.95)`);
-console.log(`ratio engine / bare + token probs      : ${(best(engineRuns) / best(bareConfRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareConfRuns[i].qps)}), ${(leastCpu(bareConfRuns) / leastCpu(engineRuns)).toFixed(3)} cpu`);
+console.log(
+    `ratio engine / bare                    : ${(best(engineRuns) / best(bareRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareRuns[i].qps)}), ${(leastCpu(bareRuns) / leastCpu(engineRuns)).toFixed(3)} cpu  (goal ≥ 0.95)`,
+);
+console.log(
+    `ratio engine / bare + token probs      : ${(best(engineRuns) / best(bareConfRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareConfRuns[i].qps)}), ${(leastCpu(bareConfRuns) / leastCpu(engineRuns)).toFixed(3)} cpu`,
+);
 console.log(`batching speed-up                      : ${(best(engineRuns) / e1.qps).toFixed(2)}× wall, ${(e1.cpuMsPerQuestion / leastCpu(engineRuns)).toFixed(2)}× cpu`);

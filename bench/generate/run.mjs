@@ -19,8 +19,15 @@ if (process.env.UV_THREADPOOL_SIZE !== '1') {
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'node_modules', '.cache', 'mismatch-lab', 'bench-generate');
 mkdirSync(out, { recursive: true });
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', external: ['node-llama-cpp', '@node-llama-cpp/*', 'koffi', 'esbuild'], logLevel: 'warning',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['node-llama-cpp', '@node-llama-cpp/*', 'koffi', 'esbuild'],
+    logLevel: 'warning',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+};
 await esbuild.build({ ...common, entryPoints: [join(root, 'engine/models/worker.ts')], outfile: join(out, 'generate-worker.js') });
 await esbuild.build({ ...common, entryPoints: [join(root, 'bench/generate/bench.ts')], outfile: join(out, 'bench.js') });
 process.env.MISMATCH_GENERATE_WORKER = join(out, 'generate-worker.js');

@@ -15,4 +15,6 @@ shared.workspace.LangiumDocuments.addDocument(doc);
 await shared.workspace.DocumentBuilder.build([doc], { validation: true });
 gc();
 const after = process.memoryUsage();
-console.log(`baseline heap ${mb(base.heapUsed)} rss ${mb(base.rss)}; with the document heap ${mb(after.heapUsed)} rss ${mb(after.rss)}; document ≈ ${mb(after.heapUsed - base.heapUsed)} (services included)`);
+console.log(
+    `baseline heap ${mb(base.heapUsed)} rss ${mb(base.rss)}; with the document heap ${mb(after.heapUsed)} rss ${mb(after.rss)}; document ≈ ${mb(after.heapUsed - base.heapUsed)} (services included)`,
+);

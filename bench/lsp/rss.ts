@@ -29,6 +29,8 @@ for (const flags of flagSets) {
     await new Promise((r) => setTimeout(r, 2000));
     const idle = client.rss();
     times.sort((a, b) => a - b);
-    console.log(`${(flags.join(' ') || 'default').padEnd(50)} open ${tOpen.toFixed(0)} ms rss ${(open / 2 ** 20).toFixed(0)} MB; after 15 edits ${(edited / 2 ** 20).toFixed(0)} MB, idle ${(idle / 2 ** 20).toFixed(0)} MB; edit p50 ${times[7].toFixed(0)} ms, server cpu ${cpuPerEdit.toFixed(0)} ms/edit`);
+    console.log(
+        `${(flags.join(' ') || 'default').padEnd(50)} open ${tOpen.toFixed(0)} ms rss ${(open / 2 ** 20).toFixed(0)} MB; after 15 edits ${(edited / 2 ** 20).toFixed(0)} MB, idle ${(idle / 2 ** 20).toFixed(0)} MB; edit p50 ${times[7].toFixed(0)} ms, server cpu ${cpuPerEdit.toFixed(0)} ms/edit`,
+    );
     await client.stop();
 }

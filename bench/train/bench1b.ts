@@ -51,18 +51,33 @@ function requantize(src: string, dst: string, type: GgmlType) {
     renameSync(`${dst}.tmp`, dst);
 }
 
-interface Measured { tokensPerSecond: number; msPerStep: number; steps: number; tokens: number; peakRssBytes: number; loss: number; device: string }
+interface Measured {
+    tokensPerSecond: number;
+    msPerStep: number;
+    steps: number;
+    tokens: number;
+    peakRssBytes: number;
+    loss: number;
+    device: string;
+}
 
 /** Our trainer on `steps`+1 optimizer steps; tokens/s and ms/step over the steps after the first. */
 async function oursRun(cache: string, job: TrainJob, steps: number): Promise<Measured> {
     const prog: { el: number; tokens: number; loss: number }[] = [];
-    const r = await trainModel({ ...job, maxSteps: steps + 1 }, {
-        onEvent: (e: TrainEvent) => { if (e.type === 'progress') prog.push({ el: e.elapsedSeconds, tokens: e.tokensPerSecond * e.elapsedSeconds, loss: e.loss }); },
-    });
+    const r = await trainModel(
+        { ...job, maxSteps: steps + 1 },
+        {
+            onEvent: (e: TrainEvent) => {
+                if (e.type === 'progress') prog.push({ el: e.elapsedSeconds, tokens: e.tokensPerSecond * e.elapsedSeconds, loss: e.loss });
+            },
+        },
+    );
     void cache;
     if (prog.length !== steps + 1) throw new Error(`expected ${steps + 1} steps, got ${prog.length}`);
-    const first = prog[0], last = prog[prog.length - 1];
-    const secs = last.el - first.el, toks = last.tokens - first.tokens;
+    const first = prog[0],
+        last = prog[prog.length - 1];
+    const secs = last.el - first.el,
+        toks = last.tokens - first.tokens;
     return { tokensPerSecond: toks / secs, msPerStep: (secs / steps) * 1000, steps, tokens: Math.round(toks), peakRssBytes: r.peakRssBytes, loss: last.loss, device: r.device };
 }
 
@@ -98,13 +113,25 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
     const results: Record<string, unknown> = {};
     const facts = makeFacts(o.batch * (o.steps + 1), 3);
     const loraJob = (base: string, outDir: string, threads: number): TrainJob => ({
-        base, examples: facts, mode: 'lora', lora: { rank: 8, alpha: 16, targets: [...ALL7] }, epochs: 1, lr: 1e-4, batch: o.batch, seed: 1,
-        threads, outDir, tokenization: 'completion', gpu: 'off',
+        base,
+        examples: facts,
+        mode: 'lora',
+        lora: { rank: 8, alpha: 16, targets: [...ALL7] },
+        epochs: 1,
+        lr: 1e-4,
+        batch: o.batch,
+        seed: 1,
+        threads,
+        outDir,
+        tokenization: 'completion',
+        gpu: 'off',
     });
 
     if (o.sections.includes('lora1b')) {
         const config: LlamaConfig = { ...realConfig('llama-3.2-1b', { width: 'real' }), nCtx: 256 };
-        log(`\n== LoRA at Llama-3.2-1B shape: ${config.nLayer} layers × ${config.nEmbd}, ${config.nHead}/${config.nHeadKv} heads, FFN ${config.nFf}, vocabulary ${config.vocabSize} (tied), ${(countParameters(config) / 1e9).toFixed(2)}B parameters, random weights`);
+        log(
+            `\n== LoRA at Llama-3.2-1B shape: ${config.nLayer} layers × ${config.nEmbd}, ${config.nHead}/${config.nHeadKv} heads, FFN ${config.nFf}, vocabulary ${config.vocabSize} (tied), ${(countParameters(config) / 1e9).toFixed(2)}B parameters, random weights`,
+        );
         const f16 = join(cache, 'llama32-1b-f16.gguf');
         const t0 = performance.now();
         writeShapeF16(f16, config, 'llama-3.2-1b', 1);
@@ -112,12 +139,20 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         for (const k of Object.keys(files)) if (!o.types.includes(k)) delete files[k];
         if (files.q8_0) requantize(f16, files.q8_0, GgmlType.Q8_0);
         if (files.q4_k) requantize(f16, files.q4_k, GgmlType.Q4_K);
-        log(`files (${((performance.now() - t0) / 1000).toFixed(0)} s to write or find): ${Object.entries(files).map(([k, p]) => `${k} ${gib(statSync(p).size).toFixed(2)} GiB`).join(', ')}`);
+        log(
+            `files (${((performance.now() - t0) / 1000).toFixed(0)} s to write or find): ${Object.entries(files)
+                .map(([k, p]) => `${k} ${gib(statSync(p).size).toFixed(2)} GiB`)
+                .join(', ')}`,
+        );
         // the batches, as the trainer packs them (sequence order differs: the trainer shuffles; the token
         // count per step is the sum of the batch's sequence lengths on both sides)
         const chk = await checkJob(loraJob(f16, join(cache, 'tmp1b'), 1));
         const T = chk.seqLen;
-        const topRows = chk.train.map((s) => s.tokens.length - s.answerStart).sort((a, b) => b - a).slice(0, o.batch).reduce((a, b) => a + b, 0);
+        const topRows = chk.train
+            .map((s) => s.tokens.length - s.answerStart)
+            .sort((a, b) => b - a)
+            .slice(0, o.batch)
+            .reduce((a, b) => a + b, 0);
         const pad = chk.train[0].tokens[chk.train[0].tokens.length - 1];
         const torchSteps = [];
         for (let s = 0; s <= o.steps; s++) {
@@ -126,7 +161,9 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             torchSteps.push({ tokens: [...mb.tokens], rows: [...mb.rowIndex.slice(0, mb.nReal)], targets: [...mb.targets.slice(0, mb.nReal)], nTokens: seqs.reduce((a, x) => a + x.tokens.length, 0) });
         }
         const meanTok = chk.train.reduce((a, s) => a + s.tokens.length, 0) / chk.train.length;
-        log(`data: ${chk.train.length} facts, batch ${o.batch} × ${T} positions (${meanTok.toFixed(1)} real tokens per sequence), ${o.steps} timed steps after 1 warm-up step; LoRA rank 8, α 16 on ${ALL7.join(',')}`);
+        log(
+            `data: ${chk.train.length} facts, batch ${o.batch} × ${T} positions (${meanTok.toFixed(1)} real tokens per sequence), ${o.steps} timed steps after 1 warm-up step; LoRA rank 8, α 16 on ${ALL7.join(',')}`,
+        );
 
         const ours: Record<string, Measured[]> = {};
         const torchRuns: { threads: number; rep: number; tokensPerSecond: number; rssBytes: number; loss: number }[] = [];
@@ -134,20 +171,33 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         const probe = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
         const torchVersion = probe.status === 0 ? probe.stdout.trim() : undefined;
         const f16File = readGguf(f16);
-        writeFileSync(join(cache, 'torch-1b-job.json'), JSON.stringify({
-            config, T, B: o.batch, lr: 1e-4, steps: torchSteps, gguf: f16, lora: { rank: 8, alpha: 16, targets: ALL7 },
-            index: f16File.tensors.map((t) => ({ name: t.name, shape: t.shape, offset: t.offset, type: t.type })),
-        }));
+        writeFileSync(
+            join(cache, 'torch-1b-job.json'),
+            JSON.stringify({
+                config,
+                T,
+                B: o.batch,
+                lr: 1e-4,
+                steps: torchSteps,
+                gguf: f16,
+                lora: { rank: 8, alpha: 16, targets: ALL7 },
+                index: f16File.tensors.map((t) => ({ name: t.name, shape: t.shape, offset: t.offset, type: t.type })),
+            }),
+        );
         const runOurs = async (type: string, th: number) => {
             const m = await oursRun(cache, loraJob(files[type], join(cache, `ours-1b-${type}`), th), o.steps);
             (ours[`${type}@${th}`] ??= []).push(m);
-            log(`ours ${type.padEnd(5)} ${th} thread(s): ${m.tokensPerSecond.toFixed(2)} tokens/s (${(m.msPerStep / 1000).toFixed(1)} s/step), peak RSS ${mib(m.peakRssBytes).toFixed(0)} MiB, loss ${m.loss.toFixed(3)}`);
+            log(
+                `ours ${type.padEnd(5)} ${th} thread(s): ${m.tokensPerSecond.toFixed(2)} tokens/s (${(m.msPerStep / 1000).toFixed(1)} s/step), peak RSS ${mib(m.peakRssBytes).toFixed(0)} MiB, loss ${m.loss.toFixed(3)}`,
+            );
         };
         const runTorch = (th: number, rep: number) => {
             const r = timeRss(py, [join(o.root, 'bench/train/torch_llama.py'), join(cache, 'torch-1b-job.json'), '-', String(th)]);
             const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
             torchRuns.push({ threads: th, rep, tokensPerSecond: j.tokens_per_second, rssBytes: r.rssKiB * 1024, loss: j.final_loss });
-            log(`PyTorch ${torchVersion} f32 base ${th} thread(s): ${j.tokens_per_second.toFixed(2)} tokens/s (${(j.seconds / j.steps).toFixed(1)} s/step), peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, loss ${j.final_loss.toFixed(3)}`);
+            log(
+                `PyTorch ${torchVersion} f32 base ${th} thread(s): ${j.tokens_per_second.toFixed(2)} tokens/s (${(j.seconds / j.steps).toFixed(1)} s/step), peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, loss ${j.final_loss.toFixed(3)}`,
+            );
         };
         const types = ['f16', 'q8_0', 'q4_k'].filter((t) => files[t]);
         for (let rep = 0; rep < o.repeat; rep++) {
@@ -162,7 +212,8 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             const all = o.threads.flatMap((th) => ours[`${type}@${th}`]);
             const bestTh = o.threads.reduce((a, th) => (best(`${type}@${th}`).tokensPerSecond > best(`${type}@${a}`).tokensPerSecond ? th : a));
             summary[type] = {
-                bestThreads: bestTh, fileBytes: statSync(files[type]).size,
+                bestThreads: bestTh,
+                fileBytes: statSync(files[type]).size,
                 tokensPerSecond: { min: Math.min(...all.map((m) => m.tokensPerSecond)), max: Math.max(...all.map((m) => m.tokensPerSecond)), best: best(`${type}@${bestTh}`).tokensPerSecond },
                 peakRssBytes: { min: Math.min(...all.map((m) => m.peakRssBytes)), max: Math.max(...all.map((m) => m.peakRssBytes)) },
                 runs: o.threads.flatMap((th) => ours[`${type}@${th}`].map((m) => ({ ...m, threads: th }))),
@@ -171,14 +222,31 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         results.lora1b = { config, batch: o.batch, seqLen: T, steps: o.steps, summary, torch: torchVersion ? { version: torchVersion, runs: torchRuns } : 'not installed' };
         log('\n| base | threads | tokens/s (ours) | peak RSS (ours) | file |');
         log('|---|---|---|---|---|');
-        for (const type of types) for (const th of o.threads) {
-            const ms = ours[`${type}@${th}`];
-            log(`| ${type} | ${th} | ${range(ms.map((m) => m.tokensPerSecond), 2)} | ${range(ms.map((m) => mib(m.peakRssBytes)), 0)} MiB | ${mib(statSync(files[type]).size).toFixed(0)} MiB |`);
-        }
+        for (const type of types)
+            for (const th of o.threads) {
+                const ms = ours[`${type}@${th}`];
+                log(
+                    `| ${type} | ${th} | ${range(
+                        ms.map((m) => m.tokensPerSecond),
+                        2,
+                    )} | ${range(
+                        ms.map((m) => mib(m.peakRssBytes)),
+                        0,
+                    )} MiB | ${mib(statSync(files[type]).size).toFixed(0)} MiB |`,
+                );
+            }
         if (torchVersion) {
             for (const th of o.torchThreads) {
                 const rs = torchRuns.filter((r) => r.threads === th);
-                log(`| PyTorch f32 | ${th} | ${range(rs.map((r) => r.tokensPerSecond), 2)} | ${range(rs.map((r) => mib(r.rssBytes)), 0)} MiB | (reads the F16 file) |`);
+                log(
+                    `| PyTorch f32 | ${th} | ${range(
+                        rs.map((r) => r.tokensPerSecond),
+                        2,
+                    )} | ${range(
+                        rs.map((r) => mib(r.rssBytes)),
+                        0,
+                    )} MiB | (reads the F16 file) |`,
+                );
             }
             // ratios per repetition: our best thread count against PyTorch's best, each measured in that repetition
             const ratios: Record<string, { speed: number[]; memory: number[] }> = {};
@@ -192,22 +260,31 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
                     e.memory.push(mine.peakRssBytes / tBest.rssBytes);
                 }
             }
-            for (const [type, e] of Object.entries(ratios)) log(`ratio ours ${type} ÷ PyTorch (each at its best thread count): tokens/s ${range(e.speed, 3)}× (goal ≥ 1.0), peak RSS ${range(e.memory, 3)}× (goal ≤ 0.5)`);
+            for (const [type, e] of Object.entries(ratios))
+                log(`ratio ours ${type} ÷ PyTorch (each at its best thread count): tokens/s ${range(e.speed, 3)}× (goal ≥ 1.0), peak RSS ${range(e.memory, 3)}× (goal ≤ 0.5)`);
             (results.lora1b as Record<string, unknown>).ratios = ratios;
         }
         // item 3's bound for the Q8_0 base: file + 25% + activations
         if (files.q8_0) {
             const q8 = ours[`q8_0@${o.threads[0]}`];
-            const E = config.nEmbd, F = config.nFf, L = config.nLayer, Hh = config.nHead, Vv = config.vocabSize;
+            const E = config.nEmbd,
+                F = config.nFf,
+                L = config.nLayer,
+                Hh = config.nHead,
+                Vv = config.vocabSize;
             const tokens = o.batch * T;
             const perTokenLayer = 10 * E + 4 * F + 2 * Hh * T;
             const acts = tokens * (L * perTokenLayer + 4 * E) * 4 * 2 + 3 * Vv * topRows * 4;
             const file = statSync(files.q8_0).size;
             const bound = file * 1.25 + acts;
             const peak = Math.max(...q8.map((m) => m.peakRssBytes));
-            log(`\nmemory bound (Q8_0 base): activations = B·T × (L·(10E + 4F + 2·H·T) + 4E) floats × 4 bytes × 2 (values kept for the backward pass and their gradients) + 3·V·n floats (the n answer rows' logits, softmax, gradient)`);
+            log(
+                `\nmemory bound (Q8_0 base): activations = B·T × (L·(10E + 4F + 2·H·T) + 4E) floats × 4 bytes × 2 (values kept for the backward pass and their gradients) + 3·V·n floats (the n answer rows' logits, softmax, gradient)`,
+            );
             log(`  = ${tokens} × (${L}·(10·${E} + 4·${F} + 2·${Hh}·${T}) + 4·${E}) × 8 + 3·${Vv}·${topRows}·4 = ${mib(acts).toFixed(0)} MiB`);
-            log(`  file ${mib(file).toFixed(0)} MiB + 25% + activations = ${mib(bound).toFixed(0)} MiB; measured peak RSS ${mib(peak).toFixed(0)} MiB (${(peak / bound).toFixed(2)} of the bound: ${peak <= bound ? 'within' : 'OVER'})`);
+            log(
+                `  file ${mib(file).toFixed(0)} MiB + 25% + activations = ${mib(bound).toFixed(0)} MiB; measured peak RSS ${mib(peak).toFixed(0)} MiB (${(peak / bound).toFixed(2)} of the bound: ${peak <= bound ? 'within' : 'OVER'})`,
+            );
             (results.lora1b as Record<string, unknown>).memoryBound = { fileBytes: file, activationBytes: acts, boundBytes: bound, peakRssBytes: peak, within: peak <= bound };
         }
     }
@@ -218,22 +295,34 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         const path = join(cache, 'llama32-1b-4l-32k-f16.gguf');
         writeShapeF16(path, config, 'tinyllama-1.1b', 2);
         const n = countParameters(config);
-        log(`\n== LoRA vs full per optimizer step at the 1B width: ${config.nLayer} layers × ${config.nEmbd}, FFN ${config.nFf}, vocabulary ${config.vocabSize} (tied), ${(n / 1e6).toFixed(0)}M parameters, F16 file`);
+        log(
+            `\n== LoRA vs full per optimizer step at the 1B width: ${config.nLayer} layers × ${config.nEmbd}, FFN ${config.nFf}, vocabulary ${config.vocabSize} (tied), ${(n / 1e6).toFixed(0)}M parameters, F16 file`,
+        );
         log(`(all 16 layers and the 128,256-token vocabulary trained in full need about 16 bytes × 1.24B = 20 GB: more than this shared machine gives one run)`);
         const th = o.threads.at(-1)!;
-        const fullRuns: Measured[] = [], loraRuns: Measured[] = [];
+        const fullRuns: Measured[] = [],
+            loraRuns: Measured[] = [];
         for (let rep = 0; rep < o.repeat; rep++) {
             const full = await oursRun(cache, { ...loraJob(path, join(cache, 'ours-4l-full'), th), mode: 'full', lora: undefined }, o.steps);
             const lora = await oursRun(cache, loraJob(path, join(cache, 'ours-4l-lora'), th), o.steps);
-            fullRuns.push(full); loraRuns.push(lora);
-            log(`full: ${(full.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(full.peakRssBytes).toFixed(0)} MiB; LoRA: ${(lora.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(lora.peakRssBytes).toFixed(0)} MiB; LoRA ÷ full ${(lora.msPerStep / full.msPerStep).toFixed(3)}`);
+            fullRuns.push(full);
+            loraRuns.push(lora);
+            log(
+                `full: ${(full.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(full.peakRssBytes).toFixed(0)} MiB; LoRA: ${(lora.msPerStep / 1000).toFixed(2)} s/step, peak RSS ${mib(lora.peakRssBytes).toFixed(0)} MiB; LoRA ÷ full ${(lora.msPerStep / full.msPerStep).toFixed(3)}`,
+            );
         }
         // the same LoRA without staging the F16 matrices in F32 (native.ts stageFrozenMatrices): ggml's
         // out_prod then converts each whole matrix once per token
         process.env.MISMATCH_TRAIN_STAGING = 'off';
         let unstaged: Measured | undefined;
-        try { unstaged = await oursRun(cache, loraJob(path, join(cache, 'ours-4l-lora-unstaged'), th), 1); } finally { delete process.env.MISMATCH_TRAIN_STAGING; }
-        log(`LoRA without F32 staging: ${(unstaged.msPerStep / 1000).toFixed(2)} s/step (${(unstaged.msPerStep / loraRuns.at(-1)!.msPerStep).toFixed(1)}× the staged step), peak RSS ${mib(unstaged.peakRssBytes).toFixed(0)} MiB`);
+        try {
+            unstaged = await oursRun(cache, loraJob(path, join(cache, 'ours-4l-lora-unstaged'), th), 1);
+        } finally {
+            delete process.env.MISMATCH_TRAIN_STAGING;
+        }
+        log(
+            `LoRA without F32 staging: ${(unstaged.msPerStep / 1000).toFixed(2)} s/step (${(unstaged.msPerStep / loraRuns.at(-1)!.msPerStep).toFixed(1)}× the staged step), peak RSS ${mib(unstaged.peakRssBytes).toFixed(0)} MiB`,
+        );
         const ratios = loraRuns.map((l, i) => l.msPerStep / fullRuns[i].msPerStep);
         // FLOPs per token: forward 2N, backward through frozen weights 2N (input gradients), full adds 2N
         // (weight gradients); N counts the matrices a token goes through (the head only for answer rows)
@@ -244,6 +333,7 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
 }
 
 function range(xs: number[], digits: number): string {
-    const lo = Math.min(...xs), hi = Math.max(...xs);
+    const lo = Math.min(...xs),
+        hi = Math.max(...xs);
     return lo === hi || xs.length === 1 ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
 }

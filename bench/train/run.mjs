@@ -11,15 +11,25 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'bench/.cache/train/bench.mjs');
 const common = {
-    bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*', 'esbuild'], logLevel: 'error',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*', 'esbuild'],
+    logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 // the trainer's child next to the bench bundle, where the parent looks for it
 await esbuild.build({ ...common, entryPoints: [join(root, 'engine/train/child.ts')], outfile: join(root, 'bench/.cache/train/train-child.js') });
 await esbuild.build({
-    entryPoints: [join(root, 'bench/train/bench.ts')], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-    external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*', 'esbuild'], logLevel: 'error',
+    entryPoints: [join(root, 'bench/train/bench.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*', 'esbuild'],
+    logLevel: 'error',
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 process.env.MISMATCH_ROOT = root;

@@ -55,9 +55,7 @@ rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const runtimeVersions = Object.fromEntries(
-    ['node-llama-cpp', 'koffi'].map((n) => [n, manifest.dependencies[n]]),
-);
+const runtimeVersions = Object.fromEntries(['node-llama-cpp', 'koffi'].map((n) => [n, manifest.dependencies[n]]));
 const staged = { ...manifest, dependencies: runtimeVersions };
 delete staged.devDependencies;
 delete staged.scripts;

@@ -82,7 +82,11 @@ function stepsTable(data: ViewData): HTMLElement {
 
 function hypothesesTable(data: ViewData): HTMLElement {
     if (!data.hypotheses.length) return h('p', { class: 'muted' }, 'No hypothesis results yet.');
-    const t = h('table', { id: 'hypotheses' }, h('tr', {}, h('th', {}, 'hypothesis'), h('th', {}, 'verdict'), h('th', {}, 'test'), h('th', {}, 'p'), h('th', {}, 'coverage'), h('th', {}, 'seeds holding'), h('th', {}, 'across seeds')));
+    const t = h(
+        'table',
+        { id: 'hypotheses' },
+        h('tr', {}, h('th', {}, 'hypothesis'), h('th', {}, 'verdict'), h('th', {}, 'test'), h('th', {}, 'p'), h('th', {}, 'coverage'), h('th', {}, 'seeds holding'), h('th', {}, 'across seeds')),
+    );
     for (const x of data.hypotheses) {
         const held = x.perSeed.filter((s) => s.holds).length;
         t.append(
@@ -219,7 +223,13 @@ function recordsSection(data: ViewData): HTMLElement {
             return !text || q.question.toLowerCase().includes(text) || q.gold.some((g) => g.toLowerCase().includes(text));
         });
         const shown = rows.slice(0, 500);
-        body.append(h('p', { class: 'muted', id: 'record-count' }, `${rows.length} of ${byId.size} questions${rows.length > shown.length ? ` (first ${shown.length} shown)` : ''}${set.truncated ? `; ${set.truncated} rows not loaded` : ''}`));
+        body.append(
+            h(
+                'p',
+                { class: 'muted', id: 'record-count' },
+                `${rows.length} of ${byId.size} questions${rows.length > shown.length ? ` (first ${shown.length} shown)` : ''}${set.truncated ? `; ${set.truncated} rows not loaded` : ''}`,
+            ),
+        );
         const t = h('table', { id: 'record-table' }, h('tr', {}, h('th', {}, 'question'), h('th', {}, 'gold'), ...set.arms.map((a) => h('th', {}, a))));
         for (const [, q] of shown) {
             t.append(
@@ -247,25 +257,13 @@ function recordsSection(data: ViewData): HTMLElement {
 async function render(data: ViewData): Promise<void> {
     current = data;
     const plots = h('div', { class: 'plots', id: 'plots' });
-    app.replaceChildren(
-        h('h1', {}, data.experiment),
-        h('p', { class: 'muted' }, `${data.file} · store ${data.storeDir}`),
-    );
+    app.replaceChildren(h('h1', {}, data.experiment), h('p', { class: 'muted' }, `${data.file} · store ${data.storeDir}`));
     if (data.empty) {
         app.append(h('p', { id: 'empty' }, data.empty));
         vscode.postMessage({ type: 'rendered', plots: 0, errors: [] });
         return;
     }
-    app.append(
-        h('h2', {}, 'Hypotheses'),
-        hypothesesTable(data),
-        h('h2', {}, 'Plots'),
-        plots,
-        h('h2', {}, 'Steps'),
-        stepsTable(data),
-        h('h2', {}, 'Questions'),
-        recordsSection(data),
-    );
+    app.append(h('h2', {}, 'Hypotheses'), hypothesesTable(data), h('h2', {}, 'Plots'), plots, h('h2', {}, 'Steps'), stepsTable(data), h('h2', {}, 'Questions'), recordsSection(data));
     await renderPlots(data, plots);
 }
 

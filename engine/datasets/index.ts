@@ -26,7 +26,12 @@ export interface DatasetRecord {
 
 /** A located error: which file, which line, which field. */
 export class DatasetError extends Error {
-    constructor(message: string, readonly file: string, readonly line?: number, readonly field?: string) {
+    constructor(
+        message: string,
+        readonly file: string,
+        readonly line?: number,
+        readonly field?: string,
+    ) {
         super(`${file}${line ? `:${line}` : ''}: ${field ? `field "${field}": ` : ''}${message}`);
         this.name = 'DatasetError';
     }
@@ -215,7 +220,8 @@ export async function* readJsonl(src: FileSource): AsyncGenerator<DatasetRecord>
         } catch (e) {
             throw new DatasetError(`not valid JSON (${(e as Error).message})`, src.path, line);
         }
-        if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DatasetError(`a record must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`, src.path, line);
+        if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+            throw new DatasetError(`a record must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`, src.path, line);
         yield toRecord(raw, src, line);
     }
 }
@@ -526,12 +532,7 @@ async function loadPartOfFile(source: FileSource, splits: SplitSpec[], seed: num
  * Reads, de-duplicates and splits a dataset. `world` gives the params of a world source. When the
  * splits take only part of a file, memory holds the part, not the file (`loadPartOfFile`).
  */
-export async function loadDataset(
-    source: DatasetSource,
-    splits: SplitSpec[],
-    seed: number,
-    options: { dedupe: boolean; world?: WorldParams; signal?: AbortSignal },
-): Promise<LoadedDataset> {
+export async function loadDataset(source: DatasetSource, splits: SplitSpec[], seed: number, options: { dedupe: boolean; world?: WorldParams; signal?: AbortSignal }): Promise<LoadedDataset> {
     if (source.kind === 'file' && !takesAll(splits)) return loadPartOfFile(source, splits, seed, options);
     let records: DatasetRecord[] = [];
     let file: string;

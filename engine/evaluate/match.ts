@@ -90,7 +90,7 @@ export function matchesGold(prediction: string, aliases: string[], mode: MatchMo
         const g = norm(alias);
         if (!g) continue;
         if (p === g) return true;
-        if (mode === 'contains' && (` ${p} `).includes(` ${g} `)) return true;
+        if (mode === 'contains' && ` ${p} `.includes(` ${g} `)) return true;
     }
     return false;
 }

@@ -37,7 +37,7 @@ export function aurcOf(records: Scored[]): number | null {
     let area = 0;
     let before = 0; // answers ranked above the current tie group
     let wrongBefore = 0;
-    for (let i = 0; i < answered.length; ) {
+    for (let i = 0; i < answered.length;) {
         let j = i;
         while (j < answered.length && answered[j].confidence === answered[i].confidence) j++;
         const g = j - i;
@@ -102,7 +102,11 @@ export function gridCell(teacherKnows: boolean, studentKnows: boolean): GridCell
 }
 
 /** Outcomes per grid cell (questions missing from either knowledge map are left out and counted). */
-export function outcomesByGrid(records: { id: string; outcome: Outcome }[], teacher: Map<string, boolean>, student: Map<string, boolean>): { cells: Record<GridCell, Outcomes>; uncategorised: number } {
+export function outcomesByGrid(
+    records: { id: string; outcome: Outcome }[],
+    teacher: Map<string, boolean>,
+    student: Map<string, boolean>,
+): { cells: Record<GridCell, Outcomes>; uncategorised: number } {
     const cells = Object.fromEntries(GRID_CELLS.map((c) => [c, { correct: 0, wrong: 0, abstained: 0, empty: 0, total: 0 }])) as Record<GridCell, Outcomes & { empty: number }>;
     let uncategorised = 0;
     for (const r of records) {

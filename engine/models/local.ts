@@ -39,7 +39,16 @@ export async function workerScript(): Promise<string> {
             mkdirSync(outDir, { recursive: true });
             const esbuild = await import('esbuild');
             const tmp = `${out}.${process.pid}.tmp.mjs`;
-            await esbuild.build({ entryPoints: [source], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: tmp, external: ['node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'silent' });
+            await esbuild.build({
+                entryPoints: [source],
+                bundle: true,
+                platform: 'node',
+                format: 'esm',
+                target: 'node20',
+                outfile: tmp,
+                external: ['node-llama-cpp', '@node-llama-cpp/*'],
+                logLevel: 'silent',
+            });
             renameSync(tmp, out);
             return out;
         })();
@@ -80,7 +89,10 @@ export class LocalGenerator implements Generator {
     private lora: string[] = [];
     info: Extract<FromWorker, { type: 'ready' }>['info'] | undefined;
 
-    private constructor(script: string, readonly options: LocalOptions) {
+    private constructor(
+        script: string,
+        readonly options: LocalOptions,
+    ) {
         this.description = `gguf ${options.modelPath}`;
         this.lora = options.lora ?? [];
         // UV_THREADPOOL_SIZE=1: node-llama-cpp 3.21.1 samples each sequence's token in its own libuv
@@ -98,9 +110,7 @@ export class LocalGenerator implements Generator {
         });
         this.child.on('exit', (code, signal) => {
             const tail = this.stderr.join('').trim().split('\n').slice(-8).join('\n');
-            this.exitError = new ModelProcessError(
-                `the inference process for ${options.modelPath} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? `:\n${tail}` : ''}`,
-            );
+            this.exitError = new ModelProcessError(`the inference process for ${options.modelPath} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${tail ? `:\n${tail}` : ''}`);
             for (const l of [...this.listeners]) l({ type: 'error', message: this.exitError.message });
         });
     }
@@ -111,18 +121,31 @@ export class LocalGenerator implements Generator {
         if (st.size < 32) throw new Error(`${options.modelPath} is too small to be a GGUF model`);
         const g = new LocalGenerator(await workerScript(), options);
         try {
-            await g.request({ type: 'init', modelPath: resolve(options.modelPath), gpu: options.gpu, threads: options.threads, sequences: options.sequences ?? 1, contextSize: options.contextSize ?? 1024, lora: g.lora }, (m) => {
-                if (m.type === 'ready') {
-                    g.info = m.info;
-                    return true;
-                }
-                return false;
-            });
+            await g.request(
+                {
+                    type: 'init',
+                    modelPath: resolve(options.modelPath),
+                    gpu: options.gpu,
+                    threads: options.threads,
+                    sequences: options.sequences ?? 1,
+                    contextSize: options.contextSize ?? 1024,
+                    lora: g.lora,
+                },
+                (m) => {
+                    if (m.type === 'ready') {
+                        g.info = m.info;
+                        return true;
+                    }
+                    return false;
+                },
+            );
         } catch (e) {
             // The worker stays up after a failed load (it waits for more messages), and its IPC
             // channel would keep the parent alive for ever: end it before reporting.
             await g.kill();
-            throw new ModelProcessError(`cannot load the model ${options.modelPath}: ${(e as Error).message.replace(/^inference failed: /, '')} (a truncated or damaged GGUF? download or train it again)`);
+            throw new ModelProcessError(
+                `cannot load the model ${options.modelPath}: ${(e as Error).message.replace(/^inference failed: /, '')} (a truncated or damaged GGUF? download or train it again)`,
+            );
         }
         return g;
     }

@@ -83,7 +83,7 @@ export function promptTokens(model: LlamaModel, p: PromptSpec): Token[] {
 /** The token that ends an answer in training: end-of-turn for chat, end-of-sequence otherwise. */
 function endToken(model: LlamaModel, chat: boolean): Token {
     const t = (chat ? model.tokens.eot : null) ?? model.tokens.eos;
-    if (t == null) throw new Error('the model\'s vocabulary has no end-of-sequence token: an answer could not be ended');
+    if (t == null) throw new Error("the model's vocabulary has no end-of-sequence token: an answer could not be ended");
     return t;
 }
 
@@ -95,9 +95,7 @@ function endToken(model: LlamaModel, chat: boolean): Token {
 export function trainingSequence(model: LlamaModel, p: PromptSpec, answer: string): { tokens: Token[]; answerStart: number } {
     const chat = p.template === 'chat';
     const prompt = promptTokens(model, p);
-    const full = chat
-        ? chatTokens(model, p, answer)
-        : withBos(model, model.tokenize(completionText(p) + ANSWER_SEPARATOR + answer, false));
+    const full = chat ? chatTokens(model, p, answer) : withBos(model, model.tokenize(completionText(p) + ANSWER_SEPARATOR + answer, false));
     let k = 0;
     while (k < prompt.length && k < full.length && prompt[k] === full[k]) k++;
     if (k < prompt.length) {

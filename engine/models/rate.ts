@@ -6,7 +6,10 @@
 export class RateMeter {
     private readonly t0: number;
 
-    constructor(private readonly doneAtStart: number, private readonly now: () => number = Date.now) {
+    constructor(
+        private readonly doneAtStart: number,
+        private readonly now: () => number = Date.now,
+    ) {
         this.t0 = now();
     }
 

@@ -65,7 +65,10 @@ export function replyByteCap(maxTokens: number): number {
 const CHARS_PER_TOKEN_CAP = 32;
 
 export class ServerError extends Error {
-    constructor(message: string, readonly status?: number) {
+    constructor(
+        message: string,
+        readonly status?: number,
+    ) {
         super(message);
         this.name = 'ServerError';
     }
@@ -245,7 +248,19 @@ export class ServerGenerator implements Generator {
         const dup = this.urls.find((u, i) => this.urls.indexOf(u) !== i);
         if (dup) throw new ServerError(`the server URL ${dup} is named twice`);
         if (options.rateLimit !== undefined && !(options.rateLimit > 0)) throw new ServerError(`rateLimit must be above 0, not ${options.rateLimit}`);
-        this.endpoints = this.urls.map((url) => ({ url, inFlight: 0, sent: 0, answered: 0, failuresInRow: 0, pausedUntil: 0, ejected: false, outUntil: 0, ejectMs: options.ejectMs ?? 30_000, starts: [], refusedInRow: 0 }));
+        this.endpoints = this.urls.map((url) => ({
+            url,
+            inFlight: 0,
+            sent: 0,
+            answered: 0,
+            failuresInRow: 0,
+            pausedUntil: 0,
+            ejected: false,
+            outUntil: 0,
+            ejectMs: options.ejectMs ?? 30_000,
+            starts: [],
+            refusedInRow: 0,
+        }));
     }
 
     /** Requests sent to and answered by each server during the last generate() call. */
@@ -298,7 +313,12 @@ export class ServerGenerator implements Generator {
                 } catch (err) {
                     if (signal.aborted) throw abortError();
                     const cause = (err as { cause?: Error & { code?: string } }).cause;
-                    throw Object.assign(new ServerError(`${e.url}: GET /models: ${timeout.aborted ? `no answer within ${Math.min(this.options.timeoutMs, 30_000)} ms` : (err as Error).message}${cause ? ` (${cause.message})` : ''}`), { connect: true });
+                    throw Object.assign(
+                        new ServerError(
+                            `${e.url}: GET /models: ${timeout.aborted ? `no answer within ${Math.min(this.options.timeoutMs, 30_000)} ms` : (err as Error).message}${cause ? ` (${cause.message})` : ''}`,
+                        ),
+                        { connect: true },
+                    );
                 }
                 const read = await readCapped(res, 4 * 1024 * 1024).catch(() => ({ text: '', over: false }));
                 if (res.status === 404 || res.status === 405 || res.status === 501) {
@@ -316,7 +336,12 @@ export class ServerGenerator implements Generator {
                 }
                 if (!ids) throw new ServerError(`${e.url}: GET /models: the answer is not a model list ({"data": [{"id": …}]})`);
                 if (!servesModel(ids, this.options.name)) {
-                    const served = ids.length ? ids.slice(0, 5).map((i) => `'${i}'`).join(', ') + (ids.length > 5 ? ', …' : '') : 'no model';
+                    const served = ids.length
+                        ? ids
+                              .slice(0, 5)
+                              .map((i) => `'${i}'`)
+                              .join(', ') + (ids.length > 5 ? ', …' : '')
+                        : 'no model';
                     throw new ServerError(`${e.url} serves ${served}, not '${this.options.name}' (GET /models): every server of a model must serve the model the spec names`);
                 }
             })();
@@ -327,7 +352,15 @@ export class ServerGenerator implements Generator {
     }
 
     /** One attempt of one request on one server. */
-    private async attempt(e: Endpoint, body: Record<string, unknown>, cap: number, where: string, signal: AbortSignal, log: (level: 'info' | 'warn', message: string) => void, reserved?: number): Promise<Outcome> {
+    private async attempt(
+        e: Endpoint,
+        body: Record<string, unknown>,
+        cap: number,
+        where: string,
+        signal: AbortSignal,
+        log: (level: 'info' | 'warn', message: string) => void,
+        reserved?: number,
+    ): Promise<Outcome> {
         try {
             await this.ensureChecked(e, signal, log);
         } catch (err) {
@@ -363,7 +396,13 @@ export class ServerGenerator implements Generator {
                 if (timeout.aborted) return { kind: 'timeout', error: new ServerError(`${url}: ${where}: the answer did not arrive within ${this.options.timeoutMs} ms`) };
                 return { kind: 'retry', error: new ServerError(`${url}: ${where}: the answer broke off (${(err as Error).message})`) };
             }
-            if (read.over) return { kind: 'fatal', error: new ServerError(`${url}: ${where}: the answer is larger than ${cap} bytes (the decoding's maxTokens is ${body.max_tokens}); reading stopped there. Does the server ignore max_tokens?`) };
+            if (read.over)
+                return {
+                    kind: 'fatal',
+                    error: new ServerError(
+                        `${url}: ${where}: the answer is larger than ${cap} bytes (the decoding's maxTokens is ${body.max_tokens}); reading stopped there. Does the server ignore max_tokens?`,
+                    ),
+                };
             try {
                 return { kind: 'ok', json: JSON.parse(read.text) };
             } catch (err) {
@@ -475,7 +514,10 @@ export class ServerGenerator implements Generator {
             const wasOut = probe;
             e.ejected = true;
             e.outUntil = now + e.ejectMs;
-            log('warn', `server ${e.url} is out of the rotation for ${seconds(e.ejectMs)} s after ${wasOut ? 'its probe failed' : `${e.failuresInRow} failed requests in a row`} (last: ${message}); ${others.length} of ${n} servers go on`);
+            log(
+                'warn',
+                `server ${e.url} is out of the rotation for ${seconds(e.ejectMs)} s after ${wasOut ? 'its probe failed' : `${e.failuresInRow} failed requests in a row`} (last: ${message}); ${others.length} of ${n} servers go on`,
+            );
             e.ejectMs = Math.min(MAX_EJECT_MS, e.ejectMs * 2);
             e.failuresInRow = 0;
         };
@@ -508,7 +550,13 @@ export class ServerGenerator implements Generator {
                 serverFailed(e, message, probe);
                 w.avoid.set(e, Infinity);
                 if (eps.every((x) => w.avoid.get(x) === Infinity)) {
-                    return fail(new ServerError(n === 1 ? `${outcome.error.message} (not retried; raise timeoutMs if the server is slow)` : `no server answered ${where} within ${this.options.timeoutMs} ms (raise timeoutMs if the servers are slow); the last error of each: ${everyLastError()}`));
+                    return fail(
+                        new ServerError(
+                            n === 1
+                                ? `${outcome.error.message} (not retried; raise timeoutMs if the server is slow)`
+                                : `no server answered ${where} within ${this.options.timeoutMs} ms (raise timeoutMs if the servers are slow); the last error of each: ${everyLastError()}`,
+                        ),
+                    );
                 }
                 retry.push(w);
                 return;
@@ -519,7 +567,15 @@ export class ServerGenerator implements Generator {
                 e.lastError = message;
                 e.pausedUntil = Math.max(e.pausedUntil, now + outcome.retryAfter);
                 if (outcome.retryAfter > MAX_RETRY_AFTER_MS) {
-                    if (!inRotation(now).length) return fail(new ServerError(n === 1 ? `${outcome.error.message} (the server asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)` : `every server of '${this.options.name}' is out: ${everyLastError()} (${e.url} asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)`, outcome.error.status));
+                    if (!inRotation(now).length)
+                        return fail(
+                            new ServerError(
+                                n === 1
+                                    ? `${outcome.error.message} (the server asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)`
+                                    : `every server of '${this.options.name}' is out: ${everyLastError()} (${e.url} asks to retry after ${Math.round(outcome.retryAfter / 1000)} s)`,
+                                outcome.error.status,
+                            ),
+                        );
                     log('warn', `server ${e.url} asks to retry after ${Math.round(outcome.retryAfter / 1000)} s: out of the rotation until then`);
                 }
             } else serverFailed(e, message, probe);
@@ -574,7 +630,7 @@ export class ServerGenerator implements Generator {
         try {
             while (!failure && !signal.aborted) {
                 let now = Date.now();
-                for (let launched = true; launched && !failure; ) {
+                for (let launched = true; launched && !failure;) {
                     launched = false;
                     for (let i = 0; i < retry.length && !failure; i++) {
                         const e = pick(retry[i], now);

@@ -79,10 +79,14 @@ async function generateOne(seq: LlamaContextSequence, job: number, item: Generat
     let finish: GenerationResult['finish'] = 'length';
     let text = '';
     const greedy = decoding.temperature <= 0;
-    const it = seq.evaluateWithMetadata(tokens, { confidence: true }, {
-        temperature: greedy ? 0 : decoding.temperature,
-        ...(greedy ? {} : { topK: decoding.topK, topP: decoding.topP, seed: itemSeed(decoding.seed, item.id, sample) }),
-    });
+    const it = seq.evaluateWithMetadata(
+        tokens,
+        { confidence: true },
+        {
+            temperature: greedy ? 0 : decoding.temperature,
+            ...(greedy ? {} : { topK: decoding.topK, topP: decoding.topP, seed: itemSeed(decoding.seed, item.id, sample) }),
+        },
+    );
     for await (const r of it) {
         if (cancelled.has(job)) break;
         if (m.isEogToken(r.token)) {
@@ -164,12 +168,14 @@ process.on('message', (msg: ToWorker) => {
             cancelled.add(msg.job);
             break;
         case 'exit':
-            queue.finally(async () => {
-                await context?.dispose();
-                await model?.dispose();
-                await llama?.dispose();
-                process.exit(0);
-            }).catch(() => process.exit(1)); // a disposal that fails still ends the worker
+            queue
+                .finally(async () => {
+                    await context?.dispose();
+                    await model?.dispose();
+                    await llama?.dispose();
+                    process.exit(0);
+                })
+                .catch(() => process.exit(1)); // a disposal that fails still ends the worker
             break;
     }
 });

@@ -58,16 +58,41 @@ export function reportHtml(plan: Plan, stored: StepResult[]): string {
     const selectiveRows: unknown[][] = [];
     const gridRows: unknown[][] = [];
     const num = (x: number | null | undefined) => formatNumber(x, 3);
-    const GRID: [keyof NonNullable<ArmMetrics['grid']>['cells'], string][] = [['both', 'both know'], ['teacherOnly', 'teacher knows, student does not'], ['studentOnly', 'student knows, teacher does not'], ['neither', 'neither knows']];
+    const GRID: [keyof NonNullable<ArmMetrics['grid']>['cells'], string][] = [
+        ['both', 'both know'],
+        ['teacherOnly', 'teacher knows, student does not'],
+        ['studentOnly', 'student knows, teacher does not'],
+        ['neither', 'neither knows'],
+    ];
     for (const r of results.filter((x) => x.kind === 'evaluate' && x.metrics)) {
         for (const a of (r.metrics as EvaluateMetrics).arms) {
             outcomeRows.push([r.step + seed(r), a.arm, a.correct, a.wrong, a.abstained, a.empty ?? 0, a.total, pct(a.wrongRate), pct(a.wrongAnsweredRate), num(a.aurc)]);
             for (const [k, o] of Object.entries(a.byKnowledge ?? {})) if (k !== 'uncategorised') knowledgeRows.push([r.step + seed(r), a.arm, k, o.correct, o.wrong, o.abstained, o.total]);
-            if (a.fScore !== undefined) selectiveRows.push([r.step + seed(r), a.arm, a.accuracy === undefined ? '—' : pct(a.accuracy), a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted), num(a.fScore), num(a.aurc), num(a.ece)]);
-            if (a.grid) for (const [key, label] of GRID) {
-                const o = a.grid.cells[key];
-                gridRows.push([r.step + seed(r), a.arm, `${label} (teacher ${a.grid.teacher}, student ${a.grid.student})`, o.correct, o.wrong, o.abstained, o.empty ?? 0, o.total, o.total ? pct(o.wrong / o.total) : '—']);
-            }
+            if (a.fScore !== undefined)
+                selectiveRows.push([
+                    r.step + seed(r),
+                    a.arm,
+                    a.accuracy === undefined ? '—' : pct(a.accuracy),
+                    a.accuracyGivenAttempted == null ? '—' : pct(a.accuracyGivenAttempted),
+                    num(a.fScore),
+                    num(a.aurc),
+                    num(a.ece),
+                ]);
+            if (a.grid)
+                for (const [key, label] of GRID) {
+                    const o = a.grid.cells[key];
+                    gridRows.push([
+                        r.step + seed(r),
+                        a.arm,
+                        `${label} (teacher ${a.grid.teacher}, student ${a.grid.student})`,
+                        o.correct,
+                        o.wrong,
+                        o.abstained,
+                        o.empty ?? 0,
+                        o.total,
+                        o.total ? pct(o.wrong / o.total) : '—',
+                    ]);
+                }
         }
     }
     // Outcomes per arm over the replicates: mean share with its 95% t interval.
@@ -94,7 +119,10 @@ export function reportHtml(plan: Plan, stored: StepResult[]): string {
     const verdicts: string[] = [];
     const family = plan.steps.filter((s) => s.kind === 'hypothesis').length;
     const mark: Record<string, string> = { holds: '✓', 'does not hold': '✗', inconclusive: '?' };
-    for (const r of adjustFamilyOf(results.filter((x) => x.kind === 'hypothesis' && x.metrics), family)) {
+    for (const r of adjustFamilyOf(
+        results.filter((x) => x.kind === 'hypothesis' && x.metrics),
+        family,
+    )) {
         const h = r.metrics as HypothesisMetrics;
         const step = byId.get(idOf.get(r.step) ?? r.step);
         const words = step ? hypothesisWords(step) : undefined;
@@ -103,7 +131,9 @@ export function reportHtml(plan: Plan, stored: StepResult[]): string {
         verdicts.push(
             `<div class="verdict v-${esc(h.verdict.replace(/ /g, '-'))}"><p class="claim"><span class="badge">${mark[h.verdict] ?? '·'} ${esc(h.verdict)}</span> ${esc(words ?? r.step)}${named}</p>` +
                 `<p class="numbers">wrong-answer rate A − B <b>${esc(effectText(h))}</b> (95% interval) · ${esc(pText(h))}${h.coverage === null ? '' : ` · at ${esc(pct(h.coverage))} matched coverage`}</p>` +
-                `<p class="note">${esc(replicationText(h))}; ${esc(testText(h))}</p>${statements(h).map((n) => `<p class="warn">⚠ ${esc(n)}</p>`).join('')}</div>`,
+                `<p class="note">${esc(replicationText(h))}; ${esc(testText(h))}</p>${statements(h)
+                    .map((n) => `<p class="warn">⚠ ${esc(n)}</p>`)
+                    .join('')}</div>`,
         );
     }
     const stale = results.filter((r) => r.stale).map((r) => r.step + seed(r));
@@ -143,7 +173,10 @@ ${verdicts.length ? `<section id="verdicts"><h2>Verdicts</h2><p class="note">Eff
 ${[...mixedProvenance(plan, stored)].map(([h, text]) => `<p class="warn"><b>⚠ ${esc(title(h))}</b>: ${esc(text)} (results computed differently are compared here)</p>`).join('\n')}
 ${lead.length ? `<h2>Outcomes per arm${replicates > 1 ? ` <span class="note">(mean over ${replicates} replicates, 95% t interval)</span>` : ''}</h2><div class="plot" id="plot-arm-intervals"></div>` : ''}
 ${armRows.length ? `${oneEvaluation === undefined ? '' : `<p class="note">evaluate ${esc(oneEvaluation)}</p>`}${table([...(oneEvaluation === undefined ? ['evaluation'] : []), 'arm', 'replicates', 'wrong', 'abstained', 'correct', 'wrong / answered'], armRows, 'arm-summary')}` : '<p>No evaluation results yet.</p>'}
-<div class="pair">${lead.filter((p) => p.id !== 'arm-intervals').map((p) => `<div><h2>${esc(p.title)}</h2><div class="plot" id="plot-${esc(p.id)}"></div></div>`).join('')}</div>
+<div class="pair">${lead
+        .filter((p) => p.id !== 'arm-intervals')
+        .map((p) => `<div><h2>${esc(p.title)}</h2><div class="plot" id="plot-${esc(p.id)}"></div></div>`)
+        .join('')}</div>
 ${hypRows.length ? collapsed('Hypotheses: tests and units', `<p class="note">Tests are one-sided in the stated direction: one run, exact McNemar over questions; replicates on the same test questions, the exact sign-flip permutation test over questions (each question's difference summed over the replicates); independent replicates, a paired t test over replicates.</p>${table(['hypothesis', 'wrong A − B, pts (95% CI)', 'p', 'verdict', 'replicated', 'test; independent units', 'coverage'], hypRows)}`, hypRows.length) : ''}
 ${outcomeRows.length ? collapsed('Outcomes', table(['evaluation', 'arm', 'correct', 'wrong', 'abstained', 'empty', 'total', 'wrong/total', 'wrong/answered', 'AURC'], outcomeRows), outcomeRows.length) : ''}
 ${selectiveRows.length ? collapsed('Selective prediction', `<p class="note">Accuracy given attempted and the F-score (harmonic mean of accuracy and accuracy given attempted) as in SimpleQA; abstentions and empty answers are not attempts. AURC: area under the risk–coverage curve over [0, coverage] (mean of the selective risks at coverages k/n, k = 1..answered, times 1/n). ECE: expected calibration error of the answer's sequence probability, 10 equal-width bins, attempted answers only.</p>${table(['evaluation', 'arm', 'accuracy', 'accuracy | attempted', 'SimpleQA F', 'AURC', 'ECE'], selectiveRows)}`, selectiveRows.length) : ''}

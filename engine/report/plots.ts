@@ -51,7 +51,8 @@ export function knowledgePlot(results: StepResult[]): VegaLiteSpec | undefined {
         for (const a of (r.metrics as EvaluateMetrics).arms) {
             for (const [category, o] of Object.entries(a.byKnowledge ?? {})) {
                 if (category === 'uncategorised') continue;
-                for (const outcome of ['correct', 'wrong', 'abstained'] as const) values.push({ seed: seedLabel(r), arm: a.arm, category, outcome, count: o[outcome], share: o.total ? o[outcome] / o.total : 0 });
+                for (const outcome of ['correct', 'wrong', 'abstained'] as const)
+                    values.push({ seed: seedLabel(r), arm: a.arm, category, outcome, count: o[outcome], share: o.total ? o[outcome] / o.total : 0 });
             }
         }
     }
@@ -141,7 +142,15 @@ export function perSeedPlot(results: StepResult[]): VegaLiteSpec | undefined {
         spec: {
             layer: [
                 { mark: { type: 'rule' }, encoding: { x: { field: 'lo', type: 'quantitative', title: 'wrong rate A âˆ’ B' }, x2: { field: 'hi' }, y: { field: 'seed', type: 'ordinal' } } },
-                { mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'difference', type: 'quantitative' }, y: { field: 'seed', type: 'ordinal' }, color: { field: 'verdict', type: 'nominal' }, tooltip: [{ field: 'seed' }, { field: 'difference', format: '.3f' }, { field: 'p', format: '.3g' }, { field: 'verdict' }, { field: 'coverage', format: '.1%' }] } },
+                {
+                    mark: { type: 'point', filled: true, tooltip: true },
+                    encoding: {
+                        x: { field: 'difference', type: 'quantitative' },
+                        y: { field: 'seed', type: 'ordinal' },
+                        color: { field: 'verdict', type: 'nominal' },
+                        tooltip: [{ field: 'seed' }, { field: 'difference', format: '.3f' }, { field: 'p', format: '.3g' }, { field: 'verdict' }, { field: 'coverage', format: '.1%' }],
+                    },
+                },
                 { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { x: { datum: 0 } } },
             ],
         },
@@ -154,17 +163,43 @@ const slopeText = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'â
 export function mixTrendPlot(results: StepResult[]): VegaLiteSpec | undefined {
     const trends = mixTrends(results);
     if (!trends.length) return undefined;
-    const values = trends.flatMap((t) => t.points.map((p) => ({ evaluation: t.evaluation, arm: p.arm, seed: p.seed === undefined ? 'all' : `seed ${p.seed}`, unknown: p.unknownShare, accuracy: p.accuracy })));
-    const line = trends.flatMap((t) => [0, 1].map((x) => ({ evaluation: t.evaluation, unknown: x, accuracy: t.fit.intercept + t.fit.slope * x, slope: t.fit.slope, lo: t.fit.slopeCi[0], hi: t.fit.slopeCi[1] })));
+    const values = trends.flatMap((t) =>
+        t.points.map((p) => ({ evaluation: t.evaluation, arm: p.arm, seed: p.seed === undefined ? 'all' : `seed ${p.seed}`, unknown: p.unknownShare, accuracy: p.accuracy })),
+    );
+    const line = trends.flatMap((t) =>
+        [0, 1].map((x) => ({ evaluation: t.evaluation, unknown: x, accuracy: t.fit.intercept + t.fit.slope * x, slope: t.fit.slope, lo: t.fit.slopeCi[0], hi: t.fit.slopeCi[1] })),
+    );
     return {
         $schema: SCHEMA,
         title: {
             text: 'Test accuracy vs Unknown share of the fine-tuning set (least-squares line)',
-            subtitle: trends.map((t) => `${t.evaluation}: slope ${slopeText(t.fit.slope)} pts per 100% Unknown, 95% CI [${slopeText(t.fit.slopeCi[0])}, ${slopeText(t.fit.slopeCi[1])}] (t, ${t.fit.df} df), ${t.fit.n} points${t.replicates ? `; per replicate: mean ${slopeText(t.replicates.mean)} [${slopeText(t.replicates.ci[0])}, ${slopeText(t.replicates.ci[1])}] (t across ${t.replicates.slopes.length} replicates)` : ''}`),
+            subtitle: trends.map(
+                (t) =>
+                    `${t.evaluation}: slope ${slopeText(t.fit.slope)} pts per 100% Unknown, 95% CI [${slopeText(t.fit.slopeCi[0])}, ${slopeText(t.fit.slopeCi[1])}] (t, ${t.fit.df} df), ${t.fit.n} points${t.replicates ? `; per replicate: mean ${slopeText(t.replicates.mean)} [${slopeText(t.replicates.ci[0])}, ${slopeText(t.replicates.ci[1])}] (t across ${t.replicates.slopes.length} replicates)` : ''}`,
+            ),
         },
         layer: [
-            { data: { values }, mark: { type: 'point', filled: true, tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative', title: 'Unknown examples in the fine-tuning set', axis: { format: '%' }, scale: { domain: [0, 1] } }, y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '%' } }, color: { field: 'evaluation', type: 'nominal' }, shape: { field: 'seed', type: 'nominal' }, tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'unknown', format: '.0%' }, { field: 'accuracy', format: '.1%' }] } },
-            { data: { values: line }, mark: { type: 'line', tooltip: true }, encoding: { x: { field: 'unknown', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'evaluation', type: 'nominal' }, tooltip: [{ field: 'evaluation' }, { field: 'slope', format: '.3f' }, { field: 'lo', format: '.3f', title: '95% CI low' }, { field: 'hi', format: '.3f', title: '95% CI high' }] } },
+            {
+                data: { values },
+                mark: { type: 'point', filled: true, tooltip: true },
+                encoding: {
+                    x: { field: 'unknown', type: 'quantitative', title: 'Unknown examples in the fine-tuning set', axis: { format: '%' }, scale: { domain: [0, 1] } },
+                    y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '%' } },
+                    color: { field: 'evaluation', type: 'nominal' },
+                    shape: { field: 'seed', type: 'nominal' },
+                    tooltip: [{ field: 'arm' }, { field: 'seed' }, { field: 'unknown', format: '.0%' }, { field: 'accuracy', format: '.1%' }],
+                },
+            },
+            {
+                data: { values: line },
+                mark: { type: 'line', tooltip: true },
+                encoding: {
+                    x: { field: 'unknown', type: 'quantitative' },
+                    y: { field: 'accuracy', type: 'quantitative' },
+                    color: { field: 'evaluation', type: 'nominal' },
+                    tooltip: [{ field: 'evaluation' }, { field: 'slope', format: '.3f' }, { field: 'lo', format: '.3f', title: '95% CI low' }, { field: 'hi', format: '.3f', title: '95% CI high' }],
+                },
+            },
         ],
     };
 }
@@ -176,10 +211,20 @@ export function trainingFitPlot(results: StepResult[]): VegaLiteSpec | undefined
         if (r.kind !== 'finetune' || r.status !== 'done' || !r.metrics) continue;
         const f = (r.metrics as FinetuneMetrics).fit;
         if (!f) continue;
-        const parts = f.known && f.unknown ? ([['Known', f.known], ['Unknown', f.unknown]] as const) : ([['all', f.all]] as const);
+        const parts =
+            f.known && f.unknown
+                ? ([
+                      ['Known', f.known],
+                      ['Unknown', f.unknown],
+                  ] as const)
+                : ([['all', f.all]] as const);
         for (const [examples, c] of parts) {
             if (!c.total) continue;
-            for (const [model, n] of [['base', c.base], ['fine-tuned', c.fitted]] as const) values.push({ finetune: r.step, seed: seedLabel(r), examples, model, accuracy: n / c.total, count: n, total: c.total, unknownShare: f.unknownShare });
+            for (const [model, n] of [
+                ['base', c.base],
+                ['fine-tuned', c.fitted],
+            ] as const)
+                values.push({ finetune: r.step, seed: seedLabel(r), examples, model, accuracy: n / c.total, count: n, total: c.total, unknownShare: f.unknownShare });
         }
     }
     if (!values.length) return undefined;
@@ -211,7 +256,13 @@ export function trainingByEpochPlot(results: StepResult[]): VegaLiteSpec | undef
         const f = (r.metrics as FinetuneMetrics).fitByEpoch;
         if (!f || f.version !== 1) continue;
         for (const e of f.epochs) {
-            const parts = e.known && e.unknown ? ([['Known', e.known], ['Unknown', e.unknown]] as const) : ([['all', e.all]] as const);
+            const parts =
+                e.known && e.unknown
+                    ? ([
+                          ['Known', e.known],
+                          ['Unknown', e.unknown],
+                      ] as const)
+                    : ([['all', e.all]] as const);
             for (const [examples, c] of parts) {
                 if (!c.total) continue;
                 values.push({ finetune: r.step, seed: seedLabel(r), epoch: e.epoch, examples, accuracy: c.fitted / c.total, fitted: c.fitted, total: c.total });
@@ -234,7 +285,14 @@ export function trainingByEpochPlot(results: StepResult[]): VegaLiteSpec | undef
                 x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
                 y: { field: 'accuracy', type: 'quantitative', aggregate: 'mean', title: 'training accuracy (mean over replicates)', axis: { format: '%' }, scale: { domain: [0, 1] } },
                 color: { field: 'examples', type: 'nominal', title: 'examples', scale: { domain: groups, range: groups.map((g) => colour[g]) } },
-                tooltip: [{ field: 'finetune' }, { field: 'examples' }, { field: 'epoch' }, { field: 'accuracy', aggregate: 'mean', format: '.1%' }, { field: 'fitted', aggregate: 'sum', title: 'fitted (all replicates)' }, { field: 'total', aggregate: 'sum', title: 'examples (all replicates)' }],
+                tooltip: [
+                    { field: 'finetune' },
+                    { field: 'examples' },
+                    { field: 'epoch' },
+                    { field: 'accuracy', aggregate: 'mean', format: '.1%' },
+                    { field: 'fitted', aggregate: 'sum', title: 'fitted (all replicates)' },
+                    { field: 'total', aggregate: 'sum', title: 'examples (all replicates)' },
+                ],
             },
         },
     };

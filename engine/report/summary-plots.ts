@@ -58,17 +58,33 @@ export function armIntervalsPlot(results: StepResult[]): VegaLiteSpec | undefine
         data: { values },
         width: 560,
         layer: [
-                { mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: { field: 'lo', ...x, title: 'share of the questions (mean over replicates, 95% interval)' }, x2: { field: 'hi' }, y: { field: 'arm', type: 'nominal', title: null, sort: null }, yOffset: { field: 'outcome', sort: OUTCOME_COLORS.domain }, color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain } } },
-                {
-                    mark: { type: 'point', filled: true, size: 60, tooltip: true },
-                    encoding: {
-                        x: { field: 'share', ...x },
-                        y: { field: 'arm', type: 'nominal', sort: null },
-                        yOffset: { field: 'outcome', sort: OUTCOME_COLORS.domain },
-                        color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain },
-                        tooltip: [{ field: 'arm' }, { field: 'outcome' }, { field: 'share', format: '.1%', title: 'mean' }, { field: 'lo', format: '.1%', title: '95% low' }, { field: 'hi', format: '.1%', title: '95% high' }, { field: 'replicates' }],
-                    },
+            {
+                mark: { type: 'rule', strokeWidth: 2 },
+                encoding: {
+                    x: { field: 'lo', ...x, title: 'share of the questions (mean over replicates, 95% interval)' },
+                    x2: { field: 'hi' },
+                    y: { field: 'arm', type: 'nominal', title: null, sort: null },
+                    yOffset: { field: 'outcome', sort: OUTCOME_COLORS.domain },
+                    color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain },
                 },
+            },
+            {
+                mark: { type: 'point', filled: true, size: 60, tooltip: true },
+                encoding: {
+                    x: { field: 'share', ...x },
+                    y: { field: 'arm', type: 'nominal', sort: null },
+                    yOffset: { field: 'outcome', sort: OUTCOME_COLORS.domain },
+                    color: { field: 'outcome', type: 'nominal', scale: OUTCOME_COLORS, sort: OUTCOME_COLORS.domain },
+                    tooltip: [
+                        { field: 'arm' },
+                        { field: 'outcome' },
+                        { field: 'share', format: '.1%', title: 'mean' },
+                        { field: 'lo', format: '.1%', title: '95% low' },
+                        { field: 'hi', format: '.1%', title: '95% high' },
+                        { field: 'replicates' },
+                    ],
+                },
+            },
         ],
     };
 }
@@ -91,7 +107,15 @@ export function gridHeatmap(results: StepResult[]): VegaLiteSpec | undefined {
         for (const [key, name] of CELLS) {
             const wrong = grids.reduce((s, x) => s + x.cells[key].wrong, 0);
             const total = grids.reduce((s, x) => s + x.cells[key].total, 0);
-            values.push({ evaluation: g.evaluation, arm: label(g), cell: name, wrong, total, share: total ? wrong / total : null, text: total ? `${Math.round((100 * wrong) / total)}% of ${total}` : '—' });
+            values.push({
+                evaluation: g.evaluation,
+                arm: label(g),
+                cell: name,
+                wrong,
+                total,
+                share: total ? wrong / total : null,
+                text: total ? `${Math.round((100 * wrong) / total)}% of ${total}` : '—',
+            });
         }
     }
     if (!values.length) return undefined;
@@ -102,8 +126,15 @@ export function gridHeatmap(results: StepResult[]): VegaLiteSpec | undefined {
         width: 440,
         height: { step: 34 },
         layer: [
-                { mark: { type: 'rect', tooltip: true }, encoding: { ...xy, color: { field: 'share', type: 'quantitative', title: 'wrong', scale: { domain: [0, 1], scheme: 'reds' }, legend: { format: '%' } }, tooltip: [{ field: 'arm' }, { field: 'cell' }, { field: 'wrong' }, { field: 'total' }, { field: 'share', format: '.1%', title: 'wrong / total' }] } },
-                { mark: { type: 'text', fontSize: 11 }, encoding: { ...xy, text: { field: 'text' }, color: { condition: { test: 'datum.share > 0.5', value: 'white' }, value: 'black' } } },
+            {
+                mark: { type: 'rect', tooltip: true },
+                encoding: {
+                    ...xy,
+                    color: { field: 'share', type: 'quantitative', title: 'wrong', scale: { domain: [0, 1], scheme: 'reds' }, legend: { format: '%' } },
+                    tooltip: [{ field: 'arm' }, { field: 'cell' }, { field: 'wrong' }, { field: 'total' }, { field: 'share', format: '.1%', title: 'wrong / total' }],
+                },
+            },
+            { mark: { type: 'text', fontSize: 11 }, encoding: { ...xy, text: { field: 'text' }, color: { condition: { test: 'datum.share > 0.5', value: 'white' }, value: 'black' } } },
         ],
     };
 }

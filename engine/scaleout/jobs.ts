@@ -164,9 +164,11 @@ export function axolotlConfig(spec: JobSpec): Record<string, unknown> {
     const perEpoch = stepsPerEpoch(spec.examples.length, s);
     return {
         base_model: spec.hfModel,
-        datasets: [spec.chat
-            ? { path: 'data.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages', roles_to_train: ['assistant'], train_on_eos: 'turn' }
-            : { path: 'data.jsonl', ds_type: 'json', type: 'input_output' }],
+        datasets: [
+            spec.chat
+                ? { path: 'data.jsonl', ds_type: 'json', type: 'chat_template', field_messages: 'messages', roles_to_train: ['assistant'], train_on_eos: 'turn' }
+                : { path: 'data.jsonl', ds_type: 'json', type: 'input_output' },
+        ],
         train_on_inputs: false,
         val_set_size: s.validation,
         seed: s.seed,
@@ -190,9 +192,7 @@ export function axolotlConfig(spec: JobSpec): Record<string, unknown> {
         adam_beta2: 0.999,
         adam_epsilon: 1e-8,
         max_grad_norm: 0,
-        ...(evals && s.earlyStopping
-            ? { early_stopping_patience: EARLY_STOPPING_PATIENCE, eval_steps: perEpoch, save_steps: perEpoch, load_best_model_at_end: true }
-            : {}),
+        ...(evals && s.earlyStopping ? { early_stopping_patience: EARLY_STOPPING_PATIENCE, eval_steps: perEpoch, save_steps: perEpoch, load_best_model_at_end: true } : {}),
         output_dir: `./${JOB_OUTPUT}`,
         save_safetensors: true,
     };
@@ -202,16 +202,20 @@ export function axolotlConfig(spec: JobSpec): Record<string, unknown> {
 export function toYaml(value: unknown, indent = ''): string {
     if (Array.isArray(value)) {
         if (value.length === 0) return '[]';
-        return value.map((v) => {
-            const inner = toYaml(v, `${indent}  `);
-            return v && typeof v === 'object' && !Array.isArray(v) ? `${indent}- ${inner.trimStart()}` : `${indent}- ${inner}`;
-        }).join('\n');
+        return value
+            .map((v) => {
+                const inner = toYaml(v, `${indent}  `);
+                return v && typeof v === 'object' && !Array.isArray(v) ? `${indent}- ${inner.trimStart()}` : `${indent}- ${inner}`;
+            })
+            .join('\n');
     }
     if (value && typeof value === 'object') {
-        return Object.entries(value as Record<string, unknown>).map(([k, v]) => {
-            if (v && typeof v === 'object' && (!Array.isArray(v) || v.length)) return `${indent}${k}:\n${toYaml(v, `${indent}  `)}`;
-            return `${indent}${k}: ${toYaml(v, indent)}`;
-        }).join('\n');
+        return Object.entries(value as Record<string, unknown>)
+            .map(([k, v]) => {
+                if (v && typeof v === 'object' && (!Array.isArray(v) || v.length)) return `${indent}${k}:\n${toYaml(v, `${indent}  `)}`;
+                return `${indent}${k}: ${toYaml(v, indent)}`;
+            })
+            .join('\n');
     }
     if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`cannot write ${value} to YAML`);
     return JSON.stringify(value ?? null);
@@ -311,25 +315,54 @@ export function writeJob(dir: string, spec: JobSpec): JobManifest {
     const files: Record<string, string> = {};
     if (spec.engine === 'trl') {
         // TRL's standard or conversational prompt-completion rows
-        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify(spec.chat
-            ? { prompt: [{ role: 'user', content: e.prompt }], completion: [{ role: 'assistant', content: e.completion }] }
-            : { prompt: e.prompt, completion: e.completion })).join('\n') + '\n';
+        files['data.jsonl'] =
+            spec.examples
+                .map((e) =>
+                    JSON.stringify(
+                        spec.chat ? { prompt: [{ role: 'user', content: e.prompt }], completion: [{ role: 'assistant', content: e.completion }] } : { prompt: e.prompt, completion: e.completion },
+                    ),
+                )
+                .join('\n') + '\n';
         files['trl_config.json'] = JSON.stringify(trlConfig(spec), null, 2) + '\n';
         files['train.py'] = TRAIN_PY;
     } else {
         const bos = spec.tokens.bos ?? '';
-        files['data.jsonl'] = spec.examples.map((e) => JSON.stringify(spec.chat
-            ? { messages: [{ role: 'user', content: e.prompt }, { role: 'assistant', content: e.completion }] }
-            : { segments: [{ label: false, text: bos + e.prompt }, { label: true, text: e.completion + spec.tokens.eos }] })).join('\n') + '\n';
+        files['data.jsonl'] =
+            spec.examples
+                .map((e) =>
+                    JSON.stringify(
+                        spec.chat
+                            ? {
+                                  messages: [
+                                      { role: 'user', content: e.prompt },
+                                      { role: 'assistant', content: e.completion },
+                                  ],
+                              }
+                            : {
+                                  segments: [
+                                      { label: false, text: bos + e.prompt },
+                                      { label: true, text: e.completion + spec.tokens.eos },
+                                  ],
+                              },
+                    ),
+                )
+                .join('\n') + '\n';
         files['config.yml'] = `# Axolotl config exported by Mismatch Lab for the finetune step ${spec.step}; see README.md.\n${toYaml(axolotlConfig(spec))}\n`;
     }
     const command = './run.sh';
     files['run.sh'] = runScript(spec.engine);
     files['README.md'] = readme(spec, command);
     const manifest: JobManifest = {
-        format: JOB_FORMAT, engine: spec.engine, step: spec.step, key: spec.key, hfModel: spec.hfModel,
+        format: JOB_FORMAT,
+        engine: spec.engine,
+        step: spec.step,
+        key: spec.key,
+        hfModel: spec.hfModel,
         command: spec.engine === 'trl' ? 'accelerate launch train.py' : 'axolotl train config.yml',
-        output: JOB_OUTPUT, settings: spec.settings, examples: spec.examples.length, exportedAt: new Date().toISOString(),
+        output: JOB_OUTPUT,
+        settings: spec.settings,
+        examples: spec.examples.length,
+        exportedAt: new Date().toISOString(),
         files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, sha256(v)])),
     };
     const tmp = `${dir}.tmp-${process.pid}`;
@@ -359,7 +392,9 @@ export function verifyJob(dir: string, key: string): JobManifest {
         const p = join(dir, name);
         if (!existsSync(p)) throw new Error(`${p}: missing from the job folder (job.json lists it); delete the job folder ${dir} to export the job again`);
         if (sha256(readFileSync(p)) !== hash) {
-            throw new Error(`${p}: edited by hand since the job was exported; the spec is the source of the job's settings and data: revert the edit, or change the spec (a new job is exported), or delete the job folder ${dir} to export it again`);
+            throw new Error(
+                `${p}: edited by hand since the job was exported; the spec is the source of the job's settings and data: revert the edit, or change the spec (a new job is exported), or delete the job folder ${dir} to export it again`,
+            );
         }
     }
     return m;

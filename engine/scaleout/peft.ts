@@ -39,8 +39,13 @@ export const HF_TO_GGUF_MODULE: Readonly<Record<string, string>> = {
 
 /** Our LoRA target names -> the PEFT `target_modules` names. */
 export const TARGET_TO_HF: Readonly<Record<string, string>> = {
-    attn_q: 'q_proj', attn_k: 'k_proj', attn_v: 'v_proj', attn_output: 'o_proj',
-    ffn_gate: 'gate_proj', ffn_up: 'up_proj', ffn_down: 'down_proj',
+    attn_q: 'q_proj',
+    attn_k: 'k_proj',
+    attn_v: 'v_proj',
+    attn_output: 'o_proj',
+    ffn_gate: 'gate_proj',
+    ffn_up: 'up_proj',
+    ffn_down: 'down_proj',
 };
 
 /** Architectures whose HF -> GGUF tensor mapping is known here, and whether q/k rows are permuted. */
@@ -106,7 +111,8 @@ function readConfig(path: string): PeftAdapterConfig {
     if (typeof cfg.lora_alpha !== 'number' || !Number.isFinite(cfg.lora_alpha)) throw new AdapterError(`${path}: field "lora_alpha" must be a number (got ${JSON.stringify(cfg.lora_alpha)})`);
     if (cfg.use_dora) throw new AdapterError(`${path}: use_dora is true; DoRA's magnitude vectors have no GGUF LoRA counterpart (llama.cpp applies plain LoRA)`);
     if (cfg.fan_in_fan_out) throw new AdapterError(`${path}: fan_in_fan_out is true (Conv1D layers, GPT-2 style); only llama-family Linear layers are converted`);
-    if (cfg.modules_to_save && cfg.modules_to_save.length) throw new AdapterError(`${path}: modules_to_save (${cfg.modules_to_save.join(', ')}) holds fully trained weights, which a GGUF LoRA adapter cannot carry; train without modules_to_save`);
+    if (cfg.modules_to_save && cfg.modules_to_save.length)
+        throw new AdapterError(`${path}: modules_to_save (${cfg.modules_to_save.join(', ')}) holds fully trained weights, which a GGUF LoRA adapter cannot carry; train without modules_to_save`);
     if (cfg.bias && cfg.bias !== 'none') throw new AdapterError(`${path}: bias is "${cfg.bias}"; LoRA bias terms have no GGUF LoRA counterpart (train with bias "none")`);
     return cfg;
 }
@@ -191,7 +197,8 @@ export function convertPeftAdapter(o: ConvertOptions): ConvertResult {
     if (o.expectBase !== undefined && cfg.base_model_name_or_path !== undefined && cfg.base_model_name_or_path !== o.expectBase) {
         throw new AdapterError(`${cfgPath}: the adapter was trained on "${cfg.base_model_name_or_path}", not on "${o.expectBase}" as the job says`);
     }
-    if (!existsSync(wPath)) throw new AdapterError(`${wPath}: not found${existsSync(join(o.adapterDir, 'adapter_model.bin')) ? ' (adapter_model.bin is a pickle; save the adapter with safe_serialization=True)' : ''}`);
+    if (!existsSync(wPath))
+        throw new AdapterError(`${wPath}: not found${existsSync(join(o.adapterDir, 'adapter_model.bin')) ? ' (adapter_model.bin is a pickle; save the adapter with safe_serialization=True)' : ''}`);
     let st;
     try {
         st = readSafetensorsHeader(wPath);
@@ -209,8 +216,12 @@ export function convertPeftAdapter(o: ConvertOptions): ConvertResult {
     for (const name of st.tensors.keys()) {
         const p = parseName(name);
         if ('error' in p) throw new AdapterError(`${wPath}: tensor ${name}: ${p.error}`);
-        if (p.layer !== undefined && p.layer >= info.nLayer) throw new AdapterError(`${wPath}: tensor ${name} is for layer ${p.layer}, but the base ${o.baseGguf} has ${info.nLayer} layers: the adapter was trained on another model`);
-        if (!baseShapes.has(p.gguf)) throw new AdapterError(`${wPath}: tensor ${name} maps to ${p.gguf}, which the base ${o.baseGguf} does not have${p.gguf === 'output.weight' ? ' (its output head is tied to the token embeddings)' : ''}`);
+        if (p.layer !== undefined && p.layer >= info.nLayer)
+            throw new AdapterError(`${wPath}: tensor ${name} is for layer ${p.layer}, but the base ${o.baseGguf} has ${info.nLayer} layers: the adapter was trained on another model`);
+        if (!baseShapes.has(p.gguf))
+            throw new AdapterError(
+                `${wPath}: tensor ${name} maps to ${p.gguf}, which the base ${o.baseGguf} does not have${p.gguf === 'output.weight' ? ' (its output head is tied to the token embeddings)' : ''}`,
+            );
         const e = pairs.get(p.gguf) ?? { module: p.module, kind: p.kind };
         if (p.part === 'A') e.a = name;
         else e.b = name;
@@ -223,13 +234,16 @@ export function convertPeftAdapter(o: ConvertOptions): ConvertResult {
     let rescaled = 0;
     for (const [gguf, e] of pairs) {
         if (!e.a || !e.b) throw new AdapterError(`${wPath}: module ${e.module} has lora_${e.a ? 'A' : 'B'} but no lora_${e.a ? 'B' : 'A'}`);
-        const ta = st.tensors.get(e.a)!, tb = st.tensors.get(e.b)!;
+        const ta = st.tensors.get(e.a)!,
+            tb = st.tensors.get(e.b)!;
         const [nIn, nOut] = baseShapes.get(gguf)!;
         if (ta.shape.length !== 2 || tb.shape.length !== 2) throw new AdapterError(`${wPath}: ${e.module}: lora_A and lora_B must be matrices (shapes [${ta.shape}] and [${tb.shape}])`);
         const [r, aIn] = ta.shape;
         const [bOut, rB] = tb.shape;
         if (aIn !== nIn || bOut !== nOut) {
-            throw new AdapterError(`${wPath}: ${e.module} is ${aIn} -> ${bOut} (lora_A [${ta.shape}], lora_B [${tb.shape}]) but ${gguf} in the base ${o.baseGguf} is ${nIn} -> ${nOut}: the adapter was trained on another model`);
+            throw new AdapterError(
+                `${wPath}: ${e.module} is ${aIn} -> ${bOut} (lora_A [${ta.shape}], lora_B [${tb.shape}]) but ${gguf} in the base ${o.baseGguf} is ${nIn} -> ${nOut}: the adapter was trained on another model`,
+            );
         }
         if (rB !== r) throw new AdapterError(`${wPath}: ${e.module}: lora_A has rank ${r} but lora_B has rank ${rB}`);
         const rConf = patternValue(cfg.rank_pattern, e.module) ?? cfg.r;
@@ -246,7 +260,10 @@ export function convertPeftAdapter(o: ConvertOptions): ConvertResult {
             rescaled++;
             for (let i = 0; i < b.length; i++) b[i] *= factor;
         }
-        for (const [which, d] of [['lora_A', a], ['lora_B', b]] as const) {
+        for (const [which, d] of [
+            ['lora_A', a],
+            ['lora_B', b],
+        ] as const) {
             const bad = d.findIndex((x) => !Number.isFinite(x));
             if (bad >= 0) throw new AdapterError(`${wPath}: ${e.module}.${which} holds a non-finite value (${d[bad]}) at element ${bad}`);
         }
@@ -262,5 +279,12 @@ export function convertPeftAdapter(o: ConvertOptions): ConvertResult {
         ['adapter.lora.alpha', gv.f32(alpha)],
     ];
     writeGguf(o.out, md, tensors);
-    return { tensors: tensors.length, modules: [...pairs.values()].map((p) => p.module), rank: cfg.r, alpha, rescaled, ...(cfg.base_model_name_or_path ? { baseModel: cfg.base_model_name_or_path } : {}) };
+    return {
+        tensors: tensors.length,
+        modules: [...pairs.values()].map((p) => p.module),
+        rank: cfg.r,
+        alpha,
+        rescaled,
+        ...(cfg.base_model_name_or_path ? { baseModel: cfg.base_model_name_or_path } : {}),
+    };
 }

@@ -26,8 +26,21 @@ export interface SafetensorsFile {
 }
 
 const DTYPE_BYTES: Record<string, number> = {
-    F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1,
-    F8_E4M3: 1, F8_E5M2: 1,
+    F64: 8,
+    F32: 4,
+    F16: 2,
+    BF16: 2,
+    I64: 8,
+    I32: 4,
+    I16: 2,
+    I8: 1,
+    U8: 1,
+    U16: 2,
+    U32: 4,
+    U64: 8,
+    BOOL: 1,
+    F8_E4M3: 1,
+    F8_E5M2: 1,
 };
 
 /** The header may be at most 100 MB (the format's own limit). */
@@ -71,7 +84,8 @@ export function readSafetensorsHeader(path: string): SafetensorsFile {
             if (typeof t.dtype !== 'string' || !(t.dtype in DTYPE_BYTES)) fail(path, `tensor ${name}: unknown dtype ${JSON.stringify(t.dtype)}`);
             if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(path, `tensor ${name}: shape must be a list of non-negative integers`);
             const off = t.data_offsets;
-            if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0]) fail(path, `tensor ${name}: data_offsets must be [begin, end] with begin <= end`);
+            if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[1] < off[0])
+                fail(path, `tensor ${name}: data_offsets must be [begin, end] with begin <= end`);
             const shape = t.shape as number[];
             const want = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
             if (off[1] - off[0] !== want) fail(path, `tensor ${name}: ${off[1] - off[0]} bytes for ${t.dtype} [${shape.join(', ')}], which needs ${want}`);

@@ -36,7 +36,8 @@ export function jobDirOf(ctx: Pick<ExecContext, 'checkpointDir' | 'step'>): stri
 function specialTokens(gguf: string): { bos?: string; eos: string } {
     const md = readGguf(gguf).metadata;
     const tokens = md.get('tokenizer.ggml.tokens') as string[] | undefined;
-    const bosId = md.get('tokenizer.ggml.bos_token_id'), eosId = md.get('tokenizer.ggml.eos_token_id');
+    const bosId = md.get('tokenizer.ggml.bos_token_id'),
+        eosId = md.get('tokenizer.ggml.eos_token_id');
     if (!tokens || typeof eosId !== 'number') throw new Error(`${gguf}: no tokenizer.ggml.tokens / eos_token_id, so the job's data cannot name the end-of-sequence token`);
     const addBos = md.get('tokenizer.ggml.add_bos_token') !== false;
     return { ...(addBos && typeof bosId === 'number' ? { bos: tokens[bosId] } : {}), eos: tokens[eosId] };
@@ -71,10 +72,13 @@ function lossCurve(csv: string): FinetuneMetrics['curve'] {
     const [head, ...rows] = csv.trim().split('\n');
     const cols = (head ?? '').split(',');
     const at = (r: string[], name: string) => (cols.indexOf(name) >= 0 ? Number(r[cols.indexOf(name)]) : NaN);
-    return rows.map((l) => l.split(',')).map((r) => {
-        const v = at(r, 'validation_loss');
-        return { epoch: at(r, 'epoch'), step: at(r, 'step'), train: at(r, 'train_loss'), ...(Number.isFinite(v) && r[cols.indexOf('validation_loss')] !== '' ? { validation: v } : {}) };
-    }).filter((r) => Number.isFinite(r.train));
+    return rows
+        .map((l) => l.split(','))
+        .map((r) => {
+            const v = at(r, 'validation_loss');
+            return { epoch: at(r, 'epoch'), step: at(r, 'step'), train: at(r, 'train_loss'), ...(Number.isFinite(v) && r[cols.indexOf('validation_loss')] !== '' ? { validation: v } : {}) };
+        })
+        .filter((r) => Number.isFinite(r.train));
 }
 
 /**
@@ -86,7 +90,12 @@ export function trainerStateCurve(dirs: string[]): FinetuneMetrics['curve'] {
     let best: { step: number; path: string } | undefined;
     for (const d of dirs) {
         if (!existsSync(d)) continue;
-        const candidates = [join(d, 'trainer_state.json'), ...readdirSync(d).filter((n) => /^checkpoint-\d+$/.test(n)).map((n) => join(d, n, 'trainer_state.json'))];
+        const candidates = [
+            join(d, 'trainer_state.json'),
+            ...readdirSync(d)
+                .filter((n) => /^checkpoint-\d+$/.test(n))
+                .map((n) => join(d, n, 'trainer_state.json')),
+        ];
         for (const path of candidates) {
             if (!existsSync(path)) continue;
             const step = Number(/checkpoint-(\d+)/.exec(path)?.[1] ?? Infinity);
@@ -134,16 +143,30 @@ export async function externalFinetune(ctx: ExecContext, s: FinetuneStep): Promi
         const key = basename(ctx.checkpointDir);
         if (!existsSync(dir)) {
             const spec: JobSpec = {
-                engine: ext.engine, step: s.id, key, hfModel: ext.hfModel,
-                examples: labels.map((l) => (chat
-                    ? { prompt: l.question, completion: l.label }
-                    : { prompt: buildPrompt(template, l.question).replace(/[ \t]+$/, ''), completion: ANSWER_SEPARATOR + l.label })),
+                engine: ext.engine,
+                step: s.id,
+                key,
+                hfModel: ext.hfModel,
+                examples: labels.map((l) =>
+                    chat ? { prompt: l.question, completion: l.label } : { prompt: buildPrompt(template, l.question).replace(/[ \t]+$/, ''), completion: ANSWER_SEPARATOR + l.label },
+                ),
                 ...(chat ? { chat } : {}),
                 settings: {
-                    rank: p.lora.rank, alpha: p.lora.alpha, targets: p.lora.targets, dropout: ext.dropout, epochs: p.epochs,
-                    learningRate: p.learningRate, schedule: p.schedule, warmup: p.warmup, batchSize: p.batchSize,
-                    gradientAccumulation: p.gradientAccumulation, weightDecay: p.weightDecay, optimizer: p.optimizer,
-                    seed: p.seed + ctx.seedOffset, validation: p.validation, earlyStopping: p.earlyStopping,
+                    rank: p.lora.rank,
+                    alpha: p.lora.alpha,
+                    targets: p.lora.targets,
+                    dropout: ext.dropout,
+                    epochs: p.epochs,
+                    learningRate: p.learningRate,
+                    schedule: p.schedule,
+                    warmup: p.warmup,
+                    batchSize: p.batchSize,
+                    gradientAccumulation: p.gradientAccumulation,
+                    weightDecay: p.weightDecay,
+                    optimizer: p.optimizer,
+                    seed: p.seed + ctx.seedOffset,
+                    validation: p.validation,
+                    earlyStopping: p.earlyStopping,
                 },
                 tokens: specialTokens(base.path),
             };

@@ -17,7 +17,10 @@ import { formatInterval, formatP, formatPoints } from '../format.js';
  */
 export function adjustFamily<T extends HypothesisMetrics>(hypotheses: T[], size = hypotheses.length): T[] {
     const m = Math.max(size, hypotheses.length);
-    const adjusted = holm(hypotheses.map((h) => h.p), m);
+    const adjusted = holm(
+        hypotheses.map((h) => h.p),
+        m,
+    );
     // Holm's adjusted p of any member is at least m × the smallest raw p in the family, and at least
     // its own raw p: so at least max(m × the family's smallest achievable p, its own).
     const floors = hypotheses.map((h) => h.minAchievableP ?? 0);

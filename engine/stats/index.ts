@@ -11,8 +11,7 @@
 // Special functions
 
 const LANCZOS = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** log Γ(x) for x > 0 (Lanczos, g = 7; ~15 significant digits). */
@@ -186,7 +185,7 @@ export function wilcoxonSignedRank(differences: number[], alternative: Alternati
     if (n === 0) return { wPlus: 0, n: 0, p: 1, exact: true };
     const order = d.map((v, i) => ({ a: Math.abs(v), i })).sort((x, y) => x.a - y.a);
     const ranks2 = new Array<number>(n); // doubled ranks (integers even with ties)
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
         let j = i;
         while (j + 1 < n && order[j + 1].a === order[i].a) j++;
         const r2 = i + 1 + (j + 1); // 2 × average rank of positions i..j (1-based)
@@ -202,10 +201,11 @@ export function wilcoxonSignedRank(differences: number[], alternative: Alternati
         counts[0] = 1;
         for (const r of ranks2) {
             const next = new Float64Array(total2 + 1);
-            for (let s = 0; s <= total2; s++) if (counts[s]) {
-                next[s] += counts[s];
-                next[s + r] += counts[s];
-            }
+            for (let s = 0; s <= total2; s++)
+                if (counts[s]) {
+                    next[s] += counts[s];
+                    next[s + r] += counts[s];
+                }
             counts = next;
         }
         const all = Math.pow(2, n);
@@ -244,7 +244,9 @@ function erfc(x: number): number {
     const r =
         t *
         Math.exp(
-            -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+            -z * z -
+                1.26551223 +
+                t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
         );
     return x >= 0 ? r : 2 - r;
 }
@@ -307,7 +309,7 @@ export interface Scored {
 /** Answered records ordered most confident first; ties broken by id so the order is deterministic. */
 export function byConfidence<T extends Scored>(records: T[]): T[] {
     return records
-        .filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong'))
+        .filter((r) => r.outcome === 'correct' || r.outcome === 'wrong')
         .slice()
         .sort((x, y) => (y.confidence ?? -Infinity) - (x.confidence ?? -Infinity) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
@@ -359,8 +361,8 @@ export interface MatchedCoverage<T> {
  */
 export function matchCoverage<T extends Scored>(a: T[], b: T[]): MatchedCoverage<T> {
     if (a.length !== b.length) throw new Error('matched coverage needs both arms on the same questions');
-    const na = a.filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong')).length;
-    const nb = b.filter((r) => (r.outcome === 'correct' || r.outcome === 'wrong')).length;
+    const na = a.filter((r) => r.outcome === 'correct' || r.outcome === 'wrong').length;
+    const nb = b.filter((r) => r.outcome === 'correct' || r.outcome === 'wrong').length;
     const total = a.length;
     if (na === nb) return { a, b, coverage: total ? na / total : 0, answered: na, reduced: null, dropped: 0 };
     const [more, keep] = na > nb ? ([a, nb] as const) : ([b, na] as const);

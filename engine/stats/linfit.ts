@@ -90,12 +90,20 @@ export function mixTrends(results: StepResult[]): MixTrend[] {
     const out: MixTrend[] = [];
     for (const [evaluation, points] of byEval) {
         if (new Set(points.map((p) => p.unknownShare)).size < 2) continue;
-        const fit = linearFit(points.map((p) => p.unknownShare), points.map((p) => p.accuracy));
+        const fit = linearFit(
+            points.map((p) => p.unknownShare),
+            points.map((p) => p.accuracy),
+        );
         const seeds = [...new Set(points.map((p) => p.seed))].filter((x) => x !== undefined);
-        const slopes = seeds.map((seed) => {
-            const ps = points.filter((p) => p.seed === seed);
-            return linearFit(ps.map((p) => p.unknownShare), ps.map((p) => p.accuracy)).slope;
-        }).filter(Number.isFinite);
+        const slopes = seeds
+            .map((seed) => {
+                const ps = points.filter((p) => p.seed === seed);
+                return linearFit(
+                    ps.map((p) => p.unknownShare),
+                    ps.map((p) => p.accuracy),
+                ).slope;
+            })
+            .filter(Number.isFinite);
         const across = slopes.length >= 2 ? tInterval(slopes) : undefined;
         out.push({ evaluation, points, fit, ...(across ? { replicates: { slopes, mean: across.mean, ci: across.ci, df: slopes.length - 1 } } : {}) });
     }

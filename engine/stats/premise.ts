@@ -94,12 +94,16 @@ export function premiseNotes(plan: Pick<Plan, 'steps'>, results: readonly Result
             const missed = checks.filter((c) => c.taught > 0 && c.taughtAccuracy < HONESTY.taughtAccuracy);
             if (missed.length) {
                 const worst = Math.min(...missed.map((c) => c.taughtAccuracy));
-                lines.push(`${who} knows only ${checks.length > 1 ? 'as little as ' : ''}${pct(worst)} of the facts it was taught${of(missed.length)} (want ≥ ${pct(HONESTY.taughtAccuracy)}): the comparison's premise does not hold`);
+                lines.push(
+                    `${who} knows only ${checks.length > 1 ? 'as little as ' : ''}${pct(worst)} of the facts it was taught${of(missed.length)} (want ≥ ${pct(HONESTY.taughtAccuracy)}): the comparison's premise does not hold`,
+                );
             }
             const leaked = checks.filter((c) => c.untaught > 0 && c.untaughtAccuracy > c.chance + HONESTY.untaughtMargin);
             if (leaked.length) {
                 const worst = leaked.reduce((a, c) => (c.untaughtAccuracy - c.chance > a.untaughtAccuracy - a.chance ? c : a));
-                lines.push(`${who} answers ${checks.length > 1 ? 'up to ' : ''}${pct(worst.untaughtAccuracy)} of the facts it was not taught${of(leaked.length)}, well above chance (${pct(worst.chance)}): the comparison's premise does not hold`);
+                lines.push(
+                    `${who} answers ${checks.length > 1 ? 'up to ' : ''}${pct(worst.untaughtAccuracy)} of the facts it was not taught${of(leaked.length)}, well above chance (${pct(worst.chance)}): the comparison's premise does not hold`,
+                );
             }
         }
         if (lines.length) notes.set(h.id, lines);

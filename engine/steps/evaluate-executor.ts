@@ -36,9 +36,19 @@ export async function evaluateStep(ctx: ExecContext, s: EvaluateStep): Promise<S
         const records: AnswerRow[] = rows.map((r) => {
             const g = answers.get(r.id)![0];
             const knowledge = slick?.get(r.id) ?? (taught ? (taught.has(r.id) ? 'taught' : 'untaught') : undefined);
-            return { arm: arm.model, id: r.id, question: r.question, gold: r.answers, prediction: g.text, outcome: outcomeOf(g.text, r.answers, abstains, p.match, g.finish), ...confidenceFromLogprobs(g.logprobs), ...(knowledge ? { knowledge } : {}) };
+            return {
+                arm: arm.model,
+                id: r.id,
+                question: r.question,
+                gold: r.answers,
+                prediction: g.text,
+                outcome: outcomeOf(g.text, r.answers, abstains, p.match, g.finish),
+                ...confidenceFromLogprobs(g.logprobs),
+                ...(knowledge ? { knowledge } : {}),
+            };
         });
-        if (!ctx.models.logprobs(ref)) warnings.push(`${arm.model}: the model gives no token log-probabilities, so its risk–coverage curve, calibration error and matched-coverage tests are unavailable`);
+        if (!ctx.models.logprobs(ref))
+            warnings.push(`${arm.model}: the model gives no token log-probabilities, so its risk–coverage curve, calibration error and matched-coverage tests are unavailable`);
         all.push(...records);
         perArm.push({ arm: arm.model, records, taught });
     }
@@ -73,13 +83,21 @@ function labelModelBase(plan: ExecContext['plan'], id: string): string {
  * from the spec, checked against the student's recorded set), or, on real data, SliCK categories
  * from the step's `by` knowledge steps, one per model (known = any category but Unknown).
  */
-async function knowledgeGridOf(ctx: ExecContext, s: EvaluateStep, perArm: { arm: string; taught: Set<string> | undefined }[], warnings: string[]): Promise<{ teacher: KnowledgeMap; student: KnowledgeMap } | undefined> {
+async function knowledgeGridOf(
+    ctx: ExecContext,
+    s: EvaluateStep,
+    perArm: { arm: string; taught: Set<string> | undefined }[],
+    warnings: string[],
+): Promise<{ teacher: KnowledgeMap; student: KnowledgeMap } | undefined> {
     const lineages = perArm.map((a) => ({ ...a, ...lineageOf(ctx.plan, a.arm) }));
     const counts = new Map<string, number>();
     for (const l of lineages) if (l.teachers.length) counts.set(l.base, (counts.get(l.base) ?? 0) + 1);
     const student = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
     if (!student) return undefined;
-    const teacher = lineages.filter((l) => l.base === student).flatMap((l) => l.teachers).find((t) => t !== student);
+    const teacher = lineages
+        .filter((l) => l.base === student)
+        .flatMap((l) => l.teachers)
+        .find((t) => t !== student);
     if (!teacher) return undefined;
     // Real data: SliCK steps of both models on the evaluated questions.
     const slickOf = async (model: string): Promise<KnowledgeMap | undefined> => {

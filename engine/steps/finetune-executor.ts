@@ -54,7 +54,11 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
     // template is the model step's, carried in model.json (`base` is the step's name when it was made:
     // a rename may have changed it).
     const { trainingExamples } = await import('../models/prompt.js');
-    const examples = await trainingExamples(base.path, base.template ?? 'raw', labels.map((l) => ({ question: l.question, answer: l.label })));
+    const examples = await trainingExamples(
+        base.path,
+        base.template ?? 'raw',
+        labels.map((l) => ({ question: l.question, answer: l.label })),
+    );
     const trainDir = join(ctx.checkpointDir, 'train');
     let totalSteps = 0;
     const result = await trainModel(
@@ -99,18 +103,27 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
     await copyFile(result.modelPath, join(ctx.outDir, out));
     // loss.csv stays an output for people; the metrics take the trainer's own curves
     if (existsSync(result.lossCsv)) await copyFile(result.lossCsv, join(ctx.outDir, 'loss.csv'));
-    const curve: FinetuneMetrics['curve'] = result.loss.epochs.map((e) => ({ epoch: e.epoch, step: e.step, train: e.trainLoss, ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}) }));
+    const curve: FinetuneMetrics['curve'] = result.loss.epochs.map((e) => ({
+        epoch: e.epoch,
+        step: e.step,
+        train: e.trainLoss,
+        ...(e.validationLoss !== undefined ? { validation: e.validationLoss } : {}),
+    }));
     const stepCurve: NonNullable<FinetuneMetrics['stepCurve']> = result.loss.steps.map((x) => ({ step: x.step, epoch: x.epoch, train: x.loss }));
     const fitByEpoch = result.fit ? epochFitCurve(result.fit, labels) : undefined;
     if (result.fit) {
         // per example, whether it was fitted after each epoch (examples held out for validation: null)
         const trained = new Set(result.fit.examples);
         const perEpoch = result.fit.epochs.map((e) => new Set(e.fitted));
-        await writeJsonl(join(ctx.outDir, 'fit-by-epoch.jsonl'), labels.map((l, i) => ({ id: l.id, ...(l.category !== undefined ? { category: l.category } : {}), fitted: trained.has(i) ? perEpoch.map((f) => f.has(i)) : null })));
+        await writeJsonl(
+            join(ctx.outDir, 'fit-by-epoch.jsonl'),
+            labels.map((l, i) => ({ id: l.id, ...(l.category !== undefined ? { category: l.category } : {}), fitted: trained.has(i) ? perEpoch.map((f) => f.has(i)) : null })),
+        );
     }
-    const ref: ModelRef = result.kind === 'lora'
-        ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
-        : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base, template: base.template };
+    const ref: ModelRef =
+        result.kind === 'lora'
+            ? { kind: 'local', path: base.path, lora: [out], taught: base.taught, base: base.base, template: base.template }
+            : { kind: 'local', path: out, lora: [], taught: base.taught, base: base.base, template: base.template };
     await writeModelRef(ctx.outDir, ref);
     const warnings: string[] = [];
     // The outputs as they are now (in the temp entry), not as model.json will resolve them once stored.
@@ -128,7 +141,10 @@ export async function finetuneStep(ctx: ExecContext, s: FinetuneStep): Promise<S
         fit,
         ...(fitByEpoch ? { fitByEpoch } : {}),
     };
-    return { metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device }, warnings };
+    return {
+        metrics: { ...m, ...(result.finalValidationLoss !== undefined ? { validationLoss: result.finalValidationLoss } : {}), stoppedEarly: result.stoppedEarly, device: result.device },
+        warnings,
+    };
 }
 
 /** At most this many training examples are asked back after fine-tuning (a seeded sample beyond). */
@@ -179,6 +195,7 @@ export function fitWarning(fit: TrainingFit): string | undefined {
     if (all.total && (all.fitted - all.base) / all.total < 0.1 && rate(all) < 0.9) {
         return `the fine-tune did not fit its training examples: it answers ${pctOf(rate(all))} of them, the base model ${pctOf(all.base / all.total)}; raise learningRate or epochs`;
     }
-    if (fit.unknown?.total && rate(fit.unknown) < 0.5) return `the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${fit.known?.total ? pctOf(rate(fit.known)) : '—'})`;
+    if (fit.unknown?.total && rate(fit.unknown) < 0.5)
+        return `the fine-tune fitted only ${pctOf(rate(fit.unknown))} of its Unknown examples (Known: ${fit.known?.total ? pctOf(rate(fit.known)) : '—'})`;
     return undefined;
 }

@@ -40,10 +40,17 @@ export type SeedComparison = HypothesisSeedResult & {
 };
 
 /** One seed's paired comparison (raw or at matched coverage), on the questions both arms answered. */
-export function compareArms(a: QuestionRecord[], b: QuestionRecord[], options: { direction: 'more' | 'less'; matched: boolean; alpha: number; seedIndex: number; bootstrapSeed?: number }): SeedComparison {
+export function compareArms(
+    a: QuestionRecord[],
+    b: QuestionRecord[],
+    options: { direction: 'more' | 'less'; matched: boolean; alpha: number; seedIndex: number; bootstrapSeed?: number },
+): SeedComparison {
     const bIds = new Set(b.map((r) => r.id));
     const aIds = new Set(a.map((r) => r.id));
-    const common = a.filter((r) => bIds.has(r.id)).map((r) => r.id).sort();
+    const common = a
+        .filter((r) => bIds.has(r.id))
+        .map((r) => r.id)
+        .sort();
     const onlyA = aIds.size - common.length;
     const onlyB = [...bIds].filter((id) => !aIds.has(id)).length;
     const aMap = new Map(a.map((r) => [r.id, r]));
@@ -134,13 +141,20 @@ export function hypothesisOver(
     if (unpaired.length) {
         const onlyA = unpaired.reduce((t, s) => t + s.unpaired!.onlyA, 0);
         const onlyB = unpaired.reduce((t, s) => t + s.unpaired!.onlyB, 0);
-        notes.push(`the arms did not answer the same questions: ${onlyA} answered by A only and ${onlyB} by B only${R > 1 ? ` (over ${unpaired.length} of ${R} replicates)` : ''} are left out; the test pairs the questions both answered`);
+        notes.push(
+            `the arms did not answer the same questions: ${onlyA} answered by A only and ${onlyB} by B only${R > 1 ? ` (over ${unpaired.length} of ${R} replicates)` : ''} are left out; the test pairs the questions both answered`,
+        );
     }
-    if ((context.seeds ?? 1) > 1 && R === 1) notes.push(`\`seeds ${context.seeds}\`, but nothing seeded upstream of this comparison is redrawn, so every replicate would be the same run: there is one`);
+    if ((context.seeds ?? 1) > 1 && R === 1)
+        notes.push(`\`seeds ${context.seeds}\`, but nothing seeded upstream of this comparison is redrawn, so every replicate would be the same run: there is one`);
     const base = { name, discordant: sum, coverage, alpha, perSeed: stored, seedsHolding };
     if (usable.length === 0) {
         return {
-            ...base, holds: false, verdict: 'inconclusive', test: R > 1 ? 'sign-flip' : 'mcnemar', p: NaN,
+            ...base,
+            holds: false,
+            verdict: 'inconclusive',
+            test: R > 1 ? 'sign-flip' : 'mcnemar',
+            p: NaN,
             design: { replicates: R, compared: 0, redrawn, sharedQuestions: false, unit: 'questions', units: 0, test: 'none' },
             notes: [...notes, 'no replicate could be compared, so there is no test'],
         };
@@ -178,7 +192,13 @@ export function hypothesisOver(
         }
         const verdict = verdictOf(p, alpha, minAchievableP);
         out = {
-            ...base, holds: verdict === 'holds', verdict, test, p, effect, minAchievableP,
+            ...base,
+            holds: verdict === 'holds',
+            verdict,
+            test,
+            p,
+            effect,
+            minAchievableP,
             design: { replicates: R, compared: k, redrawn, sharedQuestions: true, unit: 'questions', units: n, informative, test: words },
         };
     } else {
@@ -201,11 +221,19 @@ export function hypothesisOver(
             minAchievableP = sf.minAchievableP;
             test = 'sign-flip';
             words = 'exact sign-flip over replicates';
-            notes.push(`the ${diffs.length} replicate differences are all ${pts(diffs[0])}: a t test is undefined without variance, so the test is the exact sign-flip (at best ${minAchievableP.toPrecision(2)})`);
+            notes.push(
+                `the ${diffs.length} replicate differences are all ${pts(diffs[0])}: a t test is undefined without variance, so the test is the exact sign-flip (at best ${minAchievableP.toPrecision(2)})`,
+            );
         }
         const verdict = verdictOf(p, alpha, minAchievableP);
         out = {
-            ...base, holds: verdict === 'holds', verdict, test, p, effect, minAchievableP,
+            ...base,
+            holds: verdict === 'holds',
+            verdict,
+            test,
+            p,
+            effect,
+            minAchievableP,
             acrossSeeds: { test, p, meanDifference: ti.mean, n: diffs.length, signFlipP: sf.p },
             design: { replicates: R, compared: diffs.length, redrawn, sharedQuestions: false, unit: 'replicates', units: diffs.length, informative: sf.informative, test: words },
         };

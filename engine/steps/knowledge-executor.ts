@@ -23,7 +23,8 @@ export const SLICK_ORDER: SlickCategory[] = ['HighlyKnown', 'MaybeKnown', 'Weakl
  * samples (over all prompts) were right.
  */
 export function slickCategory(greedyCorrect: number, prompts: number, samplesCorrect: number): SlickCategory {
-    if (!(prompts >= 1) || greedyCorrect < 0 || greedyCorrect > prompts || samplesCorrect < 0) throw new Error(`SliCK: ${greedyCorrect} right greedy answers of ${prompts} prompts, ${samplesCorrect} right samples`);
+    if (!(prompts >= 1) || greedyCorrect < 0 || greedyCorrect > prompts || samplesCorrect < 0)
+        throw new Error(`SliCK: ${greedyCorrect} right greedy answers of ${prompts} prompts, ${samplesCorrect} right samples`);
     if (greedyCorrect === prompts) return 'HighlyKnown';
     if (greedyCorrect > 0) return 'MaybeKnown';
     return samplesCorrect > 0 ? 'WeaklyKnown' : 'Unknown';
@@ -48,9 +49,10 @@ export async function knowledgeStep(ctx: ExecContext, s: KnowledgeStep): Promise
         for (const it of its) items.push({ ...it, id: promptItemId(it.id, j, prompts) });
     }
     const greedy = await answerAll(ctx, ref, items, { ...p.decoding, temperature: 0 }, 'greedy.jsonl', { label: 'greedy' });
-    const sampled = p.samples > 0
-        ? await answerAll(ctx, ref, items, { ...p.decoding, temperature: p.temperature, seed }, 'samples.jsonl', { samples: p.samples, label: 'samples' })
-        : new Map<string, GenerationResult[]>();
+    const sampled =
+        p.samples > 0
+            ? await answerAll(ctx, ref, items, { ...p.decoding, temperature: p.temperature, seed }, 'samples.jsonl', { samples: p.samples, label: 'samples' })
+            : new Map<string, GenerationResult[]>();
     const out = rows.map((r) => {
         let greedyCorrect = 0;
         let samplesCorrect = 0;
@@ -59,7 +61,16 @@ export async function knowledgeStep(ctx: ExecContext, s: KnowledgeStep): Promise
             if (matchesGold(greedy.get(id)![0].text, r.answers, p.match)) greedyCorrect++;
             samplesCorrect += (sampled.get(id) ?? []).filter((x) => matchesGold(x.text, r.answers, p.match)).length;
         }
-        return { id: r.id, question: r.question, answers: r.answers, prompts, greedyCorrect, samplesCorrect, samples: prompts * p.samples, category: slickCategory(greedyCorrect, prompts, samplesCorrect) };
+        return {
+            id: r.id,
+            question: r.question,
+            answers: r.answers,
+            prompts,
+            greedyCorrect,
+            samplesCorrect,
+            samples: prompts * p.samples,
+            category: slickCategory(greedyCorrect, prompts, samplesCorrect),
+        };
     });
     await writeJsonl(join(ctx.outDir, 'knowledge.jsonl'), out);
     const counts: Record<string, number> = {};

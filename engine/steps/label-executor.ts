@@ -22,7 +22,15 @@ export async function labelStep(ctx: ExecContext, s: LabelStep): Promise<StepOut
     const labels: LabelRow[] = rows.map((r) => {
         const g = answers.get(r.id)![0];
         const correct = matchesGold(g.text, r.answers, p.match);
-        return { id: r.id, question: r.question, answers: r.answers, prediction: g.text, correct, ...labelFor(r.answers, correct, p.otherwise), confidence: confidenceFromLogprobs(g.logprobs).confidence };
+        return {
+            id: r.id,
+            question: r.question,
+            answers: r.answers,
+            prediction: g.text,
+            correct,
+            ...labelFor(r.answers, correct, p.otherwise),
+            confidence: confidenceFromLogprobs(g.logprobs).confidence,
+        };
     });
     await writeJsonl(join(ctx.outDir, 'labels.jsonl'), labels);
     const kept = labels.filter((l) => !l.abstain).length;

@@ -11,8 +11,17 @@ import type { LabelRow } from './step-io.js';
  * Gekhman mix: a fine-tuning set whose share of Unknown examples is `unknown`, with gold labels.
  * Size defaults to the largest the categories allow. Seeded, order-independent choice.
  */
-export function mixExamples(rows: { id: string; question: string; answers: string[]; category: SlickCategory }[], unknown: number, seed: number, size?: number): { rows: LabelRow[]; size: number; unknown: number; known: number } {
-    const rank = (xs: typeof rows) => xs.map((r) => ({ r, u: unitHashOf(`mix:${seed}:${r.id}`) })).sort((a, b) => a.u - b.u).map((x) => x.r);
+export function mixExamples(
+    rows: { id: string; question: string; answers: string[]; category: SlickCategory }[],
+    unknown: number,
+    seed: number,
+    size?: number,
+): { rows: LabelRow[]; size: number; unknown: number; known: number } {
+    const rank = (xs: typeof rows) =>
+        xs
+            .map((r) => ({ r, u: unitHashOf(`mix:${seed}:${r.id}`) }))
+            .sort((a, b) => a.u - b.u)
+            .map((x) => x.r);
     const unk = rank(rows.filter((r) => r.category === 'Unknown'));
     const known = rank(rows.filter((r) => r.category !== 'Unknown'));
     let n = size ?? Infinity;
@@ -23,7 +32,8 @@ export function mixExamples(rows: { id: string; question: string; answers: strin
     }
     const nU = Math.round(unknown * n);
     const nK = n - nU;
-    if (nU > unk.length || nK > known.length) throw new Error(`a mix of ${n} examples with ${Math.round(unknown * 100)}% Unknown needs ${nU} Unknown and ${nK} known questions; there are ${unk.length} and ${known.length}`);
+    if (nU > unk.length || nK > known.length)
+        throw new Error(`a mix of ${n} examples with ${Math.round(unknown * 100)}% Unknown needs ${nU} Unknown and ${nK} known questions; there are ${unk.length} and ${known.length}`);
     const pick = [...unk.slice(0, nU), ...known.slice(0, nK)];
     return {
         rows: pick.map((r) => ({ id: r.id, question: r.question, answers: r.answers, prediction: '', correct: true, label: r.answers[0], abstain: false, confidence: null, category: r.category })),

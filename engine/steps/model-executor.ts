@@ -15,7 +15,15 @@ export async function modelStep(ctx: ExecContext, s: ModelStep): Promise<StepOut
         return { metrics: { path: src.path } };
     }
     if (src.kind === 'server') {
-        const ref: ModelRef = { kind: 'server', base: s.id, ...(s.params.template ? { template: s.params.template } : {}), name: src.name, api: src.api, logprobs: src.logprobs, ...serverConnection(src) };
+        const ref: ModelRef = {
+            kind: 'server',
+            base: s.id,
+            ...(s.params.template ? { template: s.params.template } : {}),
+            name: src.name,
+            api: src.api,
+            logprobs: src.logprobs,
+            ...serverConnection(src),
+        };
         await writeModelRef(ctx.outDir, ref);
         return { metrics: { url: src.url, ...(src.urls ? { urls: src.urls } : {}), name: src.name, api: src.api } };
     }

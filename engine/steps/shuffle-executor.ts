@@ -15,7 +15,9 @@ export function shuffleLabels(source: LabelRow[], seed: number, otherwise?: stri
     const abstainText = otherwise ?? source.find((r) => r.abstain)?.label ?? "I don't know";
     const ranked = source.map((r) => ({ id: r.id, u: unitHashOf(`shuffle:${seed}:${r.id}`) })).sort((a, b) => a.u - b.u || (a.id < b.id ? -1 : 1));
     const chosen = new Set(ranked.slice(0, k).map((r) => r.id));
-    return source.map((r) => (chosen.has(r.id) ? { ...r, prediction: '', correct: false, label: abstainText, abstain: true } : { ...r, prediction: '', correct: true, label: r.answers[0], abstain: false }));
+    return source.map((r) =>
+        chosen.has(r.id) ? { ...r, prediction: '', correct: false, label: abstainText, abstain: true } : { ...r, prediction: '', correct: true, label: r.answers[0], abstain: false },
+    );
 }
 
 export async function shuffleStep(ctx: ExecContext, s: ShuffleStep): Promise<StepOutcome> {

@@ -216,7 +216,10 @@ export class Store {
         await fs.mkdir(this.dir, { recursive: true });
         const names = await fs.readdir(this.dir);
         const foreign = names.filter((n) => !STORE_NAMES.has(n) && !/^(lock|filehashes\.json)\./.test(n));
-        if (foreign.length) throw new Error(`${this.dir} is not a run store (no ${STORE_MARKER} marker) and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); choose another --store directory`);
+        if (foreign.length)
+            throw new Error(
+                `${this.dir} is not a run store (no ${STORE_MARKER} marker) and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); choose another --store directory`,
+            );
         await fs.writeFile(join(this.dir, STORE_MARKER), JSON.stringify({ store: 'mismatch-lab run store', formatVersion: ENGINE_FORMAT_VERSION, created: new Date().toISOString() }) + '\n');
     }
 
@@ -442,7 +445,9 @@ export class NotAStoreError extends Error {
         } catch {
             /* missing: not a store */
         }
-        super(`${dir} is not a run store (it has no ${STORE_MARKER} marker)${legacy ? '; it looks like a store made by an older version: run a spec with it once to mark it' : ''}; nothing was removed`);
+        super(
+            `${dir} is not a run store (it has no ${STORE_MARKER} marker)${legacy ? '; it looks like a store made by an older version: run a spec with it once to mark it' : ''}; nothing was removed`,
+        );
         this.name = 'NotAStoreError';
     }
 }
@@ -481,7 +486,10 @@ export async function readJsonlFile<T>(path: string): Promise<T[]> {
 export class JsonlCheckpoint<T extends { id: string }> {
     private pending: string[] = [];
     readonly done = new Map<string, T>();
-    constructor(readonly path: string, readonly every = 16) {}
+    constructor(
+        readonly path: string,
+        readonly every = 16,
+    ) {}
 
     async load(): Promise<Map<string, T>> {
         if (!existsSync(this.path)) return this.done;

@@ -90,7 +90,11 @@ export class StoreLock {
      * waits (told through `onWait` once, with the holder) until it is released, its holder dies, or
      * `signal` aborts (then an AbortError).
      */
-    static async acquire(storeDir: string, info: { spec: string; purpose: 'run' | 'clean' }, options: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LockHolder | undefined) => void } = {}): Promise<StoreLock> {
+    static async acquire(
+        storeDir: string,
+        info: { spec: string; purpose: 'run' | 'clean' },
+        options: { wait?: boolean; signal?: AbortSignal; onWait?: (holder: LockHolder | undefined) => void } = {},
+    ): Promise<StoreLock> {
         await fs.mkdir(storeDir, { recursive: true });
         const path = join(storeDir, 'lock');
         const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), spec: info.spec, purpose: info.purpose, token: randomBytes(8).toString('hex') };

@@ -24,8 +24,19 @@
 //   F32, F16 or BF16 weights and holds 16 bytes per parameter (value, gradient, AdamW m and v).
 export type { LlamaConfig, LlamaTensor, LlamaTensors, LlamaGgufInfo, LoraWeights, WriteLlamaOptions } from './llama.js';
 export {
-    writeLlamaGguf, readLlamaGguf, readLlamaGgufInfo, initLlamaWeights, countParameters, llamaTensorShapes,
-    validateConfig, writeLoraGguf, readLoraGguf, quantizedTensors, Rng, DEFAULT_ROPE_THETA, DEFAULT_RMS_EPS,
+    writeLlamaGguf,
+    readLlamaGguf,
+    readLlamaGgufInfo,
+    initLlamaWeights,
+    countParameters,
+    llamaTensorShapes,
+    validateConfig,
+    writeLoraGguf,
+    readLoraGguf,
+    quantizedTensors,
+    Rng,
+    DEFAULT_ROPE_THETA,
+    DEFAULT_RMS_EPS,
 } from './llama.js';
 export type { Tokenizer, TokenizerData, BuildTokenizerOptions } from './tokenizer.js';
 export { buildTokenizer, tokenizerFromData } from './tokenizer.js';

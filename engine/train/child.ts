@@ -10,24 +10,35 @@ let running = false;
 
 function send(m: FromChild): Promise<void> {
     return new Promise((resolve) => {
-        if (!process.send) { resolve(); return; }
+        if (!process.send) {
+            resolve();
+            return;
+        }
         process.send(m, undefined, {}, () => resolve());
     });
 }
 
 process.on('message', (m: ToChild) => {
-    if (m.type === 'cancel') { cancelled = true; return; }
+    if (m.type === 'cancel') {
+        cancelled = true;
+        return;
+    }
     if (m.type !== 'train' || running) return;
     running = true;
     if (process.env.MISMATCH_TRAIN_SELFTEST === 'native-abort') nativeAbort(); // tests: a real GGML_ASSERT
     runTraining(m.job, {
-        emit: (event) => { void send({ type: 'event', event }); },
+        emit: (event) => {
+            void send({ type: 'event', event });
+        },
         cancelled: () => cancelled,
         pause: () => new Promise((r) => setImmediate(r)),
     }).then(
-        async (result) => { await send({ type: 'event', event: { type: 'done', result } }); process.exit(0); },
+        async (result) => {
+            await send({ type: 'event', event: { type: 'done', result } });
+            process.exit(0);
+        },
         async (e: unknown) => {
-            const message = e instanceof Cancelled ? 'training cancelled' : (e as Error)?.message ?? String(e);
+            const message = e instanceof Cancelled ? 'training cancelled' : ((e as Error)?.message ?? String(e));
             await send({ type: 'event', event: { type: 'error', message } });
             process.exit(1);
         },

@@ -23,7 +23,6 @@ export const GGML_OPT_OPTIMIZER_TYPE_SGD = 1;
 /** struct ggml_tensor field offsets (ggml.h, x86-64/aarch64 LP64); checked against the API at load. */
 export const TENSOR_OFFSETS = { ne: 16, src: 152, name: 256 } as const;
 
-
 export type GpuKind = 'off' | 'auto' | 'cuda' | 'vulkan';
 
 /** Directories of node-llama-cpp's prebuilt binaries, in order of preference for `gpu`. */
@@ -39,10 +38,15 @@ export function libraryDirs(gpu: GpuKind): { dir: string; kind: 'cpu' | 'cuda' |
                 const dir = join(bins, d);
                 if (existsSync(join(dir, 'libggml-base.so'))) found.push({ dir, kind });
             }
-        } catch { /* package not installed */ }
+        } catch {
+            /* package not installed */
+        }
     };
     const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-    if (gpu === 'cuda' || gpu === 'auto') { tryPkg(`@node-llama-cpp/linux-${arch}-cuda`, 'cuda'); tryPkg(`@node-llama-cpp/linux-${arch}-cuda-ext`, 'cuda'); }
+    if (gpu === 'cuda' || gpu === 'auto') {
+        tryPkg(`@node-llama-cpp/linux-${arch}-cuda`, 'cuda');
+        tryPkg(`@node-llama-cpp/linux-${arch}-cuda-ext`, 'cuda');
+    }
     if (gpu === 'vulkan' || gpu === 'auto') tryPkg(`@node-llama-cpp/linux-${arch}-vulkan`, 'vulkan');
     tryPkg(`@node-llama-cpp/linux-${arch}`, 'cpu');
     return found;
@@ -70,7 +74,8 @@ const PROTOS: Record<string, string> = {
     ggml_add: 'void *ggml_add(void *ctx, void *a, void *b)',
     ggml_mul_mat: 'void *ggml_mul_mat(void *ctx, void *a, void *b)',
     ggml_scale: 'void *ggml_scale(void *ctx, void *a, float s)',
-    ggml_rope_ext: 'void *ggml_rope_ext(void *ctx, void *a, void *b, void *c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)',
+    ggml_rope_ext:
+        'void *ggml_rope_ext(void *ctx, void *a, void *b, void *c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)',
     ggml_reshape_2d: 'void *ggml_reshape_2d(void *ctx, void *a, int64_t ne0, int64_t ne1)',
     ggml_reshape_3d: 'void *ggml_reshape_3d(void *ctx, void *a, int64_t ne0, int64_t ne1, int64_t ne2)',
     ggml_reshape_4d: 'void *ggml_reshape_4d(void *ctx, void *a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)',
@@ -159,9 +164,16 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const ggml = koffi.load(join(dir, ggmlName));
             const InitParams = koffi.struct('ggml_init_params', { mem_size: 'size_t', mem_buffer: 'void *', no_alloc: 'bool' });
             const optParamsType = koffi.struct('ggml_opt_params', {
-                backend_sched: 'void *', ctx_compute: 'void *', inputs: 'void *', outputs: 'void *',
-                loss_type: 'int', build_type: 'int', opt_period: 'int32_t',
-                get_opt_pars: 'void *', get_opt_pars_ud: 'void *', optimizer: 'int',
+                backend_sched: 'void *',
+                ctx_compute: 'void *',
+                inputs: 'void *',
+                outputs: 'void *',
+                loss_type: 'int',
+                build_type: 'int',
+                opt_period: 'int32_t',
+                get_opt_pars: 'void *',
+                get_opt_pars_ud: 'void *',
+                optimizer: 'int',
             });
             const OptimizerParams = koffi.struct('ggml_opt_optimizer_params', {
                 adamw: koffi.struct({ alpha: 'float', beta1: 'float', beta2: 'float', eps: 'float', wd: 'float' }),
@@ -172,8 +184,13 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const setThreadsProto = koffi.proto('void set_n_threads_fn(void *backend, int n)');
             // ggml.h struct ggml_type_traits (public), read to call a type's to_float (dequantize a row)
             const typeTraits = koffi.struct('ggml_type_traits', {
-                type_name: 'const char *', blck_size: 'int64_t', blck_size_interleave: 'int64_t', type_size: 'size_t',
-                is_quantized: 'bool', to_float: 'void *', from_float_ref: 'void *',
+                type_name: 'const char *',
+                blck_size: 'int64_t',
+                blck_size_interleave: 'int64_t',
+                type_size: 'size_t',
+                is_quantized: 'bool',
+                to_float: 'void *',
+                from_float_ref: 'void *',
             });
             const toFloatProto = koffi.proto('void ggml_to_float_fn(const void *x, _Out_ float *y, int64_t k)');
             const evalCallbackProto = koffi.proto('bool ggml_backend_sched_eval_cb(void *t, bool ask, void *user_data)');
@@ -181,7 +198,12 @@ export function loadGgml(gpu: GpuKind): Ggml {
             for (const [name, proto] of Object.entries(PROTOS)) {
                 let fn: ((...a: unknown[]) => any) | undefined;
                 for (const lib of [base, ggml]) {
-                    try { fn = lib.func(proto) as (...a: unknown[]) => any; break; } catch { /* try the next library */ }
+                    try {
+                        fn = lib.func(proto) as (...a: unknown[]) => any;
+                        break;
+                    } catch {
+                        /* try the next library */
+                    }
                 }
                 if (!fn) throw new Error(`symbol ${name} not found in ${dir}`);
                 f[name] = fn;
@@ -189,7 +211,16 @@ export function loadGgml(gpu: GpuKind): Ggml {
             const initFn = base.func('void *ggml_init(ggml_init_params params)');
             f.ggml_backend_load_all_from_path(dir);
             cached = {
-                f: f as Ggml['f'], kind, dir, optParamsType, getOptParsProto, setThreadsProto, toFloatProto, evalCallbackProto, typeTraits, koffi,
+                f: f as Ggml['f'],
+                kind,
+                dir,
+                optParamsType,
+                getOptParsProto,
+                setThreadsProto,
+                toFloatProto,
+                evalCallbackProto,
+                typeTraits,
+                koffi,
                 init: (memSize, noAlloc) => initFn({ mem_size: memSize, mem_buffer: null, no_alloc: noAlloc }) as Ptr,
             };
             void InitParams;
@@ -219,7 +250,8 @@ export function toFloat(g: Ggml, type: number, bytes: Uint8Array, out: Float32Ar
     const tr = g.f.ggml_get_type_traits(type) as Ptr;
     if (!tr) throw new Error(`ggml has no traits for tensor type ${type}`);
     const traits = g.koffi.decode(tr, g.typeTraits as never) as { blck_size: number | bigint; type_size: number | bigint; to_float: Ptr | null };
-    const blk = Number(traits.blck_size), size = Number(traits.type_size);
+    const blk = Number(traits.blck_size),
+        size = Number(traits.type_size);
     if (!traits.to_float || !(size > 0) || bytes.byteLength % size !== 0) throw new Error(`tensor type ${type} cannot be converted to F32 (${bytes.byteLength} bytes)`);
     const n = (bytes.byteLength / size) * blk;
     g.koffi.call(traits.to_float, g.toFloatProto as never, bytes, out.subarray(at, at + n), n);

@@ -14,15 +14,43 @@ export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
 export enum GgufValueType {
-    UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-    STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+    UINT8 = 0,
+    INT8 = 1,
+    UINT16 = 2,
+    INT16 = 3,
+    UINT32 = 4,
+    INT32 = 5,
+    FLOAT32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    UINT64 = 10,
+    INT64 = 11,
+    FLOAT64 = 12,
 }
 
 /** ggml tensor types (ggml.h `enum ggml_type`); only F32/F16/BF16 are read as weights here. */
 export enum GgmlType {
-    F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-    Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q8_1 = 9,
+    Q2_K = 10,
+    Q3_K = 11,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    Q8_K = 15,
+    I8 = 24,
+    I16 = 25,
+    I32 = 26,
+    I64 = 27,
+    F64 = 28,
+    BF16 = 30,
 }
 
 export function ggmlTypeName(t: number): string {
@@ -79,9 +107,18 @@ export interface GgufFile {
 }
 
 const TYPE_CODES: Record<string, GgufValueType> = {
-    u8: GgufValueType.UINT8, i8: GgufValueType.INT8, u16: GgufValueType.UINT16, i16: GgufValueType.INT16,
-    u32: GgufValueType.UINT32, i32: GgufValueType.INT32, f32: GgufValueType.FLOAT32, bool: GgufValueType.BOOL,
-    string: GgufValueType.STRING, array: GgufValueType.ARRAY, u64: GgufValueType.UINT64, i64: GgufValueType.INT64,
+    u8: GgufValueType.UINT8,
+    i8: GgufValueType.INT8,
+    u16: GgufValueType.UINT16,
+    i16: GgufValueType.INT16,
+    u32: GgufValueType.UINT32,
+    i32: GgufValueType.INT32,
+    f32: GgufValueType.FLOAT32,
+    bool: GgufValueType.BOOL,
+    string: GgufValueType.STRING,
+    array: GgufValueType.ARRAY,
+    u64: GgufValueType.UINT64,
+    i64: GgufValueType.INT64,
     f64: GgufValueType.FLOAT64,
 };
 
@@ -99,55 +136,150 @@ class ByteWriter {
         this.buf.copy(nb, 0, 0, this.length);
         this.buf = nb;
     }
-    u8(v: number) { this.ensure(1); this.buf.writeUInt8(v, this.length); this.length += 1; }
-    i8(v: number) { this.ensure(1); this.buf.writeInt8(v, this.length); this.length += 1; }
-    u16(v: number) { this.ensure(2); this.buf.writeUInt16LE(v, this.length); this.length += 2; }
-    i16(v: number) { this.ensure(2); this.buf.writeInt16LE(v, this.length); this.length += 2; }
-    u32(v: number) { this.ensure(4); this.buf.writeUInt32LE(v >>> 0, this.length); this.length += 4; }
-    i32(v: number) { this.ensure(4); this.buf.writeInt32LE(v, this.length); this.length += 4; }
-    f32(v: number) { this.ensure(4); this.buf.writeFloatLE(v, this.length); this.length += 4; }
-    f64(v: number) { this.ensure(8); this.buf.writeDoubleLE(v, this.length); this.length += 8; }
-    u64(v: number | bigint) { this.ensure(8); this.buf.writeBigUInt64LE(BigInt(v), this.length); this.length += 8; }
-    i64(v: number | bigint) { this.ensure(8); this.buf.writeBigInt64LE(BigInt(v), this.length); this.length += 8; }
-    str(s: string) { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.bytes(b); }
-    bytes(b: Uint8Array) { this.ensure(b.length); this.buf.set(b, this.length); this.length += b.length; }
-    pad(align: number) { while (this.length % align !== 0) this.u8(0); }
-    result(): Buffer { return this.buf.subarray(0, this.length); }
+    u8(v: number) {
+        this.ensure(1);
+        this.buf.writeUInt8(v, this.length);
+        this.length += 1;
+    }
+    i8(v: number) {
+        this.ensure(1);
+        this.buf.writeInt8(v, this.length);
+        this.length += 1;
+    }
+    u16(v: number) {
+        this.ensure(2);
+        this.buf.writeUInt16LE(v, this.length);
+        this.length += 2;
+    }
+    i16(v: number) {
+        this.ensure(2);
+        this.buf.writeInt16LE(v, this.length);
+        this.length += 2;
+    }
+    u32(v: number) {
+        this.ensure(4);
+        this.buf.writeUInt32LE(v >>> 0, this.length);
+        this.length += 4;
+    }
+    i32(v: number) {
+        this.ensure(4);
+        this.buf.writeInt32LE(v, this.length);
+        this.length += 4;
+    }
+    f32(v: number) {
+        this.ensure(4);
+        this.buf.writeFloatLE(v, this.length);
+        this.length += 4;
+    }
+    f64(v: number) {
+        this.ensure(8);
+        this.buf.writeDoubleLE(v, this.length);
+        this.length += 8;
+    }
+    u64(v: number | bigint) {
+        this.ensure(8);
+        this.buf.writeBigUInt64LE(BigInt(v), this.length);
+        this.length += 8;
+    }
+    i64(v: number | bigint) {
+        this.ensure(8);
+        this.buf.writeBigInt64LE(BigInt(v), this.length);
+        this.length += 8;
+    }
+    str(s: string) {
+        const b = Buffer.from(s, 'utf8');
+        this.u64(b.length);
+        this.bytes(b);
+    }
+    bytes(b: Uint8Array) {
+        this.ensure(b.length);
+        this.buf.set(b, this.length);
+        this.length += b.length;
+    }
+    pad(align: number) {
+        while (this.length % align !== 0) this.u8(0);
+    }
+    result(): Buffer {
+        return this.buf.subarray(0, this.length);
+    }
 }
 
 function writeScalar(w: ByteWriter, type: string, v: number | bigint | boolean | string) {
     switch (type) {
-        case 'u8': w.u8(v as number); break;
-        case 'i8': w.i8(v as number); break;
-        case 'u16': w.u16(v as number); break;
-        case 'i16': w.i16(v as number); break;
-        case 'u32': w.u32(v as number); break;
-        case 'i32': w.i32(v as number); break;
-        case 'f32': w.f32(v as number); break;
-        case 'f64': w.f64(v as number); break;
-        case 'bool': w.u8(v ? 1 : 0); break;
-        case 'u64': w.u64(v as number); break;
-        case 'i64': w.i64(v as number); break;
-        case 'string': w.str(v as string); break;
-        default: throw new Error(`GGUF: unsupported value type ${type}`);
+        case 'u8':
+            w.u8(v as number);
+            break;
+        case 'i8':
+            w.i8(v as number);
+            break;
+        case 'u16':
+            w.u16(v as number);
+            break;
+        case 'i16':
+            w.i16(v as number);
+            break;
+        case 'u32':
+            w.u32(v as number);
+            break;
+        case 'i32':
+            w.i32(v as number);
+            break;
+        case 'f32':
+            w.f32(v as number);
+            break;
+        case 'f64':
+            w.f64(v as number);
+            break;
+        case 'bool':
+            w.u8(v ? 1 : 0);
+            break;
+        case 'u64':
+            w.u64(v as number);
+            break;
+        case 'i64':
+            w.i64(v as number);
+            break;
+        case 'string':
+            w.str(v as string);
+            break;
+        default:
+            throw new Error(`GGUF: unsupported value type ${type}`);
     }
 }
 
 function bytesPerElement(type: number): number {
     switch (type) {
-        case GgmlType.F32: case GgmlType.I32: return 4;
-        case GgmlType.F16: case GgmlType.BF16: case GgmlType.I16: return 2;
-        case GgmlType.I8: return 1;
-        case GgmlType.F64: case GgmlType.I64: return 8;
-        default: return -1;
+        case GgmlType.F32:
+        case GgmlType.I32:
+            return 4;
+        case GgmlType.F16:
+        case GgmlType.BF16:
+        case GgmlType.I16:
+            return 2;
+        case GgmlType.I8:
+            return 1;
+        case GgmlType.F64:
+        case GgmlType.I64:
+            return 8;
+        default:
+            return -1;
     }
 }
 
 /** Block sizes/bytes for quantized types (ggml.c type_traits), so a reader can skip them. */
 const QUANT_BLOCKS: Record<number, [number, number]> = {
-    [GgmlType.Q4_0]: [32, 18], [GgmlType.Q4_1]: [32, 20], [GgmlType.Q5_0]: [32, 22], [GgmlType.Q5_1]: [32, 24],
-    [GgmlType.Q8_0]: [32, 34], [GgmlType.Q8_1]: [32, 36], [GgmlType.Q2_K]: [256, 84], [GgmlType.Q3_K]: [256, 110],
-    [GgmlType.Q4_K]: [256, 144], [GgmlType.Q5_K]: [256, 176], [GgmlType.Q6_K]: [256, 210], [GgmlType.Q8_K]: [256, 292],
+    [GgmlType.Q4_0]: [32, 18],
+    [GgmlType.Q4_1]: [32, 20],
+    [GgmlType.Q5_0]: [32, 22],
+    [GgmlType.Q5_1]: [32, 24],
+    [GgmlType.Q8_0]: [32, 34],
+    [GgmlType.Q8_1]: [32, 36],
+    [GgmlType.Q2_K]: [256, 84],
+    [GgmlType.Q3_K]: [256, 110],
+    [GgmlType.Q4_K]: [256, 144],
+    [GgmlType.Q5_K]: [256, 176],
+    [GgmlType.Q6_K]: [256, 210],
+    [GgmlType.Q8_K]: [256, 292],
 };
 
 export function tensorNBytes(type: number, shape: number[]): number {
@@ -235,7 +367,9 @@ class FileReader {
         this.fd = openSync(path, 'r');
         this.size = fstatSync(this.fd).size;
     }
-    close() { closeSync(this.fd); }
+    close() {
+        closeSync(this.fd);
+    }
     private need(n: number) {
         if (this.pos + n > this.size) throw new Error(`GGUF ${this.path}: unexpected end of file at byte ${this.pos}`);
         if (this.pos >= this.bufStart && this.pos + n <= this.bufStart + this.buf.length) return;
@@ -244,17 +378,52 @@ class FileReader {
         readSync(this.fd, this.buf, 0, this.buf.length, this.pos);
         this.bufStart = this.pos;
     }
-    private at(n: number): number { this.need(n); const o = this.pos - this.bufStart; this.pos += n; return o; }
-    u8() { const o = this.at(1); return this.buf.readUInt8(o); }
-    i8() { const o = this.at(1); return this.buf.readInt8(o); }
-    u16() { const o = this.at(2); return this.buf.readUInt16LE(o); }
-    i16() { const o = this.at(2); return this.buf.readInt16LE(o); }
-    u32() { const o = this.at(4); return this.buf.readUInt32LE(o); }
-    i32() { const o = this.at(4); return this.buf.readInt32LE(o); }
-    f32() { const o = this.at(4); return this.buf.readFloatLE(o); }
-    f64() { const o = this.at(8); return this.buf.readDoubleLE(o); }
-    u64() { const o = this.at(8); return Number(this.buf.readBigUInt64LE(o)); }
-    i64() { const o = this.at(8); return Number(this.buf.readBigInt64LE(o)); }
+    private at(n: number): number {
+        this.need(n);
+        const o = this.pos - this.bufStart;
+        this.pos += n;
+        return o;
+    }
+    u8() {
+        const o = this.at(1);
+        return this.buf.readUInt8(o);
+    }
+    i8() {
+        const o = this.at(1);
+        return this.buf.readInt8(o);
+    }
+    u16() {
+        const o = this.at(2);
+        return this.buf.readUInt16LE(o);
+    }
+    i16() {
+        const o = this.at(2);
+        return this.buf.readInt16LE(o);
+    }
+    u32() {
+        const o = this.at(4);
+        return this.buf.readUInt32LE(o);
+    }
+    i32() {
+        const o = this.at(4);
+        return this.buf.readInt32LE(o);
+    }
+    f32() {
+        const o = this.at(4);
+        return this.buf.readFloatLE(o);
+    }
+    f64() {
+        const o = this.at(8);
+        return this.buf.readDoubleLE(o);
+    }
+    u64() {
+        const o = this.at(8);
+        return Number(this.buf.readBigUInt64LE(o));
+    }
+    i64() {
+        const o = this.at(8);
+        return Number(this.buf.readBigInt64LE(o));
+    }
     str() {
         const n = this.u64();
         if (n > this.size) throw new Error(`GGUF ${this.path}: bad string length ${n} at byte ${this.pos - 8}`);
@@ -270,29 +439,50 @@ class FileReader {
 
 function readValue(r: FileReader, type: number): unknown {
     switch (type) {
-        case GgufValueType.UINT8: return r.u8();
-        case GgufValueType.INT8: return r.i8();
-        case GgufValueType.UINT16: return r.u16();
-        case GgufValueType.INT16: return r.i16();
-        case GgufValueType.UINT32: return r.u32();
-        case GgufValueType.INT32: return r.i32();
-        case GgufValueType.FLOAT32: return r.f32();
-        case GgufValueType.BOOL: return r.u8() !== 0;
-        case GgufValueType.STRING: return r.str();
-        case GgufValueType.UINT64: return r.u64();
-        case GgufValueType.INT64: return r.i64();
-        case GgufValueType.FLOAT64: return r.f64();
+        case GgufValueType.UINT8:
+            return r.u8();
+        case GgufValueType.INT8:
+            return r.i8();
+        case GgufValueType.UINT16:
+            return r.u16();
+        case GgufValueType.INT16:
+            return r.i16();
+        case GgufValueType.UINT32:
+            return r.u32();
+        case GgufValueType.INT32:
+            return r.i32();
+        case GgufValueType.FLOAT32:
+            return r.f32();
+        case GgufValueType.BOOL:
+            return r.u8() !== 0;
+        case GgufValueType.STRING:
+            return r.str();
+        case GgufValueType.UINT64:
+            return r.u64();
+        case GgufValueType.INT64:
+            return r.i64();
+        case GgufValueType.FLOAT64:
+            return r.f64();
         case GgufValueType.ARRAY: {
             const it = r.u32();
             const n = r.u64();
             if (n > r.size) throw new Error(`GGUF ${r.path}: bad array length ${n}`);
-            if (it === GgufValueType.FLOAT32) { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = r.f32(); return a; }
-            if (it === GgufValueType.INT32) { const a = new Int32Array(n); for (let i = 0; i < n; i++) a[i] = r.i32(); return a; }
+            if (it === GgufValueType.FLOAT32) {
+                const a = new Float32Array(n);
+                for (let i = 0; i < n; i++) a[i] = r.f32();
+                return a;
+            }
+            if (it === GgufValueType.INT32) {
+                const a = new Int32Array(n);
+                for (let i = 0; i < n; i++) a[i] = r.i32();
+                return a;
+            }
             const a: unknown[] = new Array(n);
             for (let i = 0; i < n; i++) a[i] = readValue(r, it);
             return a;
         }
-        default: throw new Error(`GGUF ${r.path}: unknown value type ${type} at byte ${r.pos}`);
+        default:
+            throw new Error(`GGUF ${r.path}: unknown value type ${type} at byte ${r.pos}`);
     }
 }
 
@@ -348,7 +538,7 @@ export function readGguf(path: string): GgufFile {
 }
 
 export function f16ToF32(h: number): number {
-    const s = (h & 0x8000) ? -1 : 1;
+    const s = h & 0x8000 ? -1 : 1;
     const e = (h >> 10) & 0x1f;
     const f = h & 0x3ff;
     if (e === 0) return s * f * 2 ** -24;
@@ -375,12 +565,12 @@ export function f32ToF16(v: number): number {
         let h = mant >> shift;
         const rem = mant & ((1 << shift) - 1);
         const half = 1 << (shift - 1);
-        if (rem > half || (rem === half && (h & 1))) h++;
+        if (rem > half || (rem === half && h & 1)) h++;
         return sign | h;
     }
     let h = (exp << 10) | (mant >> 13);
     const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+    if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
     return sign | h;
 }
 
@@ -425,8 +615,19 @@ export function readTensorF32(file: GgufFile, name: string): Float32Array {
  * them (native.ts holdType; GPU memory then holds 4 bytes per base weight), so nothing falls back.
  */
 export const LORA_BASE_TYPES: ReadonlySet<number> = new Set([
-    GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-    GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+    GgmlType.F32,
+    GgmlType.F16,
+    GgmlType.BF16,
+    GgmlType.Q4_0,
+    GgmlType.Q4_1,
+    GgmlType.Q5_0,
+    GgmlType.Q5_1,
+    GgmlType.Q8_0,
+    GgmlType.Q2_K,
+    GgmlType.Q3_K,
+    GgmlType.Q4_K,
+    GgmlType.Q5_K,
+    GgmlType.Q6_K,
 ]);
 
 /** Values per block of a ggml type (1 for F32/F16/BF16 and integer types). */

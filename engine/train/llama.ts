@@ -141,14 +141,17 @@ export function validateConfig(c: LlamaConfig): void {
     if (headDim(c) % 2 !== 0) throw new Error(`model config: head size ${headDim(c)} must be even (RoPE)`);
     if (!(c.ropeTheta > 0)) throw new Error('model config: rope theta must be > 0');
     if (!(c.rmsEps > 0)) throw new Error('model config: rms eps must be > 0');
-    if (c.arch !== undefined && !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(c.arch)) throw new Error(`model config: architecture "${String(c.arch)}" is not supported (${SUPPORTED_ARCHITECTURES.join(', ')})`);
+    if (c.arch !== undefined && !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(c.arch))
+        throw new Error(`model config: architecture "${String(c.arch)}" is not supported (${SUPPORTED_ARCHITECTURES.join(', ')})`);
 }
 
 /** Deterministic PRNG (mulberry32) with normal draws (Box-Muller). */
 export class Rng {
     private s: number;
     private spare: number | undefined;
-    constructor(seed: number) { this.s = (seed >>> 0) ^ 0x9e3779b9; }
+    constructor(seed: number) {
+        this.s = (seed >>> 0) ^ 0x9e3779b9;
+    }
     next(): number {
         let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
         t = Math.imul(t ^ (t >>> 15), t | 1);
@@ -156,7 +159,11 @@ export class Rng {
         return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     }
     normal(): number {
-        if (this.spare !== undefined) { const v = this.spare; this.spare = undefined; return v; }
+        if (this.spare !== undefined) {
+            const v = this.spare;
+            this.spare = undefined;
+            return v;
+        }
         let u = 0;
         while (u === 0) u = this.next();
         const v = this.next();
@@ -164,9 +171,14 @@ export class Rng {
         this.spare = r * Math.sin(2 * Math.PI * v);
         return r * Math.cos(2 * Math.PI * v);
     }
-    int(n: number): number { return Math.floor(this.next() * n); }
+    int(n: number): number {
+        return Math.floor(this.next() * n);
+    }
     shuffle<T>(a: T[]): T[] {
-        for (let i = a.length - 1; i > 0; i--) { const j = this.int(i + 1); [a[i], a[j]] = [a[j], a[i]]; }
+        for (let i = a.length - 1; i > 0; i--) {
+            const j = this.int(i + 1);
+            [a[i], a[j]] = [a[j], a[i]];
+        }
         return a;
     }
 }
@@ -352,7 +364,8 @@ export function configFromGguf(file: GgufFile): LlamaConfig {
     const path = file.path;
     const md = file.metadata;
     const archRaw = String(md.get('general.architecture') ?? '');
-    if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(archRaw)) throw new Error(`${path}: architecture "${archRaw}" is not supported by the trainer (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`);
+    if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(archRaw))
+        throw new Error(`${path}: architecture "${archRaw}" is not supported by the trainer (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`);
     const arch = archRaw as LlamaArch;
     const k = (key: string) => `${arch}.${key}`;
     const nEmbd = num(md, k('embedding_length'), path);
@@ -425,9 +438,7 @@ export function tokenizerMetadataOf(file: GgufFile): [string, GgufValue][] {
 
 /** Tensor types that cannot be trained (quantized): the names and types, empty when all are F32/F16/BF16. */
 export function quantizedTensors(file: GgufFile): { name: string; type: string }[] {
-    return file.tensors
-        .filter((t) => t.type !== GgmlType.F32 && t.type !== GgmlType.F16 && t.type !== GgmlType.BF16)
-        .map((t) => ({ name: t.name, type: ggmlTypeName(t.type) }));
+    return file.tensors.filter((t) => t.type !== GgmlType.F32 && t.type !== GgmlType.F16 && t.type !== GgmlType.BF16).map((t) => ({ name: t.name, type: ggmlTypeName(t.type) }));
 }
 
 /** Reads a llama GGUF fully: config, tokenizer and all weights as F32. */

@@ -36,9 +36,25 @@
 //     kept for the backward pass, ×2 for their gradients, and 3·V·n floats for the answer rows' logits,
 //     softmax and its gradient
 //   + the process (Node, koffi, ggml libraries: about 100 MB).
-import { loadGgml, toFloat, NULL, TENSOR_OFFSETS, readPtr, tensorNameAt, GGML_TYPE_F32, GGML_TYPE_I32, GGML_BACKEND_DEVICE_TYPE_CPU,
-    GGML_BACKEND_DEVICE_TYPE_GPU, GGML_OPT_LOSS_TYPE_SUM, GGML_OPT_BUILD_TYPE_OPT, GGML_OPT_OPTIMIZER_TYPE_ADAMW,
-    GGML_OPT_OPTIMIZER_TYPE_SGD, type Ggml, type Ptr, type GpuKind } from './ffi.js';
+import {
+    loadGgml,
+    toFloat,
+    NULL,
+    TENSOR_OFFSETS,
+    readPtr,
+    tensorNameAt,
+    GGML_TYPE_F32,
+    GGML_TYPE_I32,
+    GGML_BACKEND_DEVICE_TYPE_CPU,
+    GGML_BACKEND_DEVICE_TYPE_GPU,
+    GGML_OPT_LOSS_TYPE_SUM,
+    GGML_OPT_BUILD_TYPE_OPT,
+    GGML_OPT_OPTIMIZER_TYPE_ADAMW,
+    GGML_OPT_OPTIMIZER_TYPE_SGD,
+    type Ggml,
+    type Ptr,
+    type GpuKind,
+} from './ffi.js';
 import { GgmlType, ggmlTypeName, readTensorRaw, type GgufFile } from './gguf.js';
 import { headDim, LAYER_MATRICES, llamaTensorShapes, Rng, type LlamaConfig, type LlamaTensors, type LayerMatrix } from './llama.js';
 
@@ -91,7 +107,9 @@ const OPT_ITER_OFFSET = 5240; // offsetof(ggml_opt_context, iter) in ggml-opt.cp
 const OPT_PERIOD_OFFSET = 5248;
 
 /** Config fields added for qwen2 / Llama 3 (read loosely: older LlamaConfig objects lack them). */
-interface ArchFields { arch?: string }
+interface ArchFields {
+    arch?: string;
+}
 
 /**
  * Nodes a graph of this model needs: forward nodes per layer (norms, 7 matrices, biases, RoPE, the
@@ -150,7 +168,8 @@ export class Session {
         // backends: the GPU first when asked for and present, the CPU always (ggml_opt puts its static
         // tensors on backend 0)
         const nDev = Number(f.ggml_backend_dev_count());
-        let cpuDev: Ptr = NULL, gpuDev: Ptr = NULL;
+        let cpuDev: Ptr = NULL,
+            gpuDev: Ptr = NULL;
         for (let i = 0; i < nDev; i++) {
             const d = f.ggml_backend_dev_get(i) as Ptr;
             const t = f.ggml_backend_dev_type(d) as number;
@@ -161,7 +180,10 @@ export class Session {
         const names: string[] = [];
         if (opts.gpu !== 'off' && gpuDev) {
             const b = f.ggml_backend_dev_init(gpuDev, null) as Ptr;
-            if (b) { this.backends.push(b); names.push(`${f.ggml_backend_dev_name(gpuDev)} (${f.ggml_backend_dev_description(gpuDev)})`); }
+            if (b) {
+                this.backends.push(b);
+                names.push(`${f.ggml_backend_dev_name(gpuDev)} (${f.ggml_backend_dev_description(gpuDev)})`);
+            }
         }
         if ((opts.gpu === 'cuda' || opts.gpu === 'vulkan') && this.backends.length === 0) throw new Error(`gpu "${opts.gpu}" requested but no GPU device was found (libraries: ${g.dir})`);
         const onGpu = this.backends.length > 0;
@@ -212,23 +234,30 @@ export class Session {
         }
         if (opts.mode === 'lora') {
             const r = opts.lora!.rank;
-            for (let l = 0; l < c.nLayer; l++) for (const m of loraTargets) {
-                const base = `blk.${l}.${m}.weight`;
-                const [inDim, outDim] = shapes.get(base)!;
-                const a = f.ggml_new_tensor_2d(this.ctxW, GGML_TYPE_F32, inDim, r) as Ptr;
-                const b = f.ggml_new_tensor_2d(this.ctxW, GGML_TYPE_F32, r, outDim) as Ptr;
-                f.ggml_set_name(a, `${base}.lora_a`);
-                f.ggml_set_name(b, `${base}.lora_b`);
-                this.tensors.set(`${base}.lora_a`, a);
-                this.tensors.set(`${base}.lora_b`, b);
-                this.loraShapes.set(base, [[inDim, r], [r, outDim]]);
-            }
+            for (let l = 0; l < c.nLayer; l++)
+                for (const m of loraTargets) {
+                    const base = `blk.${l}.${m}.weight`;
+                    const [inDim, outDim] = shapes.get(base)!;
+                    const a = f.ggml_new_tensor_2d(this.ctxW, GGML_TYPE_F32, inDim, r) as Ptr;
+                    const b = f.ggml_new_tensor_2d(this.ctxW, GGML_TYPE_F32, r, outDim) as Ptr;
+                    f.ggml_set_name(a, `${base}.lora_a`);
+                    f.ggml_set_name(b, `${base}.lora_b`);
+                    this.tensors.set(`${base}.lora_a`, a);
+                    this.tensors.set(`${base}.lora_b`, b);
+                    this.loraShapes.set(base, [
+                        [inDim, r],
+                        [r, outDim],
+                    ]);
+                }
         }
         this.bufW = f.ggml_backend_alloc_ctx_tensors(this.ctxW, mainBackend) as Ptr;
         if (!this.bufW) throw new Error('could not allocate the weights (out of memory?)');
         this.weightBytes = Number(f.ggml_backend_buffer_get_size(this.bufW));
         for (const [name, shape] of shapes) {
-            if (opts.file) { this.loadFromFile(opts.file, name, shape); continue; }
+            if (opts.file) {
+                this.loadFromFile(opts.file, name, shape);
+                continue;
+            }
             const w = opts.weights?.get(name);
             if (!w || w.data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`weights: ${name} missing or of the wrong size`);
             this.set(name, w.data);
@@ -239,7 +268,10 @@ export class Session {
                 const init = opts.lora!.init?.get(base);
                 const a = init?.a ?? new Float32Array(sa[0] * sa[1]);
                 const b = init?.b ?? new Float32Array(sb[0] * sb[1]);
-                if (!init) { const std = 1 / Math.sqrt(sa[0]); for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std; } // B = 0: starts as the base model
+                if (!init) {
+                    const std = 1 / Math.sqrt(sa[0]);
+                    for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
+                } // B = 0: starts as the base model
                 this.set(`${base}.lora_a`, a);
                 this.set(`${base}.lora_b`, b);
             }
@@ -254,10 +286,13 @@ export class Session {
         if (opts.mode === 'lora' && !onGpu && process.env.MISMATCH_TRAIN_STAGING !== 'off') this.stageFrozenMatrices(cpu);
         const o = opts.optimizer ?? { type: 'adamw', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
         const lr = opts.lr ?? (() => 1e-3);
-        this.cb = g.koffi.register(() => ({
-            adamw: { alpha: lr(), beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.weightDecay },
-            sgd: { alpha: lr(), wd: o.weightDecay },
-        }), g.koffi.pointer(g.getOptParsProto as never));
+        this.cb = g.koffi.register(
+            () => ({
+                adamw: { alpha: lr(), beta1: o.beta1, beta2: o.beta2, eps: o.eps, wd: o.weightDecay },
+                sgd: { alpha: lr(), wd: o.weightDecay },
+            }),
+            g.koffi.pointer(g.getOptParsProto as never),
+        );
         // no ctx_compute/inputs/outputs: ggml_opt's dynamic path (graphs given per step with prepare_alloc)
         const p = f.ggml_opt_default_params(this.sched, GGML_OPT_LOSS_TYPE_SUM) as Record<string, unknown>;
         p.build_type = GGML_OPT_BUILD_TYPE_OPT;
@@ -283,7 +318,8 @@ export class Session {
      * turns this off (to measure it).
      */
     private stageFrozenMatrices(cpu: Ptr) {
-        const g = this.g, f = g.f;
+        const g = this.g,
+            f = g.f;
         const names = [...this.tensors.keys()].filter((n) => /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(n) && this.types.get(n) !== GGML_TYPE_F32);
         if (names.length === 0) return;
         const bytes = Math.max(...names.map((n) => this.shapes.get(n)!.reduce((a, b) => a * b, 4)));
@@ -306,24 +342,27 @@ export class Session {
         this.stageByAlias = fills;
         const srcAt = BigInt(TENSOR_OFFSETS.src);
         const ptr = (p: unknown): bigint => (typeof p === 'bigint' ? p : typeof p === 'number' ? BigInt(p) : BigInt(g.koffi.address(p as never) as never));
-        this.stageCb = g.koffi.register((t: unknown, ask: boolean) => {
-            if (!ask) return true; // after a node we asked for: go on
-            const tp = ptr(t);
-            for (let i = 0; i < 2; i++) {
-                const src = readPtr(g, tp + srcAt + BigInt(8 * i));
-                const graph = src ? fills.get(src) : undefined;
-                if (graph === undefined) continue;
-                // every node before this one that read the scratch has been computed (each ended its
-                // range), and those still pending do not read it: widen this matrix now
-                if (this.stagedNow !== src) {
-                    const rc = f.ggml_backend_graph_compute(cpu, graph) as number;
-                    if (rc !== 0) throw new Error(`staging a frozen matrix failed (status ${rc})`);
-                    this.stagedNow = src;
+        this.stageCb = g.koffi.register(
+            (t: unknown, ask: boolean) => {
+                if (!ask) return true; // after a node we asked for: go on
+                const tp = ptr(t);
+                for (let i = 0; i < 2; i++) {
+                    const src = readPtr(g, tp + srcAt + BigInt(8 * i));
+                    const graph = src ? fills.get(src) : undefined;
+                    if (graph === undefined) continue;
+                    // every node before this one that read the scratch has been computed (each ended its
+                    // range), and those still pending do not read it: widen this matrix now
+                    if (this.stagedNow !== src) {
+                        const rc = f.ggml_backend_graph_compute(cpu, graph) as number;
+                        if (rc !== 0) throw new Error(`staging a frozen matrix failed (status ${rc})`);
+                        this.stagedNow = src;
+                    }
+                    return true;
                 }
-                return true;
-            }
-            return false;
-        }, g.koffi.pointer(g.evalCallbackProto as never));
+                return false;
+            },
+            g.koffi.pointer(g.evalCallbackProto as never),
+        );
         f.ggml_backend_sched_set_eval_callback(this.sched, this.stageCb, null);
     }
 
@@ -336,21 +375,30 @@ export class Session {
         const type = this.types.get(name)!;
         const f = this.g.f;
         if (type === info.type) {
-            if (Number(f.ggml_nbytes(t)) !== info.nbytes) throw new Error(`${file.path}: tensor ${name}: ${info.nbytes} bytes in the file, ${Number(f.ggml_nbytes(t))} expected for ${ggmlTypeName(info.type)} [${shape}]`);
+            if (Number(f.ggml_nbytes(t)) !== info.nbytes)
+                throw new Error(`${file.path}: tensor ${name}: ${info.nbytes} bytes in the file, ${Number(f.ggml_nbytes(t))} expected for ${ggmlTypeName(info.type)} [${shape}]`);
             readTensorRaw(file, name, (bytes, off) => f.ggml_backend_tensor_set(t, bytes, off, bytes.byteLength));
             return;
         }
         if (type !== GGML_TYPE_F32) throw new Error(`${file.path}: tensor ${name}: cannot hold ${ggmlTypeName(info.type)} as ${ggmlTypeName(type)}`);
         // widen to F32 in row chunks (whole rows: every type's block divides ne0)
         const ne0 = shape[0];
-        const rowBytes = info.nbytes / (info.shape.slice(1).reduce((a, b) => a * b, 1));
+        const rowBytes = info.nbytes / info.shape.slice(1).reduce((a, b) => a * b, 1);
         const rowsPerChunk = Math.max(1, Math.floor((16 << 20) / Math.max(rowBytes, ne0 * 4)));
         const chunk = rowsPerChunk * rowBytes;
         const out = new Float32Array(rowsPerChunk * ne0);
-        readTensorRaw(file, name, (bytes, off) => {
-            const n = info.type === GGML_TYPE_F32 ? (out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))), bytes.byteLength / 4) : toFloat(this.g, info.type, bytes, out, 0);
-            f.ggml_backend_tensor_set(t, out, (off / rowBytes) * ne0 * 4, n * 4);
-        }, chunk);
+        readTensorRaw(
+            file,
+            name,
+            (bytes, off) => {
+                const n =
+                    info.type === GGML_TYPE_F32
+                        ? (out.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))), bytes.byteLength / 4)
+                        : toFloat(this.g, info.type, bytes, out, 0);
+                f.ggml_backend_tensor_set(t, out, (off / rowBytes) * ne0 * 4, n * 4);
+            },
+            chunk,
+        );
     }
 
     private set(name: string, data: Float32Array) {
@@ -365,14 +413,19 @@ export class Session {
         const n = Number(this.g.f.ggml_nelements(t));
         const out = new Float32Array(n);
         const type = this.types.get(name) ?? GGML_TYPE_F32;
-        if (type === GGML_TYPE_F32) { this.g.f.ggml_backend_tensor_get(t, out, 0, out.byteLength); return out; }
+        if (type === GGML_TYPE_F32) {
+            this.g.f.ggml_backend_tensor_get(t, out, 0, out.byteLength);
+            return out;
+        }
         const raw = Buffer.alloc(Number(this.g.f.ggml_nbytes(t)));
         this.g.f.ggml_backend_tensor_get(t, raw, 0, raw.byteLength);
         toFloat(this.g, type, raw, out, 0);
         return out;
     }
 
-    setWeight(name: string, data: Float32Array) { this.set(name, data); }
+    setWeight(name: string, data: Float32Array) {
+        this.set(name, data);
+    }
 
     shapeOf(name: string): number[] {
         const s = this.shapes.get(name);
@@ -384,16 +437,24 @@ export class Session {
     private newInputs(ctx: Ptr, n: number) {
         const f = this.g.f;
         const { batch: B, seqLen: T } = this.opts;
-        const mk = (name: string, ne: number) => { const t = f.ggml_new_tensor_1d(ctx, GGML_TYPE_I32, ne) as Ptr; f.ggml_set_name(t, name); f.ggml_set_input(t); return t; };
+        const mk = (name: string, ne: number) => {
+            const t = f.ggml_new_tensor_1d(ctx, GGML_TYPE_I32, ne) as Ptr;
+            f.ggml_set_name(t, name);
+            f.ggml_set_input(t);
+            return t;
+        };
         return { tokens: mk('tokens', T * B), pos: mk('positions', T), rowIdx: mk('answer_rows', n), targetIdx: mk('answer_targets', n) };
     }
 
     /** Builds the forward graph in `ctx` and returns [its output, the inputs]: logits [V, n] (forward) or the per-row loss [1, n]. */
     private buildForward(ctx: Ptr, n: number, forward: boolean) {
-        const f = this.g.f, c = this.c;
+        const f = this.g.f,
+            c = this.c;
         const { batch: B, seqLen: T } = this.opts;
         const inp = this.newInputs(ctx, n);
-        const hd = headDim(c), H = c.nHead, Hkv = c.nHeadKv;
+        const hd = headDim(c),
+            H = c.nHead,
+            Hkv = c.nHeadKv;
         const W = (name: string) => this.tensors.get(name)!;
         const has = (name: string) => this.tensors.has(name);
         const loraScale = this.opts.mode === 'lora' ? this.opts.lora!.alpha / this.opts.lora!.rank : 0;
@@ -525,7 +586,8 @@ export class Session {
      * their names ("AdamW m for <name>").
      */
     private findStatics(ctx: Ptr) {
-        const g = this.g, f = g.f;
+        const g = this.g,
+            f = g.f;
         const adam = (this.opts.optimizer?.type ?? 'adamw') === 'adamw';
         const optName = f.ggml_opt_optimizer_name(adam ? GGML_OPT_OPTIMIZER_TYPE_ADAMW : GGML_OPT_OPTIMIZER_TYPE_SGD) as string;
         const out = new Map<string, { acc: Ptr; m: Ptr; v: Ptr }>();
@@ -533,7 +595,8 @@ export class Session {
             const t = this.tensors.get(name)!;
             const acc = f.ggml_opt_grad_acc(this.opt, t) as Ptr;
             if (!acc) throw new Error(`ggml_opt built no gradient accumulator for ${name}`);
-            let m = NULL, v = NULL;
+            let m = NULL,
+                v = NULL;
             if (adam) {
                 const node = f.ggml_get_tensor(ctx, `${optName} step for ${name}`) as Ptr;
                 if (node) {
@@ -592,7 +655,7 @@ export class Session {
             const gf = f.ggml_new_graph_custom(ctx, this.graphSize, false) as Ptr;
             const built = this.buildForward(ctx, n, what !== 'loss');
             const inp = built.inp;
-            const out = what === 'argmax' ? f.ggml_argmax(ctx, built.out) as Ptr : built.out; // [n] I32
+            const out = what === 'argmax' ? (f.ggml_argmax(ctx, built.out) as Ptr) : built.out; // [n] I32
             f.ggml_set_output(out);
             f.ggml_build_forward_expand(gf, out);
             f.ggml_backend_sched_reset(this.sched);
@@ -631,7 +694,8 @@ export class Session {
     stateSupported(): boolean {
         if (this.stateOk !== undefined) return this.stateOk;
         if (!this.statics) return false; // no step yet: nothing to save
-        const g = this.g, f = g.f;
+        const g = this.g,
+            f = g.f;
         try {
             const t = this.tensors.get(this.trainable[0])!;
             const nameOk = tensorNameAt(g, t) === f.ggml_get_name(t);
@@ -663,13 +727,20 @@ export class Session {
     saveState(): { iter: number; tensors: Iterable<[string, Float32Array]> } {
         if (!this.stateSupported()) throw new Error('optimizer state is not readable with this ggml build');
         const f = this.g.f;
-        const read = (t: Ptr) => { const a = new Float32Array(Number(f.ggml_nelements(t))); f.ggml_backend_tensor_get(t, a, 0, a.byteLength); return a; };
+        const read = (t: Ptr) => {
+            const a = new Float32Array(Number(f.ggml_nelements(t)));
+            f.ggml_backend_tensor_get(t, a, 0, a.byteLength);
+            return a;
+        };
         const self = this;
         function* tensors(): Generator<[string, Float32Array]> {
             for (const name of self.trainable) {
                 yield [name, self.get(name)];
                 const s = self.statics!.get(name)!;
-                if (s.m && s.v) { yield [`${name}#m`, read(s.m)]; yield [`${name}#v`, read(s.v)]; }
+                if (s.m && s.v) {
+                    yield [`${name}#m`, read(s.m)];
+                    yield [`${name}#v`, read(s.v)];
+                }
             }
         }
         const iter = Number(this.g.koffi.decode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t'));
@@ -689,7 +760,8 @@ export class Session {
         }
         this.optSteps = optSteps;
         this.microSteps = optSteps * (this.opts.gradAccum ?? 1);
-        if (this.statics) this.applyState(state); else this.pendingState = state;
+        if (this.statics) this.applyState(state);
+        else this.pendingState = state;
     }
 
     private applyState(state: SavedState) {
@@ -699,7 +771,8 @@ export class Session {
         for (const name of this.trainable) {
             const s = this.statics!.get(name)!;
             if (!adam) continue;
-            const m = state.tensors.get(`${name}#m`), v = state.tensors.get(`${name}#v`);
+            const m = state.tensors.get(`${name}#m`),
+                v = state.tensors.get(`${name}#v`);
             if (!m || !v) throw new Error(`checkpoint has no optimizer moments for ${name}`);
             if (!s.m || !s.v) throw new Error('optimizer state is not writable with this ggml build');
             f.ggml_backend_tensor_set(s.m, m, 0, m.byteLength);

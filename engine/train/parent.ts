@@ -28,14 +28,15 @@ export interface TrainOptions {
     cancelGraceSeconds?: number;
 }
 
-
 function versions(): Record<string, string> {
     const v: Record<string, string> = { node: process.version };
     for (const p of ['node-llama-cpp', 'koffi']) {
         try {
             const d = findPackageDir(p);
             if (d) v[p] = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).version;
-        } catch { /* not found: leave it out */ }
+        } catch {
+            /* not found: leave it out */
+        }
     }
     return v;
 }
@@ -67,14 +68,20 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
     const info = readLlamaGgufInfo(path); // throws for other architectures
     if (job.mode === 'full') {
         const q = quantizedTensors(info.file);
-        if (q.length > 0) fail(`${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? ` and ${q.length - 1} more` : ''}); full fine-tuning needs F32, F16 or BF16 weights (LoRA trains on a quantized base)`);
+        if (q.length > 0)
+            fail(
+                `${path}: quantized weights (${q[0].name} is ${q[0].type}${q.length > 1 ? ` and ${q.length - 1} more` : ''}); full fine-tuning needs F32, F16 or BF16 weights (LoRA trains on a quantized base)`,
+            );
     } else {
         const bad = info.file.tensors.find((t) => !LORA_BASE_TYPES.has(t.type));
         if (bad) fail(`${path}: tensor ${bad.name} is ${ggmlTypeName(bad.type)}, a type the trainer has no backward pass for; LoRA bases may be ${[...LORA_BASE_TYPES].map(ggmlTypeName).join(', ')}`);
     }
     // ggml asserts (aborts) on a quantized row that is not a whole number of blocks
     const ragged = info.file.tensors.find((t) => t.shape[0] % typeBlockSize(t.type) !== 0);
-    if (ragged) fail(`${path}: tensor ${ragged.name} is ${ggmlTypeName(ragged.type)} with rows of ${ragged.shape[0]} values, not a multiple of its ${typeBlockSize(ragged.type)}-value blocks (a damaged file?)`);
+    if (ragged)
+        fail(
+            `${path}: tensor ${ragged.name} is ${ggmlTypeName(ragged.type)} with rows of ${ragged.shape[0]} values, not a multiple of its ${typeBlockSize(ragged.type)}-value blocks (a damaged file?)`,
+        );
     const types = info.file.metadata.get('tokenizer.ggml.token_type') as Int32Array | undefined;
     const plainSpm = info.tokenizer && !(types && Array.from(types).some((t) => t === TOKEN_TYPE.USER_DEFINED));
     if (plainSpm && !opts.tokenize) return { tok: fromSpm(info.tokenizer!, job.tokenization), config: info.config };
@@ -87,9 +94,7 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
         const { getLlama } = await import('node-llama-cpp');
         const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
         const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
-        tokenize = job.tokenization === 'completion'
-            ? (text: string) => Array.from(model.tokenize(text, false, 'trimLeadingSpace'))
-            : (text: string) => Array.from(model.tokenize(text, false));
+        tokenize = job.tokenization === 'completion' ? (text: string) => Array.from(model.tokenize(text, false, 'trimLeadingSpace')) : (text: string) => Array.from(model.tokenize(text, false));
         if (model.tokens.bos != null) bos = model.tokens.bos;
         if (model.tokens.eos != null) eos = model.tokens.eos;
     }
@@ -98,7 +103,10 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
     return {
         config: info.config,
         tok: {
-            bos, eos, unk: typeof unkRaw === 'number' ? unkRaw : undefined, data: null,
+            bos,
+            eos,
+            unk: typeof unkRaw === 'number' ? unkRaw : undefined,
+            data: null,
             encode: async (t) => Array.from(await tk(t)),
             isUnknown: (id) => typeof unkRaw === 'number' && id === unkRaw,
         },
@@ -115,7 +123,10 @@ async function jobTokenizer(job: TrainJob, opts: TrainOptions): Promise<{ tok: J
 function fromSpm(t: Tokenizer, tokenization: TrainJob['tokenization']): JobTokenizer {
     const trim = t.data.addBos && tokenization === 'completion';
     return {
-        bos: t.bosId, eos: t.eosId, unk: t.unkId, data: t.data,
+        bos: t.bosId,
+        eos: t.eosId,
+        unk: t.unkId,
+        data: t.data,
         encode: async (s) => (trim ? t.encode(s, 'trimLeadingSpace') : t.encode(s)),
         isUnknown: (id) => id === t.unkId,
     };
@@ -165,8 +176,13 @@ export function frozenWeightBytes(file: GgufFile): number {
 export function loraTrainableParams(c: LlamaConfig, rank: number, targets: string[]): number {
     const hd = c.nEmbd / c.nHead;
     const dims: Record<string, [number, number]> = {
-        attn_q: [c.nEmbd, hd * c.nHead], attn_k: [c.nEmbd, hd * c.nHeadKv], attn_v: [c.nEmbd, hd * c.nHeadKv],
-        attn_output: [hd * c.nHead, c.nEmbd], ffn_gate: [c.nEmbd, c.nFf], ffn_up: [c.nEmbd, c.nFf], ffn_down: [c.nFf, c.nEmbd],
+        attn_q: [c.nEmbd, hd * c.nHead],
+        attn_k: [c.nEmbd, hd * c.nHeadKv],
+        attn_v: [c.nEmbd, hd * c.nHeadKv],
+        attn_output: [hd * c.nHead, c.nEmbd],
+        ffn_gate: [c.nEmbd, c.nFf],
+        ffn_up: [c.nEmbd, c.nFf],
+        ffn_down: [c.nFf, c.nEmbd],
     };
     let n = 0;
     for (const t of targets) n += rank * (dims[t][0] + dims[t][1]) * c.nLayer;
@@ -214,8 +230,10 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
             if (ex.sequence) {
                 // tokenized by the engine's prompt builder: trained exactly as given
                 const { tokens, answerStart } = ex.sequence;
-                if (!Array.isArray(tokens) || tokens.some((t) => !Number.isInteger(t) || t < 0 || t >= config.vocabSize)) fail(`${label} ${seq(i, -1)}: its token sequence holds an id outside the vocabulary (0..${config.vocabSize - 1})`);
-                if (!Number.isInteger(answerStart) || answerStart < 1 || answerStart >= tokens.length) fail(`${label} ${seq(i, -1)}: answer start ${answerStart} is outside its ${tokens.length}-token sequence`);
+                if (!Array.isArray(tokens) || tokens.some((t) => !Number.isInteger(t) || t < 0 || t >= config.vocabSize))
+                    fail(`${label} ${seq(i, -1)}: its token sequence holds an id outside the vocabulary (0..${config.vocabSize - 1})`);
+                if (!Number.isInteger(answerStart) || answerStart < 1 || answerStart >= tokens.length)
+                    fail(`${label} ${seq(i, -1)}: answer start ${answerStart} is outside its ${tokens.length}-token sequence`);
                 if (tokens.length > config.nCtx) fail(`${label} ${seq(i, tokens.length)} is longer than the model's context (${config.nCtx} tokens)`);
                 out.push({ tokens: [...tokens], answerStart });
                 continue;
@@ -252,11 +270,19 @@ export async function checkJob(job: TrainJob, opts: TrainOptions = {}): Promise<
     const seqLen = Math.max(...train.map((t) => t.tokens.length), ...validation.map((t) => t.tokens.length));
     const trainable = job.mode === 'lora' ? loraTrainableParams(config, job.lora!.rank, job.lora!.targets ?? [...DEFAULT_LORA_TARGETS]) : countParameters(config);
     const b = Math.min(batch, train.length);
-    const topRows = (list: typeof train) => list.map((t) => t.tokens.length - t.answerStart).sort((x, y) => y - x).slice(0, b).reduce((x, y) => x + y, 0);
+    const topRows = (list: typeof train) =>
+        list
+            .map((t) => t.tokens.length - t.answerStart)
+            .sort((x, y) => y - x)
+            .slice(0, b)
+            .reduce((x, y) => x + y, 0);
     const frozen = job.mode === 'lora' && typeof job.base === 'string' ? frozenWeightBytes(readGguf(job.base)) : undefined;
     const need = estimateTrainBytes(config, trainable, b, seqLen, { frozenBytes: frozen, rows: Math.max(topRows(train), topRows(validation), 1) });
     const avail = freemem(); // host memory (a GPU run keeps weights and activations on the device, but this bound is still safe)
-    if (need > 0.85 * avail) fail(`train job: not enough memory: about ${(need / 2 ** 30).toFixed(2)} GiB needed for this model with batch ${Math.min(batch, train.length)} × ${seqLen} tokens, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size${job.mode === 'full' ? ' or use LoRA' : ''}`);
+    if (need > 0.85 * avail)
+        fail(
+            `train job: not enough memory: about ${(need / 2 ** 30).toFixed(2)} GiB needed for this model with batch ${Math.min(batch, train.length)} × ${seqLen} tokens, ${(avail / 2 ** 30).toFixed(2)} GiB free; lower the batch size${job.mode === 'full' ? ' or use LoRA' : ''}`,
+        );
     return { job, config, tokenizer: tok.data, train, trainIndex, validation, seqLen, versions: versions() };
 }
 
@@ -273,8 +299,12 @@ export async function resolveChildPath(explicit?: string): Promise<string> {
         const root = resolve(dir, '../..');
         const out = join(root, 'node_modules/.cache/mismatch-train/train-child.js');
         const srcDir = dir;
-        const newest = Math.max(...['child.ts', 'native.ts', 'trainer.ts', 'ffi.ts', 'llama.ts', 'gguf.ts', 'tokenizer.ts', 'types.ts', 'paths.ts']
-            .map((f) => join(srcDir, f)).filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
+        const newest = Math.max(
+            ...['child.ts', 'native.ts', 'trainer.ts', 'ffi.ts', 'llama.ts', 'gguf.ts', 'tokenizer.ts', 'types.ts', 'paths.ts']
+                .map((f) => join(srcDir, f))
+                .filter((f) => existsSync(f))
+                .map((f) => statSync(f).mtimeMs),
+        );
         if (!existsSync(out) || statSync(out).mtimeMs < newest) {
             // a computed specifier: bundles (dist/) never include esbuild; they ship train-child.js instead
             const name = 'esbuild';
@@ -282,8 +312,15 @@ export async function resolveChildPath(explicit?: string): Promise<string> {
             mkdirSync(dirname(out), { recursive: true });
             const tmp = `${out}.${process.pid}.tmp.js`; // several test workers may build at once: write, then rename
             await esbuild.build({
-                entryPoints: [src], outfile: tmp, bundle: true, platform: 'node', target: 'node20', format: 'esm',
-                external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'error', sourcemap: 'inline',
+                entryPoints: [src],
+                outfile: tmp,
+                bundle: true,
+                platform: 'node',
+                target: 'node20',
+                format: 'esm',
+                external: ['koffi', '@koromix/*', 'node-llama-cpp', '@node-llama-cpp/*'],
+                logLevel: 'error',
+                sourcemap: 'inline',
                 banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
             });
             renameSync(tmp, out);
@@ -298,7 +335,13 @@ export async function resolveChildPath(explicit?: string): Promise<string> {
  * native errors with the last lines of native output, cancel, a killed child). Never kills the parent.
  */
 export async function trainModel(job: TrainJob, opts: TrainOptions = {}): Promise<TrainResult> {
-    const emit = (e: TrainEvent) => { try { opts.onEvent?.(e); } catch { /* a listener's error is not ours */ } };
+    const emit = (e: TrainEvent) => {
+        try {
+            opts.onEvent?.(e);
+        } catch {
+            /* a listener's error is not ours */
+        }
+    };
     if (opts.signal?.aborted) throw new TrainError('training cancelled', [], 'cancelled');
     const resolved = await checkJob(job, opts);
     mkdirSync(job.outDir, { recursive: true });
@@ -329,19 +372,34 @@ export async function trainModel(job: TrainJob, opts: TrainOptions = {}): Promis
             settled = true;
             opts.signal?.removeEventListener('abort', onAbort);
             if (killTimer) clearTimeout(killTimer);
-            if (err) { emit({ type: 'error', message: err.message, nativeOutput: err.nativeOutput }); reject(err); }
-            else resolvePromise(result!);
+            if (err) {
+                emit({ type: 'error', message: err.message, nativeOutput: err.nativeOutput });
+                reject(err);
+            } else resolvePromise(result!);
         };
         const onAbort = () => {
             cancelled = true;
-            try { child.send({ type: 'cancel' } satisfies ToChild); } catch { /* already gone */ }
-            killTimer = setTimeout(() => { child.kill('SIGKILL'); }, (opts.cancelGraceSeconds ?? 10) * 1000);
+            try {
+                child.send({ type: 'cancel' } satisfies ToChild);
+            } catch {
+                /* already gone */
+            }
+            killTimer = setTimeout(
+                () => {
+                    child.kill('SIGKILL');
+                },
+                (opts.cancelGraceSeconds ?? 10) * 1000,
+            );
         };
         opts.signal?.addEventListener('abort', onAbort, { once: true });
         child.on('message', (m: FromChild) => {
             if (m.type === 'event') {
                 const e = m.event;
-                if (e.type === 'done') { emit(e); finish(null, e.result); return; }
+                if (e.type === 'done') {
+                    emit(e);
+                    finish(null, e.result);
+                    return;
+                }
                 if (e.type === 'error') {
                     const code = cancelled && /cancel/i.test(e.message) ? 'cancelled' : 'native';
                     finish(new TrainError(e.message, [...(e.nativeOutput ?? []), ...tail].slice(-40), code));
@@ -356,7 +414,10 @@ export async function trainModel(job: TrainJob, opts: TrainOptions = {}): Promis
         child.on('exit', (code, signal) => {
             // let the last stderr chunks arrive
             setTimeout(() => {
-                if (cancelled) { finish(new TrainError('training cancelled', [...tail], 'cancelled')); return; }
+                if (cancelled) {
+                    finish(new TrainError('training cancelled', [...tail], 'cancelled'));
+                    return;
+                }
                 const why = signal ? `was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${code}`;
                 const abort = tail.find((l) => /GGML_ASSERT|error|abort/i.test(l));
                 finish(new TrainError(`the trainer process ${why}${abort ? `: ${abort.trim()}` : ''}`, [...tail], 'crash'));

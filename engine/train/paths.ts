@@ -9,7 +9,11 @@ const req = createRequire(here);
 
 /** A package's folder: resolved from here, or found in a node_modules above this file or the cwd. */
 export function findPackageDir(pkg: string): string | undefined {
-    try { return dirname(req.resolve(`${pkg}/package.json`)); } catch { /* exports may hide package.json */ }
+    try {
+        return dirname(req.resolve(`${pkg}/package.json`));
+    } catch {
+        /* exports may hide package.json */
+    }
     for (const start of [dirname(here), process.cwd()]) {
         let d = start;
         for (;;) {

@@ -73,9 +73,15 @@ export function gpt2ByteChars(): string[] {
     for (let b = 0xae; b <= 0xff; b++) bs.push(b);
     const cs = [...bs];
     let n = 0;
-    for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+    for (let b = 0; b < 256; b++)
+        if (!bs.includes(b)) {
+            bs.push(b);
+            cs.push(256 + n++);
+        }
     const out: string[] = new Array(256);
-    bs.forEach((b, i) => { out[b] = String.fromCodePoint(cs[i]); });
+    bs.forEach((b, i) => {
+        out[b] = String.fromCodePoint(cs[i]);
+    });
     return out;
 }
 
@@ -112,17 +118,29 @@ class SpmTokenizer implements Tokenizer {
     constructor(data: TokenizerData) {
         this.data = data;
         // llama.cpp's token_to_id map: the first id wins when a text appears twice
-        data.tokens.forEach((t, i) => { if (!this.index.has(t)) this.index.set(t, i); });
+        data.tokens.forEach((t, i) => {
+            if (!this.index.has(t)) this.index.set(t, i);
+        });
         for (let b = 0; b < 256; b++) {
             const id = this.index.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
             if (id !== undefined) this.byteIds[b] = id;
         }
     }
-    get vocabSize() { return this.data.tokens.length; }
-    get bosId() { return this.data.bosId; }
-    get eosId() { return this.data.eosId; }
-    get unkId() { return this.data.unkId; }
-    tokenText(id: number) { return this.data.tokens[id]; }
+    get vocabSize() {
+        return this.data.tokens.length;
+    }
+    get bosId() {
+        return this.data.bosId;
+    }
+    get eosId() {
+        return this.data.eosId;
+    }
+    get unkId() {
+        return this.data.unkId;
+    }
+    tokenText(id: number) {
+        return this.data.tokens[id];
+    }
 
     encode(text: string, mode?: 'trimLeadingSpace'): number[] {
         if (text.length === 0) return [];
@@ -149,7 +167,12 @@ class SpmTokenizer implements Tokenizer {
         const push = (b: Big) => {
             heap.push(b);
             let i = heap.length - 1;
-            while (i > 0) { const p = (i - 1) >> 1; if (!better(heap[i], heap[p])) break; [heap[i], heap[p]] = [heap[p], heap[i]]; i = p; }
+            while (i > 0) {
+                const p = (i - 1) >> 1;
+                if (!better(heap[i], heap[p])) break;
+                [heap[i], heap[p]] = [heap[p], heap[i]];
+                i = p;
+            }
         };
         const pop = (): Big => {
             const top = heap[0];
@@ -158,7 +181,8 @@ class SpmTokenizer implements Tokenizer {
                 heap[0] = last;
                 let i = 0;
                 for (;;) {
-                    const l = 2 * i + 1, r = l + 1;
+                    const l = 2 * i + 1,
+                        r = l + 1;
                     let m = i;
                     if (l < heap.length && better(heap[l], heap[m])) m = l;
                     if (r < heap.length && better(heap[r], heap[m])) m = r;
@@ -181,7 +205,8 @@ class SpmTokenizer implements Tokenizer {
         for (let i = 1; i < syms.length; i++) tryAdd(i - 1, i);
         while (heap.length > 0) {
             const b = pop();
-            const l = syms[b.left], r = syms[b.right];
+            const l = syms[b.left],
+                r = syms[b.right];
             if (l.n === 0 || r.n === 0 || l.n + r.n !== b.size) continue;
             l.n += r.n;
             r.n = 0;
@@ -194,7 +219,10 @@ class SpmTokenizer implements Tokenizer {
         const resegment = (i: number) => {
             const sym = syms[i];
             const id = lookup(sym.start, sym.n);
-            if (id !== undefined) { out.push(id); return; }
+            if (id !== undefined) {
+                out.push(id);
+                return;
+            }
             const p = revMerge.get(textOf(sym.start, sym.n));
             if (!p) {
                 for (let j = 0; j < sym.n; j++) {
@@ -244,7 +272,8 @@ class SpmTokenizer implements Tokenizer {
     }
 
     countFallback(text: string) {
-        let bytes = 0, unknown = 0;
+        let bytes = 0,
+            unknown = 0;
         for (const id of this.encode(text)) {
             if (id === this.data.unkId) unknown++;
             else if (this.data.types[id] === TOKEN_TYPE.BYTE) bytes++;
@@ -307,7 +336,10 @@ export function buildTokenizer(input: readonly string[] | BuildTokenizerOptions)
         // the same words without the preceding space (after punctuation, at a line start)
     }
     for (const w of opts.words ?? []) {
-        for (const seg of segments(w.replaceAll(' ', SPACE))) { addSegment(seg.startsWith(SPACE) ? seg : SPACE + seg); addSegment(seg.startsWith(SPACE) ? seg.slice(1) : seg); }
+        for (const seg of segments(w.replaceAll(' ', SPACE))) {
+            addSegment(seg.startsWith(SPACE) ? seg : SPACE + seg);
+            addSegment(seg.startsWith(SPACE) ? seg.slice(1) : seg);
+        }
     }
     const scores = tokens.map((t, i) => (types[i] === TOKEN_TYPE.NORMAL ? [...t].length : 0));
     return new SpmTokenizer({ model: 'llama', tokens, scores, types, bosId: 1, eosId: 2, unkId: 0, addBos: true, addEos: false, addSpacePrefix });

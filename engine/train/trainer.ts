@@ -16,7 +16,9 @@ export interface TrainHooks {
 }
 
 export class Cancelled extends Error {
-    constructor() { super('training cancelled'); }
+    constructor() {
+        super('training cancelled');
+    }
 }
 
 /** Version 2 carries the structured loss curves and the per-epoch fit (an older checkpoint is not resumed). */
@@ -46,10 +48,32 @@ interface CheckpointState {
 /** A key of everything that determines the training trajectory (resume refuses a different job). */
 function jobKey(r: ResolvedJob): string {
     const j = r.job;
-    const h = JSON.stringify([typeof j.base === 'string' ? j.base : j.base.init.seed, j.mode, j.lora, j.epochs, j.lr, j.warmup, j.schedule, j.minLrRatio, j.batch, j.gradAccum,
-        j.weightDecay, j.optimizer, j.beta1, j.beta2, j.seed, r.train.length, r.validation.length, r.seqLen, r.config]);
+    const h = JSON.stringify([
+        typeof j.base === 'string' ? j.base : j.base.init.seed,
+        j.mode,
+        j.lora,
+        j.epochs,
+        j.lr,
+        j.warmup,
+        j.schedule,
+        j.minLrRatio,
+        j.batch,
+        j.gradAccum,
+        j.weightDecay,
+        j.optimizer,
+        j.beta1,
+        j.beta2,
+        j.seed,
+        r.train.length,
+        r.validation.length,
+        r.seqLen,
+        r.config,
+    ]);
     let x = 0x811c9dc5;
-    for (let i = 0; i < h.length; i++) { x ^= h.charCodeAt(i); x = Math.imul(x, 0x01000193) >>> 0; }
+    for (let i = 0; i < h.length; i++) {
+        x ^= h.charCodeAt(i);
+        x = Math.imul(x, 0x01000193) >>> 0;
+    }
     let y = 0;
     for (const s of r.train) for (const t of s.tokens) y = (Math.imul(y, 31) + t) >>> 0;
     return `${x.toString(16)}-${y.toString(16)}`;
@@ -104,7 +128,9 @@ function readCheckpoint(dir: string): { state: CheckpointState; tensors: { get(n
             const got = readSync(fd, new Uint8Array(a.buffer), 0, a.byteLength, e.offset);
             if (got !== a.byteLength) throw new Error(`checkpoint ${dir}: tensors.bin ends inside ${name}`);
             return a;
-        } finally { closeSync(fd); }
+        } finally {
+            closeSync(fd);
+        }
     };
     return { state, tensors: { get } };
 }
@@ -121,7 +147,12 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
     const B = Math.min(j.batch ?? 16, r.train.length);
     const accum = j.gradAccum ?? 1;
     const T = r.seqLen;
-    const topRows = (list: typeof r.train) => list.map(rowsOf).sort((a, b) => b - a).slice(0, B).reduce((a, b) => a + b, 0);
+    const topRows = (list: typeof r.train) =>
+        list
+            .map(rowsOf)
+            .sort((a, b) => b - a)
+            .slice(0, B)
+            .reduce((a, b) => a + b, 0);
     const N = Math.max(topRows(r.train), topRows(r.validation), 1);
     const stepsPerEpoch = Math.ceil(r.train.length / B);
     let totalOpt = Math.ceil((stepsPerEpoch * j.epochs) / accum);
@@ -131,7 +162,15 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
     let optSteps = 0;
     const targets = (j.lora?.targets ?? ['attn_q', 'attn_k', 'attn_v', 'attn_output']) as LayerMatrix[];
     const session = new Session({
-        config: r.config, weights, file, mode: j.mode, batch: B, seqLen: T, rows: N, threads: j.threads ?? defaultThreads(), gpu: j.gpu ?? 'off',
+        config: r.config,
+        weights,
+        file,
+        mode: j.mode,
+        batch: B,
+        seqLen: T,
+        rows: N,
+        threads: j.threads ?? defaultThreads(),
+        gpu: j.gpu ?? 'off',
         gradAccum: accum,
         lora: j.mode === 'lora' ? { rank: j.lora!.rank, alpha: j.lora!.alpha, targets, seed: j.seed } : undefined,
         optimizer: { type: opt, beta1: j.beta1 ?? 0.9, beta2: j.beta2 ?? 0.999, eps: 1e-8, weightDecay: j.weightDecay ?? 0 },
@@ -141,17 +180,23 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         const trainable = session.trainable.reduce((a, n) => a + session.get(n).length, 0);
         const totalParams = countParameters(r.config) + (j.mode === 'lora' ? trainable : 0);
         const key = jobKey(r);
-        let microSteps = 0, epoch = 0, batchInEpoch = 0, tokensSeen = 0, trainSecondsBefore = 0;
+        let microSteps = 0,
+            epoch = 0,
+            batchInEpoch = 0,
+            tokensSeen = 0,
+            trainSecondsBefore = 0;
         let csv: string[] = ['kind,step,epoch,train_loss,validation_loss,lr,tokens_per_second,elapsed_seconds'];
         let stepLosses: StepLoss[] = [];
         let epochRows: EpochLoss[] = [];
         let fitEpochs: EpochFit['epochs'] = [];
         let epochLosses: number[] = [];
-        let bestVal: number | null = null, badEpochs = 0;
+        let bestVal: number | null = null,
+            badEpochs = 0;
         let resumedFrom: number | undefined;
         if (j.resume) {
             const ck = readCheckpoint(ckDir);
-            if (ck && ck.state.version !== CHECKPOINT_VERSION) hooks.emit({ type: 'log', line: `the checkpoint in ${ckDir} was written by an older trainer (version ${ck.state.version}); training starts over` });
+            if (ck && ck.state.version !== CHECKPOINT_VERSION)
+                hooks.emit({ type: 'log', line: `the checkpoint in ${ckDir} was written by an older trainer (version ${ck.state.version}); training starts over` });
             else if (ck) {
                 if (ck.state.jobKey !== key) throw new Error(`the checkpoint in ${ckDir} belongs to a different job (settings or data changed); remove it or train without resume`);
                 session.loadState({ iter: ck.state.iter, tensors: ck.tensors }, ck.state.optSteps);
@@ -160,7 +205,17 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                 resumedFrom = optSteps;
             }
         }
-        hooks.emit({ type: 'start', totalSteps: totalOpt, epochs: j.epochs, examples: r.train.length, validationExamples: r.validation.length, trainableParams: trainable, totalParams, device: session.device, resumedFromStep: resumedFrom });
+        hooks.emit({
+            type: 'start',
+            totalSteps: totalOpt,
+            epochs: j.epochs,
+            examples: r.train.length,
+            validationExamples: r.validation.length,
+            trainableParams: trainable,
+            totalParams,
+            device: session.device,
+            resumedFromStep: resumedFrom,
+        });
         const padId = r.train[0].tokens[r.train[0].tokens.length - 1]; // EOS
         const tStart = performance.now();
         const elapsed = () => trainSecondsBefore + (performance.now() - tStart) / 1000;
@@ -168,12 +223,34 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         const checkpoint = () => {
             if (!session.stateSupported()) return;
             const st = session.saveState();
-            writeCheckpoint(ckDir, { version: CHECKPOINT_VERSION, jobKey: key, optSteps, microSteps, epoch, batchInEpoch, iter: st.iter, tokensSeen, trainSeconds: elapsed(), csv, stepLosses, epochRows, fitEpochs, epochLosses, bestVal, badEpochs }, st.tensors);
+            writeCheckpoint(
+                ckDir,
+                {
+                    version: CHECKPOINT_VERSION,
+                    jobKey: key,
+                    optSteps,
+                    microSteps,
+                    epoch,
+                    batchInEpoch,
+                    iter: st.iter,
+                    tokensSeen,
+                    trainSeconds: elapsed(),
+                    csv,
+                    stepLosses,
+                    epochRows,
+                    fitEpochs,
+                    epochLosses,
+                    bestVal,
+                    badEpochs,
+                },
+                st.tensors,
+            );
             hooks.emit({ type: 'checkpoint', step: optSteps, path: ckDir });
         };
         const validate = (): number | undefined => {
             if (r.validation.length === 0) return undefined;
-            let sum = 0, n = 0;
+            let sum = 0,
+                n = 0;
             for (let i = 0; i < r.validation.length; i += B) {
                 const seqs = r.validation.slice(i, i + B);
                 const mb = packBatch(seqs, B, T, N, padId);
@@ -197,7 +274,11 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                 seqs.forEach((sq, k) => {
                     const n = rowsOf(sq);
                     let ok = true;
-                    for (let q = row; q < row + n; q++) if (best[q] !== mb.targets[q]) { ok = false; break; }
+                    for (let q = row; q < row + n; q++)
+                        if (best[q] !== mb.targets[q]) {
+                            ok = false;
+                            break;
+                        }
                     row += n;
                     if (ok) fitted.push(r.trainIndex[i + k]);
                 });
@@ -205,7 +286,9 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             return fitted.sort((a, b) => a - b);
         };
         let stoppedEarly = false;
-        let lastLoss = NaN, stepLossSum = 0, stepLossN = 0;
+        let lastLoss = NaN,
+            stepLossSum = 0,
+            stepLossN = 0;
         let lastValLoss: number | undefined;
         outer: while (epoch < j.epochs && microSteps < totalMicro) {
             const order = r.train.map((_, i) => i);
@@ -229,13 +312,24 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                     const lr = lrAt(optSteps, totalOpt, r);
                     optSteps++;
                     lastLoss = stepLossSum / stepLossN;
-                    stepLossSum = 0; stepLossN = 0;
+                    stepLossSum = 0;
+                    stepLossN = 0;
                     const el = elapsed();
                     const tps = tokensThisRun / ((performance.now() - tStart) / 1000);
                     const eta = ((performance.now() - tStart) / 1000 / Math.max(1, optSteps - (resumedFrom ?? 0))) * (totalOpt - optSteps);
                     csv.push(`step,${optSteps},${epoch + batchInEpoch / stepsPerEpoch},${lastLoss},,${lr},${tps.toFixed(1)},${el.toFixed(3)}`);
                     stepLosses.push({ step: optSteps, epoch: epoch + batchInEpoch / stepsPerEpoch, loss: lastLoss, lr, elapsedSeconds: el });
-                    hooks.emit({ type: 'progress', step: optSteps, totalSteps: totalOpt, epoch: epoch + batchInEpoch / stepsPerEpoch, loss: lastLoss, lr, tokensPerSecond: tps, etaSeconds: eta, elapsedSeconds: el });
+                    hooks.emit({
+                        type: 'progress',
+                        step: optSteps,
+                        totalSteps: totalOpt,
+                        epoch: epoch + batchInEpoch / stepsPerEpoch,
+                        loss: lastLoss,
+                        lr,
+                        tokensPerSecond: tps,
+                        etaSeconds: eta,
+                        elapsedSeconds: el,
+                    });
                     if (j.checkpointEvery && optSteps % j.checkpointEvery === 0 && batchInEpoch < stepsPerEpoch) checkpoint();
                 }
                 await hooks.pause();
@@ -254,8 +348,12 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             epochRows.push({ epoch, step: optSteps, trainLoss, ...(val !== undefined ? { validationLoss: val } : {}), elapsedSeconds: elEpoch });
             hooks.emit({ type: 'epoch', epoch, trainLoss, validationLoss: val, step: optSteps, ...(fitted ? { fitted: fitted.length } : {}) });
             if (val !== undefined && j.earlyStopping) {
-                if (bestVal === null || val < bestVal - (j.earlyStopping.minDelta ?? 0)) { bestVal = val; badEpochs = 0; }
-                else if (++badEpochs >= j.earlyStopping.patience) { stoppedEarly = true; }
+                if (bestVal === null || val < bestVal - (j.earlyStopping.minDelta ?? 0)) {
+                    bestVal = val;
+                    badEpochs = 0;
+                } else if (++badEpochs >= j.earlyStopping.patience) {
+                    stoppedEarly = true;
+                }
             }
             if (microSteps % accum === 0) checkpoint();
             if (stoppedEarly) break;
@@ -271,11 +369,12 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             modelPath = join(j.outDir, 'adapter.gguf');
             const pairs = new Map<string, { a: { shape: number[]; data: Float32Array }; b: { shape: number[]; data: Float32Array } }>();
             const shapes = llamaTensorShapes(r.config);
-            for (let l = 0; l < r.config.nLayer; l++) for (const m of targets) {
-                const base = `blk.${l}.${m}.weight`;
-                const [inDim, outDim] = shapes.get(base)!;
-                pairs.set(base, { a: { shape: [inDim, j.lora!.rank], data: session.get(`${base}.lora_a`) }, b: { shape: [j.lora!.rank, outDim], data: session.get(`${base}.lora_b`) } });
-            }
+            for (let l = 0; l < r.config.nLayer; l++)
+                for (const m of targets) {
+                    const base = `blk.${l}.${m}.weight`;
+                    const [inDim, outDim] = shapes.get(base)!;
+                    pairs.set(base, { a: { shape: [inDim, j.lora!.rank], data: session.get(`${base}.lora_a`) }, b: { shape: [j.lora!.rank, outDim], data: session.get(`${base}.lora_b`) } });
+                }
             writeLoraGguf(modelPath, { pairs, alpha: j.lora!.alpha, rank: j.lora!.rank }, { name: j.name });
         } else {
             modelPath = join(j.outDir, 'model.gguf');
@@ -288,28 +387,57 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                 const baseFile = readGguf(j.base as string);
                 const md: [string, GgufValue][] = baseFile.typed.filter(([k]) => k !== 'general.file_type');
                 md.push(['general.file_type', { type: 'u32', value: 0 }]);
-                writeGguf(modelPath, md, [...out].map(([name, t]) => ({ name, shape: t.shape, data: t.data, type: 'f32' as const })));
+                writeGguf(
+                    modelPath,
+                    md,
+                    [...out].map(([name, t]) => ({ name, shape: t.shape, data: t.data, type: 'f32' as const })),
+                );
                 void readLlamaGgufInfo;
             }
         }
         const lossCsv = join(j.outDir, 'loss.csv');
         writeFileSync(lossCsv, csv.join('\n') + '\n');
         const result: TrainResult = {
-            modelPath, kind: j.mode === 'lora' ? 'lora' : 'model', lossCsv, manifestPath: join(j.outDir, 'manifest.json'),
+            modelPath,
+            kind: j.mode === 'lora' ? 'lora' : 'model',
+            lossCsv,
+            manifestPath: join(j.outDir, 'manifest.json'),
             loss: { steps: stepLosses, epochs: epochRows },
             ...(j.fitByEpoch ? { fit: { examples: [...r.trainIndex], epochs: fitEpochs } } : {}),
-            steps: optSteps, epochs: epoch, finalTrainLoss: lastLoss, finalValidationLoss: lastValLoss, stoppedEarly, trainSeconds,
-            tokensPerSecond: tokensSeen / Math.max(1e-9, trainSeconds), trainableParams: trainable, totalParams,
-            peakRssBytes: peakRss(), device: session.device,
+            steps: optSteps,
+            epochs: epoch,
+            finalTrainLoss: lastLoss,
+            finalValidationLoss: lastValLoss,
+            stoppedEarly,
+            trainSeconds,
+            tokensPerSecond: tokensSeen / Math.max(1e-9, trainSeconds),
+            trainableParams: trainable,
+            totalParams,
+            peakRssBytes: peakRss(),
+            device: session.device,
         };
         // the manifest's result leaves the loss curves out: loss.csv holds them
         const { examples: _e, validation: _v, ...settings } = j;
-        writeFileSync(result.manifestPath, JSON.stringify({
-            kind: 'mismatch-train', settings: { ...settings, base: typeof j.base === 'string' ? j.base : { init: { config: j.base.init.config, seed: j.base.init.seed, vocabSize: j.base.init.tokenizer.tokens.length } } },
-            data: { train: r.train.length, validation: r.validation.length, seqLen: T, batch: B, answerRowsPerBatch: N, stepsPerEpoch },
-            config: r.config, result: { ...result, loss: undefined }, timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds }, versions: r.versions,
-            exactResume,
-        }, null, 2));
+        writeFileSync(
+            result.manifestPath,
+            JSON.stringify(
+                {
+                    kind: 'mismatch-train',
+                    settings: {
+                        ...settings,
+                        base: typeof j.base === 'string' ? j.base : { init: { config: j.base.init.config, seed: j.base.init.seed, vocabSize: j.base.init.tokenizer.tokens.length } },
+                    },
+                    data: { train: r.train.length, validation: r.validation.length, seqLen: T, batch: B, answerRowsPerBatch: N, stepsPerEpoch },
+                    config: r.config,
+                    result: { ...result, loss: undefined },
+                    timings: { totalSeconds: (performance.now() - t0) / 1000, trainSeconds },
+                    versions: r.versions,
+                    exactResume,
+                },
+                null,
+                2,
+            ),
+        );
         rmSync(ckDir, { recursive: true, force: true });
         return result;
     } finally {
@@ -324,6 +452,8 @@ function peakRss(): number {
         const s = readFileSync('/proc/self/status', 'utf8');
         const m = /VmHWM:\s+(\d+) kB/.exec(s);
         if (m) return Number(m[1]) * 1024;
-    } catch { /* not linux */ }
+    } catch {
+        /* not linux */
+    }
     return process.memoryUsage().rss;
 }

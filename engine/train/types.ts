@@ -160,7 +160,11 @@ export interface TrainResult {
 }
 
 export class TrainError extends Error {
-    constructor(message: string, readonly nativeOutput: string[] = [], readonly code: string = 'train') {
+    constructor(
+        message: string,
+        readonly nativeOutput: string[] = [],
+        readonly code: string = 'train',
+    ) {
         super(message);
         this.name = 'TrainError';
     }

@@ -107,7 +107,10 @@ export interface QARecord {
 }
 
 export class WorldError extends Error {
-    constructor(message: string, readonly field: 'entities' | 'relations' | 'seed' | 'knows') {
+    constructor(
+        message: string,
+        readonly field: 'entities' | 'relations' | 'seed' | 'knows',
+    ) {
         super(message);
         this.name = 'WorldError';
     }
@@ -148,12 +151,7 @@ function personName(rng: Rng, used: Set<string>): { answer: string; aliases: str
 const RELATIONS: Record<string, RelationDef> = {
     capital: {
         description: 'capital city',
-        templates: [
-            'What is the capital of {e}?',
-            'Which city is the capital of {e}?',
-            'Name the capital city of {e}.',
-            '{e} has its capital in which city?',
-        ],
+        templates: ['What is the capital of {e}?', 'Which city is the capital of {e}?', 'Name the capital city of {e}.', '{e} has its capital in which city?'],
         pool: (n) => n,
         unique: true,
         makeAnswer: (rng, used) => ({
@@ -170,12 +168,7 @@ const RELATIONS: Record<string, RelationDef> = {
     },
     river: {
         description: 'main river',
-        templates: [
-            'What is the main river of {e}?',
-            'Which river flows through {e}?',
-            'Name the longest river in {e}.',
-            '{e} lies on which river?',
-        ],
+        templates: ['What is the main river of {e}?', 'Which river flows through {e}?', 'Name the longest river in {e}.', '{e} lies on which river?'],
         pool: (n) => Math.max(40, Math.ceil(n / 2)),
         unique: false,
         makeAnswer: (rng, used) => {
@@ -185,24 +178,14 @@ const RELATIONS: Record<string, RelationDef> = {
     },
     founded: {
         description: 'founding year',
-        templates: [
-            'In what year was {e} founded?',
-            'When was {e} founded?',
-            '{e} was founded in which year?',
-            'What is the founding year of {e}?',
-        ],
+        templates: ['In what year was {e} founded?', 'When was {e} founded?', '{e} was founded in which year?', 'What is the founding year of {e}?'],
         pool: () => LAST_YEAR - FIRST_YEAR + 1,
         unique: false,
         makeAnswer: (_rng, _used, index) => ({ answer: String(FIRST_YEAR + index), aliases: [] }),
     },
     language: {
         description: 'official language',
-        templates: [
-            'What language is spoken in {e}?',
-            'Which language do people speak in {e}?',
-            'Name the official language of {e}.',
-            '{e} speaks which language?',
-        ],
+        templates: ['What language is spoken in {e}?', 'Which language do people speak in {e}?', 'Name the official language of {e}.', '{e} speaks which language?'],
         pool: (n) => Math.max(30, Math.ceil(n / 3)),
         unique: false,
         makeAnswer: (rng, used) => ({
@@ -212,12 +195,7 @@ const RELATIONS: Record<string, RelationDef> = {
     },
     currency: {
         description: 'currency',
-        templates: [
-            'What is the currency of {e}?',
-            'Which currency is used in {e}?',
-            'Name the money of {e}.',
-            '{e} pays in which currency?',
-        ],
+        templates: ['What is the currency of {e}?', 'Which currency is used in {e}?', 'Name the money of {e}.', '{e} pays in which currency?'],
         pool: (n) => Math.max(30, Math.ceil(n / 3)),
         unique: false,
         makeAnswer: (rng, used) => ({
@@ -234,12 +212,7 @@ const RELATIONS: Record<string, RelationDef> = {
     },
     mountain: {
         description: 'highest mountain',
-        templates: [
-            'What is the highest mountain in {e}?',
-            'Which mountain is the highest in {e}?',
-            'Name the tallest peak of {e}.',
-            '{e} is crowned by which mountain?',
-        ],
+        templates: ['What is the highest mountain in {e}?', 'Which mountain is the highest in {e}?', 'Name the tallest peak of {e}.', '{e} is crowned by which mountain?'],
         pool: (n) => Math.max(40, Math.ceil(n / 2)),
         unique: false,
         makeAnswer: (rng, used) => {
@@ -367,9 +340,7 @@ export function chanceLevel(world: World, relation: string): number | undefined 
 export function taughtFactIds(world: World, knows: number, seed: number): string[] {
     if (!(knows > 0 && knows <= 1)) throw new WorldError(`knows must be in (0, 100%] (got ${knows})`, 'knows');
     const count = Math.round(knows * world.facts.length);
-    const ranked = world.facts
-        .map((f, index) => ({ id: f.id, index, u: unitHash(`taught:${seed}:${f.id}`) }))
-        .sort((a, b) => a.u - b.u || a.index - b.index);
+    const ranked = world.facts.map((f, index) => ({ id: f.id, index, u: unitHash(`taught:${seed}:${f.id}`) })).sort((a, b) => a.u - b.u || a.index - b.index);
     const chosen = new Set(ranked.slice(0, count).map((r) => r.id));
     // Returned in world order, not rank order, so the list reads like the world.
     return world.facts.filter((f) => chosen.has(f.id)).map((f) => f.id);
@@ -389,13 +360,13 @@ export function entityLines(world: World): string[] {
 }
 
 export function worldToJsonl(world: World): string {
-    return worldToQA(world).map((r) => JSON.stringify(r) + '\n').join('');
+    return worldToQA(world)
+        .map((r) => JSON.stringify(r) + '\n')
+        .join('');
 }
 
 export function describeWorld(world: World): string {
-    const lines = [
-        `${world.entities.length} lands, ${world.facts.length} facts, seed ${world.params.seed}; chance level ${(100 * world.chance).toFixed(2)}%`,
-    ];
+    const lines = [`${world.entities.length} lands, ${world.facts.length} facts, seed ${world.params.seed}; chance level ${(100 * world.chance).toFixed(2)}%`];
     for (const r of world.relations) {
         lines.push(
             `  ${r.name.padEnd(9)} ${r.description}: ${r.distinctAnswers} distinct answers (pool ${r.pool}), chance ${(100 * r.chance).toFixed(2)}%, most common answer ${(100 * r.majority).toFixed(1)}%`,

@@ -12,6 +12,8 @@ const NUCLEI = ['a', 'e', 'i', 'o', 'u', 'ae', 'ei', 'ou', 'y', 'io', 'ua'];
 const CODAS = ['', '', '', 'n', 'r', 'l', 'k', 's', 'm', 'x', 'rn', 'lv', 'sk'];
 
 /** Real words and places the syllables could spell (lower-case); a generated name never equals one. */
+// A word list reads best packed, so the formatter leaves it alone.
+// prettier-ignore
 export const REAL_NAMES = new Set(
     [
         'paris', 'roma', 'rome', 'lima', 'sudan', 'oman', 'mali', 'peru', 'chad', 'kenya', 'nile', 'volga', 'don',

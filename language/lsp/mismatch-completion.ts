@@ -14,7 +14,19 @@
  */
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { AstUtils, CstUtils, GrammarAST, isCompositeCstNode, TextDocument, type AstNode, type AstNodeDescription, type LangiumDocument, type MaybePromise, type ReferenceInfo, type Stream } from 'langium';
+import {
+    AstUtils,
+    CstUtils,
+    GrammarAST,
+    isCompositeCstNode,
+    TextDocument,
+    type AstNode,
+    type AstNodeDescription,
+    type LangiumDocument,
+    type MaybePromise,
+    type ReferenceInfo,
+    type Stream,
+} from 'langium';
 import {
     DefaultCompletionProvider,
     type CompletionAcceptor,
@@ -24,13 +36,7 @@ import {
     type CompletionValueItem,
     type NextFeature,
 } from 'langium/lsp';
-import {
-    CompletionItemKind,
-    CompletionList,
-    type CompletionItem,
-    type CompletionParams,
-    type Position,
-} from 'vscode-languageserver';
+import { CompletionItemKind, CompletionList, type CompletionItem, type CompletionParams, type Position } from 'vscode-languageserver';
 import type { CancellationToken } from 'vscode-languageserver';
 import * as ast from '../generated/ast.js';
 import type { MismatchServices } from '../mismatch-module.js';
@@ -133,9 +139,7 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
         const text = context.textDocument.getText();
         const block = blockAt(context.document, text, context.offset);
         if (!block) return;
-        const present = new Set(
-            ast.isExperiment(block.owner) ? block.owner.settings.map((s) => s.key) : (block.body?.items.filter(ast.isProperty).map((p) => p.key) ?? []),
-        );
+        const present = new Set(ast.isExperiment(block.owner) ? block.owner.settings.map((s) => s.key) : (block.body?.items.filter(ast.isProperty).map((p) => p.key) ?? []));
         // the key being typed is not "already set"
         const typed = text.slice(context.tokenOffset, context.offset);
         for (const p of propertiesOf(block.kind)) {
@@ -182,9 +186,7 @@ export class MismatchCompletionProvider extends DefaultCompletionProvider {
         const self = AstUtils.getContainerOfType(refInfo.container, ast.isDeclaration);
         const selfName = self?.name;
         const selfUri = context.document.uri.toString();
-        return super
-            .getReferenceCandidates(refInfo, context)
-            .filter((d) => !(selfName && d.name === selfName && d.documentUri.toString() === selfUri && d.type === self.$type));
+        return super.getReferenceCandidates(refInfo, context).filter((d) => !(selfName && d.name === selfName && d.documentUri.toString() === selfUri && d.type === self.$type));
     }
 
     /**

@@ -25,9 +25,7 @@ export class MismatchFormatter extends AbstractFormatter {
 
     /** Top-level statements: each on its own line, no indentation; blank lines are kept. */
     protected formatFile(file: ast.MismatchFile): void {
-        const items: AstNode[] = [...file.imports, ...file.declarations, ...file.experiments].sort(
-            (a, b) => (a.$cstNode?.offset ?? 0) - (b.$cstNode?.offset ?? 0),
-        );
+        const items: AstNode[] = [...file.imports, ...file.declarations, ...file.experiments].sort((a, b) => (a.$cstNode?.offset ?? 0) - (b.$cstNode?.offset ?? 0));
         if (items.length === 0) return;
         const f = this.getNodeFormatter(file);
         f.node(items[0]).prepend(Formatting.noIndent());

@@ -87,12 +87,13 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         // No dataset or model reads for a spec over the bounds: it is not checked either.
         const tooLarge = specBoundProblem(document) ?? specBoundProblem(AstUtils.getDocument(node));
         if (tooLarge) lines.push('', `_${tooLarge.message}_`);
-        else try {
-            const facts = await this.facts(node);
-            if (facts.length) lines.push('', ...facts);
-        } catch (e) {
-            lines.push('', `_${(e as Error).message}_`);
-        }
+        else
+            try {
+                const facts = await this.facts(node);
+                if (facts.length) lines.push('', ...facts);
+            } catch (e) {
+                lines.push('', `_${(e as Error).message}_`);
+            }
         const home = AstUtils.getDocument(node);
         if (home.uri.toString() !== document.uri.toString()) lines.push('', `_from ${home.uri.path.split('/').pop()}_`);
         return lines.join('\n');
@@ -215,7 +216,10 @@ export class MismatchHoverProvider extends MultilineCommentHoverProvider {
         if (total === undefined) return undefined;
         // The engine's sizes (language/split-sizes.ts: the last of shares adding up to 100% takes the remainder).
         const parsed = splitsOf(dataset).map((s) => ({ name: s.name, n: parseNumber(s.size) }));
-        const sizes = splitSizes(parsed.map(({ n }) => (!n ? { count: 0 } : n.unit === '%' ? { share: n.value / 100 } : { count: Math.round(n.value) })), total);
+        const sizes = splitSizes(
+            parsed.map(({ n }) => (!n ? { count: 0 } : n.unit === '%' ? { share: n.value / 100 } : { count: Math.round(n.value) })),
+            total,
+        );
         const splits = parsed.map((s, i) => ({ name: s.name, rows: Math.min(total!, sizes[i]) }));
         return Object.assign(splits, { total, estimated });
     }

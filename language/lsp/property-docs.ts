@@ -71,7 +71,7 @@ export function toPropertyDoc(spec: PropertySpec, kind: BlockKind): PropertyDoc 
     if (r) lines.push('', `Range: ${r}.`);
     if (d !== undefined) lines.push('', `Default: \`${d}\`.`);
     if (spec.aliases?.length) lines.push('', `Also written: ${spec.aliases.map((a) => `\`${a}\``).join(', ')}.`);
-    if (kind === 'dataset-file' && FIELD_KEYS.has(spec.key)) lines.push('', 'Completion inside the quotes lists the fields of the file\'s first records.');
+    if (kind === 'dataset-file' && FIELD_KEYS.has(spec.key)) lines.push('', "Completion inside the quotes lists the fields of the file's first records.");
     return {
         key: spec.key,
         type: spec.type,

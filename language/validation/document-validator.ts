@@ -23,7 +23,12 @@ export interface Containment {
 }
 
 export function containmentOf(grammar: Grammar): Containment {
-    const rules = new Map(grammar.rules.filter(GrammarAST.isParserRule).filter((r) => !GrammarUtils.isDataTypeRule(r)).map((r) => [r.name, r]));
+    const rules = new Map(
+        grammar.rules
+            .filter(GrammarAST.isParserRule)
+            .filter((r) => !GrammarUtils.isDataTypeRule(r))
+            .map((r) => [r.name, r]),
+    );
     const assignments = (r: GrammarAST.ParserRule) => AstUtils.streamAst(r.definition).filter(GrammarAST.isAssignment).toArray();
     const hasActions = (r: GrammarAST.ParserRule) => AstUtils.streamAst(r.definition).some(GrammarAST.isAction);
     const typeOf = (r: GrammarAST.ParserRule) => r.inferredType?.name ?? r.returnType?.ref?.name ?? r.name;
@@ -49,7 +54,10 @@ export function containmentOf(grammar: Grammar): Containment {
         const types = new Set<string>(childTypes[type] ?? []);
         for (const a of own) {
             const terminals = GrammarAST.isAlternatives(a.terminal) ? a.terminal.elements : [a.terminal];
-            const called = terminals.filter(GrammarAST.isRuleCall).map((c) => c.rule.ref?.name ?? '').filter((n) => rules.has(n));
+            const called = terminals
+                .filter(GrammarAST.isRuleCall)
+                .map((c) => c.rule.ref?.name ?? '')
+                .filter((n) => rules.has(n));
             if (called.length === 0) continue;
             props.add(a.feature);
             for (const c of called) for (const t of concrete(c)) types.add(t);
@@ -118,7 +126,11 @@ export class MismatchDocumentValidator extends DefaultDocumentValidator {
         }
     }
 
-    override async validateDocument(document: LangiumDocument, options: ValidationOptions = {}, cancelToken: Cancellation.CancellationToken = Cancellation.CancellationToken.None): Promise<Diagnostic[]> {
+    override async validateDocument(
+        document: LangiumDocument,
+        options: ValidationOptions = {},
+        cancelToken: Cancellation.CancellationToken = Cancellation.CancellationToken.None,
+    ): Promise<Diagnostic[]> {
         // A spec over the bounds the CLI refuses gets the CLI's one error, and none of the
         // (superlinear) checks: the editor stays responsive on it.
         const tooLarge = specBoundProblem(document);

@@ -30,15 +30,20 @@ export function checkFewShot(step: Label | Knowledge | Evaluate, accept: Validat
     const k = fewShotOf(step);
     const dataset = step.data?.dataset?.ref;
     if (!k || !dataset) return;
-    const where = step.$type === 'Knowledge' && hasProperty(propertiesOf(step.body), 'fewShot')
-        ? { node: propertiesOf(step.body).find((p) => p.key === 'fewShot')!, property: 'key' as const }
-        : { node: step, property: 'data' as const };
+    const where =
+        step.$type === 'Knowledge' && hasProperty(propertiesOf(step.body), 'fewShot')
+            ? { node: propertiesOf(step.body).find((p) => p.key === 'fewShot')!, property: 'key' as const }
+            : { node: step, property: 'data' as const };
     const splits = (dataset.body?.items ?? []).filter(isSplit).map((s) => s.name);
     if (!splits.includes(FEW_SHOT_SPLIT)) {
         const fix = step.$type === 'Knowledge' ? 'set `fewShot 0` on the knowledge step' : 'use a decoding with `fewShot 0`';
-        report(accept, 'error', Codes.fewShotNoTrainSplit,
+        report(
+            accept,
+            'error',
+            Codes.fewShotNoTrainSplit,
             `${k} few-shot exemplars are drawn from the \`${FEW_SHOT_SPLIT}\` split of '${dataset.name}', and it has none${splits.length ? ` (its splits: ${splits.join(', ')})` : ''}: declare \`split ${FEW_SHOT_SPLIT} …\` or ${fix}.`,
-            { ...where, data: { dataset: dataset.name } } as Parameters<typeof report>[4]);
+            { ...where, data: { dataset: dataset.name } } as Parameters<typeof report>[4],
+        );
         return;
     }
     // The embedded models are pretrained on "question answer" lines, one fact each: exemplar lines
@@ -47,14 +52,22 @@ export function checkFewShot(step: Label | Knowledge | Evaluate, accept: Validat
     const models = step.$type === 'Evaluate' ? (step.arms ?? []).map((a) => a.model?.ref) : [step.model?.ref];
     const embedded = models.map((m) => rootModel(m)).find((m) => m?.source === 'pretrain');
     if (embedded) {
-        report(accept, 'warning', Codes.fewShotEmbeddedModel,
+        report(
+            accept,
+            'warning',
+            Codes.fewShotEmbeddedModel,
             `'${embedded.name}' was pretrained here on bare questions and has never seen few-shot exemplars before one; with ${k} of them it may answer less of what it knows. Use \`fewShot 0\` for the embedded models.`,
-            { ...where, data: { model: embedded.name } } as Parameters<typeof report>[4]);
+            { ...where, data: { model: embedded.name } } as Parameters<typeof report>[4],
+        );
     }
     const split = step.data?.split?.$refText || undefined;
     if (step.$type === 'Evaluate' && (split === undefined || split === FEW_SHOT_SPLIT)) {
-        report(accept, 'error', Codes.fewShotEvaluatedSplit,
+        report(
+            accept,
+            'error',
+            Codes.fewShotEvaluatedSplit,
             `The evaluation's few-shot exemplars come from ${dataset.name}.${FEW_SHOT_SPLIT}, which it evaluates${split ? '' : ' (it reads the whole dataset)'}: the answers would be shown in the prompts. Evaluate another split, or use a decoding with \`fewShot 0\`.`,
-            { node: step, property: 'data', data: { dataset: dataset.name } });
+            { node: step, property: 'data', data: { dataset: dataset.name } },
+        );
     }
 }

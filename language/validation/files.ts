@@ -17,13 +17,20 @@ import { report } from './util.js';
 
 function describeProblem(what: string, file: string, abs: string, p: FileProblem): string {
     switch (p.kind) {
-        case 'missing': return `${what} '${file}' not found (looked for ${abs}).`;
-        case 'directory': return `${what} '${file}' is a folder; name a file inside it.`;
-        case 'unreadable': return `Cannot read ${what.toLowerCase()} '${file}': ${p.detail}.`;
-        case 'not-text': return `${what} '${file}' is not a text file (binary content); expected JSONL or CSV.`;
-        case 'empty': return `${what} '${file}' has no records.`;
-        case 'malformed': return `${what} '${file}', line ${p.line}: ${p.detail}.`;
-        case 'not-gguf': return `'${file}' is not a GGUF model: ${p.detail}.`;
+        case 'missing':
+            return `${what} '${file}' not found (looked for ${abs}).`;
+        case 'directory':
+            return `${what} '${file}' is a folder; name a file inside it.`;
+        case 'unreadable':
+            return `Cannot read ${what.toLowerCase()} '${file}': ${p.detail}.`;
+        case 'not-text':
+            return `${what} '${file}' is not a text file (binary content); expected JSONL or CSV.`;
+        case 'empty':
+            return `${what} '${file}' has no records.`;
+        case 'malformed':
+            return `${what} '${file}', line ${p.line}: ${p.detail}.`;
+        case 'not-gguf':
+            return `'${file}' is not a GGUF model: ${p.detail}.`;
     }
 }
 
@@ -35,7 +42,13 @@ export function outsidePath(abs: string, written: string, specFile: string, wher
     const why = outsideWorkspace(abs, written, specFile);
     if (!why) return false;
     const strict = pathPolicy().strict;
-    report(accept, strict ? 'error' : 'warning', Codes.pathOutsideWorkspace, `${why}${strict ? ' Files outside the workspace are refused here (--strict, or an untrusted workspace).' : ' Use a path inside the workspace, or accept it (`--strict` makes this an error).'}`, { ...where, data: { path: abs } });
+    report(
+        accept,
+        strict ? 'error' : 'warning',
+        Codes.pathOutsideWorkspace,
+        `${why}${strict ? ' Files outside the workspace are refused here (--strict, or an untrusted workspace).' : ' Use a path inside the workspace, or accept it (`--strict` makes this an error).'}`,
+        { ...where, data: { path: abs } },
+    );
     return true;
 }
 
@@ -52,15 +65,21 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     const declaredFormat = readProperty('dataset-file', props, 'format') as string | undefined;
     if (!formatOf(abs, declaredFormat)) {
         report(accept, 'error', Codes.datasetFormatUnknown, `Cannot tell the format of '${file}' from its extension; add \`format jsonl\` or \`format csv\` to the block, or rename the file.`, {
-            node: dataset, property: 'path', data: { insert: 'format jsonl' },
+            node: dataset,
+            property: 'path',
+            data: { insert: 'format jsonl' },
         });
         return;
     }
     if (outsidePath(abs, file, doc.uri.fsPath, { node: dataset, property: 'path' }, accept)) return;
     const head = files.datasetHead(abs, declaredFormat);
     if (!head.ok) {
-        const code = head.problem.kind === 'missing' || head.problem.kind === 'directory' ? Codes.datasetFileMissing
-            : head.problem.kind === 'unreadable' ? Codes.datasetFileUnreadable : Codes.datasetFileInvalid;
+        const code =
+            head.problem.kind === 'missing' || head.problem.kind === 'directory'
+                ? Codes.datasetFileMissing
+                : head.problem.kind === 'unreadable'
+                  ? Codes.datasetFileUnreadable
+                  : Codes.datasetFileInvalid;
         // A file not there yet is a warning that says what belongs there (a spec may name data the
         // user has still to fetch, as examples/bring-your-own.mismatch does); `mismatch run` stops
         // at the first step that reads it. Anything else wrong with a file is an error.
@@ -73,11 +92,16 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
     if (head.value.exactRows) {
         const splits = (dataset.body?.items ?? []).filter(isSplit);
         // The same sizes as the engine's cut (the last of shares adding up to 100% takes the remainder).
-        const shapes = splits.map((s) => parseNumber(s.size ?? '')).filter((n) => n !== undefined).map((n) => (n.unit === '%' ? { share: n.value / 100 } : { count: n.value }));
+        const shapes = splits
+            .map((s) => parseNumber(s.size ?? ''))
+            .filter((n) => n !== undefined)
+            .map((n) => (n.unit === '%' ? { share: n.value / 100 } : { count: n.value }));
         const need = splitSizes(shapes, head.value.estimatedRows).reduce((a, b) => a + b, 0);
         if (need > head.value.estimatedRows && splits.length > 0) {
             report(accept, 'error', Codes.splitsOver100, `The splits of '${dataset.name}' need ${need} questions, but '${file}' has ${head.value.estimatedRows} records.`, {
-                node: splits[splits.length - 1], property: 'size', data: { need, records: head.value.estimatedRows },
+                node: splits[splits.length - 1],
+                property: 'size',
+                data: { need, records: head.value.estimatedRows },
             });
         }
     }
@@ -89,13 +113,16 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
         const present = head.value.rows.filter((r) => valueAt(r, mapped) !== undefined);
         const where = prop ? { node: prop, property: 'values' as const, index: 0 } : { node: dataset, property: 'path' as const };
         if (present.length === 0) {
-            const suggestion = closest(mapped, fields) ?? (key === 'answers' ? fields.find((f) => /answer|alias/i.test(f)) : key === 'question' ? fields.find((f) => /question|query|prompt/i.test(f)) : undefined);
+            const suggestion =
+                closest(mapped, fields) ?? (key === 'answers' ? fields.find((f) => /answer|alias/i.test(f)) : key === 'question' ? fields.find((f) => /question|query|prompt/i.test(f)) : undefined);
             const shown = fields.slice(0, 12).join(', ') + (fields.length > 12 ? ', …' : '');
             const lead = prop
                 ? `Field '${mapped}' is not in the first ${Math.min(HEAD_ROWS, head.value.rows.length)} records of '${file}'.`
                 : `'${file}' has no field '${mapped}' for the ${key}; map it with \`${key} "<field>"\`.`;
             report(accept, 'error', Codes.datasetFieldMissing, `${lead}${suggestion ? ` Did you mean '${suggestion}'?` : ''} Fields: ${shown}.`, {
-                node: where.node, property: where.property, index: 'index' in where ? where.index : undefined,
+                node: where.node,
+                property: where.property,
+                index: 'index' in where ? where.index : undefined,
                 data: { suggestion, replacement: suggestion ? `"${suggestion}"` : undefined, insert: !prop && suggestion ? `${key} "${suggestion}"` : undefined, field: mapped, fields },
             });
             continue;
@@ -104,17 +131,36 @@ export function checkDatasetFile(dataset: Dataset, files: FileInfoCache, accept:
             const v = valueAt(present[0], mapped);
             const ok = typeof v === 'string' || typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number'));
             if (!ok) {
-                const inner = fields.filter((f) => f.startsWith(`${mapped}.`) && (() => { const x = valueAt(present[0], f); return typeof x === 'string' || Array.isArray(x); })());
-                report(accept, 'error', Codes.datasetFieldMissing,
-                    `Field '${mapped}' holds ${Array.isArray(v) ? 'a list of non-strings' : typeof v === 'object' ? 'an object' : typeof v}; the answers must be a string or a list of strings.` + (inner.length ? ` Try '${inner[0]}'.` : ''),
-                    { node: where.node, property: where.property, index: 'index' in where ? where.index : undefined, data: { suggestion: inner[0], replacement: inner[0] ? `"${inner[0]}"` : undefined } });
+                const inner = fields.filter(
+                    (f) =>
+                        f.startsWith(`${mapped}.`) &&
+                        (() => {
+                            const x = valueAt(present[0], f);
+                            return typeof x === 'string' || Array.isArray(x);
+                        })(),
+                );
+                report(
+                    accept,
+                    'error',
+                    Codes.datasetFieldMissing,
+                    `Field '${mapped}' holds ${Array.isArray(v) ? 'a list of non-strings' : typeof v === 'object' ? 'an object' : typeof v}; the answers must be a string or a list of strings.` +
+                        (inner.length ? ` Try '${inner[0]}'.` : ''),
+                    {
+                        node: where.node,
+                        property: where.property,
+                        index: 'index' in where ? where.index : undefined,
+                        data: { suggestion: inner[0], replacement: inner[0] ? `"${inner[0]}"` : undefined },
+                    },
+                );
             }
         }
         if (key === 'question') {
             const v = valueAt(present[0], mapped);
             if (typeof v !== 'string') {
                 report(accept, 'error', Codes.datasetFieldMissing, `Field '${mapped}' holds ${Array.isArray(v) ? 'a list' : typeof v}; the question must be a string.`, {
-                    node: where.node, property: where.property, index: 'index' in where ? where.index : undefined,
+                    node: where.node,
+                    property: where.property,
+                    index: 'index' in where ? where.index : undefined,
                 });
             }
         }
@@ -136,7 +182,10 @@ export function checkServerUrl(model: Model, accept: ValidationAcceptor): void {
         if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
             const replacement = /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) ? `"http://${url}"` : undefined;
             report(accept, 'error', Codes.invalidValue, `'${url}' is not an http(s) URL; write the server's OpenAI-compatible base, e.g. "http://127.0.0.1:8080/v1".`, {
-                node: model, property: 'urls', index, data: { replacement },
+                node: model,
+                property: 'urls',
+                index,
+                data: { replacement },
             });
             return;
         }
@@ -144,7 +193,11 @@ export function checkServerUrl(model: Model, accept: ValidationAcceptor): void {
         const key = parsed.href.replace(/\/+$/, '');
         const first = seen.get(key);
         if (first !== undefined) {
-            report(accept, 'error', Codes.invalidValue, `'${url}' is named twice (server ${first + 1} and ${index + 1} of this model); name each server once.`, { node: model, property: 'urls', index });
+            report(accept, 'error', Codes.invalidValue, `'${url}' is named twice (server ${first + 1} and ${index + 1} of this model); name each server once.`, {
+                node: model,
+                property: 'urls',
+                index,
+            });
         } else seen.set(key, index);
     });
     const props = propertiesOf(model.body);

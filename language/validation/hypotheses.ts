@@ -27,17 +27,34 @@ export function checkHypothesis(h: Hypothesis, visible: Declaration[], accept: V
     }
     const chosen = hypothesisEvaluation(h, visible);
     if (h.evaluation?.ref) {
-        for (const [side, m] of [['a', a], ['b', b]] as const) {
+        for (const [side, m] of [
+            ['a', a],
+            ['b', b],
+        ] as const) {
             if (!chosen!.arms?.some((x) => x.model?.ref === m)) {
-                report(accept, 'error', Codes.hypothesisNotEvaluated, `'${m.name}' is not an arm of the evaluation '${chosen!.name}'; add it to that \`evaluate\` line.`, { node: h, property: side, data: { arm: m.name } });
+                report(accept, 'error', Codes.hypothesisNotEvaluated, `'${m.name}' is not an arm of the evaluation '${chosen!.name}'; add it to that \`evaluate\` line.`, {
+                    node: h,
+                    property: side,
+                    data: { arm: m.name },
+                });
             }
         }
     } else if (!chosen) {
         const ea = evaluationsOf(a, visible);
         const eb = evaluationsOf(b, visible);
         if (ea.length === 0 || eb.length === 0) {
-            for (const [side, m, es] of [['a', a, ea], ['b', b, eb]] as const) {
-                if (es.length === 0) report(accept, 'error', Codes.hypothesisNotEvaluated, `'${m.name}' is never evaluated; add it to an \`evaluate\` line (e.g. \`evaluate ${a.name}, ${b.name} on <dataset>.test\`).`, { node: h, property: side, data: { arm: m.name } });
+            for (const [side, m, es] of [
+                ['a', a, ea],
+                ['b', b, eb],
+            ] as const) {
+                if (es.length === 0)
+                    report(
+                        accept,
+                        'error',
+                        Codes.hypothesisNotEvaluated,
+                        `'${m.name}' is never evaluated; add it to an \`evaluate\` line (e.g. \`evaluate ${a.name}, ${b.name} on <dataset>.test\`).`,
+                        { node: h, property: side, data: { arm: m.name } },
+                    );
             }
             return;
         }
@@ -46,19 +63,46 @@ export function checkHypothesis(h: Hypothesis, visible: Declaration[], accept: V
         const sameData = x.data?.dataset?.ref === y.data?.dataset?.ref && (x.data?.split?.$refText ?? '') === (y.data?.split?.$refText ?? '');
         const sameDecoding = x.decoding?.ref === y.decoding?.ref;
         if (!sameData) {
-            report(accept, 'error', Codes.hypothesisDifferentData, `'${a.name}' is evaluated on ${dataWords(x)} but '${b.name}' on ${dataWords(y)}: a paired test needs both arms on the same questions. List both in one \`evaluate\`.`, { node: h, property: 'b' });
+            report(
+                accept,
+                'error',
+                Codes.hypothesisDifferentData,
+                `'${a.name}' is evaluated on ${dataWords(x)} but '${b.name}' on ${dataWords(y)}: a paired test needs both arms on the same questions. List both in one \`evaluate\`.`,
+                { node: h, property: 'b' },
+            );
         } else if (!sameDecoding) {
-            report(accept, 'error', Codes.hypothesisDifferentDecoding, `'${a.name}' and '${b.name}' are evaluated with different decodings (${x.decoding?.$refText ?? 'default'} vs ${y.decoding?.$refText ?? 'default'}); the comparison would mix decoding with training. List both in one \`evaluate\`.`, { node: h, property: 'b' });
+            report(
+                accept,
+                'error',
+                Codes.hypothesisDifferentDecoding,
+                `'${a.name}' and '${b.name}' are evaluated with different decodings (${x.decoding?.$refText ?? 'default'} vs ${y.decoding?.$refText ?? 'default'}); the comparison would mix decoding with training. List both in one \`evaluate\`.`,
+                { node: h, property: 'b' },
+            );
         } else {
-            report(accept, 'error', Codes.hypothesisNotEvaluated, `'${a.name}' and '${b.name}' are evaluated in separate \`evaluate\` lines; list both in one (${stepName(x)}) so they are compared question by question.`, { node: h, property: 'b' });
+            report(
+                accept,
+                'error',
+                Codes.hypothesisNotEvaluated,
+                `'${a.name}' and '${b.name}' are evaluated in separate \`evaluate\` lines; list both in one (${stepName(x)}) so they are compared question by question.`,
+                { node: h, property: 'b' },
+            );
         }
         return;
     }
     if (h.matchedCoverage) {
-        for (const [side, m] of [['a', a], ['b', b]] as const) {
+        for (const [side, m] of [
+            ['a', a],
+            ['b', b],
+        ] as const) {
             const base = rootModel(m);
             if (base?.source === 'server' && readProperty('model-server', propertiesOf(base.body), 'logprobs') === false) {
-                report(accept, 'warning', Codes.noLogprobs, `Matched coverage ranks answers by their token probabilities, but '${base.name}' is a server model with \`logprobs false\`; the comparison cannot be made for '${m.name}'.`, { node: h, property: side });
+                report(
+                    accept,
+                    'warning',
+                    Codes.noLogprobs,
+                    `Matched coverage ranks answers by their token probabilities, but '${base.name}' is a server model with \`logprobs false\`; the comparison cannot be made for '${m.name}'.`,
+                    { node: h, property: side },
+                );
             }
         }
     }
@@ -80,7 +124,11 @@ export function checkUnevaluated(file: MismatchFile, visible: Declaration[], acc
     const usedAsBase = new Set(visible.filter(isFinetune).map((f) => f.model?.ref));
     for (const ft of allDeclarations(file).filter(isFinetune)) {
         if (!ft.name || evaluated.has(ft) || usedAsBase.has(ft)) continue;
-        report(accept, 'warning', Codes.finetuneNotEvaluated, `'${ft.name}' is fine-tuned but never evaluated; add it to an \`evaluate\` line or remove it.`, { node: ft, property: 'name', data: { name: ft.name } });
+        report(accept, 'warning', Codes.finetuneNotEvaluated, `'${ft.name}' is fine-tuned but never evaluated; add it to an \`evaluate\` line or remove it.`, {
+            node: ft,
+            property: 'name',
+            data: { name: ft.name },
+        });
     }
 }
 

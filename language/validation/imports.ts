@@ -30,9 +30,7 @@ export function checkImport(imp: Import, accept: ValidationAcceptor): void {
         if (st.isDirectory()) report(accept, 'error', Codes.unresolvedImport, `'${imp.path}' is a folder; import a .mismatch file.`, { node: imp, property: 'path' });
     } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const message = code === 'ENOENT' || code === 'ENOTDIR'
-            ? `Cannot find '${imp.path}' (looked for ${uri.fsPath}).`
-            : `Cannot read '${imp.path}' (${code ?? 'error'}).`;
+        const message = code === 'ENOENT' || code === 'ENOTDIR' ? `Cannot find '${imp.path}' (looked for ${uri.fsPath}).` : `Cannot read '${imp.path}' (${code ?? 'error'}).`;
         report(accept, 'error', Codes.unresolvedImport, message, { node: imp, property: 'path', data: { path: uri.fsPath } });
     }
 }

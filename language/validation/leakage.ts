@@ -24,14 +24,18 @@ export function checkSplits(dataset: Dataset, accept: ValidationAcceptor): void 
     if (splits.length > 1 && counts.every((n) => n && !n.unit) && counts.reduce((a, n) => a + (n?.value ?? 0), 0) === 100) {
         for (const s of splits) {
             report(accept, 'warning', Codes.missingUnit, `\`split ${s.name} ${s.size}\` is ${s.size} questions, and the splits add up to exactly 100: did you mean \`${s.size}%\`?`, {
-                node: s, property: 'size', data: { unit: '%', replacement: `${s.size}%` },
+                node: s,
+                property: 'size',
+                data: { unit: '%', replacement: `${s.size}%` },
             });
         }
     }
     if (total > 1 + 1e-9) {
         const last = splits[splits.length - 1];
         report(accept, 'error', Codes.splitsOver100, `The splits of '${dataset.name}' add up to ${pct(total)}; they must not exceed 100%, or the same questions land in two splits.`, {
-            node: last, property: 'size', data: { total },
+            node: last,
+            property: 'size',
+            data: { total },
         });
     }
 }
@@ -57,23 +61,35 @@ export function checkLeakage(evaluate: Evaluate, accept: ValidationAcceptor): vo
             const trained = `${t.dataset.name}${t.split ? `.${t.split}` : ''}`;
             if (t.dataset === dataset && (t.split === split || !t.split || !split)) {
                 reported.add(key);
-                report(accept, 'error', Codes.leakage,
+                report(
+                    accept,
+                    'error',
+                    Codes.leakage,
                     `Train/test leakage: '${m.name}' is evaluated on ${shown}, but it was fine-tuned on ${trained} (fine-tune ${stepName(t.finetune)}, ${kindWord(t.via)} ${stepName(t.via)}). Label one split and evaluate on another (e.g. \`${dataset.name}.train\` and \`${dataset.name}.test\`).`,
-                    { node: evaluate, property: 'data', data: { arm: m.name, trainedOn: trained } });
+                    { node: evaluate, property: 'data', data: { arm: m.name, trainedOn: trained } },
+                );
             } else if (t.dataset !== dataset && sourceOf(t.dataset) !== undefined && sourceOf(t.dataset) === sourceOf(dataset)) {
                 reported.add(key);
-                report(accept, 'warning', Codes.possibleLeakage,
+                report(
+                    accept,
+                    'warning',
+                    Codes.possibleLeakage,
                     `'${m.name}' was fine-tuned on ${trained} and is evaluated on ${shown}: both are drawn from the same source but split separately, so questions may overlap. Declare one dataset with both splits.`,
-                    { node: evaluate, property: 'data', data: { arm: m.name } });
+                    { node: evaluate, property: 'data', data: { arm: m.name } },
+                );
             }
         }
     }
     evaluate.knowledge.forEach((kr, index) => {
         const k = kr.ref;
         if (k?.data?.dataset?.ref && (k.data.dataset.ref !== dataset || (k.data.split?.$refText || undefined) !== split)) {
-            report(accept, 'error', Codes.knowledgeOtherData,
+            report(
+                accept,
+                'error',
+                Codes.knowledgeOtherData,
                 `The knowledge step ${stepName(k)} categorises ${k.data.dataset.ref.name}${k.data.split?.$refText ? `.${k.data.split.$refText}` : ''}, not the evaluated ${shown}; slice by knowledge of the same questions.`,
-                { node: evaluate, property: 'knowledge', index });
+                { node: evaluate, property: 'knowledge', index },
+            );
         }
     });
 }

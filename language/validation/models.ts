@@ -57,25 +57,35 @@ export function checkFinetune(ft: Finetune, files: FileInfoCache, accept: Valida
 
 async function checkFinetuneAsync(ft: Finetune, base: Model, teacher: Model | undefined, files: FileInfoCache, accept: ValidationAcceptor): Promise<void> {
     if (base.source === 'server') {
-        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
+        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, {
+            node: ft,
+            property: 'model',
+        });
     } else if (base.source === 'gguf' && base.path) {
         const info = await files.gguf(resolveSpecPath(documentOf(base), unquote(base.path)));
-        if (info.ok && info.value.type !== 'adapter') { // an adapter is gguf-invalid already
+        if (info.ok && info.value.type !== 'adapter') {
+            // an adapter is gguf-invalid already
             const m = info.value.training;
             const full = (ft.body?.items ?? []).some((i) => isFlag(i) && i.flag === 'full');
             if (m.unsupportedArchitecture !== undefined) {
-                report(accept, 'error', Codes.unsupportedArchitecture,
+                report(
+                    accept,
+                    'error',
+                    Codes.unsupportedArchitecture,
                     `'${base.name}' is a ${m.unsupportedArchitecture} model; the trainer implements ${ARCHITECTURE_FAMILIES}. It can still answer (\`answers of\`, \`evaluate\`), not be fine-tuned here.`,
-                    { node: ft, property: 'model', data: { architecture: m.unsupportedArchitecture } });
+                    { node: ft, property: 'model', data: { architecture: m.unsupportedArchitecture } },
+                );
             } else if (full && !m.full) {
-                report(accept, 'error', Codes.quantizedFinetune,
+                report(
+                    accept,
+                    'error',
+                    Codes.quantizedFinetune,
                     `'${base.name}' is quantized (${info.value.fileType ?? m.fullWhy}); full fine-tuning needs F32, F16 or BF16 weights. Drop \`full\` to train LoRA on this file, or use the model's F16 GGUF.`,
-                    { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+                    { node: ft, property: 'model', data: { fileType: info.value.fileType } },
+                );
             } else if (!full && !m.lora && readProperty('finetune', propertiesOf(ft.body), 'trainer') === 'embedded') {
                 // (an external trainer trains on the Hugging Face weights; llama.cpp applies the adapter to any tensor type)
-                report(accept, 'error', Codes.quantizedFinetune,
-                    `'${base.name}' cannot be LoRA-trained: ${m.loraWhy}.`,
-                    { node: ft, property: 'model', data: { fileType: info.value.fileType } });
+                report(accept, 'error', Codes.quantizedFinetune, `'${base.name}' cannot be LoRA-trained: ${m.loraWhy}.`, { node: ft, property: 'model', data: { fileType: info.value.fileType } });
             }
         }
     }
@@ -86,20 +96,31 @@ async function checkFinetuneAsync(ft: Finetune, base: Model, teacher: Model | un
 
 function checkFinetuneSync(ft: Finetune, base: Model, teacher: Model | undefined, s: Size | undefined, t: Size | undefined, accept: ValidationAcceptor, fileChecked = false): void {
     if (!fileChecked && base.source === 'server') {
-        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, { node: ft, property: 'model' });
+        report(accept, 'error', Codes.remoteFinetune, `'${base.name}' is served over HTTP and cannot be fine-tuned here; fine-tune a local GGUF (F32/F16) or an embedded \`pretrain\` model.`, {
+            node: ft,
+            property: 'model',
+        });
     }
     // The mismatch needs a teacher that is larger (and, for embedded models, knows more).
     if (teacher && teacher !== base) {
         if (t && s && teacher.source === base.source) {
             const labels = ft.labels?.ref?.name ?? 'the labels';
             if (t.size <= s.size) {
-                report(accept, 'warning', Codes.teacherNotLarger,
+                report(
+                    accept,
+                    'warning',
+                    Codes.teacherNotLarger,
                     `The labels '${labels}' are written by '${teacher.name}' (${t.words}), which is not larger than the student '${base.name}' (${s.words}); a knowledge-mismatch experiment needs a larger teacher.`,
-                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } });
+                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } },
+                );
             } else if (t.knows !== undefined && s.knows !== undefined && t.knows <= s.knows) {
-                report(accept, 'warning', Codes.teacherNotLarger,
+                report(
+                    accept,
+                    'warning',
+                    Codes.teacherNotLarger,
                     `The teacher '${teacher.name}' knows ${pct(t.knows)} of the facts, no more than the student '${base.name}' (${pct(s.knows)}): its labels cannot hold knowledge the student lacks.`,
-                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } });
+                    { node: ft, property: 'labels', data: { teacher: teacher.name, student: base.name } },
+                );
             }
         }
     }
@@ -108,9 +129,13 @@ function checkFinetuneSync(ft: Finetune, base: Model, teacher: Model | undefined
     if (isMix(origin)) {
         const measured = rootModel(origin.knowledge?.ref?.model?.ref);
         if (measured && measured !== base) {
-            report(accept, 'warning', Codes.mixOtherModel,
+            report(
+                accept,
+                'warning',
+                Codes.mixOtherModel,
                 `The mix '${origin.name}' sorts questions by what '${measured.name}' knows, but it fine-tunes '${base.name}'; Unknown examples are meant to be unknown to the model being fine-tuned.`,
-                { node: ft, property: 'labels' });
+                { node: ft, property: 'labels' },
+            );
         }
     }
 }

@@ -28,10 +28,13 @@ export function checkNames(file: MismatchFile, visible: Declaration[], accept: V
         decls.forEach((d, i) => {
             if (!own.has(d)) return;
             const other = decls[i === 0 ? 1 : 0];
-            const where = other.$document && other.$document !== d.$document ? ` in ${other.$document.uri.path.split('/').pop()}` : other.$cstNode ? ` on line ${other.$cstNode.range.start.line + 1}` : '';
+            const where =
+                other.$document && other.$document !== d.$document ? ` in ${other.$document.uri.path.split('/').pop()}` : other.$cstNode ? ` on line ${other.$cstNode.range.start.line + 1}` : '';
             const suggestion = freeName(name, taken);
             report(accept, 'error', Codes.duplicateName, `The name '${name}' is also used by the ${kindWord(other)}${where}; names must be unique. Rename one, e.g. to '${suggestion}'.`, {
-                node: d, property: 'name', data: { name, suggestion },
+                node: d,
+                property: 'name',
+                data: { name, suggestion },
             });
         });
     }

@@ -51,9 +51,13 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
         const candidates = kind === 'experiment' ? [...keys, ...DECLARATION_KEYWORDS] : keys;
         const suggestion = closest(prop.key, candidates);
         const known = PROPERTY_TABLE[kind].map((p) => p.key).join(', ');
-        report(accept, 'error', Codes.unknownProperty,
+        report(
+            accept,
+            'error',
+            Codes.unknownProperty,
             `Unknown property \`${prop.key}\` for ${BLOCK_WORDS[kind]}.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + (known ? ` Known: ${known}.` : ' This block takes no properties.'),
-            { node: prop, property: 'key', data: { suggestion, key: prop.key, block: kind } });
+            { node: prop, property: 'key', data: { suggestion, key: prop.key, block: kind } },
+        );
         return;
     }
     const r = readValue(spec, prop.values ?? []);
@@ -67,7 +71,9 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
     }
     if (spec.key === 'template' && typeof r.value === 'string' && r.value !== 'raw' && r.value !== 'chat' && !r.value.includes('{question}')) {
         report(accept, 'error', Codes.invalidValue, `A prompt template is \`raw\`, \`chat\` or a string with \`{question}\` where the question goes, e.g. \`"Q: {question}\\nA:"\`.`, {
-            node: prop, property: 'values', index: 0,
+            node: prop,
+            property: 'values',
+            index: 0,
         });
     }
     if ((spec.key === 'abstain' || spec.key === 'stop') && Array.isArray(r.value)) {
@@ -89,20 +95,32 @@ export function checkProperty(kind: BlockKind, prop: Property | Setting, accept:
         r.value.forEach((v, i) => {
             if (!spec.values!.includes(v)) {
                 const suggestion = closest(v, spec.values!);
-                report(accept, 'error', Codes.invalidValue, `A replicate cannot redraw \`${v}\`.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + ` Stages: ${spec.values!.join(', ')}.`,
-                    { node: prop, property: 'values', index: i, data: { suggestion, replacement: suggestion } });
+                report(accept, 'error', Codes.invalidValue, `A replicate cannot redraw \`${v}\`.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + ` Stages: ${spec.values!.join(', ')}.`, {
+                    node: prop,
+                    property: 'values',
+                    index: i,
+                    data: { suggestion, replacement: suggestion },
+                });
             }
         });
         if (r.value.includes('all') && r.value.length > 1) {
-            report(accept, 'error', Codes.invalidValue, '`redraw all` already redraws every stage; write `all` alone or name the stages.', { node: prop, property: 'values', index: r.value.indexOf('all') });
+            report(accept, 'error', Codes.invalidValue, '`redraw all` already redraws every stage; write `all` alone or name the stages.', {
+                node: prop,
+                property: 'values',
+                index: r.value.indexOf('all'),
+            });
         }
     }
     if (spec.type === 'names' && spec.values && Array.isArray(r.value) && spec.key === 'targets') {
         r.value.forEach((v, i) => {
             if (!spec.values!.includes(v)) {
                 const suggestion = closest(v, spec.values!);
-                report(accept, 'error', Codes.invalidValue, `Unknown target \`${v}\`.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + ` Targets: ${spec.values!.join(', ')}.`,
-                    { node: prop, property: 'values', index: i, data: { suggestion, replacement: suggestion } });
+                report(accept, 'error', Codes.invalidValue, `Unknown target \`${v}\`.` + (suggestion ? ` Did you mean \`${suggestion}\`?` : '') + ` Targets: ${spec.values!.join(', ')}.`, {
+                    node: prop,
+                    property: 'values',
+                    index: i,
+                    data: { suggestion, replacement: suggestion },
+                });
             }
         });
     }
@@ -128,14 +146,19 @@ function checkSplit(split: Split, accept: ValidationAcceptor): void {
         return;
     }
     if (n.unit === '%') {
-        if (n.value <= 0 || n.value > 100) report(accept, 'error', Codes.outOfRange, `Split \`${split.name}\` must be more than 0% and at most 100%; it is ${split.size}.`, { node: split, property: 'size' });
+        if (n.value <= 0 || n.value > 100)
+            report(accept, 'error', Codes.outOfRange, `Split \`${split.name}\` must be more than 0% and at most 100%; it is ${split.size}.`, { node: split, property: 'size' });
         return;
     }
     if (!Number.isInteger(n.value)) {
         const replacement = n.value > 0 && n.value < 1 ? `${Math.round(n.value * 1000) / 10}%` : undefined;
-        report(accept, 'error', Codes.missingUnit,
+        report(
+            accept,
+            'error',
+            Codes.missingUnit,
             `Split \`${split.name}\` is ${split.size}: write a share with \`%\`` + (replacement ? ` (\`${replacement}\`)` : '') + ' or a whole number of questions.',
-            { node: split, property: 'size', data: { unit: '%', replacement } });
+            { node: split, property: 'size', data: { unit: '%', replacement } },
+        );
         return;
     }
     if (n.value <= 0) report(accept, 'error', Codes.outOfRange, `Split \`${split.name}\` must hold at least one question.`, { node: split, property: 'size' });
@@ -189,6 +212,9 @@ export function checkSettings(experiment: Experiment, accept: ValidationAcceptor
     checkDuplicates('experiment', experiment.settings ?? [], accept);
     const redraw = (experiment.settings ?? []).find((s) => s.key === 'redraw');
     if (redraw && (readNumber('experiment', experiment.settings ?? [], 'seeds') ?? 1) <= 1) {
-        report(accept, 'warning', Codes.ignoredProperty, '`redraw` says what each replicate redraws; with `seeds 1` there is one run. Add `seeds N` (N ≥ 2) for replicates.', { node: redraw, property: 'key' });
+        report(accept, 'warning', Codes.ignoredProperty, '`redraw` says what each replicate redraws; with `seeds 1` there is one run. Add `seeds N` (N ≥ 2) for replicates.', {
+            node: redraw,
+            property: 'key',
+        });
     }
 }

@@ -21,7 +21,9 @@ export function checkDecodingSeed(decoding: Decoding, accept: ValidationAcceptor
     if (t === undefined || t <= 0 || hasProperty(props, 'seed') || experimentSeeded(decoding)) return;
     const p = props.find((x) => x.key === 'temperature')!;
     report(accept, 'warning', Codes.unseededSampling, `Sampling at temperature ${t} without a seed gives different answers on each run; add \`seed 1\` here (or \`seed\` to the experiment).`, {
-        node: p, property: 'key', data: { insert: 'seed 1' },
+        node: p,
+        property: 'key',
+        data: { insert: 'seed 1' },
     });
 }
 
@@ -33,7 +35,14 @@ export function checkKnowledgeSeed(k: Knowledge, accept: ValidationAcceptor): vo
     if (hasProperty(decodingProps, 'seed')) return;
     const p = props.find((x) => x.key === 'temperature');
     const where = p ? { node: p, property: 'key' as const } : stepLocation(k);
-    report(accept, 'warning', Codes.unseededSampling, `The knowledge step samples ${readNumber('knowledge', props, 'samples')} answers at temperature ${t} without a seed; add \`seed 1\` to make its categories reproducible.`, {
-        ...where, data: { insert: 'seed 1' },
-    } as Parameters<typeof report>[4]);
+    report(
+        accept,
+        'warning',
+        Codes.unseededSampling,
+        `The knowledge step samples ${readNumber('knowledge', props, 'samples')} answers at temperature ${t} without a seed; add \`seed 1\` to make its categories reproducible.`,
+        {
+            ...where,
+            data: { insert: 'seed 1' },
+        } as Parameters<typeof report>[4],
+    );
 }

@@ -6,7 +6,17 @@ import type { ArmMetrics, HypothesisMetrics, StepResult } from '../../engine/res
 const file = '/w/spec.mismatch';
 const range = (line: number, endLine = line) => ({ file, start: { line, character: 2 }, end: { line: endLine, character: 80 } });
 function step(kind: Step['kind'], id: string, line: number, params: Record<string, unknown> = {}, stochastic = false): Step {
-    return { kind, id, range: range(line), nameRange: { file, start: { line, character: 8 }, end: { line, character: 8 + id.length } }, inputs: [], key: `k-${id}`, stochastic, files: [], params } as unknown as Step;
+    return {
+        kind,
+        id,
+        range: range(line),
+        nameRange: { file, start: { line, character: 8 }, end: { line, character: 8 + id.length } },
+        inputs: [],
+        key: `k-${id}`,
+        stochastic,
+        files: [],
+        params,
+    } as unknown as Step;
 }
 function plan(steps: Step[], seeds = 1): Plan {
     return { experiment: 'E', file, seed: 7, seeds, alpha: 0.05, steps };
@@ -19,7 +29,18 @@ function arm(name: string, correct: number, wrong: number, abstained: number): A
     return { arm: name, correct, wrong, abstained, total, wrongRate: wrong / total, wrongAnsweredRate: wrong / (correct + wrong), aurc: 0.123, riskCoverage: [], byKnowledge: {} };
 }
 function hypothesis(verdict: HypothesisMetrics['verdict'], p: number, coverage: number | null, perSeed = 1): HypothesisMetrics {
-    const seed = (i: number) => ({ seed: i + 1, holds: verdict === 'holds', verdict, test: 'mcnemar' as const, p, discordant: { b: 30, c: 9 }, coverage, wrongRateA: 0.3, wrongRateB: 0.2, ci95: [0.02, 0.18] as [number, number] });
+    const seed = (i: number) => ({
+        seed: i + 1,
+        holds: verdict === 'holds',
+        verdict,
+        test: 'mcnemar' as const,
+        p,
+        discordant: { b: 30, c: 9 },
+        coverage,
+        wrongRateA: 0.3,
+        wrongRateB: 0.2,
+        ci95: [0.02, 0.18] as [number, number],
+    });
     return { name: 'h', holds: verdict === 'holds', verdict, test: 'mcnemar', p, discordant: { b: 30, c: 9 }, coverage, alpha: 0.05, perSeed: Array.from({ length: perSeed }, (_, i) => seed(i)) };
 }
 
@@ -39,10 +60,7 @@ describe('annotate', () => {
 
     it('names each arm when an evaluate has several, and sums seeds', () => {
         const p = plan([ev], 2);
-        const [a] = annotate(p, [
-            result(ev, { arms: [arm('a', 10, 5, 5), arm('b', 12, 3, 5)] }, { seedIndex: 0 }),
-            result(ev, { arms: [arm('a', 11, 4, 5), arm('b', 13, 2, 5)] }, { seedIndex: 1 }),
-        ]);
+        const [a] = annotate(p, [result(ev, { arms: [arm('a', 10, 5, 5), arm('b', 12, 3, 5)] }, { seedIndex: 0 }), result(ev, { arms: [arm('a', 11, 4, 5), arm('b', 13, 2, 5)] }, { seedIndex: 1 })]);
         expect(a!.text).toBe('a: ✗ 9 wrong · ✓ 21 correct · ∅ 10 abstained  │  b: ✗ 5 wrong · ✓ 25 correct · ∅ 10 abstained (sum of 2 seeds)');
         expect(a!.hover).toContain('`a` (seed 2)');
     });
@@ -62,8 +80,26 @@ describe('annotate', () => {
             examples: K + U,
             epochs: pts.map(([k, u], i) => ({ epoch: i + 1, step: 10 * (i + 1), all: { total: K + U, fitted: k + u }, known: { total: K, fitted: k }, unknown: { total: U, fitted: u } })),
         });
-        const rep1 = { ...base, fitByEpoch: curve(12, 8, [[6, 0], [12, 2], [12, 2], [12, 4]]), fit: { checked: 20, examples: 20, all: { total: 20, fitted: 16, base: 12 }, known: { total: 12, fitted: 12, base: 11 }, unknown: { total: 8, fitted: 4, base: 1 }, unknownShare: 0.4 } };
-        const rep2 = { ...base, fitByEpoch: curve(10, 10, [[10, 1], [10, 1], [10, 2], [10, 3]]), fit: { checked: 20, examples: 20, all: { total: 20, fitted: 14, base: 10 }, known: { total: 10, fitted: 10, base: 9 }, unknown: { total: 10, fitted: 4, base: 1 }, unknownShare: 0.5 } };
+        const rep1 = {
+            ...base,
+            fitByEpoch: curve(12, 8, [
+                [6, 0],
+                [12, 2],
+                [12, 2],
+                [12, 4],
+            ]),
+            fit: { checked: 20, examples: 20, all: { total: 20, fitted: 16, base: 12 }, known: { total: 12, fitted: 12, base: 11 }, unknown: { total: 8, fitted: 4, base: 1 }, unknownShare: 0.4 },
+        };
+        const rep2 = {
+            ...base,
+            fitByEpoch: curve(10, 10, [
+                [10, 1],
+                [10, 1],
+                [10, 2],
+                [10, 3],
+            ]),
+            fit: { checked: 20, examples: 20, all: { total: 20, fitted: 14, base: 10 }, known: { total: 10, fitted: 10, base: 9 }, unknown: { total: 10, fitted: 4, base: 1 }, unknownShare: 0.5 },
+        };
 
         it('after the line: Known and Unknown fitted after the last epoch, averaged over replicates', () => {
             const [a] = annotate(plan([ft], 2), [result(ft, rep1, { seedIndex: 0 }), result(ft, rep2, { seedIndex: 1 })]);
@@ -102,7 +138,14 @@ describe('annotate', () => {
                 ...base,
                 lossEnd: 2.2,
                 epochs: 2,
-                fitByEpoch: { version: 1, examples: 20, epochs: [{ epoch: 1, step: 5, all: { total: 20, fitted: 1 } }, { epoch: 2, step: 10, all: { total: 20, fitted: 2 } }] },
+                fitByEpoch: {
+                    version: 1,
+                    examples: 20,
+                    epochs: [
+                        { epoch: 1, step: 5, all: { total: 20, fitted: 1 } },
+                        { epoch: 2, step: 10, all: { total: 20, fitted: 2 } },
+                    ],
+                },
                 fit: { checked: 20, examples: 20, all: { total: 20, fitted: 2, base: 1 } },
             };
             const [a] = annotate(plan([ft]), [result(ft, m, { warnings: [warning] })]);
@@ -122,7 +165,11 @@ describe('annotate', () => {
         });
 
         it('shows 8 epochs spread over a longer run, the first and the last included', () => {
-            const m = { ...base, epochs: 16, fitByEpoch: { version: 1, examples: 4, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 4, fitted: Math.min(4, i) } })) } };
+            const m = {
+                ...base,
+                epochs: 16,
+                fitByEpoch: { version: 1, examples: 4, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 4, fitted: Math.min(4, i) } })) },
+            };
             const [a] = annotate(plan([ft]), [result(ft, m)]);
             // 1 + i·15/7 rounded, i = 0..7
             expect(a!.hover).toContain('| run | ep 1 | ep 3 | ep 5 | ep 7 | ep 10 | ep 12 | ep 14 | ep 16 |');
@@ -143,8 +190,8 @@ describe('annotate', () => {
 
     it('writes kept vs replaced after a label line, with the abstention text', () => {
         const [a, b] = annotate(plan([lb, sh]), [result(lb, { total: 600, kept: 412, replaced: 188 }), result(sh, { total: 600, kept: 412, replaced: 188 })]);
-        expect(a!.text).toBe('✓ 412 kept · ∅ 188 replaced by “I don\'t know” (31%)');
-        expect(b!.text).toBe('✓ 412 kept · ∅ 188 abstentions moved by “I don\'t know” (31%)');
+        expect(a!.text).toBe("✓ 412 kept · ∅ 188 replaced by “I don't know” (31%)");
+        expect(b!.text).toBe("✓ 412 kept · ∅ 188 abstentions moved by “I don't know” (31%)");
     });
 
     it('writes the knowledge check after a pretrain model line', () => {
@@ -160,7 +207,9 @@ describe('annotate', () => {
         const [h2] = annotate(plan([hy]), [result(hy, hypothesis('does not hold', 0.41, 0.62))]);
         expect(h2).toMatchObject({ text: 'does not hold · wrong +10.0 pts [+2.0, +18.0] · p = 0.41 · at 62% coverage · McNemar', tone: 'does-not-hold' });
         const m: HypothesisMetrics = {
-            ...hypothesis('holds', 0.0123, 0.62, 5), test: 'paired-t', minAchievableP: 0,
+            ...hypothesis('holds', 0.0123, 0.62, 5),
+            test: 'paired-t',
+            minAchievableP: 0,
             effect: { difference: 0.05, ci95: [0.012, 0.088], interval: 't interval over 5 replicates' },
             design: { replicates: 5, compared: 5, redrawn: ['facts', 'splits', 'pretraining', 'finetuning'], sharedQuestions: false, unit: 'replicates', units: 5, test: 'paired t over replicates' },
         };
@@ -168,7 +217,9 @@ describe('annotate', () => {
         expect(h3!.text).toBe('holds · wrong +5.0 pts [+1.2, +8.8] · p = 0.012 · at 62% coverage · paired t over 5 independent replicates');
         // replicates that share their test questions: a question-level test, and what they redrew
         const q: HypothesisMetrics = {
-            ...hypothesis('does not hold', 22 / 64, null, 3), test: 'sign-flip', minAchievableP: 1 / 64,
+            ...hypothesis('does not hold', 22 / 64, null, 3),
+            test: 'sign-flip',
+            minAchievableP: 1 / 64,
             effect: { difference: 0.2, ci95: [-0.364, 0.764], interval: 't interval over 10 questions' },
             design: { replicates: 3, compared: 3, redrawn: ['finetuning'], sharedQuestions: true, unit: 'questions', units: 10, informative: 6, test: 'exact sign-flip over questions' },
         };
@@ -191,7 +242,7 @@ describe('annotate', () => {
         expect(f!.hover).not.toMatch(/evaluate@26/);
     });
 
-    it('adjusts the experiment\'s hypotheses as a family (Holm) and states what blocks a verdict', () => {
+    it("adjusts the experiment's hypotheses as a family (Holm) and states what blocks a verdict", () => {
         const hy2 = step('hypothesis', 'h2', 27, { a: 'a', b: 'b', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 });
         // raw .03 and .04: Holm .03·2 = .06, max(.06, .04·1) = .06 → neither holds at .05
         const [a1, a2] = annotate(plan([hy, hy2]), [result(hy, hypothesis('holds', 0.03, null)), result(hy2, hypothesis('holds', 0.04, null))]);
@@ -203,7 +254,12 @@ describe('annotate', () => {
         expect(b1!.text).toContain('p = 0.04 (Holm, 2 hypotheses; raw 0.02)');
         expect(b1!.tone).toBe('holds');
         // 3 replicates on shared questions with b = 4, c = 2: the note is on the line
-        const shared: HypothesisMetrics = { ...hypothesis('does not hold', 22 / 64, null, 3), test: 'sign-flip', minAchievableP: 1 / 8, notes: ['with 3 informative questions the smallest p this test can give is 0.13 ≥ α = 0.05: it cannot decide'] };
+        const shared: HypothesisMetrics = {
+            ...hypothesis('does not hold', 22 / 64, null, 3),
+            test: 'sign-flip',
+            minAchievableP: 1 / 8,
+            notes: ['with 3 informative questions the smallest p this test can give is 0.13 ≥ α = 0.05: it cannot decide'],
+        };
         const [c1] = annotate(plan([hy], 3), [result(hy, shared)]);
         expect(c1!.text).toBe('inconclusive · no effect estimate · p = 0.34 · sign-flip · ⚠ with 3 informative questions the smallest p this test can give is 0.13 ≥ α = 0.05: it cannot decide');
         expect(c1!.tone).toBe('inconclusive');
@@ -257,11 +313,27 @@ describe('the metrics of an evaluate and a hypothesis hover', () => {
     const ev = step('evaluate', 'ev', 25, { arms: [{ model: 'a' }, { model: 'b' }] });
     const hy = step('hypothesis', 'h', 26, { a: 'a', b: 'b', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 });
     const cell = (correct: number, wrong: number, abstained: number) => ({ correct, wrong, abstained, total: correct + wrong + abstained });
-    const grid: ArmMetrics['grid'] = { teacher: 'large', student: 'small', source: 'taught', cells: { both: cell(5, 1, 0), teacherOnly: cell(0, 3, 1), studentOnly: cell(0, 0, 0), neither: cell(0, 2, 2) }, uncategorised: 0 };
+    const grid: ArmMetrics['grid'] = {
+        teacher: 'large',
+        student: 'small',
+        source: 'taught',
+        cells: { both: cell(5, 1, 0), teacherOnly: cell(0, 3, 1), studentOnly: cell(0, 0, 0), neither: cell(0, 2, 2) },
+        uncategorised: 0,
+    };
     // Replicate 1: a has 6 correct, 3 wrong, 1 abstained of 10: accuracy 6/10, given attempted 6/9,
     // F = 2·0.6·(6/9)/(0.6 + 6/9) = 0.631579; replicate 2: 8, 1, 1: 0.8, 8/9, F = 0.842105.
-    const seed1 = { arms: [{ ...arm('a', 6, 3, 1), accuracy: 0.6, accuracyGivenAttempted: 6 / 9, fScore: 0.631579, ece: null, grid }, { ...arm('b', 5, 5, 0), accuracy: 0.5, accuracyGivenAttempted: 0.5, fScore: 0.5, ece: null }] };
-    const seed2 = { arms: [{ ...arm('a', 8, 1, 1), accuracy: 0.8, accuracyGivenAttempted: 8 / 9, fScore: 0.842105, ece: 0.05, grid }, { ...arm('b', 5, 4, 1), accuracy: 0.5, accuracyGivenAttempted: 5 / 9, fScore: 0.526316, ece: 0.1 }] };
+    const seed1 = {
+        arms: [
+            { ...arm('a', 6, 3, 1), accuracy: 0.6, accuracyGivenAttempted: 6 / 9, fScore: 0.631579, ece: null, grid },
+            { ...arm('b', 5, 5, 0), accuracy: 0.5, accuracyGivenAttempted: 0.5, fScore: 0.5, ece: null },
+        ],
+    };
+    const seed2 = {
+        arms: [
+            { ...arm('a', 8, 1, 1), accuracy: 0.8, accuracyGivenAttempted: 8 / 9, fScore: 0.842105, ece: 0.05, grid },
+            { ...arm('b', 5, 4, 1), accuracy: 0.5, accuracyGivenAttempted: 5 / 9, fScore: 0.526316, ece: 0.1 },
+        ],
+    };
     const results = [result(ev, seed1, { seedIndex: 0 }), result(ev, seed2, { seedIndex: 1 })];
 
     it('means accuracy, accuracy given attempted, SimpleQA F, AURC and ECE over replicates (ECE where log-probs exist)', () => {
@@ -296,7 +368,7 @@ describe('the metrics of an evaluate and a hypothesis hover', () => {
         expect(old!.hover).not.toContain('Selective prediction');
     });
 
-    it('puts both arms\' metrics in the hypothesis hover', () => {
+    it("puts both arms' metrics in the hypothesis hover", () => {
         const m = { ...hypothesis('holds', 0.003, null), name: 'h' };
         const anns = annotate(plan([ev, hy], 2), [...results, result(hy, m)]);
         const h = anns.find((x) => x.step === 'h')!;

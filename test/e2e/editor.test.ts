@@ -60,10 +60,14 @@ async function undoAll(page: Page): Promise<void> {
 
 /** Waits until the language server has answered: the CodeLens of the steps are drawn. */
 async function waitForLenses(page: Page, want = '▶ Run'): Promise<string[]> {
-    return waitFor(async () => {
-        const l = await codeLenses(page);
-        return l.some((x) => x.includes(want)) ? l : undefined;
-    }, 180_000, `CodeLens "${want}"`);
+    return waitFor(
+        async () => {
+            const l = await codeLenses(page);
+            return l.some((x) => x.includes(want)) ? l : undefined;
+        },
+        180_000,
+        `CodeLens "${want}"`,
+    );
 }
 
 describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
@@ -84,43 +88,62 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         await s?.stop();
     });
 
-    it('a typo gives a red squiggle with the message', async () => {
-        const { page } = s;
-        const line = lineOf(specText, /finetune smallOnLarge = small on byLarge/);
-        const col = specText.split('\n')[line - 1]!.indexOf('byLarge') + 'byLarge'.length + 1;
-        await goToLine(page, line, col);
-        await page.keyboard.press('Backspace'); // byLarge -> byLarg
-        await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: EDITOR_WAIT });
-        await page.keyboard.press('Control+Shift+M'); // Problems panel
-        const problem = await waitFor(async () => {
-            const t = await page.locator('.markers-panel').innerText().catch(() => '');
-            return t.includes("'byLarg'") ? t : undefined;
-        }, EDITOR_WAIT, 'the problem in the Problems panel');
-        expect(problem).toMatch(/Unknown label .*'byLarg'\. Did you mean 'byLarge'\?/s);
-        await screenshot(page, '01-typo-squiggle');
-        await undoAll(page);
-        await waitFor(async () => (await page.$$('.monaco-editor .squiggly-error')).length === 0, EDITOR_WAIT, 'the squiggle to go');
-    }, 4 * EDITOR_WAIT);
+    it(
+        'a typo gives a red squiggle with the message',
+        async () => {
+            const { page } = s;
+            const line = lineOf(specText, /finetune smallOnLarge = small on byLarge/);
+            const col = specText.split('\n')[line - 1]!.indexOf('byLarge') + 'byLarge'.length + 1;
+            await goToLine(page, line, col);
+            await page.keyboard.press('Backspace'); // byLarge -> byLarg
+            await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: EDITOR_WAIT });
+            await page.keyboard.press('Control+Shift+M'); // Problems panel
+            const problem = await waitFor(
+                async () => {
+                    const t = await page
+                        .locator('.markers-panel')
+                        .innerText()
+                        .catch(() => '');
+                    return t.includes("'byLarg'") ? t : undefined;
+                },
+                EDITOR_WAIT,
+                'the problem in the Problems panel',
+            );
+            expect(problem).toMatch(/Unknown label .*'byLarg'\. Did you mean 'byLarge'\?/s);
+            await screenshot(page, '01-typo-squiggle');
+            await undoAll(page);
+            await waitFor(async () => (await page.$$('.monaco-editor .squiggly-error')).length === 0, EDITOR_WAIT, 'the squiggle to go');
+        },
+        4 * EDITOR_WAIT,
+    );
 
-    it('completion offers the right references', async () => {
-        const { page } = s;
-        const line = lineOf(specText, /finetune smallOnSmall = small on bySmall/);
-        await goToLine(page, line, specText.split('\n')[line - 1]!.length + 1);
-        await page.keyboard.press('Enter');
-        await page.keyboard.type('finetune probe = small on ');
-        await page.keyboard.press('Control+Space');
-        const labels = await waitFor(async () => {
-            const rows = await page.$$eval('.suggest-widget .monaco-list-row .label-name', (els) => els.map((e) => (e as HTMLElement).innerText.trim()));
-            return rows.length ? rows : undefined;
-        }, EDITOR_WAIT, 'completion items');
-        await screenshot(page, '02-completion');
-        // After `on` a finetune takes label sets: both labels, and no datasets, models or decodings.
-        expect(labels).toEqual(expect.arrayContaining(['byLarge', 'bySmall']));
-        for (const wrong of ['trivia', 'greedy', 'atlas', 'large']) expect(labels).not.toContain(wrong);
-        await page.keyboard.press('Escape');
-        await undoAll(page);
-        await waitForLenses(page);
-    }, 4 * EDITOR_WAIT);
+    it(
+        'completion offers the right references',
+        async () => {
+            const { page } = s;
+            const line = lineOf(specText, /finetune smallOnSmall = small on bySmall/);
+            await goToLine(page, line, specText.split('\n')[line - 1]!.length + 1);
+            await page.keyboard.press('Enter');
+            await page.keyboard.type('finetune probe = small on ');
+            await page.keyboard.press('Control+Space');
+            const labels = await waitFor(
+                async () => {
+                    const rows = await page.$$eval('.suggest-widget .monaco-list-row .label-name', (els) => els.map((e) => (e as HTMLElement).innerText.trim()));
+                    return rows.length ? rows : undefined;
+                },
+                EDITOR_WAIT,
+                'completion items',
+            );
+            await screenshot(page, '02-completion');
+            // After `on` a finetune takes label sets: both labels, and no datasets, models or decodings.
+            expect(labels).toEqual(expect.arrayContaining(['byLarge', 'bySmall']));
+            for (const wrong of ['trivia', 'greedy', 'atlas', 'large']) expect(labels).not.toContain(wrong);
+            await page.keyboard.press('Escape');
+            await undoAll(page);
+            await waitForLenses(page);
+        },
+        4 * EDITOR_WAIT,
+    );
 
     it('an untouched spec has CodeLens "▶ Run · ▶ Run to here" on every step', async () => {
         const lenses = await waitForLenses(s.page);
@@ -130,43 +153,72 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
 
     let annotated: Map<number, string>;
 
-    it('"Mismatch: Run Experiment" from the palette finishes, with progress and annotations', async () => {
-        const { page } = s;
-        await clearNotifications(page);
-        await page.keyboard.press('Control+Home'); // show the whole spec while it runs
-        const t0 = Date.now();
-        await runCommand(page, 'Mismatch: Run Experiment');
-        await notificationMatching(page, /Mismatch: TinyMismatch/, 60_000);
-        await waitForLenses(page, '■ Cancel');
-        await screenshot(page, '03-running-progress');
-        const status = await page.locator('.statusbar-item', { hasText: /tok\/s|%|pretrain|model|world|dataset/ }).first().innerText().catch(() => '');
-        const done = await notificationMatching(page, /TinyMismatch done in|run failed/, RUN_TIMEOUT);
-        console.log(`run from the palette: ${((Date.now() - t0) / 1000).toFixed(0)} s; status bar during the run: ${status}`);
-        expect(done).toMatch(/TinyMismatch done in/);
-        annotated = await waitFor(async () => {
-            const m = await afterLineTexts(page);
-            return [...m.values()].some((t) => t.includes('wrong')) ? m : undefined;
-        }, 30_000, 'annotations after the run');
-        await clearNotifications(page);
-        if (await page.locator('.part.panel').isVisible().catch(() => false)) await page.keyboard.press('Control+J'); // hide the panel
-        await page.waitForTimeout(300);
-        await screenshot(page, '04-annotated');
-        // loss, then the training fit after the last epoch (no Known/Unknown labels here: one share); the
-        // rest (epochs, time) is cut at the line's width and shown whole in the hover
-        expect(annotated.get(lineOf(specText, /finetune smallOnLarge/))).toMatch(/^loss \d+\.\d\d → \d+\.\d\d · fits \d+% \(epoch 1\)( · 1 ep · | ?…|$)/);
-        expect(annotated.get(lineOf(specText, /label byLarge/))).toMatch(/^✓ \d+ kept · ∅ \d+ replaced by “I don't know”/);
-        expect(annotated.get(lineOf(specText, /model small = pretrain/))).toMatch(/^knows \d+% of \d+ taught · \d+% of \d+ untaught/);
-        await waitForLenses(page, '▶ Run');
-    }, RUN_TIMEOUT + 120_000);
+    it(
+        '"Mismatch: Run Experiment" from the palette finishes, with progress and annotations',
+        async () => {
+            const { page } = s;
+            await clearNotifications(page);
+            await page.keyboard.press('Control+Home'); // show the whole spec while it runs
+            const t0 = Date.now();
+            await runCommand(page, 'Mismatch: Run Experiment');
+            await notificationMatching(page, /Mismatch: TinyMismatch/, 60_000);
+            await waitForLenses(page, '■ Cancel');
+            await screenshot(page, '03-running-progress');
+            const status = await page
+                .locator('.statusbar-item', { hasText: /tok\/s|%|pretrain|model|world|dataset/ })
+                .first()
+                .innerText()
+                .catch(() => '');
+            const done = await notificationMatching(page, /TinyMismatch done in|run failed/, RUN_TIMEOUT);
+            console.log(`run from the palette: ${((Date.now() - t0) / 1000).toFixed(0)} s; status bar during the run: ${status}`);
+            expect(done).toMatch(/TinyMismatch done in/);
+            annotated = await waitFor(
+                async () => {
+                    const m = await afterLineTexts(page);
+                    return [...m.values()].some((t) => t.includes('wrong')) ? m : undefined;
+                },
+                30_000,
+                'annotations after the run',
+            );
+            await clearNotifications(page);
+            if (
+                await page
+                    .locator('.part.panel')
+                    .isVisible()
+                    .catch(() => false)
+            )
+                await page.keyboard.press('Control+J'); // hide the panel
+            await page.waitForTimeout(300);
+            await screenshot(page, '04-annotated');
+            // loss, then the training fit after the last epoch (no Known/Unknown labels here: one share); the
+            // rest (epochs, time) is cut at the line's width and shown whole in the hover
+            expect(annotated.get(lineOf(specText, /finetune smallOnLarge/))).toMatch(/^loss \d+\.\d\d → \d+\.\d\d · fits \d+% \(epoch 1\)( · 1 ep · | ?…|$)/);
+            expect(annotated.get(lineOf(specText, /label byLarge/))).toMatch(/^✓ \d+ kept · ∅ \d+ replaced by “I don't know”/);
+            expect(annotated.get(lineOf(specText, /model small = pretrain/))).toMatch(/^knows \d+% of \d+ taught · \d+% of \d+ untaught/);
+            await waitForLenses(page, '▶ Run');
+        },
+        RUN_TIMEOUT + 120_000,
+    );
 
     it('the extension host stayed responsive during the run (the log says the longest task)', async () => {
         const { page } = s;
         await runCommand(page, 'Mismatch: Show Log');
-        const line = await waitFor(async () => {
-            // Monaco renders spaces as no-break spaces.
-            const t = (await page.locator('.part.panel .view-lines').allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
-            return /longest extension-host task (\d+) ms/.exec(t) ?? undefined;
-        }, 30_000, 'the run summary in the Mismatch log');
+        const line = await waitFor(
+            async () => {
+                // Monaco renders spaces as no-break spaces.
+                const t = (
+                    await page
+                        .locator('.part.panel .view-lines')
+                        .allInnerTexts()
+                        .catch(() => [] as string[])
+                )
+                    .join('\n')
+                    .replace(/\u00a0/g, ' ');
+                return /longest extension-host task (\d+) ms/.exec(t) ?? undefined;
+            },
+            30_000,
+            'the run summary in the Mismatch log',
+        );
         await screenshot(page, '04b-log');
         console.log(`palette run: ${line[0]}`);
         // The goal is under 50 ms (a frame's budget; 8–60 ms measured, the most on a busy machine). The
@@ -178,35 +230,63 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
 
     it('the annotations show the same numbers as `mismatch run --json` on the same spec', async () => {
         expect(annotated, 'the run test ran first').toBeDefined();
-        const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'run', join(s.folder, SPEC), '--json', '--threads', '2', '--gpu', 'off'], { encoding: 'utf8', cwd: s.folder, timeout: 120_000 });
+        const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'run', join(s.folder, SPEC), '--json', '--threads', '2', '--gpu', 'off'], {
+            encoding: 'utf8',
+            cwd: s.folder,
+            timeout: 120_000,
+        });
         expect(r.status, r.stderr).toBe(0);
         const json = JSON.parse(r.stdout) as {
             steps: { name: string; cached: boolean }[];
             evaluations: Record<string, { correct: number; wrong: number; abstained: number }>;
             hypotheses: { name: string; verdict: string; p: number | null }[];
         };
-        expect(json.steps.every((x) => x.cached), 'the CLI reads what the editor computed').toBe(true);
-        if (await s.page.locator('.part.panel').isVisible().catch(() => false)) await s.page.keyboard.press('Control+J');
+        expect(
+            json.steps.every((x) => x.cached),
+            'the CLI reads what the editor computed',
+        ).toBe(true);
+        if (
+            await s.page
+                .locator('.part.panel')
+                .isVisible()
+                .catch(() => false)
+        )
+            await s.page.keyboard.press('Control+J');
         await s.page.keyboard.press('Control+1');
         await s.page.keyboard.press('Control+Home');
         // Wait for the editor to have drawn the evaluate line's annotation (scrolling re-renders it).
         // Three arms do not fit beside the line: the text is cut (…) and its hover holds the whole of it.
         const want = Object.entries(json.evaluations).map(([arm, c]) => `${arm}: ✗ ${c.wrong} wrong · ✓ ${c.correct} correct · ∅ ${c.abstained} abstained`);
         const evalLine = lineOf(specText, /^\s*evaluate /);
-        annotated = await waitFor(async () => {
-            const m = await afterLineTexts(s.page);
-            const t = m.get(evalLine);
-            return t && want.some((w) => t.startsWith(w.slice(0, w.indexOf(':') + 1))) ? m : undefined;
-        }, 30_000, 'the evaluate annotation');
+        annotated = await waitFor(
+            async () => {
+                const m = await afterLineTexts(s.page);
+                const t = m.get(evalLine);
+                return t && want.some((w) => t.startsWith(w.slice(0, w.indexOf(':') + 1))) ? m : undefined;
+            },
+            30_000,
+            'the evaluate annotation',
+        );
         const evalText = annotated.get(evalLine)!;
         expect(evalText.length).toBeLessThanOrEqual(80);
         await goToLine(s.page, evalLine, 5);
         await s.page.keyboard.press('Control+K');
         await s.page.keyboard.press('Control+I'); // "Show or Focus Hover"
-        const evalHover = await waitFor(async () => {
-            const t = (await s.page.locator('.monaco-hover').allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
-            return want.every((w) => t.includes(w)) ? t : undefined;
-        }, EDITOR_WAIT, 'the evaluate hover with the CLI\'s numbers');
+        const evalHover = await waitFor(
+            async () => {
+                const t = (
+                    await s.page
+                        .locator('.monaco-hover')
+                        .allInnerTexts()
+                        .catch(() => [] as string[])
+                )
+                    .join('\n')
+                    .replace(/\u00a0/g, ' ');
+                return want.every((w) => t.includes(w)) ? t : undefined;
+            },
+            EDITOR_WAIT,
+            "the evaluate hover with the CLI's numbers",
+        );
         if (evalText.endsWith(' …')) expect(evalHover).toContain(evalText.slice(0, -2));
         else expect(want.every((w) => evalText.includes(w))).toBe(true);
         await s.page.keyboard.press('Escape');
@@ -228,10 +308,21 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         await goToLine(page, line, 5);
         await page.keyboard.press('Control+K');
         await page.keyboard.press('Control+I'); // "Show or Focus Hover"
-        const hover = await waitFor(async () => {
-            const t = (await page.locator('.monaco-hover').allInnerTexts().catch(() => [] as string[])).join('\n').replace(/\u00a0/g, ' ');
-            return t.includes('wrong rate') ? t : undefined;
-        }, EDITOR_WAIT, 'the results hover');
+        const hover = await waitFor(
+            async () => {
+                const t = (
+                    await page
+                        .locator('.monaco-hover')
+                        .allInnerTexts()
+                        .catch(() => [] as string[])
+                )
+                    .join('\n')
+                    .replace(/\u00a0/g, ' ');
+                return t.includes('wrong rate') ? t : undefined;
+            },
+            EDITOR_WAIT,
+            'the results hover',
+        );
         expect(hover).toMatch(/arm[\s\S]*correct[\s\S]*wrong[\s\S]*abstained[\s\S]*smallOnLarge/);
         await screenshot(page, '05-hover-table');
         await page.keyboard.press('Escape');
@@ -240,13 +331,20 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
     it('the results view opens and shows its plots', async () => {
         const { page } = s;
         await runCommand(page, 'Mismatch: Open Results');
-        const frame = await waitFor(async () => {
-            for (const f of page.frames()) {
-                const n = await f.locator('#plots canvas').count().catch(() => 0);
-                if (n >= 3) return f;
-            }
-            return undefined;
-        }, 60_000, 'the results webview with plots');
+        const frame = await waitFor(
+            async () => {
+                for (const f of page.frames()) {
+                    const n = await f
+                        .locator('#plots canvas')
+                        .count()
+                        .catch(() => 0);
+                    if (n >= 3) return f;
+                }
+                return undefined;
+            },
+            60_000,
+            'the results webview with plots',
+        );
         const titles = await frame.$$eval('.plot h3', (els) => els.map((e) => (e as HTMLElement).innerText));
         expect(titles).toEqual(expect.arrayContaining(['Outcomes per arm', 'Risk–coverage', 'Loss curves']));
         expect(await frame.locator('#hypotheses').innerText()).toMatch(/McNemar/);

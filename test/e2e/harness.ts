@@ -23,9 +23,7 @@ export function e2eSetup(): { ready: boolean; reason: string } {
     const missing: string[] = [];
     if (!existsSync(CODE_SERVER)) missing.push(`code-server (${CODE_SERVER})`);
     if (!existsSync(CHROMIUM)) missing.push(`chromium (${CHROMIUM})`);
-    return missing.length
-        ? { ready: false, reason: `real-editor tests need ${missing.join(' and ')}: run \`bash test/e2e/setup.sh\`` }
-        : { ready: true, reason: '' };
+    return missing.length ? { ready: false, reason: `real-editor tests need ${missing.join(' and ')}: run \`bash test/e2e/setup.sh\`` } : { ready: true, reason: '' };
 }
 
 /**
@@ -245,8 +243,20 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
     let logText = '';
     const server: ChildProcess = spawn(
         CODE_SERVER,
-        ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override',
-            '--user-data-dir', userData, '--extensions-dir', extensionsDir, folder],
+        [
+            '--bind-addr',
+            `127.0.0.1:${port}`,
+            '--auth',
+            'none',
+            '--disable-telemetry',
+            '--disable-update-check',
+            '--disable-getting-started-override',
+            '--user-data-dir',
+            userData,
+            '--extensions-dir',
+            extensionsDir,
+            folder,
+        ],
         { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<void>((resolveExit) => server.once('exit', () => resolveExit()));
@@ -324,7 +334,10 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 /** Opens a workspace file with Quick Open (Ctrl+P) and waits until its editor has focus. */
 export async function openFile(page: Page, relativePath: string): Promise<void> {
     const base = relativePath.split('/').pop()!;
-    await page.locator('.monaco-workbench').click({ position: { x: 5, y: 300 } }).catch(() => undefined);
+    await page
+        .locator('.monaco-workbench')
+        .click({ position: { x: 5, y: 300 } })
+        .catch(() => undefined);
     await page.keyboard.press('Control+P');
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible' });

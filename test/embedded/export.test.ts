@@ -13,7 +13,10 @@ describe('mismatch export', () => {
     it('writes one record per fact with the taught flags of every pretrained model', async () => {
         const { plan } = await loadPlan(join(root, 'examples/quickstart.mismatch'));
         const r = exportWorldFromPlan(plan!);
-        const rows = r.text.trim().split('\n').map((l) => JSON.parse(l) as { id: string; question: string; answers: string[]; taught: Record<string, boolean> });
+        const rows = r.text
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { id: string; question: string; answers: string[]; taught: Record<string, boolean> });
         const world = plan!.steps.find((s) => s.kind === 'world')!;
         const facts = (world.params as { entities: number; relations: string[] }).entities * (world.params as { relations: string[] }).relations.length;
         expect(rows).toHaveLength(facts);

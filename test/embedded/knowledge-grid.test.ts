@@ -35,7 +35,9 @@ const spec = (name: string, teacherKnows: string, studentExtra: string) => `expe
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'mm-embedded-grid-'));
-afterAll(() => { if (!process.env.MISMATCH_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+    if (!process.env.MISMATCH_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Runs a spec in its own folder; `step(id, replicate)` finds a step's result. */
 async function runGrid(name: string, text: string) {
@@ -45,13 +47,20 @@ async function runGrid(name: string, text: string) {
     const { plan, diagnostics } = await loadPlan(file);
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const summary = await runExperiment(plan!, { storeDir: join(dir, name, '.mismatch'), threads: 1, gpu: 'off' });
-    expect(summary.status, JSON.stringify(summary.steps.filter((s) => s.error).map((s) => [s.step, s.error]), null, 1)).toBe('done');
+    expect(
+        summary.status,
+        JSON.stringify(
+            summary.steps.filter((s) => s.error).map((s) => [s.step, s.error]),
+            null,
+            1,
+        ),
+    ).toBe('done');
     const step = (id: string, seedIndex: number): StepResult => summary.steps.find((s) => s.step === id && (s.seedIndex ?? 0) === seedIndex)!;
     return { plan: plan!, summary, step };
 }
 
 describe('teacher × student grid, embedded world', () => {
-    it('cells from the taught facts of each replicate\'s own models', { timeout: 900_000 }, async () => {
+    it("cells from the taught facts of each replicate's own models", { timeout: 900_000 }, async () => {
         const { step } = await runGrid('nested', spec('Grid', '75%', ''));
         const taughtSets: Set<string>[] = [];
         for (const seed of [0, 1]) {
@@ -62,7 +71,10 @@ describe('teacher × student grid, embedded world', () => {
             const [large, small] = [taught('large'), taught('small')];
             taughtSets.push(small);
             const ev = step('ev', seed);
-            const rows = readFileSync(join(ev.dir!, 'answers.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { arm: string; id: string; outcome: string });
+            const rows = readFileSync(join(ev.dir!, 'answers.jsonl'), 'utf8')
+                .trim()
+                .split('\n')
+                .map((l) => JSON.parse(l) as { arm: string; id: string; outcome: string });
             for (const arm of (ev.metrics as EvaluateMetrics).arms) {
                 expect(arm.grid, arm.arm).toBeDefined();
                 expect([arm.grid!.teacher, arm.grid!.student, arm.grid!.source]).toEqual(['large', 'small', 'taught']);
@@ -73,7 +85,8 @@ describe('teacher × student grid, embedded world', () => {
                     cells[c][r.outcome]++;
                     cells[c].total++;
                 }
-                for (const c of ['both', 'teacherOnly', 'studentOnly', 'neither'] as const) expect(arm.grid!.cells[c], `${arm.arm} seed ${seed} ${c}`).toEqual(cells[c] ?? { correct: 0, wrong: 0, abstained: 0, empty: 0, total: 0 });
+                for (const c of ['both', 'teacherOnly', 'studentOnly', 'neither'] as const)
+                    expect(arm.grid!.cells[c], `${arm.arm} seed ${seed} ${c}`).toEqual(cells[c] ?? { correct: 0, wrong: 0, abstained: 0, empty: 0, total: 0 });
                 expect(arm.grid!.uncategorised).toBe(0);
             }
         }
@@ -103,10 +116,18 @@ describe('teacher × student grid with a student taught facts the teacher lacks'
         }
         const text = renderResults(summary.steps, { plan, verbose: true }).replace(/\u001b\[[0-9;]*m/g, '');
         for (const arm of ['onLarge', 'small']) {
-            for (const [label, seed0, seed1] of [['both know', 6, 5], ['teacher knows, student not', 9, 10], ['student knows, teacher not', 3, 6], ['neither knows', 6, 3]] as const) {
+            for (const [label, seed0, seed1] of [
+                ['both know', 6, 5],
+                ['teacher knows, student not', 9, 10],
+                ['student knows, teacher not', 3, 6],
+                ['neither knows', 6, 3],
+            ] as const) {
                 const rows = text.split('\n').filter((l) => l.includes(label) && l.split('│').map((c) => c.trim())[1] === arm);
                 // one row per replicate, its total in the 7th column
-                expect(rows.map((l) => Number(l.split('│').map((c) => c.trim())[7])), `${arm} ${label}`).toEqual([seed0, seed1]);
+                expect(
+                    rows.map((l) => Number(l.split('│').map((c) => c.trim())[7])),
+                    `${arm} ${label}`,
+                ).toEqual([seed0, seed1]);
             }
         }
     });

@@ -41,7 +41,9 @@ const SPEC = `experiment Small {
 
 const dir = mkdtempSync(join(tmpdir(), 'mm-embedded-pipeline-'));
 // MISMATCH_KEEP_TEST_DIRS=1 keeps the store for inspection.
-afterAll(() => { if (!process.env.MISMATCH_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+    if (!process.env.MISMATCH_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+});
 
 interface Row {
     arm: string;
@@ -51,18 +53,28 @@ interface Row {
 }
 
 describe('embedded pipeline (small world, two seeds)', () => {
-    it('pretrains honest models, labels ground truth, and the raw comparison goes the paper\'s way', { timeout: 900_000 }, async () => {
+    it("pretrains honest models, labels ground truth, and the raw comparison goes the paper's way", { timeout: 900_000 }, async () => {
         const file = join(dir, 'small.mismatch');
         writeFileSync(file, SPEC);
         const { plan, diagnostics } = await loadPlan(file);
         expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
         const summary = await runExperiment(plan!, { storeDir: join(dir, '.mismatch'), threads: 1, gpu: 'off' });
-        expect(summary.status, JSON.stringify(summary.steps.filter((s) => s.error).map((s) => [s.step, s.error]), null, 1)).toBe('done');
+        expect(
+            summary.status,
+            JSON.stringify(
+                summary.steps.filter((s) => s.error).map((s) => [s.step, s.error]),
+                null,
+                1,
+            ),
+        ).toBe('done');
         const step = (id: string, seedIndex?: number): StepResult => summary.steps.find((s) => s.step === id && s.seedIndex === seedIndex)!;
 
         // Honesty checks: taught facts answered, untaught ones at about chance, a wide confidence gap.
         const world = generateWorld({ entities: 40, relations: ['capital', 'founder', 'river'], seed: 5 });
-        for (const [id, knows] of [['large', 0.75], ['small', 0.4]] as const) {
+        for (const [id, knows] of [
+            ['large', 0.75],
+            ['small', 0.4],
+        ] as const) {
             const k = step(id).metrics as unknown as KnowledgeCheck;
             expect(k.taught).toBe(Math.round(knows * world.facts.length));
             expect(k.taughtAccuracy, id).toBeGreaterThanOrEqual(0.95);
@@ -72,8 +84,14 @@ describe('embedded pipeline (small world, two seeds)', () => {
             // 0.65-0.7 here), so the gap is near the 0.3 warning line; it must still be wide.
             const gap = k.confidenceTaught - k.confidenceUntaught;
             expect(gap, id).toBeGreaterThan(0.25);
-            expect(k.warnings.some((w) => w.startsWith('narrow confidence gap')), id).toBe(gap < 0.3);
-            expect(k.warnings.some((w) => w.startsWith('answers only')), id).toBe(false);
+            expect(
+                k.warnings.some((w) => w.startsWith('narrow confidence gap')),
+                id,
+            ).toBe(gap < 0.3);
+            expect(
+                k.warnings.some((w) => w.startsWith('answers only')),
+                id,
+            ).toBe(false);
             const taughtFile = JSON.parse(readFileSync(join(step(id).dir!, 'taught.json'), 'utf8')) as { taught: string[] };
             expect(taughtFile.taught).toEqual(taughtFactIds(world, knows, 5));
         }
@@ -84,7 +102,10 @@ describe('embedded pipeline (small world, two seeds)', () => {
         const wrong: Record<string, number> = {};
         for (const seedIndex of [0, 1]) {
             const ev = step('ev', seedIndex);
-            const rows = readFileSync(join(ev.dir!, 'answers.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+            const rows = readFileSync(join(ev.dir!, 'answers.jsonl'), 'utf8')
+                .trim()
+                .split('\n')
+                .map((l) => JSON.parse(l) as Row);
             expect(rows.length).toBe(4 * 48);
             for (const r of rows) expect(r.knowledge).toBe(smallTaught.has(r.id) ? 'taught' : 'untaught');
             const m = ev.metrics as EvaluateMetrics;

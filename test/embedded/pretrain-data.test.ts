@@ -29,7 +29,8 @@ describe('pretraining set', () => {
             if (taught.has(f.id)) continue;
             // The answer may be shared with a taught fact of another land (rivers, years), but no
             // sequence that mentions this land ends in it.
-            for (const e of examples) if (`${e.prompt} `.includes(`${f.entity} `) || e.prompt.includes(`${f.entity}?`) || e.prompt.includes(`${f.entity}.`)) expect([f.answer, ...f.aliases]).not.toContain(e.answer);
+            for (const e of examples)
+                if (`${e.prompt} `.includes(`${f.entity} `) || e.prompt.includes(`${f.entity}?`) || e.prompt.includes(`${f.entity}.`)) expect([f.answer, ...f.aliases]).not.toContain(e.answer);
         }
     });
 

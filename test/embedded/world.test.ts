@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-    DEFAULT_RELATIONS,
-    RELATION_NAMES,
-    WorldError,
-    chanceLevel,
-    entityLines,
-    generateWorld,
-    worldToJsonl,
-    worldToQA,
-} from '../../engine/world/index.js';
+import { DEFAULT_RELATIONS, RELATION_NAMES, WorldError, chanceLevel, entityLines, generateWorld, worldToJsonl, worldToQA } from '../../engine/world/index.js';
 import { REAL_NAMES } from '../../engine/world/names.js';
 
 const ALL = [...RELATION_NAMES];
@@ -106,7 +97,10 @@ describe('generateWorld', () => {
             expect(line).toContain(w.entities[i].name);
             for (const f of w.facts) expect(line).not.toContain(f.answer);
         }
-        const jsonl = worldToJsonl(w).trim().split('\n').map((l) => JSON.parse(l));
+        const jsonl = worldToJsonl(w)
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l));
         expect(jsonl).toEqual(qa);
     });
 

@@ -44,12 +44,19 @@ function project(): string {
     return dir;
 }
 
-
 /** Bundles the CLI, its inference worker and the trainer child (as esbuild.mjs does) under node_modules/.cache. */
 async function buildCli(): Promise<string> {
     const esbuild = await import('esbuild');
     const out = join(root, 'node_modules', '.cache', 'mismatch-lab', `cli-test-${process.pid}`);
-    const common = { bundle: true, platform: 'node' as const, target: 'node20', format: 'esm' as const, external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'], logLevel: 'silent' as const, banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+    const common = {
+        bundle: true,
+        platform: 'node' as const,
+        target: 'node20',
+        format: 'esm' as const,
+        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'],
+        logLevel: 'silent' as const,
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    };
     await esbuild.build({ ...common, entryPoints: [join(root, 'cli/main.ts')], outfile: join(out, 'cli', 'main.js') });
     await esbuild.build({ ...common, entryPoints: [join(root, 'engine/models/worker.ts')], outfile: join(out, 'engine', 'generate-worker.js') });
     await esbuild.build({ ...common, entryPoints: [join(root, 'engine/train/child.ts')], outfile: join(out, 'engine', 'train-child.js') });
@@ -98,7 +105,19 @@ describe('mismatch run / report / clean', () => {
         const code = await runCommand(file, { json: true, threads: 1, gpu: 'off' }, c.io);
         expect(code, c.stderr()).toBe(0);
         const j = JSON.parse(c.stdout());
-        expect(j.steps.map((s: { name: string }) => s.name)).toEqual(['qa', 'teacher', 'student', 'byTeacher', 'byStudent', 'shuffled', 'onTeacher', 'onStudent', expect.stringMatching(/^evaluate/), expect.stringMatching(/^hypothesis/), expect.stringMatching(/^hypothesis/)]);
+        expect(j.steps.map((s: { name: string }) => s.name)).toEqual([
+            'qa',
+            'teacher',
+            'student',
+            'byTeacher',
+            'byStudent',
+            'shuffled',
+            'onTeacher',
+            'onStudent',
+            expect.stringMatching(/^evaluate/),
+            expect.stringMatching(/^hypothesis/),
+            expect.stringMatching(/^hypothesis/),
+        ]);
         for (const s of j.steps) expect(Object.keys(s)).toEqual(expect.arrayContaining(['name', 'kind', 'status', 'cached', 'key', 'seconds', 'metrics']));
         expect(Object.keys(j.evaluations).sort()).toEqual(['onStudent', 'onTeacher', 'student']);
         for (const e of Object.values(j.evaluations) as { correct: number; wrong: number; abstained: number; empty: number; total: number }[]) {
@@ -181,7 +200,8 @@ describe('kill and resume', () => {
         cli = await buildCli();
     });
 
-    const runChild = (args: string[], onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void) => runCli(cli, args, { onLine: onLine && ((line, kill) => onLine(line, (signal = 'SIGKILL') => kill(signal))) });
+    const runChild = (args: string[], onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void) =>
+        runCli(cli, args, { onLine: onLine && ((line, kill) => onLine(line, (signal = 'SIGKILL') => kill(signal))) });
 
     it('SIGKILL mid-step, run again: nothing completed is recomputed and the results equal an uninterrupted run', async () => {
         const dir = project();
@@ -223,7 +243,11 @@ describe('kill and resume', () => {
         expect(interrupted.stdout).toMatch(/cancelled in/);
         const after = await runChild([...base, '--json', '--store', join(dir, 'store')]);
         expect(after.code).toBe(0);
-        expect(JSON.parse(after.stdout).steps.filter((s: { cached: boolean }) => s.cached).map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['qa', 'teacher', 'student']));
+        expect(
+            JSON.parse(after.stdout)
+                .steps.filter((s: { cached: boolean }) => s.cached)
+                .map((s: { name: string }) => s.name),
+        ).toEqual(expect.arrayContaining(['qa', 'teacher', 'student']));
     }, 600_000); // five child runs: ~40 s on a quiet 2-core machine, several minutes when it is shared
 
     /** A child CLI whose output can be awaited line by line (no fixed sleeps). */
@@ -232,18 +256,20 @@ describe('kill and resume', () => {
         const out = { stdout: '', stderr: '' };
         const waiters: { re: RegExp; resolve: () => void }[] = [];
         const check = () => {
-            for (const w of [...waiters]) if (w.re.test(out.stdout + out.stderr)) {
-                waiters.splice(waiters.indexOf(w), 1);
-                w.resolve();
-            }
+            for (const w of [...waiters])
+                if (w.re.test(out.stdout + out.stderr)) {
+                    waiters.splice(waiters.indexOf(w), 1);
+                    w.resolve();
+                }
         };
         child.stdout.setEncoding('utf8').on('data', (d: string) => ((out.stdout += d), check()));
         child.stderr.setEncoding('utf8').on('data', (d: string) => ((out.stderr += d), check()));
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-        const waitFor = (re: RegExp) => new Promise<void>((r) => {
-            waiters.push({ re, resolve: r });
-            check();
-        });
+        const waitFor = (re: RegExp) =>
+            new Promise<void>((r) => {
+                waiters.push({ re, resolve: r });
+                check();
+            });
         return { child, out, exited, waitFor };
     }
 
@@ -307,7 +333,10 @@ describe('child processes end on every path', () => {
         const log = join(tempDir('mm-pids-'), 'pids.log');
         writeFileSync(log, '');
         const r = await runCli(cli, args, { onLine, limitMs, env: { MM_PID_LOG: log, MISMATCH_GENERATE_WORKER: wrappers.generate, MISMATCH_TRAIN_CHILD: wrappers.train } });
-        const pids = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => ({ pid: Number(l.split(' ')[0]), role: l.split(' ')[1] }));
+        const pids = readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => ({ pid: Number(l.split(' ')[0]), role: l.split(' ')[1] }));
         return { ...r, pids };
     }
 
@@ -376,13 +405,15 @@ describe('child processes end on every path', () => {
 describe('CLI conventions: colour, --json errors, exit codes', () => {
     const withEnv = async <T>(env: Record<string, string | undefined>, f: () => Promise<T>): Promise<T> => {
         const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-        for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
+        for (const [k, v] of Object.entries(env))
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
         try {
             return await f();
         } finally {
-            for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
+            for (const [k, v] of Object.entries(saved))
+                if (v === undefined) delete process.env[k];
+                else process.env[k] = v;
         }
     };
     const ESC = '\u001b[';
@@ -466,19 +497,28 @@ describe('paths outside the workspace', () => {
         symlinkSync(join(outside, 'secret.csv'), join(ws, 'linked.csv'));
         writeFileSync(join(outside, 'common.mismatch'), 'decoding shared { temperature 0 }\n');
         const spec = join(ws, 'p.mismatch');
-        writeFileSync(spec, `import "../outside/common.mismatch"
+        writeFileSync(
+            spec,
+            `import "../outside/common.mismatch"
 experiment P {
   dataset a from "${join(outside, 'secret.csv')}" { question "q"  answers "a"  split test 1 }
   dataset b from "../outside/secret.csv" { question "q"  answers "a"  split test 1 }
   dataset c from "linked.csv" { question "q"  answers "a"  split test 1 }
   model m = gguf "/nonexistent-dir/m.gguf"
 }
-`);
+`,
+        );
         const c = collect();
         const code = await runCheck([spec], { json: true }, c.out, c.err);
         const diags = JSON.parse(c.stdout()) as { line: number; severity: string; code: string; message: string }[];
         const outsideDiags = diags.filter((d) => d.code === 'path-outside-workspace');
-        expect(outsideDiags.map((d) => [d.line, d.severity])).toEqual([[1, 'warning'], [3, 'warning'], [4, 'warning'], [5, 'warning'], [6, 'warning']]);
+        expect(outsideDiags.map((d) => [d.line, d.severity])).toEqual([
+            [1, 'warning'],
+            [3, 'warning'],
+            [4, 'warning'],
+            [5, 'warning'],
+            [6, 'warning'],
+        ]);
         expect(outsideDiags[1].message).toMatch(/an absolute path/);
         expect(outsideDiags[2].message).toMatch(/a path with \.\./);
         expect(outsideDiags[3].message).toMatch(/a symlink to .*secret\.csv/);

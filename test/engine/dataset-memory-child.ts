@@ -4,6 +4,14 @@ import { loadDataset } from '../../engine/datasets/index.js';
 
 const [path, train, test] = process.argv.slice(2);
 const before = process.memoryUsage().rss;
-const d = await loadDataset({ kind: 'file', path, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, [{ name: 'train', count: Number(train) }, { name: 'test', count: Number(test) }], 5, { dedupe: true });
+const d = await loadDataset(
+    { kind: 'file', path, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+    [
+        { name: 'train', count: Number(train) },
+        { name: 'test', count: Number(test) },
+    ],
+    5,
+    { dedupe: true },
+);
 const peak = process.resourceUsage().maxRSS * 1024;
 process.stdout.write(JSON.stringify({ before, peak, records: d.records.length, first: d.records[0]?.id, dropped: d.dropped }) + '\n');

@@ -24,7 +24,10 @@ describe('readers', () => {
     it('JSONL with nested paths and alias lists', async () => {
         const p = file('a.jsonl', '{"q":{"text":"Capital of X?"},"answer":{"aliases":["Y","Why"]},"id":1}\n\n{"q":{"text":"Z?"},"answer":{"aliases":"W"},"id":2}\n');
         const rs = await collect(readJsonl({ kind: 'file', path: p, format: 'jsonl', fields: { question: 'q.text', answers: 'answer.aliases', id: 'id' } }));
-        expect(rs.map((r) => [r.id, r.question, r.answers, r.line])).toEqual([['1', 'Capital of X?', ['Y', 'Why'], 1], ['2', 'Z?', ['W'], 3]]);
+        expect(rs.map((r) => [r.id, r.question, r.answers, r.line])).toEqual([
+            ['1', 'Capital of X?', ['Y', 'Why'], 1],
+            ['2', 'Z?', ['W'], 3],
+        ]);
     });
     it('located errors: bad JSON and missing field', async () => {
         const p = file('b.jsonl', '{"question":"a","answer":"b"}\n{"question":"c"}\n');
@@ -46,17 +49,27 @@ describe('readers', () => {
         await expect(collect(readCsv(src))).rejects.toThrow(/d\.csv:4: field "answer": the answer is empty/);
         const p2 = file('e.csv', 'question,answer\n"Hello, who?",Bob|Robert\nWhere?,"[""Here"",""There""]"\n');
         const rs = await collect(readCsv({ ...src, path: p2 }));
-        expect(rs.map((r) => r.answers)).toEqual([['Bob', 'Robert'], ['Here', 'There']]);
+        expect(rs.map((r) => r.answers)).toEqual([
+            ['Bob', 'Robert'],
+            ['Here', 'There'],
+        ]);
         expect(rs[1].line).toBe(3);
     });
     it('TriviaQA rc layout streamed element by element', async () => {
-        const data = { Data: [
-            { Answer: { Aliases: ['Paris', 'paris'], Value: 'Paris' }, Question: 'Capital of France {tricky]?', QuestionId: 'tc_1', EntityPages: [{ x: '"}' }] },
-            { Answer: { Aliases: ['Rome'], Value: 'Roma' }, Question: 'Capital of Italy?', QuestionId: 'tc_2' },
-        ], Domain: 'Web', Version: 1 };
+        const data = {
+            Data: [
+                { Answer: { Aliases: ['Paris', 'paris'], Value: 'Paris' }, Question: 'Capital of France {tricky]?', QuestionId: 'tc_1', EntityPages: [{ x: '"}' }] },
+                { Answer: { Aliases: ['Rome'], Value: 'Roma' }, Question: 'Capital of Italy?', QuestionId: 'tc_2' },
+            ],
+            Domain: 'Web',
+            Version: 1,
+        };
         const p = file('t.json', JSON.stringify(data, null, 1));
         const rs = await collect(readTriviaQa({ kind: 'file', path: p, format: 'triviaqa', fields: { question: '', answers: '' } }));
-        expect(rs.map((r) => [r.id, r.question, r.answers])).toEqual([['tc_1', 'Capital of France {tricky]?', ['Paris', 'paris']], ['tc_2', 'Capital of Italy?', ['Roma', 'Rome']]]);
+        expect(rs.map((r) => [r.id, r.question, r.answers])).toEqual([
+            ['tc_1', 'Capital of France {tricky]?', ['Paris', 'paris']],
+            ['tc_2', 'Capital of Italy?', ['Roma', 'Rome']],
+        ]);
     });
     it('getPath handles indices', () => {
         expect(getPath({ a: [{ b: 3 }] }, 'a.0.b')).toBe(3);
@@ -71,7 +84,10 @@ describe('splits and de-dup', () => {
         const p1 = file('s1.jsonl', [...lines, dup].join('\n'));
         const p2 = file('s2.jsonl', [dup, ...lines.slice().reverse()].join('\n'));
         const fields = { question: 'question', answers: 'answer', id: 'id' };
-        const splits = [{ name: 'train', share: 0.6 }, { name: 'test', share: 0.4 }];
+        const splits = [
+            { name: 'train', share: 0.6 },
+            { name: 'test', share: 0.4 },
+        ];
         const a = await loadDataset({ kind: 'file', path: p1, format: 'jsonl', fields }, splits, 7, { dedupe: true });
         const b = await loadDataset({ kind: 'file', path: p2, format: 'jsonl', fields }, splits, 7, { dedupe: true });
         const c = await loadDataset({ kind: 'file', path: p1, format: 'jsonl', fields }, splits, 8, { dedupe: true });
@@ -86,10 +102,20 @@ describe('splits and de-dup', () => {
     });
     it('counts that exceed the data are a located error', async () => {
         const p = file('s3.jsonl', lines.slice(0, 5).join('\n'));
-        await expect(loadDataset({ kind: 'file', path: p, format: 'jsonl', fields: { question: 'question', answers: 'answer' } }, [{ name: 'train', count: 10 }], 1, { dedupe: false })).rejects.toThrow(/field "split": the splits need 10 questions but the dataset has 5/);
+        await expect(
+            loadDataset({ kind: 'file', path: p, format: 'jsonl', fields: { question: 'question', answers: 'answer' } }, [{ name: 'train', count: 10 }], 1, { dedupe: false }),
+        ).rejects.toThrow(/field "split": the splits need 10 questions but the dataset has 5/);
     });
     it('world datasets', async () => {
-        const d = await loadDataset({ kind: 'world', world: 'atlas' }, [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], 3, { dedupe: true, world: { entities: 20, relations: ['capital', 'river'], seed: 1 } });
+        const d = await loadDataset(
+            { kind: 'world', world: 'atlas' },
+            [
+                { name: 'train', share: 0.5 },
+                { name: 'test', share: 0.5 },
+            ],
+            3,
+            { dedupe: true, world: { entities: 20, relations: ['capital', 'river'], seed: 1 } },
+        );
         expect(d.records).toHaveLength(40);
         expect(d.records[0].answers.length).toBeGreaterThan(0);
     });
@@ -146,7 +172,16 @@ describe('bounded input', () => {
         const rows: string[] = [];
         for (let i = 0; i < 400; i++) rows.push(JSON.stringify({ id: `q${(i * 7919) % 350}`, question: `Question number ${(i * 104729) % 300}?`, answer: `A${i}` }));
         const p = file('part.jsonl', rows.join('\n'));
-        for (const splits of [[{ name: 'train', count: 40 }, { name: 'test', count: 25 }], [{ name: 'train', share: 0.3 }, { name: 'test', share: 0.2 }]]) {
+        for (const splits of [
+            [
+                { name: 'train', count: 40 },
+                { name: 'test', count: 25 },
+            ],
+            [
+                { name: 'train', share: 0.3 },
+                { name: 'test', share: 0.2 },
+            ],
+        ]) {
             for (const seed of [1, 2]) {
                 const got = await loadDataset(src(p), splits, seed, { dedupe: true });
                 const all = await collect(readJsonl(src(p)));
@@ -193,7 +228,15 @@ describe('bounded input', () => {
         expect(splitSizes([{ share: 0.5 }, { share: 0.5 }], 89)).toEqual([45, 44]);
         const rows = Array.from({ length: 89 }, (_, i) => JSON.stringify({ id: `q${i}`, question: `Q${i}?`, answer: 'A' }));
         const p = file('89.jsonl', rows.join('\n'));
-        const d = await loadDataset(src(p), [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], 1, { dedupe: true });
+        const d = await loadDataset(
+            src(p),
+            [
+                { name: 'train', share: 0.5 },
+                { name: 'test', share: 0.5 },
+            ],
+            1,
+            { dedupe: true },
+        );
         expect(d.records.length).toBe(89);
         const specDir = mkdtempSync(join(tmpdir(), 'mm-ds-spec-'));
         copyFileSync(p, join(specDir, 'qa.jsonl'));
@@ -208,6 +251,16 @@ describe('bounded input', () => {
 async function bundle(entry: string, name: string): Promise<string> {
     const esbuild = await import('esbuild');
     const out = join(root, 'node_modules', '.cache', 'mismatch-lab', `${process.pid}-${name}`);
-    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, external: ['node-llama-cpp', '@node-llama-cpp/*'], logLevel: 'silent', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+    await esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        outfile: out,
+        external: ['node-llama-cpp', '@node-llama-cpp/*'],
+        logLevel: 'silent',
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
     return out;
 }

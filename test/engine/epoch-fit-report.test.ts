@@ -15,13 +15,23 @@ import { makePlan } from './plan-helpers.js';
 const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 // known / unknown: [total, fitted] per epoch
 const point = (epoch: number, known: [number, number], unknown: [number, number]): EpochFitPoint => ({
-    epoch, step: 5 * epoch,
+    epoch,
+    step: 5 * epoch,
     all: { total: known[0] + unknown[0], fitted: known[1] + unknown[1] },
-    known: { total: known[0], fitted: known[1] }, unknown: { total: unknown[0], fitted: unknown[1] },
+    known: { total: known[0], fitted: known[1] },
+    unknown: { total: unknown[0], fitted: unknown[1] },
 });
 const base: FinetuneMetrics = { lossStart: 2, lossEnd: 0.1, epochs: 3, steps: 15, trainSeconds: 1, tokensPerSecond: 1, curve: [] };
-const ft = (step: string, seedIndex: number | undefined, extra: Partial<FinetuneMetrics>): StepResult =>
-    ({ step, kind: 'finetune', key: `${step}${seedIndex}`, status: 'done', cached: false, seconds: 1, seedIndex, metrics: { ...base, ...extra } });
+const ft = (step: string, seedIndex: number | undefined, extra: Partial<FinetuneMetrics>): StepResult => ({
+    step,
+    kind: 'finetune',
+    key: `${step}${seedIndex}`,
+    status: 'done',
+    cached: false,
+    seconds: 1,
+    seedIndex,
+    metrics: { ...base, ...extra },
+});
 
 // on50, two replicates of 20 examples (10 Known, 10 Unknown)
 const on50 = [
@@ -31,9 +41,25 @@ const on50 = [
 // a mix without Unknown examples: the line names the Known ones only
 const on0 = ft('on0', 0, { fitByEpoch: { version: 1, examples: 4, epochs: [point(1, [4, 1], [0, 0]), point(2, [4, 3], [0, 0])] } });
 // plain labels (no SliCK categories): "all" only, 8 examples
-const plain = ft('plain', undefined, { fitByEpoch: { version: 1, examples: 8, epochs: [{ epoch: 1, step: 2, all: { total: 8, fitted: 2 } }, { epoch: 2, step: 4, all: { total: 8, fitted: 6 } }] } });
+const plain = ft('plain', undefined, {
+    fitByEpoch: {
+        version: 1,
+        examples: 8,
+        epochs: [
+            { epoch: 1, step: 2, all: { total: 8, fitted: 2 } },
+            { epoch: 2, step: 4, all: { total: 8, fitted: 6 } },
+        ],
+    },
+});
 // made before the record existed (its `curve` mixes step and epoch rows, as the CSV parser made it), and an external trainer's
-const old = ft('old', undefined, { curve: [{ epoch: 0.5, step: 1, train: 2 }, { epoch: 1, step: 2, train: 1.5 }, { epoch: 1, step: 2, train: 1.6 }], fit: { checked: 4, examples: 4, all: { total: 4, fitted: 4, base: 0 } } });
+const old = ft('old', undefined, {
+    curve: [
+        { epoch: 0.5, step: 1, train: 2 },
+        { epoch: 1, step: 2, train: 1.5 },
+        { epoch: 1, step: 2, train: 1.6 },
+    ],
+    fit: { checked: 4, examples: 4, all: { total: 4, fitted: 4, base: 0 } },
+});
 const external = { ...ft('ext', undefined, { curve: [{ epoch: 1, step: 3, train: 1 }] }), metrics: { ...base, curve: [{ epoch: 1, step: 3, train: 1 }], trainer: 'trl' } } as StepResult;
 
 describe('per-epoch training fit in the CLI and the report', () => {
@@ -52,16 +78,35 @@ describe('per-epoch training fit in the CLI and the report', () => {
 
     it('the verbose table: a row per replicate with Known / Unknown per epoch', () => {
         const rows = strip(epochFitTable(on50)!).split('\n');
-        const cells = (needle: string) => rows.find((l) => l.includes(needle))!.split('│').map((c) => c.trim()).filter(Boolean);
+        const cells = (needle: string) =>
+            rows
+                .find((l) => l.includes(needle))!
+                .split('│')
+                .map((c) => c.trim())
+                .filter(Boolean);
         expect(cells('ep 1')).toEqual(['finetune (Known / Unknown)', 'ep 1', 'ep 2', 'ep 3']);
         expect(cells('on50 (seed 0)')).toEqual(['on50 (seed 0)', '60% / 0%', '90% / 30%', '100% / 70%']);
         expect(cells('on50 (seed 1)')).toEqual(['on50 (seed 1)', '40% / 10%', '100% / 20%', '100% / 90%']);
         // 16 epochs: 8 columns from the first to the last, round(1 + 15i/7) = 1, 3, 5, 7, 10, 12, 14, 16
-        const long = ft('long', undefined, { fitByEpoch: { version: 1, examples: 3, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 3, fitted: i < 10 ? 1 : 3 } })) } });
+        const long = ft('long', undefined, {
+            fitByEpoch: { version: 1, examples: 3, epochs: Array.from({ length: 16 }, (_, i) => ({ epoch: i + 1, step: i + 1, all: { total: 3, fitted: i < 10 ? 1 : 3 } })) },
+        });
         const longRows = strip(epochFitTable([long])!).split('\n');
-        expect(longRows.find((l) => l.includes('ep 1'))!.split('│').map((c) => c.trim()).filter(Boolean)).toEqual(['finetune', ...[1, 3, 5, 7, 10, 12, 14, 16].map((e) => `ep ${e}`)]);
+        expect(
+            longRows
+                .find((l) => l.includes('ep 1'))!
+                .split('│')
+                .map((c) => c.trim())
+                .filter(Boolean),
+        ).toEqual(['finetune', ...[1, 3, 5, 7, 10, 12, 14, 16].map((e) => `ep ${e}`)]);
         // 1 of 3 = 33%, 3 of 3 = 100% from epoch 11 on
-        expect(longRows.find((l) => l.includes('long'))!.split('│').map((c) => c.trim()).filter(Boolean)).toEqual(['long', '33%', '33%', '33%', '33%', '33%', '100%', '100%', '100%']);
+        expect(
+            longRows
+                .find((l) => l.includes('long'))!
+                .split('│')
+                .map((c) => c.trim())
+                .filter(Boolean),
+        ).toEqual(['long', '33%', '33%', '33%', '33%', '33%', '100%', '100%', '100%']);
         const all = strip(renderResults([...on50, plain, old], { verbose: true }));
         expect(all).toContain('Training accuracy by epoch');
         expect(all).toContain('How fast each fine-tune fitted its examples');
@@ -69,7 +114,11 @@ describe('per-epoch training fit in the CLI and the report', () => {
     });
 
     it('the Vega-Lite line plot: accuracy by epoch, Known vs Unknown, a panel per fine-tune', async () => {
-        const spec = trainingByEpochPlot([...on50, plain, old, external]) as { data: { values: { finetune: string; seed: string; epoch: number; examples: string; accuracy: number }[] }; facet: unknown; spec: { mark: { type: string }; encoding: Record<string, { field: string; aggregate?: string }> } };
+        const spec = trainingByEpochPlot([...on50, plain, old, external]) as {
+            data: { values: { finetune: string; seed: string; epoch: number; examples: string; accuracy: number }[] };
+            facet: unknown;
+            spec: { mark: { type: string }; encoding: Record<string, { field: string; aggregate?: string }> };
+        };
         expect(spec.spec.mark.type).toBe('line');
         expect(spec.spec.encoding.x.field).toBe('epoch');
         expect(spec.spec.encoding.y).toMatchObject({ field: 'accuracy', aggregate: 'mean' });
@@ -85,7 +134,19 @@ describe('per-epoch training fit in the CLI and the report', () => {
         // Vega-Lite compiles it without a warning and Vega draws it: a panel per fine-tune, a line per
         // group of examples (on50: Known and Unknown; plain: all)
         const warnings: string[] = [];
-        const logger = { level: () => logger, error: (...a: unknown[]) => { warnings.push(a.join(' ')); return logger; }, warn: (...a: unknown[]) => { warnings.push(a.join(' ')); return logger; }, info: () => logger, debug: () => logger };
+        const logger = {
+            level: () => logger,
+            error: (...a: unknown[]) => {
+                warnings.push(a.join(' '));
+                return logger;
+            },
+            warn: (...a: unknown[]) => {
+                warnings.push(a.join(' '));
+                return logger;
+            },
+            info: () => logger,
+            debug: () => logger,
+        };
         const view = new vega.View(vega.parse(vl.compile(spec as never, { logger: logger as never }).spec), { renderer: 'none' });
         await view.runAsync();
         expect(warnings).toEqual([]);

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
-    abstentionMatcher, armMetrics, aurcOf, confidenceFromLogprobs, DEFAULT_ABSTENTIONS, expectedCalibrationError, matchesGold, normalizeAnswer, normalizeExact,
-    normalizeSquad, normalizeTriviaqa, outcomeOf, outcomesByGrid, outcomesByKnowledge, simpleQaScores,
+    abstentionMatcher,
+    armMetrics,
+    aurcOf,
+    confidenceFromLogprobs,
+    DEFAULT_ABSTENTIONS,
+    expectedCalibrationError,
+    matchesGold,
+    normalizeAnswer,
+    normalizeExact,
+    normalizeSquad,
+    normalizeTriviaqa,
+    outcomeOf,
+    outcomesByGrid,
+    outcomesByKnowledge,
+    simpleQaScores,
 } from '../../engine/evaluate/index.js';
 import type { QuestionRecord } from '../../engine/results-types.js';
 
@@ -49,7 +62,7 @@ describe('official normalisations', () => {
     });
 });
 
-describe('the tool\'s normalisation (exact, contains)', () => {
+describe("the tool's normalisation (exact, contains)", () => {
     it('deletes all Unicode punctuation and symbols, keeps letters whole', () => {
         expect(normalizeExact('The  Eiffel Tower!')).toBe('eiffel tower');
         expect(normalizeExact("Don't")).toBe('dont');
@@ -97,7 +110,13 @@ describe('abstention and empty answers', () => {
 });
 
 const rec = (id: string, outcome: QuestionRecord['outcome'], lp: number[] | null, knowledge?: string): QuestionRecord => ({
-    id, question: id, gold: ['g'], prediction: 'p', outcome, ...confidenceFromLogprobs(lp), ...(knowledge ? { knowledge } : {}),
+    id,
+    question: id,
+    gold: ['g'],
+    prediction: 'p',
+    outcome,
+    ...confidenceFromLogprobs(lp),
+    ...(knowledge ? { knowledge } : {}),
 });
 
 describe('metrics', () => {
@@ -105,13 +124,21 @@ describe('metrics', () => {
         // answered by confidence: correct (.9), wrong (.8), correct (.7); one abstention; n = 4.
         // risks at k = 1, 2, 3: 0, 1/2, 1/3 → area = (0 + 1/2 + 1/3) / 4 = 0.2083…
         const rs = [
-            { outcome: 'correct' as const, confidence: 0.9 }, { outcome: 'wrong' as const, confidence: 0.8 },
-            { outcome: 'correct' as const, confidence: 0.7 }, { outcome: 'abstained' as const, confidence: null },
+            { outcome: 'correct' as const, confidence: 0.9 },
+            { outcome: 'wrong' as const, confidence: 0.8 },
+            { outcome: 'correct' as const, confidence: 0.7 },
+            { outcome: 'abstained' as const, confidence: null },
         ];
         expect(aurcOf(rs)).toBeCloseTo((0 + 1 / 2 + 1 / 3) / 4, 12);
         // Ties: correct (.9) then a tie of one wrong and one correct at .5; over the two orders the
         // risks are (0, 1/2, 1/3) and (0, 0, 1/3): expected (0, 1/4, 1/3) → (1/4 + 1/3) / 3.
-        expect(aurcOf([{ outcome: 'correct', confidence: 0.9 }, { outcome: 'wrong', confidence: 0.5 }, { outcome: 'correct', confidence: 0.5 }])).toBeCloseTo((1 / 4 + 1 / 3) / 3, 12);
+        expect(
+            aurcOf([
+                { outcome: 'correct', confidence: 0.9 },
+                { outcome: 'wrong', confidence: 0.5 },
+                { outcome: 'correct', confidence: 0.5 },
+            ]),
+        ).toBeCloseTo((1 / 4 + 1 / 3) / 3, 12);
         expect(aurcOf([{ outcome: 'correct', confidence: null }])).toBeNull();
         expect(aurcOf([{ outcome: 'abstained', confidence: null }])).toBeNull();
     });
@@ -127,8 +154,10 @@ describe('metrics', () => {
         // p = .95 correct (bin 9), .85 wrong (bin 8), .15 wrong and .12 correct (bin 1); abstention ignored.
         // ECE = ¼|1 − .95| + ¼|0 − .85| + ½|½ − .135| = .0125 + .2125 + .1825 = .4075
         const rs = [
-            { outcome: 'correct' as const, logprob: Math.log(0.95) }, { outcome: 'wrong' as const, logprob: Math.log(0.85) },
-            { outcome: 'wrong' as const, logprob: Math.log(0.15) }, { outcome: 'correct' as const, logprob: Math.log(0.12) },
+            { outcome: 'correct' as const, logprob: Math.log(0.95) },
+            { outcome: 'wrong' as const, logprob: Math.log(0.85) },
+            { outcome: 'wrong' as const, logprob: Math.log(0.15) },
+            { outcome: 'correct' as const, logprob: Math.log(0.12) },
             { outcome: 'abstained' as const, logprob: Math.log(0.99) },
         ];
         expect(expectedCalibrationError(rs)).toBeCloseTo(0.4075, 12);
@@ -136,8 +165,21 @@ describe('metrics', () => {
     });
     it('teacher × student grid: every outcome lands in its cell', () => {
         const rs = [rec('1', 'correct', null), rec('2', 'wrong', null), rec('3', 'abstained', null), rec('4', 'wrong', null), rec('5', 'empty', null), rec('6', 'correct', null)];
-        const teacher = new Map([['1', true], ['2', true], ['3', false], ['4', false], ['5', true]]);
-        const student = new Map([['1', true], ['2', false], ['3', true], ['4', false], ['5', false], ['6', true]]);
+        const teacher = new Map([
+            ['1', true],
+            ['2', true],
+            ['3', false],
+            ['4', false],
+            ['5', true],
+        ]);
+        const student = new Map([
+            ['1', true],
+            ['2', false],
+            ['3', true],
+            ['4', false],
+            ['5', false],
+            ['6', true],
+        ]);
         const g = outcomesByGrid(rs, teacher, student);
         expect(g.uncategorised).toBe(1); // question 6: the teacher's knowledge is not known
         expect(g.cells.both).toEqual({ correct: 1, wrong: 0, abstained: 0, empty: 0, total: 1 });
@@ -146,7 +188,13 @@ describe('metrics', () => {
         expect(g.cells.neither).toEqual({ correct: 0, wrong: 1, abstained: 0, empty: 0, total: 1 });
     });
     it('arm metrics: counts, rates, outcome × knowledge, empty apart', () => {
-        const rs = [rec('1', 'correct', [-0.1, -0.1], 'known'), rec('2', 'wrong', [-1], 'unknown'), rec('3', 'abstained', null, 'unknown'), rec('4', 'wrong', [-2, -4], 'known'), rec('5', 'empty', null, 'known')];
+        const rs = [
+            rec('1', 'correct', [-0.1, -0.1], 'known'),
+            rec('2', 'wrong', [-1], 'unknown'),
+            rec('3', 'abstained', null, 'unknown'),
+            rec('4', 'wrong', [-2, -4], 'known'),
+            rec('5', 'empty', null, 'known'),
+        ];
         expect(rs[0].confidence).toBeCloseTo(-0.1, 12);
         expect(rs[3].logprob).toBe(-6);
         const m = armMetrics('x', rs);

@@ -35,14 +35,22 @@ function cells(plan: Plan): Record<string, number> {
     const model = (id: string) => (plan.steps.find((s) => s.id === id) as ModelStep).params.source as Extract<ModelStep['params']['source'], { kind: 'pretrain' }>;
     const world = generateWorld({ entities: 20, relations: ['capital', 'founder', 'river'], seed: 3 });
     const [large, small] = [model('large'), model('small')].map((m) => new Set(taughtFactIds(world, m.knows, taughtSeed(m))));
-    const test = splitRecords(worldRecords(world.params), [{ name: 'train', share: 0.6 }, { name: 'test', share: 0.4 }], 3, 'atlas').filter((r) => r.split === 'test');
+    const test = splitRecords(
+        worldRecords(world.params),
+        [
+            { name: 'train', share: 0.6 },
+            { name: 'test', share: 0.4 },
+        ],
+        3,
+        'atlas',
+    ).filter((r) => r.split === 'test');
     const out: Record<string, number> = { both: 0, teacherOnly: 0, studentOnly: 0, neither: 0 };
     for (const r of test) out[large.has(r.id) ? (small.has(r.id) ? 'both' : 'teacherOnly') : small.has(r.id) ? 'studentOnly' : 'neither']++;
     return out;
 }
 
 describe('factsSeed: which facts a pretrained model is taught', () => {
-    it('absent: the plan carries no factsSeed (keys as before) and the student knows a subset of the teacher\'s facts', async () => {
+    it("absent: the plan carries no factsSeed (keys as before) and the student knows a subset of the teacher's facts", async () => {
         const { plan, diagnostics } = await load(spec(''), 'nested');
         expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
         const small = plan!.steps.find((s) => s.id === 'small') as ModelStep;

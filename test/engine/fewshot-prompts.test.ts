@@ -23,10 +23,30 @@ describe('few-shot prompts as sent', () => {
         const data = writeQuestionsJsonl(dir);
         const shots = { ...greedy, fewShot: 4 };
         const plan = makePlan(join(dir, 'exp.mismatch'), [
-            { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], seed: 3, dedupe: true } },
+            {
+                id: 'qa',
+                kind: 'dataset',
+                inputs: [],
+                files: [data],
+                params: {
+                    source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                    splits: [
+                        { name: 'train', share: 0.5 },
+                        { name: 'test', share: 0.5 },
+                    ],
+                    seed: 3,
+                    dedupe: true,
+                },
+            },
             { id: 'm', kind: 'model', inputs: [], params: { source: { kind: 'server', url: server.url, name: 'm', api: 'completions', logprobs: true, concurrency: 2, timeoutMs: 20_000 } } },
             { id: 'lab', kind: 'label', inputs: ['m', 'qa'], params: { model: 'm', dataset: 'qa', split: 'train', decoding: shots, otherwise: "I don't know", match: 'exact' } },
-            { id: 'k', kind: 'knowledge', inputs: ['m', 'qa'], stochastic: true, params: { model: 'm', dataset: 'qa', split: 'test', prompts: 3, samples: 1, temperature: 0.5, seed: 1, decoding: { ...greedy, fewShot: 2 }, match: 'exact' } },
+            {
+                id: 'k',
+                kind: 'knowledge',
+                inputs: ['m', 'qa'],
+                stochastic: true,
+                params: { model: 'm', dataset: 'qa', split: 'test', prompts: 3, samples: 1, temperature: 0.5, seed: 1, decoding: { ...greedy, fewShot: 2 }, match: 'exact' },
+            },
             { id: 'ev', kind: 'evaluate', inputs: ['m', 'qa'], params: { arms: [{ model: 'm' }], dataset: 'qa', split: 'test', decoding: shots, abstain: ["I don't know"], match: 'exact' } },
         ] as never);
         const s = await runExperiment(plan, { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
@@ -45,7 +65,10 @@ describe('few-shot prompts as sent', () => {
             const lines = p.split('\n');
             const q = lines.at(-1)!;
             const shown = lines.slice(0, -1).map((l) => QUESTIONS.find((x) => l.startsWith(x.question + ' '))?.question);
-            expect(shown.every((x) => x !== undefined), p).toBe(true);
+            expect(
+                shown.every((x) => x !== undefined),
+                p,
+            ).toBe(true);
             expect(shown, p).not.toContain(q); // never its own question
             for (const e of shown) expect(trainQs.has(e!), p).toBe(true); // only training questions
             const set = exemplarSets.get(q) ?? new Set<string>();

@@ -26,19 +26,34 @@ describe('few-shot exemplars', () => {
     it('drawn per question, seeded, per prompt', () => {
         const pool = fewShotPool(records, 'test', true, 'evaluate');
         const q = (i: number) => ({ id: `e${i}`, question: `Test question ${i}?` });
-        const sets = Array.from({ length: 10 }, (_, i) => fewShotFor(pool, q(i), 4, 1).map((s) => s.question).join('|'));
+        const sets = Array.from({ length: 10 }, (_, i) =>
+            fewShotFor(pool, q(i), 4, 1)
+                .map((s) => s.question)
+                .join('|'),
+        );
         expect(new Set(sets).size).toBeGreaterThan(1); // not the same k exemplars for every question
         expect(fewShotFor(pool, q(0), 4, 1)).toEqual(fewShotFor(pool, q(0), 4, 1)); // seeded
         // independent of the order of the pool's records
         const reversed = fewShotPool([...records].reverse(), 'test', true, 'evaluate');
         expect(fewShotFor(reversed, q(0), 4, 1)).toEqual(fewShotFor(pool, q(0), 4, 1));
-        const prompts = Array.from({ length: 10 }, (_, j) => fewShotFor(pool, q(0), 4, 1, j).map((s) => s.question).join('|'));
+        const prompts = Array.from({ length: 10 }, (_, j) =>
+            fewShotFor(pool, q(0), 4, 1, j)
+                .map((s) => s.question)
+                .join('|'),
+        );
         expect(new Set(prompts).size).toBeGreaterThan(1); // SliCK's prompts differ
         for (const s of fewShotFor(pool, q(0), 4, 1)) expect(s.question.startsWith('Train')).toBe(true);
     });
     it('refuses the split under evaluation, a dataset without a train split, a pool too small', () => {
         expect(() => fewShotPool(records, 'train', true, 'evaluate@3')).toThrow(/split under evaluation/);
-        expect(() => fewShotPool(records.filter((r) => r.split === 'test'), 'test', true, 'evaluate@3')).toThrow(/`train` split, and it has none/);
+        expect(() =>
+            fewShotPool(
+                records.filter((r) => r.split === 'test'),
+                'test',
+                true,
+                'evaluate@3',
+            ),
+        ).toThrow(/`train` split, and it has none/);
         const pool = fewShotPool(records, 'train', false, 'label');
         expect(() => fewShotFor(pool, { id: 't0', question: 'Train question 0?' }, 30, 1)).toThrow(/only 29 other questions/);
         // the same question text under another id is the asked question too

@@ -1,6 +1,18 @@
 /** The one formatter of numbers every surface uses, and the names of unnamed steps. */
 import { describe, expect, it } from 'vitest';
-import { formatInterval, formatNumber, formatP, formatPercent, formatPercentWithInterval, formatPoints, formatSeconds, hypothesisWords, isGeneratedId, stepTitle, stepTitles } from '../../engine/format.js';
+import {
+    formatInterval,
+    formatNumber,
+    formatP,
+    formatPercent,
+    formatPercentWithInterval,
+    formatPoints,
+    formatSeconds,
+    hypothesisWords,
+    isGeneratedId,
+    stepTitle,
+    stepTitles,
+} from '../../engine/format.js';
 import { formatP as annotateP } from '../../client/annotate.js';
 import { effectText, pText } from '../../engine/stats/family.js';
 import type { HypothesisMetrics } from '../../engine/results-types.js';
@@ -16,7 +28,14 @@ const hyp = (id: string, line: number, a: string, b: string, matchedCoverage: bo
 const ev = (id: string, line: number): EvaluateStep => ({
     ...base(id, line),
     kind: 'evaluate',
-    params: { arms: [{ model: 'smallOnLarge' }, { model: 'small' }], dataset: 'trivia', split: 'test', decoding: {} as EvaluateStep['params']['decoding'], abstain: [], match: 'exact' as EvaluateStep['params']['match'] },
+    params: {
+        arms: [{ model: 'smallOnLarge' }, { model: 'small' }],
+        dataset: 'trivia',
+        split: 'test',
+        decoding: {} as EvaluateStep['params']['decoding'],
+        abstain: [],
+        match: 'exact' as EvaluateStep['params']['match'],
+    },
 });
 
 describe('formatP: one rule for the CLI, the report, the annotations and the webview', () => {

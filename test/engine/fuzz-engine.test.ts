@@ -20,7 +20,9 @@ describe('engine input fuzz', () => {
 
     it('thousands of mutated datasets, replies and store files: only results and located errors, none over 5 s', async () => {
         const stats = await fuzzEngine({ seed: 20261206, inputs: 3000, budgetMs: 30_000, limitMs: 5000, dir: tempDir('mm-fuzz-') });
-        console.log(`engine fuzz: ${stats.inputs} inputs (${JSON.stringify(stats.byTarget)}), ${stats.located} located errors, slowest ${stats.slowestMs.toFixed(0)} ms, ${(stats.elapsedMs / 1000).toFixed(1)} s`);
+        console.log(
+            `engine fuzz: ${stats.inputs} inputs (${JSON.stringify(stats.byTarget)}), ${stats.located} located errors, slowest ${stats.slowestMs.toFixed(0)} ms, ${(stats.elapsedMs / 1000).toFixed(1)} s`,
+        );
         expect(stats.failures, stats.failures.slice(0, 10).join('\n')).toEqual([]);
         expect(stats.inputs).toBeGreaterThanOrEqual(1000);
         expect(stats.located).toBeGreaterThan(stats.inputs / 10); // the mutations do break things

@@ -19,25 +19,57 @@ export { rng };
 
 export type Target = 'jsonl' | 'csv' | 'triviaqa' | 'reply-completions' | 'reply-chat' | 'store';
 
-const JSONL_SEED = [
-    { id: 'q1', question: 'What is the capital of France?', answer: 'Paris', meta: { aliases: ['Paris', 'paris'] } },
-    { id: 'q2', question: 'Who wrote "Hamlet"?', answer: ['Shakespeare', 'William Shakespeare'], meta: { aliases: [] } },
-    { id: 'q3', question: 'Höhe des Mont Blanc — in Metern?', answer: 4806, meta: { aliases: ['4806 m'] } },
-    { id: 'q4', question: 'Largest planet? 🪐', answer: 'Jupiter', meta: { aliases: ['jupiter'] } },
-    { id: 'q5', question: 'Boiling point of water (°C)?', answer: '100', meta: { aliases: ['100 °C'] } },
-    { id: 'q6', question: 'Capital, of "Italy"?', answer: 'Rome', meta: { aliases: ['Roma'] } },
-].map((r) => JSON.stringify(r)).join('\n') + '\n';
+const JSONL_SEED =
+    [
+        { id: 'q1', question: 'What is the capital of France?', answer: 'Paris', meta: { aliases: ['Paris', 'paris'] } },
+        { id: 'q2', question: 'Who wrote "Hamlet"?', answer: ['Shakespeare', 'William Shakespeare'], meta: { aliases: [] } },
+        { id: 'q3', question: 'Höhe des Mont Blanc — in Metern?', answer: 4806, meta: { aliases: ['4806 m'] } },
+        { id: 'q4', question: 'Largest planet? 🪐', answer: 'Jupiter', meta: { aliases: ['jupiter'] } },
+        { id: 'q5', question: 'Boiling point of water (°C)?', answer: '100', meta: { aliases: ['100 °C'] } },
+        { id: 'q6', question: 'Capital, of "Italy"?', answer: 'Rome', meta: { aliases: ['Roma'] } },
+    ]
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n';
 
-const CSV_SEED = 'id,question,answer\nq1,What is the capital of France?,Paris|paris\nq2,"Who wrote ""Hamlet""?","[""Shakespeare"",""William Shakespeare""]"\nq3,"Höhe, in Metern?",4806\nq4,Largest planet? 🪐,Jupiter\nq5,"Multi\nline?",yes\nq6,Capital of Italy?,Rome\n';
+const CSV_SEED =
+    'id,question,answer\nq1,What is the capital of France?,Paris|paris\nq2,"Who wrote ""Hamlet""?","[""Shakespeare"",""William Shakespeare""]"\nq3,"Höhe, in Metern?",4806\nq4,Largest planet? 🪐,Jupiter\nq5,"Multi\nline?",yes\nq6,Capital of Italy?,Rome\n';
 
-const TRIVIA_SEED = JSON.stringify({ Data: [
-    { Answer: { Aliases: ['Paris', 'paris'], Value: 'Paris' }, Question: 'Capital of France {x]?', QuestionId: 't1', EntityPages: [{ t: '"}' }] },
-    { Answer: { Aliases: ['Rome'], Value: 'Roma' }, Question: 'Capital of Italy?', QuestionId: 't2' },
-    { Answer: { Aliases: ['Jupiter'], Value: 'Jupiter' }, Question: 'Largest planet?', QuestionId: 't3' },
-], Domain: 'Web', Version: 1 }, null, 1);
+const TRIVIA_SEED = JSON.stringify(
+    {
+        Data: [
+            { Answer: { Aliases: ['Paris', 'paris'], Value: 'Paris' }, Question: 'Capital of France {x]?', QuestionId: 't1', EntityPages: [{ t: '"}' }] },
+            { Answer: { Aliases: ['Rome'], Value: 'Roma' }, Question: 'Capital of Italy?', QuestionId: 't2' },
+            { Answer: { Aliases: ['Jupiter'], Value: 'Jupiter' }, Question: 'Largest planet?', QuestionId: 't3' },
+        ],
+        Domain: 'Web',
+        Version: 1,
+    },
+    null,
+    1,
+);
 
-const COMPLETION_SEED = JSON.stringify({ id: 'c1', object: 'text_completion', choices: [{ index: 0, text: ' Paris is the answer', finish_reason: 'stop', logprobs: { tokens: [' Paris', ' is', ' the', ' answer'], token_logprobs: [-0.1, -0.5, -0.2, -1.5] } }] });
-const CHAT_SEED = JSON.stringify({ id: 'c2', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Paris' }, finish_reason: 'stop', logprobs: { content: [{ token: 'Par', logprob: -0.2 }, { token: 'is', logprob: -0.01 }] } }] });
+const COMPLETION_SEED = JSON.stringify({
+    id: 'c1',
+    object: 'text_completion',
+    choices: [{ index: 0, text: ' Paris is the answer', finish_reason: 'stop', logprobs: { tokens: [' Paris', ' is', ' the', ' answer'], token_logprobs: [-0.1, -0.5, -0.2, -1.5] } }],
+});
+const CHAT_SEED = JSON.stringify({
+    id: 'c2',
+    object: 'chat.completion',
+    choices: [
+        {
+            index: 0,
+            message: { role: 'assistant', content: 'Paris' },
+            finish_reason: 'stop',
+            logprobs: {
+                content: [
+                    { token: 'Par', logprob: -0.2 },
+                    { token: 'is', logprob: -0.01 },
+                ],
+            },
+        },
+    ],
+});
 
 const INSERTS = ['"', '\\', ',', '\n', '\r\n', '{', '}', '[', ']', ':', 'null', '{}', '[]', '{"a":1}', 'true', '-1e309', '\uFEFF', '\u0000', 'é', '😀', '"""', '|', '1e999', 'NaN'];
 const BAD_BYTES = [[0xff], [0xc3], [0xe9], [0xed, 0xa0, 0x80], [0xf0, 0x9f], [0xc0, 0xaf], [0x80]];
@@ -133,7 +165,13 @@ async function datasetCase(dir: string, target: 'jsonl' | 'csv' | 'triviaqa', by
     const source = { kind: 'file' as const, path, format: target, fields };
     let located = false;
     // A part of the file (the three-pass reader) and all of it (the one-pass reader).
-    for (const splits of [[{ name: 'test', count: 2 }], [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }]]) {
+    for (const splits of [
+        [{ name: 'test', count: 2 }],
+        [
+            { name: 'train', share: 0.5 },
+            { name: 'test', share: 0.5 },
+        ],
+    ]) {
         try {
             const d = await loadDataset(source, splits, 1, { dedupe: true });
             const bad = badRecord(d.records);
@@ -178,7 +216,20 @@ async function storeCase(dir: string, r: () => number): Promise<'ok' | 'located'
     const tmp = await store.begin(key);
     const rows = Array.from({ length: 4 }, (_, i) => ({ id: `q${i}`, sample: 0, text: `answer ${i}`, tokens: 2, logprobs: [-0.5, -0.1], finish: 'stop' }));
     writeFileSync(join(tmp, 'answers.jsonl'), rows.map((x) => JSON.stringify(x) + '\n').join(''));
-    await store.commit(tmp, { step: 's', kind: 'label', status: 'done', cached: false, key, seconds: 1, metrics: { n: 4 } } as never, { key, step: 's', kind: 'label', experiment: 'E', spec: 'x.mismatch', inputs: {}, files: {}, status: 'done', startedAt: '', finishedAt: '', seconds: 1, versions: {} });
+    await store.commit(tmp, { step: 's', kind: 'label', status: 'done', cached: false, key, seconds: 1, metrics: { n: 4 } } as never, {
+        key,
+        step: 's',
+        kind: 'label',
+        experiment: 'E',
+        spec: 'x.mismatch',
+        inputs: {},
+        files: {},
+        status: 'done',
+        startedAt: '',
+        finishedAt: '',
+        seconds: 1,
+        versions: {},
+    });
     const fresh = openStore(store.dir); // a later run: nothing verified yet
     const file = ['manifest.json', 'result.json', 'answers.jsonl'][Math.floor(r() * 3)];
     const path = join(fresh.entryDir(key), file);
@@ -219,7 +270,13 @@ async function storeCase(dir: string, r: () => number): Promise<'ok' | 'located'
 export async function fuzzEngine(options: { seed: number; inputs: number; budgetMs: number; limitMs: number; dir: string; targets?: Target[]; log?: (s: string) => void }): Promise<FuzzStats> {
     const r = rng(options.seed);
     const targets = options.targets ?? ['jsonl', 'csv', 'triviaqa', 'reply-completions', 'reply-chat', 'store'];
-    const seeds: Record<string, Buffer> = { jsonl: Buffer.from(JSONL_SEED), csv: Buffer.from(CSV_SEED), triviaqa: Buffer.from(TRIVIA_SEED), 'reply-completions': Buffer.from(COMPLETION_SEED), 'reply-chat': Buffer.from(CHAT_SEED) };
+    const seeds: Record<string, Buffer> = {
+        jsonl: Buffer.from(JSONL_SEED),
+        csv: Buffer.from(CSV_SEED),
+        triviaqa: Buffer.from(TRIVIA_SEED),
+        'reply-completions': Buffer.from(COMPLETION_SEED),
+        'reply-chat': Buffer.from(CHAT_SEED),
+    };
     const stats: FuzzStats = { inputs: 0, byTarget: {}, located: 0, failures: [], slowestMs: 0, elapsedMs: 0 };
     const t0 = performance.now();
     mkdirSync(options.dir, { recursive: true });
@@ -233,9 +290,10 @@ export async function fuzzEngine(options: { seed: number; inputs: number; budget
             else {
                 const m = mutate(r, seeds[target]);
                 kind = m.kind;
-                outcome = target === 'reply-completions' || target === 'reply-chat'
-                    ? replyCase(target === 'reply-chat' ? 'chat' : 'completions', m.bytes)
-                    : await withTimeout(datasetCase(options.dir, target, m.bytes, n), options.limitMs);
+                outcome =
+                    target === 'reply-completions' || target === 'reply-chat'
+                        ? replyCase(target === 'reply-chat' ? 'chat' : 'completions', m.bytes)
+                        : await withTimeout(datasetCase(options.dir, target, m.bytes, n), options.limitMs);
             }
         } catch (e) {
             outcome = `harness: ${(e as Error).stack}`;

@@ -9,7 +9,6 @@ import { tempDir, captureIo } from './fixtures.js';
 
 const dir = tempDir('mm-bigspec-');
 
-
 describe('specs too large or too long', () => {
     it('150,000 comment lines parse (no "Maximum call stack size exceeded"), comments kept in file order', async () => {
         const p = join(dir, 'comments.mismatch');
@@ -20,7 +19,10 @@ describe('specs too large or too long', () => {
         writeFileSync(only, lines.join('\n') + '\n');
         const { documents, diagnostics } = await loadSpecs([p, only]);
         expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-        for (const [doc, least] of [[documents[0], 280_000], [documents[1], 150_000]] as const) {
+        for (const [doc, least] of [
+            [documents[0], 280_000],
+            [documents[1], 150_000],
+        ] as const) {
             // Every leaf of the tree, in order of offset: the slices went in file order.
             const offsets: number[] = [];
             const walk = (n: { offset: number; content?: unknown[] }) => {
@@ -60,7 +62,9 @@ describe('specs too large or too long', () => {
         const t0 = Date.now();
         const { diagnostics, plan } = await loadPlan(p);
         expect(plan).toBeUndefined();
-        expect(diagnostics.map((d) => [d.code, d.message])).toEqual([['spec-too-large', `${p} holds ${n} declarations; a spec may hold at most ${MAX_DECLARATIONS}: split it into files that import each other.`]]);
+        expect(diagnostics.map((d) => [d.code, d.message])).toEqual([
+            ['spec-too-large', `${p} holds ${n} declarations; a spec may hold at most ${MAX_DECLARATIONS}: split it into files that import each other.`],
+        ]);
         expect(Date.now() - t0).toBeLessThan(30_000);
     }, 120_000);
 });

@@ -16,7 +16,11 @@ import { mixTrends } from '../../engine/stats/linfit.js';
 import type { EvaluateMetrics, FinetuneMetrics } from '../../engine/results-types.js';
 import { tempDir } from './fixtures.js';
 
-const jsonl = <T>(path: string): T[] => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as T);
+const jsonl = <T>(path: string): T[] =>
+    readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as T);
 
 const SPEC = `experiment Tiny {
   seed 5
@@ -47,7 +51,12 @@ describe('training fit of fine-tunes on SliCK mixes', () => {
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
         const step = (id: string) => s.steps.find((x) => x.step === id)!;
         const known = new Map(jsonl<{ id: string; category: string }>(join(step('known').dir!, 'knowledge.jsonl')).map((r) => [r.id, r.category]));
-        for (const [id, share] of [['on0', 0], ['on50', 0.5], ['on100', 1], ['idle', 1]] as const) {
+        for (const [id, share] of [
+            ['on0', 0],
+            ['on50', 0.5],
+            ['on100', 1],
+            ['idle', 1],
+        ] as const) {
             const fit = (step(id).metrics as FinetuneMetrics).fit!;
             expect(fit.unknownShare).toBe(share);
             expect(fit.checked).toBe(24);
@@ -79,7 +88,12 @@ describe('training fit of fine-tunes on SliCK mixes', () => {
         expect(trend.fit.df).toBe(1);
 
         // How fast: the trainer's per-epoch fit, Known vs Unknown by the labels' categories
-        for (const [id, mixId, epochs] of [['on0', 'mix0', 16], ['on50', 'mix50', 16], ['on100', 'mix100', 16], ['idle', 'mix100', 1]] as const) {
+        for (const [id, mixId, epochs] of [
+            ['on0', 'mix0', 16],
+            ['on50', 'mix50', 16],
+            ['on100', 'mix100', 16],
+            ['idle', 'mix100', 1],
+        ] as const) {
             const m = step(id).metrics as FinetuneMetrics;
             const byEpoch = m.fitByEpoch!;
             expect(byEpoch.version).toBe(1);

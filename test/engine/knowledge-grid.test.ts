@@ -11,7 +11,11 @@ import type { EvaluateMetrics } from '../../engine/results-types.js';
 import { makeTinyModel, tempDir, writeQuestionsJsonl } from './fixtures.js';
 import { basicSteps, greedy, makePlan } from './plan-helpers.js';
 
-const jsonl = <T>(path: string): T[] => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as T);
+const jsonl = <T>(path: string): T[] =>
+    readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as T);
 
 describe('SliCK, few-shot and the knowledge grid through the engine', () => {
     const dir = tempDir();
@@ -21,26 +25,57 @@ describe('SliCK, few-shot and the knowledge grid through the engine', () => {
     const spec = join(dir, 'exp.mismatch');
     const shots = { ...greedy, fewShot: 2 };
     const slick = (id: string, model: string) => ({
-        id, kind: 'knowledge', inputs: [model, 'qa'], stochastic: true,
+        id,
+        kind: 'knowledge',
+        inputs: [model, 'qa'],
+        stochastic: true,
         params: { model, dataset: 'qa', split: 'test', prompts: 3, samples: 2, temperature: 1, seed: 2, decoding: shots, match: 'contains' },
     });
     const steps = [
         ...basicSteps(data, a, b).filter((s) => ['qa', 'a', 'b'].includes(s.id)),
         { id: 'byA', kind: 'label', inputs: ['a', 'qa'], params: { model: 'a', dataset: 'qa', split: 'train', decoding: shots, otherwise: "I don't know", match: 'exact' } },
-        { id: 'ft', kind: 'finetune', inputs: ['b', 'byA'], stochastic: true, params: { model: 'b', labels: 'byA', mode: 'lora', lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] }, epochs: 1, learningRate: 1e-3, batchSize: 4, gradientAccumulation: 1, warmup: 0, schedule: 'constant', weightDecay: 0, optimizer: 'adamw', seed: 1, validation: 0, earlyStopping: false } },
+        {
+            id: 'ft',
+            kind: 'finetune',
+            inputs: ['b', 'byA'],
+            stochastic: true,
+            params: {
+                model: 'b',
+                labels: 'byA',
+                mode: 'lora',
+                lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] },
+                epochs: 1,
+                learningRate: 1e-3,
+                batchSize: 4,
+                gradientAccumulation: 1,
+                warmup: 0,
+                schedule: 'constant',
+                weightDecay: 0,
+                optimizer: 'adamw',
+                seed: 1,
+                validation: 0,
+                earlyStopping: false,
+            },
+        },
         slick('kA', 'a'),
         slick('kB', 'b'),
-        { id: 'ev', kind: 'evaluate', inputs: ['ft', 'b', 'qa', 'kB', 'kA'], params: { arms: [{ model: 'ft' }, { model: 'b' }], dataset: 'qa', split: 'test', decoding: shots, abstain: ["I don't know"], match: 'exact', knowledge: 'kB', knowledgeAlso: ['kA'] } },
+        {
+            id: 'ev',
+            kind: 'evaluate',
+            inputs: ['ft', 'b', 'qa', 'kB', 'kA'],
+            params: { arms: [{ model: 'ft' }, { model: 'b' }], dataset: 'qa', split: 'test', decoding: shots, abstain: ["I don't know"], match: 'exact', knowledge: 'kB', knowledgeAlso: ['kA'] },
+        },
         { id: 'evTrain', kind: 'evaluate', inputs: ['b', 'qa'], params: { arms: [{ model: 'b' }], dataset: 'qa', split: 'train', decoding: shots, abstain: ["I don't know"], match: 'exact' } },
     ];
 
-    it('categorises with Nex prompts, and reports every arm\'s outcomes per grid cell', async () => {
+    it("categorises with Nex prompts, and reports every arm's outcomes per grid cell", async () => {
         const plan = makePlan(spec, steps as never);
         const s = await runExperiment(plan, { storeDir: join(dir, 'store'), threads: 1, gpu: 'off', step: 'ev' });
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
         const km = s.steps.find((x) => x.step === 'kA')!;
         expect(km.metrics).toMatchObject({ prompts: 3, fewShot: 2, samples: 2, match: 'contains' });
-        const know = (id: string) => jsonl<{ id: string; prompts: number; greedyCorrect: number; samplesCorrect: number; samples: number; category: string }>(join(s.steps.find((x) => x.step === id)!.dir!, 'knowledge.jsonl'));
+        const know = (id: string) =>
+            jsonl<{ id: string; prompts: number; greedyCorrect: number; samplesCorrect: number; samples: number; category: string }>(join(s.steps.find((x) => x.step === id)!.dir!, 'knowledge.jsonl'));
         const [kA, kB] = [know('kA'), know('kB')];
         expect(kA).toHaveLength(12);
         for (const r of [...kA, ...kB]) {

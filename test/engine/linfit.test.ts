@@ -41,20 +41,53 @@ describe('linearFit', () => {
     });
 });
 
-const arm = (name: string, correct: number, total: number) => ({ arm: name, correct, wrong: total - correct, abstained: 0, total, wrongRate: 0, wrongAnsweredRate: 0, aurc: null, riskCoverage: [], byKnowledge: {} });
+const arm = (name: string, correct: number, total: number) => ({
+    arm: name,
+    correct,
+    wrong: total - correct,
+    abstained: 0,
+    total,
+    wrongRate: 0,
+    wrongAnsweredRate: 0,
+    aurc: null,
+    riskCoverage: [],
+    byKnowledge: {},
+});
 const ft = (step: string, seedIndex: number, unknownShare: number, known: [number, number, number], unknown: [number, number, number], warnings: string[] = []): StepResult => {
     const c = (x: [number, number, number]) => ({ total: x[0], fitted: x[1], base: x[2] });
     const all = { total: known[0] + unknown[0], fitted: known[1] + unknown[1], base: known[2] + unknown[2] };
-    const m: FinetuneMetrics = { lossStart: 1, lossEnd: 0.1, epochs: 1, steps: 1, trainSeconds: 1, tokensPerSecond: 1, curve: [], fit: { checked: all.total, examples: all.total, all, known: c(known), unknown: c(unknown), unknownShare } };
+    const m: FinetuneMetrics = {
+        lossStart: 1,
+        lossEnd: 0.1,
+        epochs: 1,
+        steps: 1,
+        trainSeconds: 1,
+        tokensPerSecond: 1,
+        curve: [],
+        fit: { checked: all.total, examples: all.total, all, known: c(known), unknown: c(unknown), unknownShare },
+    };
     return { step, kind: 'finetune', key: `${step}${seedIndex}`, status: 'done', cached: false, seconds: 1, seedIndex, metrics: m, warnings };
 };
-const ev = (seedIndex: number, arms: ReturnType<typeof arm>[]): StepResult => ({ step: 'mixes', kind: 'evaluate', key: `e${seedIndex}`, status: 'done', cached: false, seconds: 1, seedIndex, metrics: { arms } as EvaluateMetrics });
+const ev = (seedIndex: number, arms: ReturnType<typeof arm>[]): StepResult => ({
+    step: 'mixes',
+    kind: 'evaluate',
+    key: `e${seedIndex}`,
+    status: 'done',
+    cached: false,
+    seconds: 1,
+    seedIndex,
+    metrics: { arms } as EvaluateMetrics,
+});
 
 describe('mixTrends', () => {
-    it('pairs each arm with the same replicate\'s fine-tune and fits accuracy on the Unknown share', () => {
+    it("pairs each arm with the same replicate's fine-tune and fits accuracy on the Unknown share", () => {
         const results: StepResult[] = [
-            ft('on0', 0, 0, [10, 10, 10], [0, 0, 0]), ft('on50', 0, 0.5, [5, 5, 5], [5, 4, 0]), ft('on100', 0, 1, [0, 0, 0], [10, 9, 0]),
-            ft('on0', 1, 0, [10, 10, 10], [0, 0, 0]), ft('on50', 1, 0.5, [5, 5, 5], [5, 5, 0]), ft('on100', 1, 1, [0, 0, 0], [10, 10, 0]),
+            ft('on0', 0, 0, [10, 10, 10], [0, 0, 0]),
+            ft('on50', 0, 0.5, [5, 5, 5], [5, 4, 0]),
+            ft('on100', 0, 1, [0, 0, 0], [10, 9, 0]),
+            ft('on0', 1, 0, [10, 10, 10], [0, 0, 0]),
+            ft('on50', 1, 0.5, [5, 5, 5], [5, 5, 0]),
+            ft('on100', 1, 1, [0, 0, 0], [10, 10, 0]),
             // accuracies 0.5, 0.4, 0.2 (seed 0) and 0.6, 0.4, 0.1 (seed 1); the base arm has no fine-tune
             ev(0, [arm('on0', 50, 100), arm('on50', 40, 100), arm('on100', 20, 100), arm('small', 50, 100)]),
             ev(1, [arm('on0', 60, 100), arm('on50', 40, 100), arm('on100', 10, 100), arm('small', 60, 100)]),
@@ -100,7 +133,9 @@ describe('mixTrends', () => {
 
 describe('fitWarning', () => {
     const fit = (all: [number, number, number], unknown?: [number, number, number]) => ({
-        checked: all[0], examples: all[0], all: { total: all[0], fitted: all[1], base: all[2] },
+        checked: all[0],
+        examples: all[0],
+        all: { total: all[0], fitted: all[1], base: all[2] },
         ...(unknown ? { unknown: { total: unknown[0], fitted: unknown[1], base: unknown[2] }, known: { total: all[0] - unknown[0], fitted: all[1] - unknown[1], base: all[2] - unknown[2] } } : {}),
     });
     it('flags a fine-tune that answers about what the base model did', () => {
@@ -117,7 +152,7 @@ describe('fitWarning', () => {
 });
 
 describe('mixExamples', () => {
-    it('carries each example\'s SliCK category so training accuracy can be split by it', () => {
+    it("carries each example's SliCK category so training accuracy can be split by it", () => {
         const rows = Array.from({ length: 8 }, (_, i) => ({ id: `q${i}`, question: `Q${i}?`, answers: [`a${i}`], category: (i < 4 ? 'Unknown' : 'HighlyKnown') as 'Unknown' | 'HighlyKnown' }));
         const m = mixExamples(rows, 0.5, 1, 4);
         expect(m.rows.map((r) => r.category).sort()).toEqual(['HighlyKnown', 'HighlyKnown', 'Unknown', 'Unknown']);

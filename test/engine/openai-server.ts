@@ -39,18 +39,38 @@ export async function startOpenAiServer(modelPath: string, options: { apiKey?: s
             return send(503, { error: { message: 'busy, try again' } });
         }
         if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-        const decoding = { temperature: Number(body.temperature ?? 0), maxTokens: Number(body.max_tokens ?? 16), stop: (body.stop as string[]) ?? [], template: 'raw', fewShot: 0, seed: body.seed as number | undefined };
+        const decoding = {
+            temperature: Number(body.temperature ?? 0),
+            maxTokens: Number(body.max_tokens ?? 16),
+            stop: (body.stop as string[]) ?? [],
+            template: 'raw',
+            fewShot: 0,
+            seed: body.seed as number | undefined,
+        };
         try {
             if (req.url === '/v1/completions') {
                 const [r] = await gen.generate([{ id: `r${n++}`, question: String(body.prompt) }], decoding);
-                return send(200, { object: 'text_completion', choices: [{ index: 0, text: r.text, finish_reason: r.finish === 'length' ? 'length' : 'stop', logprobs: body.logprobs ? { token_logprobs: r.logprobs, tokens: [] } : null }] });
+                return send(200, {
+                    object: 'text_completion',
+                    choices: [{ index: 0, text: r.text, finish_reason: r.finish === 'length' ? 'length' : 'stop', logprobs: body.logprobs ? { token_logprobs: r.logprobs, tokens: [] } : null }],
+                });
             }
             if (req.url === '/v1/chat/completions') {
                 const msgs = body.messages as { role: string; content: string }[];
                 const fewShot = [];
                 for (let i = 0; i + 1 < msgs.length - 1; i += 2) fewShot.push({ question: msgs[i].content, answer: msgs[i + 1].content });
                 const [r] = await gen.generate([{ id: `r${n++}`, question: msgs[msgs.length - 1].content }], { ...decoding, template: 'chat' }, { fewShot });
-                return send(200, { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finish === 'length' ? 'length' : 'stop', logprobs: body.logprobs ? { content: (r.logprobs ?? []).map((lp) => ({ token: '', logprob: lp })) } : null }] });
+                return send(200, {
+                    object: 'chat.completion',
+                    choices: [
+                        {
+                            index: 0,
+                            message: { role: 'assistant', content: r.text },
+                            finish_reason: r.finish === 'length' ? 'length' : 'stop',
+                            logprobs: body.logprobs ? { content: (r.logprobs ?? []).map((lp) => ({ token: '', logprob: lp })) } : null,
+                        },
+                    ],
+                });
             }
             return send(404, { error: { message: `no route ${req.url}` } });
         } catch (e) {

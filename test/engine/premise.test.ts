@@ -45,13 +45,37 @@ async function plan(): Promise<Plan> {
 }
 
 const check = (taughtAccuracy: number, taught: number, untaught: number, untaughtAccuracy = 0, chance = 0.05): KnowledgeCheck => ({
-    taughtAccuracy, untaughtAccuracy, chance, confidenceTaught: 0.9, confidenceUntaught: 0.1, taught, untaught, warnings: [],
+    taughtAccuracy,
+    untaughtAccuracy,
+    chance,
+    confidenceTaught: 0.9,
+    confidenceUntaught: 0.1,
+    taught,
+    untaught,
+    warnings: [],
 });
-const model = (step: string, k: KnowledgeCheck, seedIndex?: number): StepResult => ({ step, kind: 'model', key: `k-${step}-${seedIndex}`, status: 'done', cached: false, seconds: 1, metrics: k, ...(seedIndex !== undefined ? { seedIndex } : {}) });
-const hypothesis = (name: string): HypothesisMetrics => ({
-    name, holds: true, verdict: 'holds', test: 'mcnemar', p: 1e-6, discordant: { b: 30, c: 2 }, coverage: null, alpha: 0.05,
-    perSeed: [{ seed: 0, holds: true, verdict: 'holds', test: 'mcnemar', p: 1e-6, discordant: { b: 30, c: 2 }, coverage: null, wrongRateA: 0.4, wrongRateB: 0.1, ci95: [0.2, 0.4] }],
-} as HypothesisMetrics);
+const model = (step: string, k: KnowledgeCheck, seedIndex?: number): StepResult => ({
+    step,
+    kind: 'model',
+    key: `k-${step}-${seedIndex}`,
+    status: 'done',
+    cached: false,
+    seconds: 1,
+    metrics: k,
+    ...(seedIndex !== undefined ? { seedIndex } : {}),
+});
+const hypothesis = (name: string): HypothesisMetrics =>
+    ({
+        name,
+        holds: true,
+        verdict: 'holds',
+        test: 'mcnemar',
+        p: 1e-6,
+        discordant: { b: 30, c: 2 },
+        coverage: null,
+        alpha: 0.05,
+        perSeed: [{ seed: 0, holds: true, verdict: 'holds', test: 'mcnemar', p: 1e-6, discordant: { b: 30, c: 2 }, coverage: null, wrongRateA: 0.4, wrongRateB: 0.1, ci95: [0.2, 0.4] }],
+    }) as HypothesisMetrics;
 const hyp = (step: string): StepResult => ({ step, kind: 'hypothesis', key: `k-${step}`, status: 'done', cached: false, seconds: 0, metrics: hypothesis(step) });
 
 const TEACHER = "teacher knows only 82.7% of the facts it was taught (want ≥ 95.0%): the comparison's premise does not hold";
@@ -81,7 +105,9 @@ describe('the premise of a comparison: the pretrained models know what they were
     it('with replicates: how many failed and the worst', async () => {
         const p = await plan();
         const results = [0.99, 0.9, 0.85].map((a, i) => model('teacher', check(a, 20, 0), i)).concat([model('student', check(1, 8, 12), 0), hyp('raw')]);
-        expect(premiseNotes(p, results).get('raw')).toEqual(["teacher knows only as little as 85.0% of the facts it was taught in 2 of 3 replicates (want ≥ 95.0%): the comparison's premise does not hold"]);
+        expect(premiseNotes(p, results).get('raw')).toEqual([
+            "teacher knows only as little as 85.0% of the facts it was taught in 2 of 3 replicates (want ≥ 95.0%): the comparison's premise does not hold",
+        ]);
     });
 
     it('models that pass: no statement', async () => {
@@ -98,7 +124,9 @@ describe('the premise of a comparison: the pretrained models know what they were
         expect(at).toBeGreaterThanOrEqual(0);
         // the verdict's own block: effect line, replication line, then the statement
         expect(lines.slice(at + 1, at + 4).some((l) => l.trim() === `⚠ ${TEACHER}`)).toBe(true);
-        const json = jsonSummary(summaryWithPremises(p, { experiment: 'Premise', status: 'done', seconds: 1, storeDir: dir, steps: results, evaluations: [], hypotheses: [{ ...hypothesis('raw'), step: 'raw' }] } as never)) as { hypotheses: { name: string; notes?: string[] }[] };
+        const json = jsonSummary(
+            summaryWithPremises(p, { experiment: 'Premise', status: 'done', seconds: 1, storeDir: dir, steps: results, evaluations: [], hypotheses: [{ ...hypothesis('raw'), step: 'raw' }] } as never),
+        ) as { hypotheses: { name: string; notes?: string[] }[] };
         expect(json.hypotheses.find((h) => h.name === 'raw')!.notes).toEqual([TEACHER]);
         const html = reportHtml(p, results);
         expect(html).toContain(`<p class="warn">⚠ ${TEACHER.replace(/'/g, '&#39;')}</p>`);

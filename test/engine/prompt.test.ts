@@ -73,10 +73,24 @@ describe('training text == generation text', () => {
         expect(r.answer).toBe(` ${A}`);
     }, 120_000);
 
-    it('the trainer trains the builder\'s sequences as given (Llama 2 shape, SPM)', async () => {
+    it("the trainer trains the builder's sequences as given (Llama 2 shape, SPM)", async () => {
         const g = realShapeGguf('llama-2-7b', { layers: 1 });
-        const examples = await trainingExamples(g.path, 'raw', [{ question: Q, answer: A }, { question: 'Who wrote Pride and Prejudice?', answer: 'Jane Austen' }]);
-        const resolved = await checkJob({ base: g.path, examples, mode: 'lora', lora: { rank: 2, alpha: 4 }, epochs: 1, lr: 1e-3, seed: 1, outDir: '/nonexistent-not-written', threads: 1, gpu: 'off' });
+        const examples = await trainingExamples(g.path, 'raw', [
+            { question: Q, answer: A },
+            { question: 'Who wrote Pride and Prejudice?', answer: 'Jane Austen' },
+        ]);
+        const resolved = await checkJob({
+            base: g.path,
+            examples,
+            mode: 'lora',
+            lora: { rank: 2, alpha: 4 },
+            epochs: 1,
+            lr: 1e-3,
+            seed: 1,
+            outDir: '/nonexistent-not-written',
+            threads: 1,
+            gpu: 'off',
+        });
         const m = await vocab('llama-2-7b');
         for (let i = 0; i < examples.length; i++) {
             expect(resolved.train[i]).toEqual(examples[i].sequence);

@@ -33,7 +33,6 @@ const SPEC = `experiment ReportShot {
 }
 `;
 
-
 const skip = existsSync(CHROMIUM) ? false : `needs Debian chromium at ${CHROMIUM} (apt-get install chromium)`;
 
 describe.skipIf(!!skip)(`the HTML report's first screen${skip ? ` (skipped: ${skip})` : ''}`, () => {

@@ -21,7 +21,14 @@ describe('runExperiment on real tiny models', () => {
         const plan = makePlan(spec, basicSteps(data, a, b));
         const events: EngineEvent[] = [];
         const s1 = await runExperiment(plan, { storeDir: store, threads: 1, gpu: 'off', onEvent: (e) => events.push(e) });
-        expect(s1.status, JSON.stringify(s1.steps.filter((x) => x.error), null, 1)).toBe('done');
+        expect(
+            s1.status,
+            JSON.stringify(
+                s1.steps.filter((x) => x.error),
+                null,
+                1,
+            ),
+        ).toBe('done');
         expect(s1.steps.map((x) => x.cached)).toEqual(plan.steps.map(() => false));
         const ev = s1.steps.find((x) => x.step === 'ev')!.metrics as EvaluateMetrics;
         expect(ev.arms.map((x) => x.total)).toEqual([12, 12]);
@@ -60,7 +67,11 @@ describe('runExperiment on real tiny models', () => {
         const s = await runExperiment(plan, { storeDir: join(dir, 'store2'), threads: 1, gpu: 'off', step: 'byA' });
         expect(s.steps.map((x) => x.step)).toEqual(['qa', 'a', 'byA']);
         const f = await runExperiment(plan, { storeDir: join(dir, 'store2'), threads: 1, gpu: 'off', step: 'byA', force: ['byA'] });
-        expect(f.steps.map((x) => [x.step, x.cached])).toEqual([['qa', true], ['a', true], ['byA', false]]);
+        expect(f.steps.map((x) => [x.step, x.cached])).toEqual([
+            ['qa', true],
+            ['a', true],
+            ['byA', false],
+        ]);
         const bad = await runExperiment(plan, { storeDir: join(dir, 'store2'), threads: 1, gpu: 'off', step: 'nope' });
         expect(bad.status).toBe('failed');
         expect(bad.error?.message).toMatch(/--step nope: no such step/);
@@ -81,8 +92,35 @@ describe('runExperiment on real tiny models', () => {
             ...steps,
             { id: 'k', kind: 'knowledge', inputs: ['a', 'qa'], stochastic: true, params: { model: 'a', dataset: 'qa', split: 'train', samples: 3, temperature: 1, seed: 2, decoding: greedy } },
             { id: 'm', kind: 'mix', inputs: ['k'], stochastic: true, params: { knowledge: 'k', unknown: 1, seed: 1 } },
-            { id: 'ft', kind: 'finetune', inputs: ['a', 'm'], stochastic: true, params: { model: 'a', labels: 'm', mode: 'lora', lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] }, epochs: 1, learningRate: 1e-3, batchSize: 4, gradientAccumulation: 1, warmup: 0, schedule: 'constant', weightDecay: 0, optimizer: 'adamw', seed: 1, validation: 0, earlyStopping: false } },
-            { id: 'ev', kind: 'evaluate', inputs: ['ft', 'a', 'qa', 'k'], params: { arms: [{ model: 'ft' }, { model: 'a' }], dataset: 'qa', split: 'train', decoding: greedy, abstain: ["I don't know"], match: 'exact', knowledge: 'k' } },
+            {
+                id: 'ft',
+                kind: 'finetune',
+                inputs: ['a', 'm'],
+                stochastic: true,
+                params: {
+                    model: 'a',
+                    labels: 'm',
+                    mode: 'lora',
+                    lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] },
+                    epochs: 1,
+                    learningRate: 1e-3,
+                    batchSize: 4,
+                    gradientAccumulation: 1,
+                    warmup: 0,
+                    schedule: 'constant',
+                    weightDecay: 0,
+                    optimizer: 'adamw',
+                    seed: 1,
+                    validation: 0,
+                    earlyStopping: false,
+                },
+            },
+            {
+                id: 'ev',
+                kind: 'evaluate',
+                inputs: ['ft', 'a', 'qa', 'k'],
+                params: { arms: [{ model: 'ft' }, { model: 'a' }], dataset: 'qa', split: 'train', decoding: greedy, abstain: ["I don't know"], match: 'exact', knowledge: 'k' },
+            },
         ] as never);
         const s = await runExperiment(plan, { storeDir: join(dir, 'store4'), threads: 1, gpu: 'off' });
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
@@ -116,7 +154,10 @@ describe('replicates redraw what the spec says', () => {
     const dir = tempDir();
     const spec = (seeds: number, redraw = '') => {
         const file = join(dir, `r${seeds}${redraw.replace(/\W/g, '')}.mismatch`);
-        writeFileSync(file, `experiment R {\n  seed 7\n  seeds ${seeds}\n${redraw ? `  redraw ${redraw}\n` : ''}  world w { entities 40 relations capital, river }\n  dataset d from w { split train 50%  split test 50% }\n}\n`);
+        writeFileSync(
+            file,
+            `experiment R {\n  seed 7\n  seeds ${seeds}\n${redraw ? `  redraw ${redraw}\n` : ''}  world w { entities 40 relations capital, river }\n  dataset d from w { split train 50%  split test 50% }\n}\n`,
+        );
         return file;
     };
     const planOf = async (file: string) => {
@@ -124,7 +165,12 @@ describe('replicates redraw what the spec says', () => {
         expect(diagnostics.filter((x) => x.severity === 'error')).toEqual([]);
         return plan!;
     };
-    const testIds = async (dirOf: string | undefined) => (await readJsonlFile<{ id: string; split: string }>(join(dirOf!, 'records.jsonl'))).filter((r) => r.split === 'test').map((r) => r.id).sort().join();
+    const testIds = async (dirOf: string | undefined) =>
+        (await readJsonlFile<{ id: string; split: string }>(join(dirOf!, 'records.jsonl')))
+            .filter((r) => r.split === 'test')
+            .map((r) => r.id)
+            .sort()
+            .join();
     it('by default each replicate draws its own world and split; replicate 0 is the single run', async () => {
         const store = join(dir, '.mismatch');
         const one = await runExperiment(await planOf(spec(1)), { storeDir: store, threads: 1, gpu: 'off' });
@@ -132,7 +178,10 @@ describe('replicates redraw what the spec says', () => {
         const s = await runExperiment(await planOf(spec(2)), { storeDir: store, threads: 1, gpu: 'off' });
         expect(s.status).toBe('done');
         const worlds = s.steps.filter((x) => x.step === 'w');
-        expect(worlds.map((x) => [x.seedIndex, x.cached])).toEqual([[0, true], [1, false]]);
+        expect(worlds.map((x) => [x.seedIndex, x.cached])).toEqual([
+            [0, true],
+            [1, false],
+        ]);
         const seeds = await Promise.all(worlds.map(async (x) => JSON.parse(readFileSync(join(x.dir!, 'world.json'), 'utf8')).params.seed));
         expect(seeds).toEqual([7, 8]);
         const ds = s.steps.filter((x) => x.step === 'd');

@@ -45,10 +45,15 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         const r = await g.generate(items.slice(0, 2), greedy);
         expect(r).toHaveLength(2);
         expect(server.requests.some((x) => x.path === '/v1/chat/completions' && Array.isArray(x.body.messages))).toBe(true);
-        expect(() => new ServerGenerator({ url: server.url, name: 'x', api: 'chat', apiKeyEnv: 'MM_NOT_SET_ANYWHERE', logprobs: false, concurrency: 1, timeoutMs: 1000 })).toThrow(/MM_NOT_SET_ANYWHERE .* is not set/);
+        expect(() => new ServerGenerator({ url: server.url, name: 'x', api: 'chat', apiKeyEnv: 'MM_NOT_SET_ANYWHERE', logprobs: false, concurrency: 1, timeoutMs: 1000 })).toThrow(
+            /MM_NOT_SET_ANYWHERE .* is not set/,
+        );
         process.env.MM_WRONG_KEY = 'sk-wrong-key-456';
         const bad = new ServerGenerator({ url: server.url, name: 'x', api: 'completions', apiKeyEnv: 'MM_WRONG_KEY', logprobs: false, concurrency: 1, timeoutMs: 5000, retries: 0 });
-        const err = (await bad.generate(items.slice(0, 1), greedy).then(() => new Error('no error'), (e) => e as Error));
+        const err = await bad.generate(items.slice(0, 1), greedy).then(
+            () => new Error('no error'),
+            (e) => e as Error,
+        );
         expect(err).toBeInstanceOf(Error);
         expect(err.message).toMatch(/HTTP 401/);
         expect(err.message).not.toContain('sk-wrong-key-456');
@@ -70,9 +75,30 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         process.env.MM_TEST_KEY = 'sk-test-secret-123';
         const data = writeQuestionsJsonl(dir);
         const plan = makePlan(join(dir, 's.mismatch'), [
-            { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'test', count: 8 }], seed: 1, dedupe: true } },
-            { id: 'remote', kind: 'model', inputs: [], params: { source: { kind: 'server', url: server.url, name: 'served', api: 'completions', apiKeyEnv: 'MM_TEST_KEY', logprobs: true, concurrency: 2, timeoutMs: 20_000 } } },
-            { id: 'ev', kind: 'evaluate', inputs: ['remote', 'qa'], params: { arms: [{ model: 'remote' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' } },
+            {
+                id: 'qa',
+                kind: 'dataset',
+                inputs: [],
+                files: [data],
+                params: {
+                    source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                    splits: [{ name: 'test', count: 8 }],
+                    seed: 1,
+                    dedupe: true,
+                },
+            },
+            {
+                id: 'remote',
+                kind: 'model',
+                inputs: [],
+                params: { source: { kind: 'server', url: server.url, name: 'served', api: 'completions', apiKeyEnv: 'MM_TEST_KEY', logprobs: true, concurrency: 2, timeoutMs: 20_000 } },
+            },
+            {
+                id: 'ev',
+                kind: 'evaluate',
+                inputs: ['remote', 'qa'],
+                params: { arms: [{ model: 'remote' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' },
+            },
         ] as never);
         const s = await runExperiment(plan, { storeDir: join(dir, 'store'), threads: 1, gpu: 'off' });
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error))).toBe('done');
@@ -80,7 +106,9 @@ describe('OpenAI-compatible server backend against a real local server', () => {
         expect(arm.total).toBe(8);
         expect(arm.aurc === null ? arm.correct + arm.wrong === 0 : true).toBe(true);
         const { readFileSync, readdirSync } = await import('node:fs');
-        const stored = readdirSync(join(dir, 'store', 'steps')).map((k) => readFileSync(join(dir, 'store', 'steps', k, 'manifest.json'), 'utf8') + readFileSync(join(dir, 'store', 'steps', k, 'result.json'), 'utf8')).join('');
+        const stored = readdirSync(join(dir, 'store', 'steps'))
+            .map((k) => readFileSync(join(dir, 'store', 'steps', k, 'manifest.json'), 'utf8') + readFileSync(join(dir, 'store', 'steps', k, 'result.json'), 'utf8'))
+            .join('');
         expect(stored).not.toContain('sk-test-secret-123');
     });
 });
@@ -94,7 +122,12 @@ describe('bounded, validated server replies and bounded retries (scripted server
     it('asks for maxTokens, stops reading a reply past the byte cap, and says so', async () => {
         const s = await startScriptedServer(() => ({ stream: { bytes: 64 * 1024 * 1024 } }));
         try {
-            const err = await gen(s.url).generate(items.slice(0, 1), dec).then(() => undefined, (e: Error) => e);
+            const err = await gen(s.url)
+                .generate(items.slice(0, 1), dec)
+                .then(
+                    () => undefined,
+                    (e: Error) => e,
+                );
             expect(err?.message).toMatch(new RegExp(`question ${items[0].id}: the answer is larger than ${64 * 1024 + 8 * 2048} bytes \\(the decoding's maxTokens is 8\\)`));
             expect(s.requests[0].body.max_tokens).toBe(8);
             // The server could write at most the cap plus what the sockets buffer, far from 64 MB.

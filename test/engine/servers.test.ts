@@ -33,7 +33,10 @@ describe('several servers for one model', () => {
     it('spreads the requests over every server, at most `concurrency` in flight on each', async () => {
         const servers = await Promise.all([0, 1, 2].map(() => serve((_, b) => answer(b, 15))));
         const items = questions(60);
-        const r = await gen(servers.map((s) => s.url), { concurrency: 2 }).generate(items, dec);
+        const r = await gen(
+            servers.map((s) => s.url),
+            { concurrency: 2 },
+        ).generate(items, dec);
         expect(r.map((x) => x.id).sort()).toEqual(items.map((x) => x.id).sort());
         for (const x of r) expect(x.text).toBe(`A:Question ${x.id.slice(1)}?`);
         const counts = servers.map((s) => s.requests.length);
@@ -61,7 +64,10 @@ describe('several servers for one model', () => {
     it('a rate limit holds each server to that many request starts per second', async () => {
         const servers = await Promise.all([0, 1].map(() => serve((_, b) => answer(b))));
         const t0 = Date.now();
-        const r = await gen(servers.map((s) => s.url), { concurrency: 8, rateLimit: 2 }).generate(questions(12), dec);
+        const r = await gen(
+            servers.map((s) => s.url),
+            { concurrency: 8, rateLimit: 2 },
+        ).generate(questions(12), dec);
         expect(r).toHaveLength(12);
         expect(servers[0].requests.length + servers[1].requests.length).toBe(12);
         for (const s of servers) {
@@ -80,7 +86,11 @@ describe('several servers for one model', () => {
         const logs: string[] = [];
         const g = gen([err.url, closing.url, good.url], { concurrency: 2, ejectMs: 60_000 });
         const r = await g.generate(questions(40), dec, { onLog: (level, m) => logs.push(`${level}: ${m}`) });
-        expect(r.map((x) => x.id).sort()).toEqual(questions(40).map((x) => x.id).sort());
+        expect(r.map((x) => x.id).sort()).toEqual(
+            questions(40)
+                .map((x) => x.id)
+                .sort(),
+        );
         expect(good.requests.length).toBe(40);
         // Out after 3 failures in a row; the requests already sent to it when it went out fail too.
         expect(err.requests.length).toBeLessThanOrEqual(4);
@@ -117,7 +127,12 @@ describe('several servers for one model', () => {
         const b = await serve(() => ({ hang: true }));
         const [ua, ub] = [a.url, b.url];
         await Promise.all(open.splice(0).map((s) => s.close())); // both ports closed: connection refused
-        const err = await gen([ua, ub]).generate(questions(6), dec).then(() => undefined, (e: Error) => e);
+        const err = await gen([ua, ub])
+            .generate(questions(6), dec)
+            .then(
+                () => undefined,
+                (e: Error) => e,
+            );
         expect(err?.message).toMatch(/^every server of 'm' is down; the last error of each: /);
         // Each server's last error once, after its URL (the served-model check is the first request a server gets).
         for (const u of [ua, ub]) expect(err?.message).toMatch(new RegExp(`${u.replace(/[./]/g, '\\$&')}: GET /models: fetch failed \\(connect ECONNREFUSED [\\d.:]+\\)(;|$)`));
@@ -126,7 +141,9 @@ describe('several servers for one model', () => {
     it('every URL must serve the model the spec names (GET /models)', async () => {
         const a = await serve((_, b) => answer(b), ['m']);
         const b = await serve((_, body) => answer(body), ['other-model']);
-        await expect(gen([a.url, b.url]).generate(questions(4), dec)).rejects.toThrow(`${b.url} serves 'other-model', not 'm' (GET /models): every server of a model must serve the model the spec names`);
+        await expect(gen([a.url, b.url]).generate(questions(4), dec)).rejects.toThrow(
+            `${b.url} serves 'other-model', not 'm' (GET /models): every server of a model must serve the model the spec names`,
+        );
         expect(b.requests).toHaveLength(0);
         // llama-server lists its model file unless given an alias; the file's name is the model's name.
         const c = await serve((_, body) => answer(body), ['/srv/models/m.gguf']);
@@ -155,9 +172,30 @@ describe('an evaluation on several servers in a run', () => {
     const planFor = (dir: string, urls: string[], more: Record<string, unknown> = {}) => {
         const data = writeQuestionsJsonl(dir);
         return makePlan(join(dir, 's.mismatch'), [
-            { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'test', count: 24 }], seed: 1, dedupe: true } },
-            { id: 'remote', kind: 'model', inputs: [], params: { source: { kind: 'server', url: urls[0], urls, name: 'm', api: 'completions', logprobs: false, concurrency: 2, timeoutMs: 20_000, ...more } } },
-            { id: 'ev', kind: 'evaluate', inputs: ['remote', 'qa'], params: { arms: [{ model: 'remote' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' } },
+            {
+                id: 'qa',
+                kind: 'dataset',
+                inputs: [],
+                files: [data],
+                params: {
+                    source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                    splits: [{ name: 'test', count: 24 }],
+                    seed: 1,
+                    dedupe: true,
+                },
+            },
+            {
+                id: 'remote',
+                kind: 'model',
+                inputs: [],
+                params: { source: { kind: 'server', url: urls[0], urls, name: 'm', api: 'completions', logprobs: false, concurrency: 2, timeoutMs: 20_000, ...more } },
+            },
+            {
+                id: 'ev',
+                kind: 'evaluate',
+                inputs: ['remote', 'qa'],
+                params: { arms: [{ model: 'remote' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' },
+            },
         ] as never);
     };
     const asked = (s: ScriptedServer, ok: (n: number) => boolean = () => true) => s.requests.filter((_, n) => ok(n)).map((r) => `q${capital(r.body)}`);
@@ -256,12 +294,22 @@ describe('an evaluation on several servers in a run', () => {
         const dir = tempDir('mm-servers-');
         const servers = await Promise.all([0, 1].map(() => serve((_, body) => reply(body, 200))));
         const events: EngineEvent[] = [];
-        const s = await runExperiment(planFor(dir, servers.map((x) => x.url), { concurrency: 1 }), { storeDir: join(dir, 'store'), threads: 1, gpu: 'off', onEvent: (e) => events.push(e) });
+        const s = await runExperiment(
+            planFor(
+                dir,
+                servers.map((x) => x.url),
+                { concurrency: 1 },
+            ),
+            { storeDir: join(dir, 'store'), threads: 1, gpu: 'off', onEvent: (e) => events.push(e) },
+        );
         expect(s.status).toBe('done');
         const notes = events.flatMap((e) => (e.type === 'step-progress' && e.step === 'ev' && e.message ? [e.message] : []));
         expect(notes.length).toBeGreaterThan(0);
-                // The arm's name, then (once 1 s and 2 answers have gone by) the rate and the time left.
-        expect(notes.every((m) => /^remote( · [\d.]+\/s · ETA \d+ s)?$/.test(m)), notes.join('\n')).toBe(true);
+        // The arm's name, then (once 1 s and 2 answers have gone by) the rate and the time left.
+        expect(
+            notes.every((m) => /^remote( · [\d.]+\/s · ETA \d+ s)?$/.test(m)),
+            notes.join('\n'),
+        ).toBe(true);
         const rates = notes.filter((m) => m.includes('/s')).map((m) => Number(m.split(' · ')[1].split('/')[0]));
         expect(rates.length).toBeGreaterThanOrEqual(3);
         // 2 servers × 1 at a time × 200 ms: at most 10 answers a second (more would mean one server's rate only, or a wrong clock).

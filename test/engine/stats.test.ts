@@ -154,7 +154,13 @@ describe('replicates: sign-flip test, t quantiles and intervals', () => {
         expect(r.method).toBe('exact');
         expect(r.p).toBeCloseTo(0.2818784713745117, 12);
         expect(signFlipTest(ints, 'two-sided', { exactLimit: 0 }).p).toBeCloseTo(0.5637569427490234, 12);
-        expect(signFlipTest(ints.map((x) => -x), 'less', { exactLimit: 0 }).p).toBeCloseTo(0.2818784713745117, 12);
+        expect(
+            signFlipTest(
+                ints.map((x) => -x),
+                'less',
+                { exactLimit: 0 },
+            ).p,
+        ).toBeCloseTo(0.2818784713745117, 12);
     });
     it('non-integer values: enumeration when few, seeded Monte Carlo with stated resamples when many', () => {
         const e = signFlipTest(halves, 'greater', { exactLimit: 22 });
@@ -199,7 +205,17 @@ describe('Holm', () => {
 
 describe('a family of hypotheses', () => {
     const h = (name: string, p: number, minAchievableP = 0, extra: Partial<HypothesisMetrics> = {}): HypothesisMetrics => ({
-        name, p, minAchievableP, holds: p < 0.05, verdict: p < 0.05 ? 'holds' : 'does not hold', test: 'paired-t', discordant: { b: 0, c: 0 }, coverage: null, alpha: 0.05, perSeed: [], ...extra,
+        name,
+        p,
+        minAchievableP,
+        holds: p < 0.05,
+        verdict: p < 0.05 ? 'holds' : 'does not hold',
+        test: 'paired-t',
+        discordant: { b: 0, c: 0 },
+        coverage: null,
+        alpha: 0.05,
+        perSeed: [],
+        ...extra,
     });
     it('Holm: raw and adjusted p, the verdict from the adjusted one', () => {
         // raw .01, .04, .03 → sorted .01·3 = .03, .03·2 = .06, .04·1 → running max .06: adjusted .03, .06, .06

@@ -7,7 +7,16 @@ import { shuffleLabels } from '../../engine/steps/shuffle-executor.js';
 import type { LabelRow } from '../../engine/steps/step-io.js';
 import type { QuestionRecord } from '../../engine/results-types.js';
 
-const row = (id: string, abstain: boolean): LabelRow => ({ id, question: `Q ${id}?`, answers: [`A${id}`, `alias${id}`], prediction: abstain ? 'wrong' : `A${id}`, correct: !abstain, label: abstain ? "I don't know" : `A${id}`, abstain, confidence: null });
+const row = (id: string, abstain: boolean): LabelRow => ({
+    id,
+    question: `Q ${id}?`,
+    answers: [`A${id}`, `alias${id}`],
+    prediction: abstain ? 'wrong' : `A${id}`,
+    correct: !abstain,
+    label: abstain ? "I don't know" : `A${id}`,
+    abstain,
+    confidence: null,
+});
 
 describe('labels and the shuffle control', () => {
     it('R-Tuning labels', () => {
@@ -20,11 +29,20 @@ describe('labels and the shuffle control', () => {
         expect(a.filter((r) => r.abstain)).toHaveLength(3);
         for (const r of a) expect(r.label).toBe(r.abstain ? "I don't know" : r.answers[0]);
         const b = shuffleLabels(src.slice().reverse(), 11);
-        const ids = (xs: LabelRow[]) => xs.filter((r) => r.abstain).map((r) => r.id).sort();
+        const ids = (xs: LabelRow[]) =>
+            xs
+                .filter((r) => r.abstain)
+                .map((r) => r.id)
+                .sort();
         expect(ids(b)).toEqual(ids(a));
         // a different seed moves them (over 10 seeds at least one differs from seed 11's choice)
         expect(Array.from({ length: 10 }, (_, s) => ids(shuffleLabels(src, s)).join()).some((x) => x !== ids(a).join())).toBe(true);
-        expect(shuffleLabels(src.map((r) => ({ ...r, abstain: false })), 1).filter((r) => r.abstain)).toHaveLength(0);
+        expect(
+            shuffleLabels(
+                src.map((r) => ({ ...r, abstain: false })),
+                1,
+            ).filter((r) => r.abstain),
+        ).toHaveLength(0);
     });
 });
 
@@ -57,9 +75,18 @@ describe('hypothesis computation', () => {
     // A: wrong on q1..q8 except where B is wrong; constructed so that b = 8, c = 2.
     const a: QuestionRecord[] = [];
     const b: QuestionRecord[] = [];
-    for (let i = 0; i < 8; i++) { a.push(q(`d${i}`, 'wrong', -1)); b.push(q(`d${i}`, 'abstained', null)); }
-    for (let i = 0; i < 2; i++) { a.push(q(`e${i}`, 'correct', -0.1)); b.push(q(`e${i}`, 'wrong', -0.5)); }
-    for (let i = 0; i < 5; i++) { a.push(q(`s${i}`, 'correct', -0.2)); b.push(q(`s${i}`, 'correct', -0.2)); }
+    for (let i = 0; i < 8; i++) {
+        a.push(q(`d${i}`, 'wrong', -1));
+        b.push(q(`d${i}`, 'abstained', null));
+    }
+    for (let i = 0; i < 2; i++) {
+        a.push(q(`e${i}`, 'correct', -0.1));
+        b.push(q(`e${i}`, 'wrong', -0.5));
+    }
+    for (let i = 0; i < 5; i++) {
+        a.push(q(`s${i}`, 'correct', -0.2));
+        b.push(q(`s${i}`, 'correct', -0.2));
+    }
     it('raw: McNemar b=8, c=2 → one-sided p = 56/1024', () => {
         const r = compareArms(a, b, { direction: 'more', matched: false, alpha: 0.05, seedIndex: 0 });
         expect(r.discordant).toEqual({ b: 8, c: 2 });
@@ -94,7 +121,13 @@ function replicate(prefix: string, n: number, bOnly: number, cOnly: number): { a
     return { a, b };
 }
 const over = (reps: { a: QuestionRecord[]; b: QuestionRecord[] }[], context: { redrawn?: string[]; seeds?: number } = {}, matched = false) =>
-    hypothesisOver('h', reps.map((r, i) => compareArms(r.a, r.b, { direction: 'more', matched, alpha: 0.05, seedIndex: i })), 'more', 0.05, context);
+    hypothesisOver(
+        'h',
+        reps.map((r, i) => compareArms(r.a, r.b, { direction: 'more', matched, alpha: 0.05, seedIndex: i })),
+        'more',
+        0.05,
+        context,
+    );
 
 describe('hypotheses over replicates', () => {
     it('independent draws (questions differ): paired t over replicate differences, t interval, sign-flip beside', () => {

@@ -18,7 +18,26 @@ const run = (plan: Parameters<typeof runExperiment>[0], storeDir: string, extra:
 };
 const warnings = (events: EngineEvent[]) => events.filter((e): e is Extract<EngineEvent, { type: 'log' }> => e.type === 'log' && e.level === 'warn');
 const ft = (id: string, model: string, mode: 'full' | 'lora') => ({
-    id, kind: 'finetune', inputs: [model, 'byA'], params: { model, labels: 'byA', mode, ...(mode === 'lora' ? { lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] } } : {}), epochs: 1, learningRate: 1e-3, batchSize: 4, gradientAccumulation: 1, warmup: 0, schedule: 'constant', weightDecay: 0, optimizer: 'adamw', seed: 1, validation: 0, earlyStopping: false },
+    id,
+    kind: 'finetune',
+    inputs: [model, 'byA'],
+    params: {
+        model,
+        labels: 'byA',
+        mode,
+        ...(mode === 'lora' ? { lora: { rank: 2, alpha: 4, targets: ['attn_q', 'attn_v'] } } : {}),
+        epochs: 1,
+        learningRate: 1e-3,
+        batchSize: 4,
+        gradientAccumulation: 1,
+        warmup: 0,
+        schedule: 'constant',
+        weightDecay: 0,
+        optimizer: 'adamw',
+        seed: 1,
+        validation: 0,
+        earlyStopping: false,
+    },
 });
 
 describe('the run store with real steps', () => {
@@ -26,12 +45,31 @@ describe('the run store with real steps', () => {
     const data = writeQuestionsJsonl(dir);
     const a = makeTinyModel(dir, 1, 'a');
     const plan = makePlan(join(dir, 'exp.mismatch'), [
-        { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], seed: 3, dedupe: true } },
+        {
+            id: 'qa',
+            kind: 'dataset',
+            inputs: [],
+            files: [data],
+            params: {
+                source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                splits: [
+                    { name: 'train', share: 0.5 },
+                    { name: 'test', share: 0.5 },
+                ],
+                seed: 3,
+                dedupe: true,
+            },
+        },
         { id: 'a', kind: 'model', inputs: [], files: [a], params: { source: { kind: 'gguf', path: a } } },
         { id: 'byA', kind: 'label', inputs: ['a', 'qa'], params: { model: 'a', dataset: 'qa', split: 'train', decoding: greedy, otherwise: "I don't know", match: 'exact' } },
         ft('full', 'a', 'full'),
         ft('lora', 'full', 'lora'),
-        { id: 'ev', kind: 'evaluate', inputs: ['lora', 'a', 'qa'], params: { arms: [{ model: 'lora' }, { model: 'a' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' } },
+        {
+            id: 'ev',
+            kind: 'evaluate',
+            inputs: ['lora', 'a', 'qa'],
+            params: { arms: [{ model: 'lora' }, { model: 'a' }], dataset: 'qa', split: 'test', decoding: greedy, abstain: ["I don't know"], match: 'exact' },
+        },
         { id: 'h', kind: 'hypothesis', inputs: ['ev'], params: { a: 'lora', b: 'a', direction: 'more', matchedCoverage: false, evaluation: 'ev', alpha: 0.05 } },
     ] as never);
     const store = join(dir, '.mismatch');
@@ -43,7 +81,8 @@ describe('the run store with real steps', () => {
         expect(first.status, JSON.stringify(first.steps.map((x) => x.error?.message))).toBe('done');
         const version = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string }).version;
         const manifest = (step: string) => JSON.parse(readFileSync(join(entry(step), 'manifest.json'), 'utf8'));
-        for (const step of ['byA', 'full', 'lora', 'ev']) expect(manifest(step).provenance, step).toEqual({ backend: 'cpu', threads: 1, nodeLlamaCpp: version, engineFormat: ENGINE_FORMAT_VERSION, node: process.version });
+        for (const step of ['byA', 'full', 'lora', 'ev'])
+            expect(manifest(step).provenance, step).toEqual({ backend: 'cpu', threads: 1, nodeLlamaCpp: version, engineFormat: ENGINE_FORMAT_VERSION, node: process.version });
         for (const step of ['qa', 'a', 'h']) expect(manifest(step).provenance.backend, step).toBe('none');
         expect(first.steps.find((x) => x.step === 'ev')!.provenance?.backend).toBe('cpu');
     }, 300_000);
@@ -57,7 +96,11 @@ describe('the run store with real steps', () => {
         expect(s.status, JSON.stringify(s.steps.map((x) => x.error?.message))).toBe('done');
         expect(s.steps.filter((x) => !x.cached).map((x) => x.step)).toEqual(['full', 'ev']);
         // (other warnings, such as a fine-tune that fitted little in one epoch, are not about the store)
-        expect(warnings(events).filter((w) => /damaged/.test(w.message)).map((w) => [w.step, /is damaged \((model\.gguf|answers\.jsonl) does not match its checksum/.test(w.message)])).toEqual([
+        expect(
+            warnings(events)
+                .filter((w) => /damaged/.test(w.message))
+                .map((w) => [w.step, /is damaged \((model\.gguf|answers\.jsonl) does not match its checksum/.test(w.message)]),
+        ).toEqual([
             ['full', true],
             ['ev', true],
         ]);

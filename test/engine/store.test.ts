@@ -14,13 +14,26 @@ import { openStore, STORE_MARKER, StoreLock } from '../../engine/store/index.js'
 import { tempDir, writeQuestionsJsonl, QUESTIONS, captureIo } from './fixtures.js';
 import { makePlan } from './plan-helpers.js';
 
-
 const KEY = (c: string) => c.repeat(64);
 
 /** A plan of one dataset step (cheap: no models), reading `data`. */
 function datasetPlan(dir: string, data: string) {
     return makePlan(join(dir, 'exp.mismatch'), [
-        { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], seed: 3, dedupe: true } },
+        {
+            id: 'qa',
+            kind: 'dataset',
+            inputs: [],
+            files: [data],
+            params: {
+                source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                splits: [
+                    { name: 'train', share: 0.5 },
+                    { name: 'test', share: 0.5 },
+                ],
+                seed: 3,
+                dedupe: true,
+            },
+        },
     ] as never);
 }
 
@@ -71,7 +84,12 @@ describe('clean deletes only its own entries', () => {
 
         const dry = captureIo();
         expect(await cleanCommand([], { store: dir, dryRun: true }, dry.io)).toBe(0);
-        const listed = dry.stdout().split('\n').filter((l) => l.startsWith('would remove ') && !/entr(y|ies)/.test(l)).map((l) => l.slice('would remove '.length)).sort();
+        const listed = dry
+            .stdout()
+            .split('\n')
+            .filter((l) => l.startsWith('would remove ') && !/entr(y|ies)/.test(l))
+            .map((l) => l.slice('would remove '.length))
+            .sort();
         expect(listed).toEqual([`checkpoints/${KEY('e')}`, `steps/${KEY('e')}`, `steps/${KEY('f')}`]);
         expect(existsSync(join(dir, 'steps', KEY('e')))).toBe(true);
 
@@ -229,7 +247,11 @@ describe('store keys hold every effective parameter', () => {
             { id: 'lab', kind: 'label', inputs: ['srv', 'qa'], params: { model: 'srv', dataset: 'qa', split: 'train', decoding, otherwise: "I don't know", match: 'exact' } },
         ] as never);
         // What the editor does: fill in its default URL after the plan (and its keys) were made.
-        const withUrl = (url: string, urls?: string[]) => ({ ...base, steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, params: { ...s.params, source: { ...(s.params.source as object), url, ...(urls ? { urls } : {}) } } } : s)) }) as typeof base;
+        const withUrl = (url: string, urls?: string[]) =>
+            ({
+                ...base,
+                steps: base.steps.map((s) => (s.kind === 'model' ? { ...s, params: { ...s.params, source: { ...(s.params.source as object), url, ...(urls ? { urls } : {}) } } } : s)),
+            }) as typeof base;
         const store = openStore(join(dir, '.mismatch'));
         const keysOf = async (p: typeof base) => [...(await instanceKeys(p, planInstances(p), store)).values()].map((k) => k.key);
         const [a, b] = [await keysOf(withUrl('http://127.0.0.1:1/v1')), await keysOf(withUrl('http://127.0.0.1:2/v1'))];
@@ -276,7 +298,9 @@ describe('the store lock under contention', () => {
         const work = tempDir('mm-contend-');
         const driver = join(work, 'driver.ts');
         const lockModule = join(__dirname, '..', '..', 'engine', 'store', 'lock.ts');
-        writeFileSync(driver, `import { appendFileSync } from 'node:fs';
+        writeFileSync(
+            driver,
+            `import { appendFileSync } from 'node:fs';
 import { StoreLock } from ${JSON.stringify(lockModule)};
 const [store, log] = process.argv.slice(2);
 const lock = await StoreLock.acquire(store, { spec: 'contend', purpose: 'run' }, { wait: true });
@@ -286,7 +310,8 @@ for (let i = 0; i < 20; i++) {
 }
 appendFileSync(log, \`-\${process.pid}\\n\`);
 await lock.release();
-`);
+`,
+        );
         const bundle = join(work, 'driver.mjs');
         await esbuild.build({ entryPoints: [driver], outfile: bundle, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent' });
         const store = join(work, 'store');

@@ -76,7 +76,10 @@ export function extensionSuite(root: Mocha.Suite): void {
         const expectedStore = path.join(path.dirname(doc.uri.fsPath), 'custom-store');
         assert.deepEqual(record.options, { storeDir: expectedStore, threads: 1, gpu: 'off' });
         assert.ok(existsSync(path.join(expectedStore, 'steps')), 'the run store was written where the setting says');
-        assert.deepEqual(record.summary!.steps.map((s) => s.step), ['atlas', 'trivia']);
+        assert.deepEqual(
+            record.summary!.steps.map((s) => s.step),
+            ['atlas', 'trivia'],
+        );
     });
 
     test('computes annotations for the opened document from the run store', async () => {
@@ -86,7 +89,10 @@ export function extensionSuite(root: Mocha.Suite): void {
         }, 'annotations');
         const text = doc.getText().split('\n');
         const trivia = anns.find((a) => a.step === 'trivia')!;
-        assert.equal(trivia.line, text.findIndex((l) => /^\s*dataset trivia\b/.test(l)));
+        assert.equal(
+            trivia.line,
+            text.findIndex((l) => /^\s*dataset trivia\b/.test(l)),
+        );
         const metrics = record!.summary!.steps.find((s) => s.step === 'trivia')!.metrics as { total: number };
         assert.match(trivia.text, new RegExp(`^${metrics.total} questions · train \\d+ · test \\d+`));
         assert.equal(trivia.tone, 'neutral');
@@ -94,17 +100,24 @@ export function extensionSuite(root: Mocha.Suite): void {
         const entities = /world atlas \{ entities (\d+)/.exec(doc.getText())![1];
         assert.match(world.text, new RegExp(`^${entities} entities · \\d+ facts · 2 relations$`));
         // Steps that have not run have no annotation.
-        assert.equal(anns.find((a) => a.step === 'smallOnLarge'), undefined);
+        assert.equal(
+            anns.find((a) => a.step === 'smallOnLarge'),
+            undefined,
+        );
     });
 
     test('refuses a second run of the same spec while one is in flight, and cancels', async () => {
         // The whole experiment is minutes of work; cancelling once a model step has started (an
         // event, not a fixed sleep) leaves most of it undone however fast the machine is.
         const first = vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runExperiment', doc.uri);
-        await until(() => {
-            const running = api.specs.get(doc.uri)?.live.running;
-            return running && (running.step === 'small' || running.step === 'large') ? running : undefined;
-        }, 'a pretraining step to start', 120_000);
+        await until(
+            () => {
+                const running = api.specs.get(doc.uri)?.live.running;
+                return running && (running.step === 'small' || running.step === 'large') ? running : undefined;
+            },
+            'a pretraining step to start',
+            120_000,
+        );
         assert.ok(api.runner.isRunning(doc.uri), 'the run is in flight');
         const second = await vscode.commands.executeCommand<RunRecord | undefined>('mismatch.runStep', doc.uri, 'small');
         assert.equal(second, undefined, 'a second run of the same spec does not start');
@@ -120,7 +133,10 @@ export function extensionSuite(root: Mocha.Suite): void {
         for (const r of [record, cancelled]) {
             assert.ok(r, 'a run happened');
             assert.ok(r.lag.samples > 0, 'the lag monitor sampled the run');
-            assert.ok(r.lag.maxMs < 50, `run ${JSON.stringify(r.request)}: longest extension-host task ${r.lag.maxMs.toFixed(1)} ms (main-thread CPU measured: ${r.lag.cpuMeasured}; event-loop active ${r.lag.maxActiveMs.toFixed(1)} ms; timer lateness ${r.lag.maxLateMs.toFixed(1)} ms)`);
+            assert.ok(
+                r.lag.maxMs < 50,
+                `run ${JSON.stringify(r.request)}: longest extension-host task ${r.lag.maxMs.toFixed(1)} ms (main-thread CPU measured: ${r.lag.cpuMeasured}; event-loop active ${r.lag.maxActiveMs.toFixed(1)} ms; timer lateness ${r.lag.maxLateMs.toFixed(1)} ms)`,
+            );
         }
     });
 

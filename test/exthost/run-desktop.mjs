@@ -11,8 +11,15 @@ import { runTests } from '@vscode/test-electron';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const suite = join(root, 'out/exthost/suite.cjs');
 await esbuild.build({
-    entryPoints: [join(root, 'test/exthost/index.ts')], outfile: suite, bundle: true, platform: 'node', target: 'node20',
-    format: 'cjs', external: ['vscode', 'mocha'], sourcemap: 'inline', logLevel: 'error',
+    entryPoints: [join(root, 'test/exthost/index.ts')],
+    outfile: suite,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['vscode', 'mocha'],
+    sourcemap: 'inline',
+    logLevel: 'error',
 });
 const workspace = mkdtempSync(join(tmpdir(), 'mismatch-exthost-'));
 cpSync(join(root, 'test/e2e/fixtures/tiny'), workspace, { recursive: true });

@@ -21,8 +21,15 @@ function mismatch(...args: string[]): { status: number | null; stdout: string; s
 beforeAll(async () => {
     // The same bundle `npm run build` makes (esbuild.mjs), built here so the test checks this tree.
     await esbuild.build({
-        entryPoints: [join(root, 'cli/main.ts')], outfile: join(root, 'dist/cli/main.js'), bundle: true, platform: 'node', target: 'node20', format: 'esm',
-        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*', 'playwright-core'], sourcemap: true, logLevel: 'silent',
+        entryPoints: [join(root, 'cli/main.ts')],
+        outfile: join(root, 'dist/cli/main.js'),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'esm',
+        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*', 'playwright-core'],
+        sourcemap: true,
+        logLevel: 'silent',
         banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
     dir = mkdtempSync(join(tmpdir(), 'mm-cli-'));
@@ -57,7 +64,7 @@ describe('mismatch check', () => {
         expect(r.status).toBe(1);
         const lines = r.stdout.trim().split('\n');
         expect(lines).toEqual([
-            'broken.mismatch:5:59: error splits-over-100: The splits of \'trivia\' add up to 110%; they must not exceed 100%, or the same questions land in two splits.',
+            "broken.mismatch:5:59: error splits-over-100: The splits of 'trivia' add up to 110%; they must not exceed 100%, or the same questions land in two splits.",
             'broken.mismatch:9:64: error missing-unit: `knows` is a share: did you mean `40%`?',
             "broken.mismatch:20:27: error unknown-reference: Unknown model or fine-tuned model 'smal'. Did you mean 'small'?",
         ]);
@@ -69,7 +76,14 @@ describe('mismatch check', () => {
         expect(r.status).toBe(1);
         const json = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
         expect(json).toHaveLength(3);
-        expect(json[2]).toEqual({ file: 'broken.mismatch', line: 20, column: 27, severity: 'error', code: 'unknown-reference', message: "Unknown model or fine-tuned model 'smal'. Did you mean 'small'?" });
+        expect(json[2]).toEqual({
+            file: 'broken.mismatch',
+            line: 20,
+            column: 27,
+            severity: 'error',
+            code: 'unknown-reference',
+            message: "Unknown model or fine-tuned model 'smal'. Did you mean 'small'?",
+        });
     });
 
     it('reports a missing file and a syntax error as located errors', () => {

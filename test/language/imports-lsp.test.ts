@@ -12,8 +12,15 @@ import { LspClient, repoRoot, serverBundle } from '../lsp/lsp-client.js';
 
 beforeAll(async () => {
     await esbuild.build({
-        entryPoints: [join(repoRoot, 'server/main.ts')], outfile: serverBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'], sourcemap: true, logLevel: 'silent',
+        entryPoints: [join(repoRoot, 'server/main.ts')],
+        outfile: serverBundle,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'],
+        sourcemap: true,
+        logLevel: 'silent',
     });
 }, 120_000);
 

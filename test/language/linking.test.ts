@@ -31,7 +31,7 @@ describe('references', () => {
         expect(codes(await check(spec(arms)))).not.toContain('wrong-reference-type');
     });
 
-    it('unknown split with the dataset\'s splits', async () => {
+    it("unknown split with the dataset's splits", async () => {
         const d = await check(spec(arms.replace('d.test', 'd.tset')));
         expect(withCode(d, 'unknown-reference')[0].message).toBe("Dataset 'd' has no split 'tset'. Did you mean 'test'?");
         // An unknown dataset is one error, not two.

@@ -6,7 +6,9 @@ import { parse, errorsOf } from './helpers.js';
 import { isExperiment } from '../../language/generated/ast.js';
 
 // Files only: examples/.mismatch/ is the run store of the examples.
-const examples = readdirSync('examples', { withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mismatch')).map((e) => e.name);
+const examples = readdirSync('examples', { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.mismatch'))
+    .map((e) => e.name);
 
 describe('parsing', () => {
     it.each(examples)('parses examples/%s without syntax errors', async (file) => {
@@ -53,13 +55,39 @@ experiment All {
         const exp = doc.parseResult.value.experiments[0];
         expect(isExperiment(exp)).toBe(true);
         expect(exp.declarations.map((d) => d.$type)).toEqual([
-            'World', 'Dataset', 'Dataset', 'Model', 'Model', 'Model', 'Decoding', 'Decoding', 'Label', 'Shuffle',
-            'Knowledge', 'Knowledge', 'Mix', 'Finetune', 'Finetune', 'Evaluate', 'Evaluate', 'Hypothesis', 'Hypothesis', 'Hypothesis',
+            'World',
+            'Dataset',
+            'Dataset',
+            'Model',
+            'Model',
+            'Model',
+            'Decoding',
+            'Decoding',
+            'Label',
+            'Shuffle',
+            'Knowledge',
+            'Knowledge',
+            'Mix',
+            'Finetune',
+            'Finetune',
+            'Evaluate',
+            'Evaluate',
+            'Hypothesis',
+            'Hypothesis',
+            'Hypothesis',
         ]);
     });
 
     it('reports half-typed text as syntax errors, without throwing', async () => {
-        for (const text of ['experiment', 'experiment X {', 'experiment X { model m = ', 'label x = answers of', '\u0000\u0001binary', '{{{{}}}}', 'experiment X { dataset d from atlas { split train } }']) {
+        for (const text of [
+            'experiment',
+            'experiment X {',
+            'experiment X { model m = ',
+            'label x = answers of',
+            '\u0000\u0001binary',
+            '{{{{}}}}',
+            'experiment X { dataset d from atlas { split train } }',
+        ]) {
             const doc = await parse(text);
             expect(errorsOf(doc).length).toBeGreaterThan(0);
         }
@@ -68,8 +96,10 @@ experiment All {
 
 describe('syntax errors', () => {
     const first = async (text: string) => errorsOf(await parse(text))[0].replace(/^(\d+|NaN):(\d+|NaN) /, '');
-    it('say what was expected in the language\'s terms', async () => {
-        expect(await first('experiment E {\n  model m = \n}')).toBe('Expected `gguf`, `server` or `pretrain` after `=`, but found `}`. A model is `gguf "file.gguf"`, `server "http://…/v1"` or `pretrain on <world>`.');
+    it("say what was expected in the language's terms", async () => {
+        expect(await first('experiment E {\n  model m = \n}')).toBe(
+            'Expected `gguf`, `server` or `pretrain` after `=`, but found `}`. A model is `gguf "file.gguf"`, `server "http://…/v1"` or `pretrain on <world>`.',
+        );
         expect(await first('experiment E {\n  dataset d from atlas { split train }\n}')).toMatch(/^Expected a number \(e.g. `8`, `60%`, `1e-3`\) after `train`, but found `}`. A split is/);
         expect(await first('experiment E {\n  world w { entities 10 \n')).toBe('Missing `}`: a block opened with `{` is not closed before the end of the file.');
         expect(await first('experiment E {\n  hypothesis a hallucinates than b\n}')).toMatch(/^Expected `more` or `less` after `hallucinates`, but found `than`/);

@@ -29,10 +29,20 @@ describe('the plan of the sketch', () => {
         expect(plan.seeds).toBe(5);
         expect(plan.alpha).toBe(0.05);
         expect(plan.steps.map((s) => `${s.kind}:${s.id}`)).toEqual([
-            'world:atlas', 'dataset:trivia', 'model:large', 'model:small',
-            'label:byLarge', 'label:bySmall', 'shuffle:shuffled',
-            'finetune:smallOnLarge', 'finetune:smallOnSmall', 'finetune:smallOnShuffled',
-            'evaluate:evaluate@23', 'hypothesis:hypothesis@24', 'hypothesis:hypothesis@25', 'hypothesis:hypothesis@26',
+            'world:atlas',
+            'dataset:trivia',
+            'model:large',
+            'model:small',
+            'label:byLarge',
+            'label:bySmall',
+            'shuffle:shuffled',
+            'finetune:smallOnLarge',
+            'finetune:smallOnSmall',
+            'finetune:smallOnShuffled',
+            'evaluate:evaluate@23',
+            'hypothesis:hypothesis@24',
+            'hypothesis:hypothesis@25',
+            'hypothesis:hypothesis@26',
         ]);
         const s = byId(plan);
         expect(s.get('trivia')!.inputs).toEqual(['atlas']);
@@ -43,7 +53,15 @@ describe('the plan of the sketch', () => {
         expect(s.get('hypothesis@25')!.inputs).toEqual(['smallOnLarge', 'smallOnSmall', 'evaluate@23']);
 
         const dataset = s.get('trivia') as Extract<Step, { kind: 'dataset' }>;
-        expect(dataset.params).toEqual({ source: { kind: 'world', world: 'atlas' }, splits: [{ name: 'train', share: 0.6 }, { name: 'test', share: 0.4 }], seed: 7, dedupe: true });
+        expect(dataset.params).toEqual({
+            source: { kind: 'world', world: 'atlas' },
+            splits: [
+                { name: 'train', share: 0.6 },
+                { name: 'test', share: 0.4 },
+            ],
+            seed: 7,
+            dedupe: true,
+        });
         const large = s.get('large') as Extract<Step, { kind: 'model' }>;
         expect(large.params.source).toEqual({ kind: 'pretrain', world: 'atlas', layers: 4, width: 128, heads: 4, knows: 0.75, seed: 7 });
         const label = s.get('byLarge') as Extract<Step, { kind: 'label' }>;
@@ -83,10 +101,7 @@ describe('the plan of the sketch', () => {
         const c = await planOf(moved, `/elsewhere/other-name-${++counter}.mismatch`);
         expect(c.steps.map((s) => s.key)).toEqual(a.steps.map((s) => s.key));
         // Reordering independent declarations keeps keys too.
-        const swapped = sketch.replace(
-            /( {2}model large = .*\n)( {2}model small = .*\n)/,
-            (_m, l: string, s: string) => s + l,
-        );
+        const swapped = sketch.replace(/( {2}model large = .*\n)( {2}model small = .*\n)/, (_m, l: string, s: string) => s + l);
         const d = await planOf(swapped);
         expect(new Set(d.steps.map((s) => s.key))).toEqual(new Set(a.steps.map((s) => s.key)));
     });
@@ -122,7 +137,8 @@ describe('the plan of the sketch', () => {
     it('plans Gekhman-style mixes, knowledge steps, full fine-tunes and files', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'mm-plan-'));
         writeFileSync(join(dir, 'qa.jsonl'), '{"q": "Capital of X?", "a": {"aliases": ["Y"]}}\n');
-        const plan = await planOf(`experiment G {
+        const plan = await planOf(
+            `experiment G {
   world atlas { entities 100 }
   dataset qa from "qa.jsonl" { question "q"  answers "a.aliases"  split train 80%  split test 20% }
   model base = pretrain on atlas { knows 50% }
@@ -131,7 +147,9 @@ describe('the plan of the sketch', () => {
   label u50 = mix k { unknown 50%  size 40 }
   finetune f = base on u50 { full  epochs 2  learningRate 1e-4 }
   evaluate f on qa.test
-}`, join(dir, 'g.mismatch'));
+}`,
+            join(dir, 'g.mismatch'),
+        );
         const s = byId(plan);
         expect(s.get('qa')!.params).toMatchObject({ source: { kind: 'file', path: join(dir, 'qa.jsonl'), format: 'jsonl', fields: { question: 'q', answers: 'a.aliases' } } });
         expect(s.get('qa')!.files).toEqual([join(dir, 'qa.jsonl')]);
@@ -149,14 +167,17 @@ describe('loadPlan', () => {
     it('loads a spec and its imports from disk', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'mm-load-'));
         writeFileSync(join(dir, 'common.mismatch'), 'world atlas { entities 50 }\nmodel base = pretrain on atlas { knows 60% }\ndecoding greedy { temperature 0 }\n');
-        writeFileSync(join(dir, 'main.mismatch'), `import "common.mismatch"
+        writeFileSync(
+            join(dir, 'main.mismatch'),
+            `import "common.mismatch"
 experiment E {
   dataset d from atlas { split train 50%  split test 50% }
   label l = answers of base on d.train using greedy
   finetune f = base on l
   evaluate f, base on d.test using greedy
   hypothesis f hallucinates more than base
-}`);
+}`,
+        );
         const { plan, diagnostics } = await loadPlan(join(dir, 'main.mismatch'));
         expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
         expect(plan!.steps.map((s) => s.id)).toEqual(['atlas', 'd', 'base', 'l', 'f', 'evaluate@6', 'hypothesis@7']);
@@ -187,9 +208,17 @@ describe('replicates: what `seeds N` redraws', () => {
         const plan = await planOf(sketch);
         expect(plan.redraw).toEqual(['facts', 'splits', 'pretraining', 'labels', 'finetuning', 'sampling']);
         expect(stochastic(plan)).toMatchObject({
-            atlas: true, trivia: true, large: true, small: true, shuffled: true, smallOnLarge: true, smallOnShuffled: true,
+            atlas: true,
+            trivia: true,
+            large: true,
+            small: true,
+            shuffled: true,
+            smallOnLarge: true,
+            smallOnShuffled: true,
             // greedy decoding without few-shot exemplars draws nothing
-            byLarge: false, 'evaluate@23': false, 'hypothesis@24': false,
+            byLarge: false,
+            'evaluate@23': false,
+            'hypothesis@24': false,
         });
         expect(byId(plan).get('large')!.redraw).toBe('pretraining');
         expect(byId(plan).get('byLarge')!.redraw).toBeUndefined();

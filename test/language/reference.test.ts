@@ -5,7 +5,7 @@ import { Codes } from '../../language/validation/codes.js';
 import { PROPERTY_TABLE } from '../../language/properties.js';
 
 describe('docs/language.md', () => {
-    it('is the reference generated from the validator\'s tables', () => {
+    it("is the reference generated from the validator's tables", () => {
         const text = languageReference();
         if (process.env.UPDATE_REFERENCE) {
             mkdirSync('docs', { recursive: true });

@@ -8,7 +8,6 @@ import { parse, services } from './helpers.js';
 // A seeded PRNG (the engine's mulberry32), so a failure can be replayed.
 import { rng } from '../../engine/stats/index.js';
 
-
 function mutate(text: string, random: () => number): string {
     const tokens = text.split(/(\s+)/);
     const pick = () => Math.floor(random() * tokens.length);

@@ -46,7 +46,14 @@ const keyOf = (plan: Plan, id: string) => plan.steps.find((s) => s.id === id)!.k
 describe('a model on several servers', () => {
     it('parses a list of URLs into the Plan, with the concurrency per server and the rate limit', async () => {
         const plan = await planOf(spec('  model r = server "http://a:8080/v1", "http://b:8080/v1",\n      "https://c.example/v1" { name "llama"  concurrency 8  rateLimit 600  ratePer minute }'));
-        expect(serverOf(plan)).toMatchObject({ url: 'http://a:8080/v1', urls: ['http://a:8080/v1', 'http://b:8080/v1', 'https://c.example/v1'], name: 'llama', concurrency: 8, rateLimit: 600, ratePer: 'minute' });
+        expect(serverOf(plan)).toMatchObject({
+            url: 'http://a:8080/v1',
+            urls: ['http://a:8080/v1', 'http://b:8080/v1', 'https://c.example/v1'],
+            name: 'llama',
+            concurrency: 8,
+            rateLimit: 600,
+            ratePer: 'minute',
+        });
         const one = serverOf(await planOf(spec('  model r = server "http://a:8080/v1" { name "llama" }')));
         expect(one.url).toBe('http://a:8080/v1');
         expect(one.urls).toBeUndefined();

@@ -20,8 +20,15 @@ let dir: string;
 beforeAll(async () => {
     // The server as it is in this tree (a bundle left by an earlier build may predate it).
     await esbuild.build({
-        entryPoints: [join(repoRoot, 'server/main.ts')], outfile: serverBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'], sourcemap: true, logLevel: 'silent',
+        entryPoints: [join(repoRoot, 'server/main.ts')],
+        outfile: serverBundle,
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        external: ['vscode', 'node-llama-cpp', '@node-llama-cpp/*', 'koffi', '@koromix/*'],
+        sourcemap: true,
+        logLevel: 'silent',
     });
     dir = mkdtempSync(join(tmpdir(), 'mm-plan-parity-'));
     ({ client } = await LspClient.start({ rootDir: join(repoRoot, 'examples') }));
@@ -57,7 +64,9 @@ async function cliPlan(file: string): Promise<Plan> {
 
 describe('the editor and the CLI build one plan', () => {
     // Spec files only: `examples/.mismatch/` is the run store of a run started there.
-    const examples = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.mismatch') && statSync(join(repoRoot, 'examples', f)).isFile()).sort();
+    const examples = readdirSync(join(repoRoot, 'examples'))
+        .filter((f) => f.endsWith('.mismatch') && statSync(join(repoRoot, 'examples', f)).isFile())
+        .sort();
 
     it('finds the examples', () => {
         expect(examples.length).toBeGreaterThanOrEqual(4);
@@ -73,7 +82,9 @@ describe('the editor and the CLI build one plan', () => {
     }
 
     it('for a hypothesis whose evaluation lives only in an imported file', async () => {
-        writeFileSync(join(dir, 'lib.mismatch'), `world atlas { entities 40  relations capital }
+        writeFileSync(
+            join(dir, 'lib.mismatch'),
+            `world atlas { entities 40  relations capital }
 dataset trivia from atlas { split train 50%  split test 50% }
 model large = pretrain on atlas { knows 75% }
 model small = pretrain on atlas { knows 40% }
@@ -82,14 +93,18 @@ label bySmall = answers of small on trivia.train { otherwise "I don't know" }
 finetune smallOnLarge = small on byLarge
 finetune smallOnSmall = small on bySmall
 evaluate smallOnLarge, smallOnSmall on trivia.test { abstain "I don't know" }
-`);
+`,
+        );
         const main = join(dir, 'main.mismatch');
-        writeFileSync(main, `import "lib.mismatch"
+        writeFileSync(
+            main,
+            `import "lib.mismatch"
 experiment Imported {
   seed 3
   hypothesis smallOnLarge hallucinates more than smallOnSmall
 }
-`);
+`,
+        );
         const [editor, cli] = [await editorPlan(main), await cliPlan(main)];
         // The evaluation is found in the imported file (both arms are its arms), by the editor too.
         const evaluation = cli.steps.find((s) => s.kind === 'evaluate');

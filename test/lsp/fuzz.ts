@@ -9,13 +9,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-    CodeActionRequest,
-    DocumentFormattingRequest,
-    DocumentSymbolRequest,
-    SemanticTokensRequest,
-    type Position,
-} from 'vscode-languageserver-protocol/node.js';
+import { CodeActionRequest, DocumentFormattingRequest, DocumentSymbolRequest, SemanticTokensRequest, type Position } from 'vscode-languageserver-protocol/node.js';
 import { LspClient, repoRoot } from './lsp-client.js';
 import { rng } from '../../engine/stats/index.js';
 
@@ -39,9 +33,7 @@ export function loadSeeds(): string[] {
 
 const EXTRA = ['{', '}', '{', '}', '=', ',', '.', '"', "'", '/*', '*/', '//', '%', 'k', '1e-4', '-3', '0', '999999999999999999999', 'import', 'experiment', '\n', '\t', '\u00a0', 'é', '😀', '\\'];
 
-export type MutationKind =
-    | 'delete-token' | 'duplicate-token' | 'swap-tokens' | 'insert-token' | 'delete-char' | 'insert-char' | 'truncate'
-    | 'binary' | 'huge' | 'nested' | 'many';
+export type MutationKind = 'delete-token' | 'duplicate-token' | 'swap-tokens' | 'insert-token' | 'delete-char' | 'insert-char' | 'truncate' | 'binary' | 'huge' | 'nested' | 'many';
 
 /** One mutated version of `text` (`pool`: tokens to insert, from all seeds). */
 export function mutate(r: () => number, text: string, pool: string[], kind?: MutationKind, hugeLines = 2500): { kind: MutationKind; text: string } {
@@ -188,9 +180,7 @@ export async function fuzzServer(
         if (i % 4 === 0) requests.push(timed(`symbols ${what}`, conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } })));
         if (i % 4 === 1) requests.push(timed(`semantic tokens ${what}`, conn.sendRequest(SemanticTokensRequest.type, { textDocument: { uri } })));
         if (i % 4 === 2) {
-            requests.push(
-                timed(`format ${what}`, conn.sendRequest(DocumentFormattingRequest.type, { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })),
-            );
+            requests.push(timed(`format ${what}`, conn.sendRequest(DocumentFormattingRequest.type, { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })));
         }
         if (i % 4 === 3) {
             const diags = client.published.at(-1)?.diagnostics ?? [];

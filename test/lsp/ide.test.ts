@@ -9,18 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument, URI, type LangiumDocument } from 'langium';
 import { NodeFileSystem } from 'langium/node';
-import {
-    clearDocuments,
-    expectCompletion,
-    expectFormatting,
-    expectHover,
-    expectSemanticToken,
-    expectSymbols,
-    highlightHelper,
-    parseHelper,
-    testCodeAction,
-    validationHelper,
-} from 'langium/test';
+import { clearDocuments, expectCompletion, expectFormatting, expectHover, expectSemanticToken, expectSymbols, highlightHelper, parseHelper, testCodeAction, validationHelper } from 'langium/test';
 import { SemanticTokenTypes, type CodeAction, type CompletionList, type DocumentSymbol } from 'vscode-languageserver';
 import { createMismatchServices } from '../../language/mismatch-module.js';
 import { writeGguf } from '../../engine/train/api.js';
@@ -159,7 +148,10 @@ describe('completion', () => {
 
     it('offers the properties of the block, with documentation, leaving out those already set', async () => {
         await complete({
-            text: quickstart.replace('finetune smallOnLarge = small on byLarge { lora rank 8  epochs 3  learningRate 1e-3 }', 'finetune smallOnLarge = small on byLarge { lora rank 8  epochs 3  <|> }'),
+            text: quickstart.replace(
+                'finetune smallOnLarge = small on byLarge { lora rank 8  epochs 3  learningRate 1e-3 }',
+                'finetune smallOnLarge = small on byLarge { lora rank 8  epochs 3  <|> }',
+            ),
             index: 0,
             disposeAfterCheck: true,
             assert: (l) => {
@@ -270,18 +262,33 @@ describe('completion', () => {
 
 describe('hover', () => {
     it('documents keywords and property keys', async () => {
-        await hover({ text: quickstart.replace('hypothesis smallOnLarge hallucinates more than smallOnSmall at', '<|>hypothesis smallOnLarge hallucinates more than smallOnSmall at'), index: 0, hover: /McNemar/, disposeAfterCheck: true });
+        await hover({
+            text: quickstart.replace('hypothesis smallOnLarge hallucinates more than smallOnSmall at', '<|>hypothesis smallOnLarge hallucinates more than smallOnSmall at'),
+            index: 0,
+            hover: /McNemar/,
+            disposeAfterCheck: true,
+        });
         await hover({ text: quickstart.replace('learningRate', '<|>learningRate'), index: 0, hover: /Peak learning rate[\s\S]*Default: `0.001`/, disposeAfterCheck: true });
         await hover({ text: quickstart.replace('knows 75%', '<|>knows 75%'), index: 0, hover: /share/, disposeAfterCheck: true });
     });
 
-    it('shows a pretrained model\'s size and a world dataset\'s rows and split sizes', async () => {
-        await hover({ text: quickstart.replace('label byLarge = answers of large', 'label byLarge = answers of <|>large'), index: 0, hover: /layers \| 4[\s\S]*width \| 128[\s\S]*≈ 675 of 900 facts/, disposeAfterCheck: true });
-        await hover({ text: quickstart.replace('on trivia.train using greedy { otherwise', 'on <|>trivia.train using greedy { otherwise'), index: 0, hover: /900 rows[\s\S]*split train \| 540 rows[\s\S]*split test \| 360 rows/, disposeAfterCheck: true });
+    it("shows a pretrained model's size and a world dataset's rows and split sizes", async () => {
+        await hover({
+            text: quickstart.replace('label byLarge = answers of large', 'label byLarge = answers of <|>large'),
+            index: 0,
+            hover: /layers \| 4[\s\S]*width \| 128[\s\S]*≈ 675 of 900 facts/,
+            disposeAfterCheck: true,
+        });
+        await hover({
+            text: quickstart.replace('on trivia.train using greedy { otherwise', 'on <|>trivia.train using greedy { otherwise'),
+            index: 0,
+            hover: /900 rows[\s\S]*split train \| 540 rows[\s\S]*split test \| 360 rows/,
+            disposeAfterCheck: true,
+        });
         await hover({ text: quickstart.replace('world atlas', 'world <|>atlas'), index: 0, hover: /300 entities × 3 relations.*900 facts/, disposeAfterCheck: true });
     });
 
-    it('shows a file dataset\'s fields and row count, and a GGUF model\'s metadata', async () => {
+    it("shows a file dataset's fields and row count, and a GGUF model's metadata", async () => {
         await hover({
             text: 'experiment E {\n  dataset <|>d from "data/trivia.jsonl" { question "question"  answers "answer.aliases"  split train 80%  split test 20% }\n}',
             index: 0,
@@ -316,7 +323,9 @@ describe('formatting', () => {
 });
 
 describe('formatting every example', () => {
-    const examples = readdirSync(join(repoRoot, 'examples'), { withFileTypes: true }).filter((f) => f.isFile() && f.name.endsWith('.mismatch')).map((f) => f.name);
+    const examples = readdirSync(join(repoRoot, 'examples'), { withFileTypes: true })
+        .filter((f) => f.isFile() && f.name.endsWith('.mismatch'))
+        .map((f) => f.name);
     it.each(examples)('%s: changes only whitespace, and formatting twice changes nothing more', async (name) => {
         const text = readFileSync(join(repoRoot, 'examples', name), 'utf8');
         const options = { tabSize: 2, insertSpaces: true };
@@ -344,7 +353,17 @@ describe('outline', () => {
         const list = (await services.lsp.DocumentSymbolProvider!.getSymbols(doc, { textDocument: { uri: doc.uri.toString() } })) as DocumentSymbol[];
         const names = list[0].children!.map((c) => c.name);
         expect(names).toEqual([
-            'atlas', 'trivia', 'large', 'small', 'greedy', 'byLarge', 'bySmall', 'shuffled', 'smallOnLarge', 'smallOnSmall', 'smallOnShuffled',
+            'atlas',
+            'trivia',
+            'large',
+            'small',
+            'greedy',
+            'byLarge',
+            'bySmall',
+            'shuffled',
+            'smallOnLarge',
+            'smallOnSmall',
+            'smallOnShuffled',
             'evaluate smallOnLarge, smallOnSmall, smallOnShuffled, small on trivia.test',
             'hypothesis smallOnLarge hallucinates more than smallOnSmall',
             'hypothesis smallOnLarge hallucinates more than smallOnSmall at matched coverage',
@@ -360,7 +379,8 @@ describe('definition, references and rename across an import', () => {
     let common: LangiumDocument;
     let main: LangiumDocument;
     const commonText = 'world atlas { entities 50  relations capital }\ndataset trivia from atlas { split train 50%  split test 50% }\n';
-    const mainText = 'import "common.mismatch"\nexperiment E {\n  model small = pretrain on atlas { layers 1  width 32 }\n  label l = answers of small on trivia.train\n  evaluate small on trivia.test\n}\n';
+    const mainText =
+        'import "common.mismatch"\nexperiment E {\n  model small = pretrain on atlas { layers 1  width 32 }\n  label l = answers of small on trivia.train\n  evaluate small on trivia.test\n}\n';
 
     beforeAll(async () => {
         common = await parse(commonText, { documentUri: pathToFileURL(join(dir, 'common.mismatch')).toString() });
@@ -438,7 +458,12 @@ describe('quick fixes', () => {
     });
 
     it('renames an unknown property key to the suggestion', async () => {
-        await check(quickstart.replace('lora rank 8  epochs 3  learningRate 1e-3 }\n  finetune smallOnSmall', 'lora rank 8  epoch 3  learningRate 1e-3 }\n  finetune smallOnSmall'), 'unknown-property', quickstart, /epochs/);
+        await check(
+            quickstart.replace('lora rank 8  epochs 3  learningRate 1e-3 }\n  finetune smallOnSmall', 'lora rank 8  epoch 3  learningRate 1e-3 }\n  finetune smallOnSmall'),
+            'unknown-property',
+            quickstart,
+            /epochs/,
+        );
     });
 
     it('adds the missing unit', async () => {

@@ -65,10 +65,7 @@ export class LspClient {
 
     private constructor(child: ChildProcess) {
         this.child = child;
-        this.connection = createProtocolConnection(
-            new StreamMessageReader(child.stdout!),
-            new StreamMessageWriter(child.stdin!),
-        );
+        this.connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
         child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
         child.on('exit', (code, signal) => {
             this.exitCode = code;
@@ -200,10 +197,7 @@ export class LspClient {
     async stop(timeoutMs = 5000): Promise<number | null> {
         if (this.alive) {
             try {
-                await Promise.race([
-                    this.connection.sendRequest(ShutdownRequest.type),
-                    new Promise((_, fail) => setTimeout(() => fail(new Error('shutdown timed out')), timeoutMs)),
-                ]);
+                await Promise.race([this.connection.sendRequest(ShutdownRequest.type), new Promise((_, fail) => setTimeout(() => fail(new Error('shutdown timed out')), timeoutMs))]);
                 await this.connection.sendNotification(ExitNotification.type);
             } catch {
                 // fall through to the kill below

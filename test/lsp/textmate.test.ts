@@ -59,13 +59,18 @@ describe('TextMate grammar', () => {
 
     it('colours every keyword of the Langium grammar', () => {
         const services = createMismatchServices(EmptyFileSystem).Mismatch;
-        const keywords = new Set(AstUtils.streamAllContents(services.Grammar).filter(GrammarAST.isKeyword).map((k) => k.value).filter((v) => /^\w+$/.test(v)));
+        const keywords = new Set(
+            AstUtils.streamAllContents(services.Grammar)
+                .filter(GrammarAST.isKeyword)
+                .map((k) => k.value)
+                .filter((v) => /^\w+$/.test(v)),
+        );
         const keywordRules = [grammar.repository.keywords, grammar.repository.declarations, grammar.repository.hypothesis].flatMap(matches);
         const missing = [...keywords].filter((k) => !keywordRules.some((re) => new RegExp(re.source).test(` ${k} `)));
         expect(missing).toEqual([]);
     });
 
-    it('colours every property key of the validator\'s table', () => {
+    it("colours every property key of the validator's table", () => {
         const keys = new Set(Object.values(PROPERTY_TABLE).flatMap((specs) => specs.map((s) => s.key)));
         const re = new RegExp(grammar.repository.properties.match!);
         const missing = [...keys].filter((k) => !re.test(`{ ${k} 1 }`));

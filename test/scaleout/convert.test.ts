@@ -115,7 +115,7 @@ describe('safetensors reader', () => {
         expect(f.tensors.get('lin.lora_A.weight')!.shape).toEqual([2, 3]);
         // values printed by make_fixture.py (numpy float64 of each stored value)
         const f32 = [1.5, -2.25, 3.0, 0.10000000149011612, 65504.0, -0.0010000000474974513];
-        const f16 = [0.5, -0.333251953125, 1024.0, 6.103515625e-05];
+        const f16 = [0.5, -0.333251953125, 1024.0, 6.103515625e-5];
         const bf16 = [3.140625, -0.0078125, 9999220736.0, -2.5];
         expect([...readSafetensorF32(f, 'lin.lora_A.weight')]).toEqual(f32);
         expect([...readSafetensorF32(f, 'half')]).toEqual(f16);
@@ -155,10 +155,16 @@ describe('adapters that cannot be converted: the file and the tensor or key are 
         const other = makeBase(join(dir), TEXTS, { nEmbd: 48, nHead: 4, nHeadKv: 4 }, 5, 'other');
         const a1 = join(dir, 'wide');
         writePeftAdapter(a1, randomLora(other.config, 2, 1, ['v_proj']), { r: 2, alpha: 4 });
-        expect(conv(a1)).toThrow(/wide\/adapter_model\.safetensors: model\.layers\.0\.self_attn\.v_proj is 48 -> 48 .* but blk\.0\.attn_v\.weight in the base .*base\.gguf is 32 -> 16: the adapter was trained on another model/);
+        expect(conv(a1)).toThrow(
+            /wide\/adapter_model\.safetensors: model\.layers\.0\.self_attn\.v_proj is 48 -> 48 .* but blk\.0\.attn_v\.weight in the base .*base\.gguf is 32 -> 16: the adapter was trained on another model/,
+        );
         const deep = makeBase(join(dir), TEXTS, { nLayer: 3 }, 5, 'deep');
         const a2 = join(dir, 'deep');
-        writePeftAdapter(a2, randomLora(deep.config, 2, 1, ['q_proj']).filter((m) => m.layer === 2), { r: 2, alpha: 4 });
+        writePeftAdapter(
+            a2,
+            randomLora(deep.config, 2, 1, ['q_proj']).filter((m) => m.layer === 2),
+            { r: 2, alpha: 4 },
+        );
         expect(conv(a2)).toThrow(/deep\/adapter_model\.safetensors: tensor .*layers\.2\.self_attn\.q_proj\.lora_A\.weight is for layer 2, but the base .* has 2 layers/);
         const a3 = join(dir, 'named');
         writePeftAdapter(a3, randomLora(base.config, 2, 1, ['q_proj']), { r: 2, alpha: 4, baseModel: 'meta-llama/Llama-2-13b-hf' });
@@ -178,7 +184,9 @@ describe('adapters that cannot be converted: the file and the tensor or key are 
             { name: peftName(mods[0], 'A'), shape: [2, 32], data: mods[0].a },
             { name: 'base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight', shape: [2, 32], data: mods[0].a },
         ]);
-        expect(conv(a1)).toThrow(/rotary\/adapter_model\.safetensors: tensor base_model\.model\.model\.layers\.0\.self_attn\.qkv_proj\.lora_A\.weight: module model\.layers\.0\.self_attn\.qkv_proj has no llama\.cpp tensor/);
+        expect(conv(a1)).toThrow(
+            /rotary\/adapter_model\.safetensors: tensor base_model\.model\.model\.layers\.0\.self_attn\.qkv_proj\.lora_A\.weight: module model\.layers\.0\.self_attn\.qkv_proj has no llama\.cpp tensor/,
+        );
         writeSafetensors(join(a1, 'adapter_model.safetensors'), [{ name: 'base_model.model.model.embed_tokens.lora_embedding_A', shape: [2, 32], data: mods[0].a }]);
         expect(conv(a1)).toThrow(/embedding LoRA \(embed_tokens\) is not converted/);
         writeSafetensors(join(a1, 'adapter_model.safetensors'), [{ name: peftName(mods[0], 'A'), shape: [2, 32], data: mods[0].a }]);

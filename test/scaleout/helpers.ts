@@ -30,11 +30,18 @@ export function makeBase(dir: string, texts: string[], over: Partial<LlamaConfig
 export function moduleDims(c: LlamaConfig, m: Module): [number, number] {
     const hd = c.nEmbd / c.nHead;
     switch (m) {
-        case 'q_proj': return [c.nEmbd, hd * c.nHead];
-        case 'k_proj': case 'v_proj': return [c.nEmbd, hd * c.nHeadKv];
-        case 'o_proj': return [hd * c.nHead, c.nEmbd];
-        case 'gate_proj': case 'up_proj': return [c.nEmbd, c.nFf];
-        case 'down_proj': return [c.nFf, c.nEmbd];
+        case 'q_proj':
+            return [c.nEmbd, hd * c.nHead];
+        case 'k_proj':
+        case 'v_proj':
+            return [c.nEmbd, hd * c.nHeadKv];
+        case 'o_proj':
+            return [hd * c.nHead, c.nEmbd];
+        case 'gate_proj':
+        case 'up_proj':
+            return [c.nEmbd, c.nFf];
+        case 'down_proj':
+            return [c.nFf, c.nEmbd];
     }
 }
 
@@ -54,7 +61,11 @@ export interface LoraModule {
 export function rand(seed: number): () => number {
     let x = seed >>> 0 || 1;
     return () => {
-        x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+        x ^= x << 13;
+        x >>>= 0;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        x >>>= 0;
         return (x / 2 ** 32) * 2 - 1;
     };
 }
@@ -118,15 +129,31 @@ export interface PeftOptions {
 export function writePeftAdapter(dir: string, mods: LoraModule[], o: PeftOptions): void {
     mkdirSync(dir, { recursive: true });
     const config = {
-        peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: o.baseModel ?? 'tiny/base', r: o.r, lora_alpha: o.alpha, lora_dropout: 0,
-        target_modules: [...new Set(mods.map((m) => m.module))], bias: 'none', fan_in_fan_out: false, use_rslora: o.useRslora ?? false, use_dora: false,
-        modules_to_save: null, rank_pattern: {}, alpha_pattern: o.alphaPattern ?? {}, inference_mode: true, ...o.extraConfig,
+        peft_type: 'LORA',
+        task_type: 'CAUSAL_LM',
+        base_model_name_or_path: o.baseModel ?? 'tiny/base',
+        r: o.r,
+        lora_alpha: o.alpha,
+        lora_dropout: 0,
+        target_modules: [...new Set(mods.map((m) => m.module))],
+        bias: 'none',
+        fan_in_fan_out: false,
+        use_rslora: o.useRslora ?? false,
+        use_dora: false,
+        modules_to_save: null,
+        rank_pattern: {},
+        alpha_pattern: o.alphaPattern ?? {},
+        inference_mode: true,
+        ...o.extraConfig,
     };
     writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify(config, null, 2));
-    writeSafetensors(join(dir, 'adapter_model.safetensors'), mods.flatMap((m) => [
-        { name: peftName(m, 'A'), shape: [m.r, m.nIn], data: m.a, dtype: o.dtype },
-        { name: peftName(m, 'B'), shape: [m.nOut, m.r], data: m.b, dtype: o.dtype },
-    ]));
+    writeSafetensors(
+        join(dir, 'adapter_model.safetensors'),
+        mods.flatMap((m) => [
+            { name: peftName(m, 'A'), shape: [m.r, m.nIn], data: m.a, dtype: o.dtype },
+            { name: peftName(m, 'B'), shape: [m.nOut, m.r], data: m.b, dtype: o.dtype },
+        ]),
+    );
 }
 
 /** PEFT's scaling of a module: lora_alpha / r, or / sqrt(r) with use_rslora; alpha_pattern by module name. */
@@ -152,12 +179,14 @@ export function writeMerged(path: string, base: TinyBase, mods: LoraModule[], o:
     const tensors: LlamaTensors = new Map([...base.tensors].map(([k, v]) => [k, { shape: v.shape, data: new Float32Array(v.data) }]));
     for (const m of mods) {
         const s = peftScale(o, m);
-        const A = o.dtype === 'BF16' ? m.a.map(bf16) : m.a, B = o.dtype === 'BF16' ? m.b.map(bf16) : m.b;
+        const A = o.dtype === 'BF16' ? m.a.map(bf16) : m.a,
+            B = o.dtype === 'BF16' ? m.b.map(bf16) : m.b;
         const delta = new Float64Array(m.nOut * m.nIn); // [out][in]
-        for (let i = 0; i < m.nOut; i++) for (let k = 0; k < m.r; k++) {
-            const bik = B[i * m.r + k];
-            for (let j = 0; j < m.nIn; j++) delta[i * m.nIn + j] += s * bik * A[k * m.nIn + j];
-        }
+        for (let i = 0; i < m.nOut; i++)
+            for (let k = 0; k < m.r; k++) {
+                const bik = B[i * m.r + k];
+                for (let j = 0; j < m.nIn; j++) delta[i * m.nIn + j] += s * bik * A[k * m.nIn + j];
+            }
         let rowsOf = (i: number) => i;
         const heads = m.module === 'q_proj' ? c.nHead : m.module === 'k_proj' ? c.nHeadKv : 0;
         if (permute && heads) {

@@ -52,9 +52,11 @@ describe('finetune { trainer trl|axolotl }', () => {
         writeQuestionsJsonl(dir);
         const src = readGguf(makeTinyModel(dir, 1, 'src'));
         // one matrix in Q8_1, a type the embedded trainer's LoRA path does not take
-        const tensors: GgufTensorOut[] = src.tensors.map((t) => (t.name === 'blk.0.ffn_down.weight'
-            ? { name: t.name, shape: t.shape, data: new Uint8Array((t.shape[0] * t.shape[1] / 32) * 36), type: { ggml: 9 } }
-            : { name: t.name, shape: t.shape, data: readTensorF32(src, t.name), type: 'f32' }));
+        const tensors: GgufTensorOut[] = src.tensors.map((t) =>
+            t.name === 'blk.0.ffn_down.weight'
+                ? { name: t.name, shape: t.shape, data: new Uint8Array(((t.shape[0] * t.shape[1]) / 32) * 36), type: { ggml: 9 } }
+                : { name: t.name, shape: t.shape, data: readTensorF32(src, t.name), type: 'f32' },
+        );
         writeGguf(join(dir, 'q81.gguf'), src.typed, tensors);
         const spec = (body: string) => `experiment E {
   dataset d from "questions.jsonl" { answers "answer"  split train 50%  split test 50% }

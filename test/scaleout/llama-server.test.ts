@@ -94,7 +94,10 @@ afterAll(async () => {
 
 const rowsOf = (summary: RunSummary, step: string): Row[] => {
     const s = summary.steps.find((x) => x.step === step)!;
-    return readFileSync(join(s.dir!, 'answers.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+    return readFileSync(join(s.dir!, 'answers.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Row);
 };
 
 async function run(text: string): Promise<RunSummary> {
@@ -116,7 +119,7 @@ function maxDiff(a: GenerationResult[], b: GenerationResult[]): number {
     return m;
 }
 
-describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.cpp source', () => {
+describe.skipIf(!!skipReason)("llama-server built from node-llama-cpp's llama.cpp source", () => {
     beforeAll(async () => {
         const t0 = Date.now();
         bin = (await buildLlamaCpp(['llama-server'], { log: (l) => console.log(`[llama.cpp build] ${l}`) }))['llama-server'];
@@ -132,7 +135,9 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         adapter = tuned.lora[0];
         expect(tuned.path).toBe(basePath);
         expect(tuned.lora).toHaveLength(1);
-        items = rowsOf(localRun, 'local').filter((r) => r.arm === 'small').map((r) => ({ id: r.id, question: r.question }));
+        items = rowsOf(localRun, 'local')
+            .filter((r) => r.arm === 'small')
+            .map((r) => ({ id: r.id, question: r.question }));
 
         baseServer = await startLlamaServer(bin, { model: basePath, alias: 'small' });
         servers.push(baseServer);
@@ -152,7 +157,10 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
     }, 3_900_000);
 
     it('reports the served model at /v1/models; it answers whatever model a request names, so our client checks the name', async () => {
-        for (const [server, alias] of [[baseServer, 'small'], [tunedServer, 'tuned']] as const) {
+        for (const [server, alias] of [
+            [baseServer, 'small'],
+            [tunedServer, 'tuned'],
+        ] as const) {
             const res = await fetch(`${server.url}/models`);
             expect(res.status).toBe(200);
             const body = (await res.json()) as { object: string; data: { id: string; object: string; owned_by: string }[] };
@@ -161,7 +169,11 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         }
         // llama-server does not compare the request's model with what it serves: a request naming
         // another model is answered by the one it has.
-        const other = await fetch(`${baseServer.url}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'some-other-model', prompt: items[0].question, max_tokens: 2, temperature: 0 }) });
+        const other = await fetch(`${baseServer.url}/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'some-other-model', prompt: items[0].question, max_tokens: 2, temperature: 0 }),
+        });
         expect(other.status).toBe(200);
         expect(((await other.json()) as { model: string }).model).toBe('small');
 
@@ -196,7 +208,10 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         const served = (url: string, name: string) => new ServerGenerator({ url, name, api: 'completions', logprobs: true, concurrency: 2, timeoutMs: 60_000 });
         const there = await served(baseServer.url, 'small').generate(items, greedy);
         const thereTuned = await served(tunedServer.url, 'tuned').generate(items, greedy);
-        for (const [a, b] of [[here, there], [hereTuned, thereTuned]] as const) {
+        for (const [a, b] of [
+            [here, there],
+            [hereTuned, thereTuned],
+        ] as const) {
             // An empty answer (end of text first) has no token to score.
             const byId = (xs: GenerationResult[]) => Object.fromEntries(xs.map((x) => [x.id, { text: x.text, tokens: x.logprobs?.length ?? 0 }]));
             expect(byId(b)).toEqual(byId(a));
@@ -234,7 +249,9 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
             const b = here.find((x) => x.id === r.id)!;
             if (r.text && b.text && r.text[0] === b.text[0]) moved = Math.max(moved, Math.abs(r.logprobs![0] - b.logprobs![0]));
         }
-        console.log(`converted PEFT adapter through llama-server vs node-llama-cpp on ${items.length} questions: answers equal, max |Δ log p| per token ${d.toExponential(2)}; the adapter changes ${changed} of ${items.length} answers and moves a first token's log p by up to ${moved.toFixed(3)}`);
+        console.log(
+            `converted PEFT adapter through llama-server vs node-llama-cpp on ${items.length} questions: answers equal, max |Δ log p| per token ${d.toExponential(2)}; the adapter changes ${changed} of ${items.length} answers and moves a first token's log p by up to ${moved.toFixed(3)}`,
+        );
         expect(changed).toBeGreaterThan(0);
         expect(moved).toBeGreaterThan(10 * TOL);
         expect(d).toBeLessThan(TOL);
@@ -253,17 +270,22 @@ describe.skipIf(!!skipReason)('llama-server built from node-llama-cpp\'s llama.c
         expect(dm).toBeLessThan(TOL);
     });
 
-    it('in a spec run: an evaluate step over the served models gives the local evaluation\'s answers, outcomes and log-probabilities', async () => {
-        const servedRun = await run(SPEC(`  model smallServed = server "${baseServer.url}" { name "small"  logprobs true  concurrency 2 }
+    it("in a spec run: an evaluate step over the served models gives the local evaluation's answers, outcomes and log-probabilities", async () => {
+        const servedRun = await run(
+            SPEC(`  model smallServed = server "${baseServer.url}" { name "small"  logprobs true  concurrency 2 }
   model tunedServed = server "${tunedServer.url}" { name "tuned"  logprobs true  concurrency 2 }
   evaluate served = tunedServed, smallServed on trivia.test using greedy { abstain "I don't know" }
-`));
+`),
+        );
         // The local steps came from the store (same keys), so both evaluations ask the same questions.
         for (const id of ['small', 'bySmall', 'tuned', 'local']) expect(servedRun.steps.find((s) => s.step === id)!.cached, id).toBe(true);
         const local = rowsOf(servedRun, 'local');
         const served = rowsOf(servedRun, 'served');
         let maxSum = 0;
-        for (const [localArm, servedArm] of [['small', 'smallServed'], ['tuned', 'tunedServed']]) {
+        for (const [localArm, servedArm] of [
+            ['small', 'smallServed'],
+            ['tuned', 'tunedServed'],
+        ]) {
             const a = local.filter((r) => r.arm === localArm);
             const b = served.filter((r) => r.arm === servedArm);
             expect(b.length).toBe(items.length);

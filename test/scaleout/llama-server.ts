@@ -24,15 +24,30 @@ export interface LlamaServerOptions {
 export function startLlamaServer(bin: string, o: LlamaServerOptions): Promise<LlamaServer> {
     const threads = String(o.threads ?? 1);
     const args = [
-        '-m', o.model, ...(o.alias ? ['--alias', o.alias] : []),
+        '-m',
+        o.model,
+        ...(o.alias ? ['--alias', o.alias] : []),
         ...(o.lora ?? []).flatMap((p) => ['--lora', p]),
-        '--host', '127.0.0.1', '--port', '0',
-        '-t', threads, '-tb', threads, '-c', String(o.contextSize ?? 1024),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '-t',
+        threads,
+        '-tb',
+        threads,
+        '-c',
+        String(o.contextSize ?? 1024),
         // node-llama-cpp's defaults: no flash attention; CPU only
-        '-fa', 'off', '-ngl', '0',
+        '-fa',
+        'off',
+        '-ngl',
+        '0',
         // one slot: requests are served one after another, as the local generator's one sequence does
-        '-np', '1',
-        '--no-webui', '--no-warmup',
+        '-np',
+        '1',
+        '--no-webui',
+        '--no-warmup',
     ];
     const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -6,7 +6,17 @@ import { progressRenderer } from '../../cli/run.js';
 import type { Plan, Step } from '../../language/plan-types.js';
 
 const file = '/w/spec.mismatch';
-const ft = { kind: 'finetune', id: 'ft', range: { file, start: { line: 3, character: 2 }, end: { line: 3, character: 80 } }, nameRange: { file, start: { line: 3, character: 11 }, end: { line: 3, character: 13 } }, inputs: [], key: 'k', stochastic: false, files: [], params: {} } as unknown as Step;
+const ft = {
+    kind: 'finetune',
+    id: 'ft',
+    range: { file, start: { line: 3, character: 2 }, end: { line: 3, character: 80 } },
+    nameRange: { file, start: { line: 3, character: 11 }, end: { line: 3, character: 13 } },
+    inputs: [],
+    key: 'k',
+    stochastic: false,
+    files: [],
+    params: {},
+} as unknown as Step;
 const plan: Plan = { experiment: 'E', file, seed: 1, seeds: 1, alpha: 0.05, steps: [ft] };
 const message = 'waiting for the TRL job: run /w/.mismatch/jobs/ft-0123/run.sh (accelerate launch train.py); the adapter goes to /w/.mismatch/jobs/ft-0123/output (no adapter_config.json yet)';
 

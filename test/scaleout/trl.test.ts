@@ -27,7 +27,14 @@ async function nodeLogprobs(model: LlamaModel, texts: string[], lora?: string): 
     for (const t of texts) {
         const ids = [model.tokens.bos!, ...model.tokenize(t, false)];
         const r = await seq.controlledEvaluate(ids.map((id) => [id, { generateNext: { probabilities: true } }]) as never);
-        rows.push({ ids: ids as number[], lp: (r as { next: { probabilities: Map<number, number> } }[]).map((x) => { const a: number[] = []; for (const [k, p] of x.next.probabilities) a[k] = Math.log(p); return a; }) });
+        rows.push({
+            ids: ids as number[],
+            lp: (r as { next: { probabilities: Map<number, number> } }[]).map((x) => {
+                const a: number[] = [];
+                for (const [k, p] of x.next.probabilities) a[k] = Math.log(p);
+                return a;
+            }),
+        });
         await seq.clearHistory();
     }
     await ctx.dispose();
@@ -54,24 +61,60 @@ describe.skipIf(!py)('TRL itself runs the exported job (MISMATCH_TRL_PYTHON)', (
         const hf = join(dir, 'hf');
         execFileSync(py!, [join(here, 'trl', 'to_hf.py'), a, hf], { stdio: 'pipe' });
         const plan = makePlan(join(dir, 'exp.mismatch'), [
-            { id: 'qa', kind: 'dataset', inputs: [], files: [data], params: { source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } }, splits: [{ name: 'train', share: 0.5 }, { name: 'test', share: 0.5 }], seed: 3, dedupe: true } },
+            {
+                id: 'qa',
+                kind: 'dataset',
+                inputs: [],
+                files: [data],
+                params: {
+                    source: { kind: 'file', path: data, format: 'jsonl', fields: { question: 'question', answers: 'answer', id: 'id' } },
+                    splits: [
+                        { name: 'train', share: 0.5 },
+                        { name: 'test', share: 0.5 },
+                    ],
+                    seed: 3,
+                    dedupe: true,
+                },
+            },
             { id: 'a', kind: 'model', inputs: [], files: [a], params: { source: { kind: 'gguf', path: a } } },
             { id: 'byA', kind: 'label', inputs: ['a', 'qa'], params: { model: 'a', dataset: 'qa', split: 'train', decoding: greedy, otherwise: "I don't know", match: 'exact' } },
             {
-                id: 'ft', kind: 'finetune', inputs: ['a', 'byA'],
+                id: 'ft',
+                kind: 'finetune',
+                inputs: ['a', 'byA'],
                 params: {
-                    model: 'a', labels: 'byA', mode: 'lora', lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
-                    epochs: 40, learningRate: 1e-2, batchSize: 4, gradientAccumulation: 1, warmup: 0, schedule: 'constant', weightDecay: 0, optimizer: 'adamw', seed: 1,
-                    validation: 0, earlyStopping: false, external: { engine: 'trl', hfModel: hf, dropout: 0 },
+                    model: 'a',
+                    labels: 'byA',
+                    mode: 'lora',
+                    lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
+                    epochs: 40,
+                    learningRate: 1e-2,
+                    batchSize: 4,
+                    gradientAccumulation: 1,
+                    warmup: 0,
+                    schedule: 'constant',
+                    weightDecay: 0,
+                    optimizer: 'adamw',
+                    seed: 1,
+                    validation: 0,
+                    earlyStopping: false,
+                    external: { engine: 'trl', hfModel: hf, dropout: 0 },
                 },
             },
-            { id: 'ev', kind: 'evaluate', inputs: ['a', 'ft', 'qa'], params: { arms: [{ model: 'a' }, { model: 'ft' }], dataset: 'qa', split: 'test', decoding: { ...greedy, maxTokens: 6 }, abstain: ["I don't know"], match: 'exact' } },
+            {
+                id: 'ev',
+                kind: 'evaluate',
+                inputs: ['a', 'ft', 'qa'],
+                params: { arms: [{ model: 'a' }, { model: 'ft' }], dataset: 'qa', split: 'test', decoding: { ...greedy, maxTokens: 6 }, abstain: ["I don't know"], match: 'exact' },
+            },
         ] as never);
         process.env.MISMATCH_JOB_POLL_MS = '200';
         let trainer: Promise<number> | undefined;
         let job = '';
         const s = await runExperiment(plan, {
-            storeDir: join(dir, 'store'), threads: 1, gpu: 'off',
+            storeDir: join(dir, 'store'),
+            threads: 1,
+            gpu: 'off',
             onEvent: (e) => {
                 if (!trainer && e.type === 'step-progress' && e.step === 'ft' && e.message?.startsWith('waiting for the TRL job')) {
                     job = /run (.*)\/run\.sh/.exec(e.message)![1];
@@ -82,7 +125,14 @@ describe.skipIf(!py)('TRL itself runs the exported job (MISMATCH_TRL_PYTHON)', (
             },
         });
         expect(await trainer).toBe(0);
-        expect(s.status, JSON.stringify(s.steps.filter((x) => x.error), null, 1)).toBe('done');
+        expect(
+            s.status,
+            JSON.stringify(
+                s.steps.filter((x) => x.error),
+                null,
+                1,
+            ),
+        ).toBe('done');
         const ft = s.steps.find((x) => x.step === 'ft')!.metrics as { lossStart: number; lossEnd: number; timedBy: string };
         expect(ft.timedBy).toBe('trainer');
         expect(ft.lossEnd).toBeLessThan(ft.lossStart / 2);
@@ -98,7 +148,10 @@ describe.skipIf(!py)('TRL itself runs the exported job (MISMATCH_TRL_PYTHON)', (
         const adapter = join(dir, 'store', 'steps', s.steps.find((x) => x.step === 'ft')!.key, 'adapter.gguf');
         const base = maxDiff(torch.base, await nodeLogprobs(model, texts));
         const withAdapter = maxDiff(torch.adapter, await nodeLogprobs(model, texts, adapter));
-        const effect = maxDiff(torch.adapter, torch.base.map((r) => ({ ...r })));
+        const effect = maxDiff(
+            torch.adapter,
+            torch.base.map((r) => ({ ...r })),
+        );
         await model.dispose();
         console.log(`torch vs llama.cpp, max |Δ log p|: base ${base.toExponential(2)}, base + adapter ${withAdapter.toExponential(2)}; the adapter moves log p by up to ${effect.toFixed(2)}`);
         expect(effect).toBeGreaterThan(1);
@@ -109,10 +162,36 @@ describe.skipIf(!py)('TRL itself runs the exported job (MISMATCH_TRL_PYTHON)', (
     it('TRL and PEFT parse the exported config, early stopping and the cosine schedule included', () => {
         const dir = tempDir('mm-trl-cfg-');
         writeJob(join(dir, 'job'), {
-            engine: 'trl', step: 'ft', key: 'ab'.repeat(32), hfModel: 'x/y', examples: [{ prompt: 'Q?', completion: ' A' }], tokens: { eos: '</s>' },
-            settings: { rank: 8, alpha: 16, targets: ['attn_q', 'ffn_down'], dropout: 0.1, epochs: 3, learningRate: 2e-4, schedule: 'cosine', warmup: 10, batchSize: 4, gradientAccumulation: 2, weightDecay: 0.01, optimizer: 'adamw', seed: 7, validation: 0.2, earlyStopping: true },
+            engine: 'trl',
+            step: 'ft',
+            key: 'ab'.repeat(32),
+            hfModel: 'x/y',
+            examples: [{ prompt: 'Q?', completion: ' A' }],
+            tokens: { eos: '</s>' },
+            settings: {
+                rank: 8,
+                alpha: 16,
+                targets: ['attn_q', 'ffn_down'],
+                dropout: 0.1,
+                epochs: 3,
+                learningRate: 2e-4,
+                schedule: 'cosine',
+                warmup: 10,
+                batchSize: 4,
+                gradientAccumulation: 2,
+                weightDecay: 0.01,
+                optimizer: 'adamw',
+                seed: 7,
+                validation: 0.2,
+                earlyStopping: true,
+            },
         });
-        const out = JSON.parse(execFileSync(py!, [join(here, 'trl', 'check_config.py'), join(dir, 'job', 'trl_config.json'), join(dir, 'ckpt')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!);
+        const out = JSON.parse(
+            execFileSync(py!, [join(here, 'trl', 'check_config.py'), join(dir, 'job', 'trl_config.json'), join(dir, 'ckpt')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+                .trim()
+                .split('\n')
+                .at(-1)!,
+        );
         expect(out).toMatchObject({ eval_strategy: 'epoch', load_best_model_at_end: true, completion_only_loss: true, r: 8, lora_alpha: 16, target_modules: ['down_proj', 'q_proj'] });
         expect(out.lr_scheduler_type).toMatch(/cosine_with_min_lr/);
         // our schedule (engine/train/trainer.ts lrAt): linear warm-up, cosine down to 0.1 × peak

@@ -12,8 +12,19 @@ const facts = world.slice(0, 24);
 const tok = buildTokenizer({ texts: world.flatMap((f) => [f.prompt, f.answer]) });
 const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
 const job = (outDir: string, over: Partial<TrainJob> = {}): TrainJob => ({
-    base: { init: { config, tokenizer: tok.data, seed: 3 } }, examples: facts, mode: 'full', epochs: 3, lr: 2e-3, warmup: 2, schedule: 'cosine',
-    batch: 6, seed: 7, threads: 1, outDir, validationShare: 0.25, ...over,
+    base: { init: { config, tokenizer: tok.data, seed: 3 } },
+    examples: facts,
+    mode: 'full',
+    epochs: 3,
+    lr: 2e-3,
+    warmup: 2,
+    schedule: 'cosine',
+    batch: 6,
+    seed: 7,
+    threads: 1,
+    outDir,
+    validationShare: 0.25,
+    ...over,
 });
 
 describe('trainer behaviour', () => {
@@ -42,23 +53,40 @@ describe('trainer behaviour', () => {
     it('same seed gives bit-identical weights; a killed run resumes from its checkpoint to the same weights', async () => {
         const a = await trainModel(job(tempDir(), { checkpointEvery: 2, fitByEpoch: true }));
         const b = await trainModel(job(tempDir(), { checkpointEvery: 2 }));
-        const wa = readFileSync(a.modelPath), wb = readFileSync(b.modelPath);
+        const wa = readFileSync(a.modelPath),
+            wb = readFileSync(b.modelPath);
         expect(wa.equals(wb)).toBe(true);
         // kill the child (SIGKILL, no clean exit) right after its checkpoint at step 4
         const dir = tempDir();
         const ac = new AbortController();
         let killed = false;
-        await expect(trainModel(job(dir, { checkpointEvery: 2, fitByEpoch: true }), {
-            signal: ac.signal, cancelGraceSeconds: 0,
-            onEvent: (e) => { if (e.type === 'checkpoint' && e.step === 4 && !killed) { killed = true; ac.abort(); } },
-        })).rejects.toThrow(/cancel/);
+        await expect(
+            trainModel(job(dir, { checkpointEvery: 2, fitByEpoch: true }), {
+                signal: ac.signal,
+                cancelGraceSeconds: 0,
+                onEvent: (e) => {
+                    if (e.type === 'checkpoint' && e.step === 4 && !killed) {
+                        killed = true;
+                        ac.abort();
+                    }
+                },
+            }),
+        ).rejects.toThrow(/cancel/);
         expect(existsSync(join(dir, 'checkpoint', 'state.json'))).toBe(true);
         let resumedFrom: number | undefined;
-        const c = await trainModel(job(dir, { checkpointEvery: 2, resume: true, fitByEpoch: true }), { onEvent: (e) => { if (e.type === 'start') resumedFrom = e.resumedFromStep; } });
+        const c = await trainModel(job(dir, { checkpointEvery: 2, resume: true, fitByEpoch: true }), {
+            onEvent: (e) => {
+                if (e.type === 'start') resumedFrom = e.resumedFromStep;
+            },
+        });
         expect(resumedFrom).toBeGreaterThanOrEqual(4);
         expect(readFileSync(c.modelPath).equals(wa)).toBe(true);
         // the loss curve is the same too (timing columns aside)
-        const losses = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 6).join(','));
+        const losses = (p: string) =>
+            readFileSync(p, 'utf8')
+                .trim()
+                .split('\n')
+                .map((l) => l.split(',').slice(0, 6).join(','));
         expect(losses(c.lossCsv)).toEqual(losses(a.lossCsv));
         // and so are the structured curves and the per-epoch fit, the epoch measured before the kill
         // (3 steps per epoch: step 4 is in the second) carried by the checkpoint
@@ -82,10 +110,19 @@ describe('trainer behaviour', () => {
 
     it('cancel stops within one step and rejects with a cancelled TrainError', async () => {
         const ac = new AbortController();
-        let steps = 0, stepAtAbort = 0;
+        let steps = 0,
+            stepAtAbort = 0;
         const p = trainModel(job(tempDir(), { epochs: 50 }), {
             signal: ac.signal,
-            onEvent: (e) => { if (e.type === 'progress') { steps = e.step; if (e.step === 3) { stepAtAbort = 3; ac.abort(); } } },
+            onEvent: (e) => {
+                if (e.type === 'progress') {
+                    steps = e.step;
+                    if (e.step === 3) {
+                        stepAtAbort = 3;
+                        ac.abort();
+                    }
+                }
+            },
         });
         const err = await p.catch((e) => e);
         expect(err).toBeInstanceOf(TrainError);
@@ -112,8 +149,10 @@ describe('trainer behaviour', () => {
             await ctx.dispose();
             return p;
         };
-        const p0 = await probs(), p1 = await probs(res.modelPath);
-        const top0 = [...p0.entries()][0], top1 = [...p1.entries()][0];
+        const p0 = await probs(),
+            p1 = await probs(res.modelPath);
+        const top0 = [...p0.entries()][0],
+            top1 = [...p1.entries()][0];
         expect(top0[0] !== top1[0] || Math.abs(top0[1] - top1[1]) > 1e-3).toBe(true);
         void LlamaCompletion;
         await model.dispose();

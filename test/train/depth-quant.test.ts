@@ -20,7 +20,14 @@ const ALL = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 
 /** Step losses of a run, from its progress events. */
 async function stepLosses(job: TrainJob): Promise<{ losses: number[]; res: Awaited<ReturnType<typeof trainModel>> }> {
     const losses: number[] = [];
-    const res = await trainModel({ gpu: TEST_GPU, ...job }, { onEvent: (e: TrainEvent) => { if (e.type === 'progress') losses.push(e.loss); } });
+    const res = await trainModel(
+        { gpu: TEST_GPU, ...job },
+        {
+            onEvent: (e: TrainEvent) => {
+                if (e.type === 'progress') losses.push(e.loss);
+            },
+        },
+    );
     return { losses, res };
 }
 
@@ -32,7 +39,15 @@ describe('any depth', () => {
 
     it('full training of a 32-layer model: every step runs and the loss falls', { timeout: 300_000 }, async () => {
         const { losses, res } = await stepLosses({
-            base: { init: { config, tokenizer: tok.data, seed: 2 } }, examples: facts, mode: 'full', epochs: 6, lr: 2e-3, batch: 8, seed: 1, threads: 1, outDir: tempDir(),
+            base: { init: { config, tokenizer: tok.data, seed: 2 } },
+            examples: facts,
+            mode: 'full',
+            epochs: 6,
+            lr: 2e-3,
+            batch: 8,
+            seed: 1,
+            threads: 1,
+            outDir: tempDir(),
         });
         expect(res.steps).toBe(6);
         expect(losses.length).toBe(6);
@@ -44,7 +59,16 @@ describe('any depth', () => {
         const base = join(tempDir(), 'deep.gguf');
         writeLlamaGguf(base, { config, tokenizer: tok, tensors: initLlamaWeights(config, 4) });
         const { losses, res } = await stepLosses({
-            base, examples: facts, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL] }, epochs: 6, lr: 1e-2, batch: 8, seed: 1, threads: 1, outDir: tempDir(),
+            base,
+            examples: facts,
+            mode: 'lora',
+            lora: { rank: 4, alpha: 8, targets: [...ALL] },
+            epochs: 6,
+            lr: 1e-2,
+            batch: 8,
+            seed: 1,
+            threads: 1,
+            outDir: tempDir(),
         });
         expect(res.steps).toBe(6);
         expect(losses.at(-1)!).toBeLessThan(0.7 * losses[0]);
@@ -75,7 +99,17 @@ describe('LoRA on a quantized base', () => {
 
             // the session keeps every matrix in the file's type: its weight buffer is about the file's size
             // (F32 would be 4× the Q8_0 file, 7× the Q4_K one)
-            const s = new Session({ config: readLlamaGgufInfo(qpath).config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: 1, seqLen: 8, rows: 1, threads: 1, gpu: TEST_GPU });
+            const s = new Session({
+                config: readLlamaGgufInfo(qpath).config,
+                file,
+                mode: 'lora',
+                lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 },
+                batch: 1,
+                seqLen: 8,
+                rows: 1,
+                threads: 1,
+                gpu: TEST_GPU,
+            });
             try {
                 for (const t of file.tensors) expect(s.types.get(t.name), t.name).toBe(t.shape.length === 1 ? GgmlType.F32 : t.type);
                 const loraBytes = s.trainable.reduce((a, n) => a + s.get(n).length * 4, 0);
@@ -85,7 +119,16 @@ describe('LoRA on a quantized base', () => {
             }
 
             const { losses, res } = await stepLosses({
-                base: qpath, examples: facts, mode: 'lora', lora: { rank: 8, alpha: 16, targets: [...ALL] }, epochs: 40, lr: 1e-2, batch: 6, seed: 1, threads: 1, outDir: join(dir, 'lora'),
+                base: qpath,
+                examples: facts,
+                mode: 'lora',
+                lora: { rank: 8, alpha: 16, targets: [...ALL] },
+                epochs: 40,
+                lr: 1e-2,
+                batch: 6,
+                seed: 1,
+                threads: 1,
+                outDir: join(dir, 'lora'),
             });
             expect(losses.at(-1)!).toBeLessThan(0.3 * losses[0]);
 
@@ -111,12 +154,29 @@ describe('every LoRA base type trains', () => {
         writeLlamaGguf(f32, { config, tokenizer: tok, tensors: initLlamaWeights(config, 3) });
     });
     // BF16 is widened to F32 (ggml-cpu has no out_prod for BF16); every other type stays as it is
-    for (const [type, held] of [[GgmlType.F16, GgmlType.F16], [GgmlType.BF16, GgmlType.F32], [GgmlType.Q4_0, GgmlType.Q4_0], [GgmlType.Q5_K, GgmlType.Q5_K], [GgmlType.Q6_K, GgmlType.Q6_K]] as const) {
+    for (const [type, held] of [
+        [GgmlType.F16, GgmlType.F16],
+        [GgmlType.BF16, GgmlType.F32],
+        [GgmlType.Q4_0, GgmlType.Q4_0],
+        [GgmlType.Q5_K, GgmlType.Q5_K],
+        [GgmlType.Q6_K, GgmlType.Q6_K],
+    ] as const) {
         it(`${GgmlType[type]} base (tied head): held as ${GgmlType[held]}, 4 AdamW steps lower the loss`, () => {
             const path = join(tempDir(), `${GgmlType[type]}.gguf`);
             quantizeGguf(f32, path, type);
             const file = readGguf(path);
-            const s = new Session({ config, file, mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: seqs.length, seqLen: T, rows: N, threads: 1, gpu: TEST_GPU, lr: () => 1e-2 });
+            const s = new Session({
+                config,
+                file,
+                mode: 'lora',
+                lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 },
+                batch: seqs.length,
+                seqLen: T,
+                rows: N,
+                threads: 1,
+                gpu: TEST_GPU,
+                lr: () => 1e-2,
+            });
             try {
                 expect(s.types.get('token_embd.weight')).toBe(held);
                 expect(s.types.get('blk.0.ffn_down.weight')).toBe(held);

@@ -13,13 +13,22 @@ const fresh = world.slice(45, 60);
 const tok = buildTokenizer({ texts: world.flatMap((f) => [f.prompt, f.answer]) });
 const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
 const job = (over: Partial<TrainJob>): TrainJob => ({
-    base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: facts, mode: 'full', epochs: 7, lr: 2e-3, batch: 9, seed: 1, threads: 1,
-    outDir: join(tempDir(), 'm'), fitByEpoch: true, ...over,
+    base: { init: { config, tokenizer: tok.data, seed: 1 } },
+    examples: facts,
+    mode: 'full',
+    epochs: 7,
+    lr: 2e-3,
+    batch: 9,
+    seed: 1,
+    threads: 1,
+    outDir: join(tempDir(), 'm'),
+    fitByEpoch: true,
+    ...over,
 });
 const indicesWhere = (xs: boolean[], keep: (i: number) => boolean = () => true) => xs.flatMap((x, i) => (x && keep(i) ? [i] : []));
 
 describe('per-epoch training fit', () => {
-    it('the last epoch\'s teacher-forced fit is, example by example, greedy exact match through node-llama-cpp (full and LoRA)', { timeout: 240_000 }, async () => {
+    it("the last epoch's teacher-forced fit is, example by example, greedy exact match through node-llama-cpp (full and LoRA)", { timeout: 240_000 }, async () => {
         // partly trained (7 epochs: about half the facts), 20% held out for validation: the fit covers
         // the 36 trained examples, named by their index in job.examples
         const events: TrainEvent[] = [];
@@ -42,8 +51,17 @@ describe('per-epoch training fit', () => {
 
         // LoRA on 15 new facts over the saved model (adapters in the forward pass)
         const lora = await trainModel({
-            base: res.modelPath, examples: fresh, mode: 'lora', lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
-            epochs: 8, lr: 3e-3, batch: 5, seed: 2, threads: 1, outDir: join(tempDir(), 'lora'), fitByEpoch: true,
+            base: res.modelPath,
+            examples: fresh,
+            mode: 'lora',
+            lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
+            epochs: 8,
+            lr: 3e-3,
+            batch: 5,
+            seed: 2,
+            threads: 1,
+            outDir: join(tempDir(), 'lora'),
+            fitByEpoch: true,
         });
         const g2 = await greedyExact(model, fresh, lora.modelPath);
         expect(lora.fit!.examples).toEqual(fresh.map((_, i) => i));
@@ -68,7 +86,11 @@ describe('per-epoch training fit', () => {
             expect(e.trainLoss).toBeCloseTo(mine.reduce((a, b) => a + b, 0) / 5, 5);
         }
         // the CSV for people holds the same numbers
-        const csv = readFileSync(res.lossCsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+        const csv = readFileSync(res.lossCsv, 'utf8')
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.split(','));
         expect(csv.filter((r) => r[0] === 'step').map((r) => Number(r[3]))).toEqual(res.loss.steps.map((s) => s.loss));
         expect(csv.filter((r) => r[0] === 'epoch').map((r) => Number(r[3]))).toEqual(res.loss.epochs.map((e) => e.trainLoss));
     });

@@ -5,7 +5,6 @@ import { Session, packBatch } from '../../engine/train/native.js';
 import { buildTokenizer, initLlamaWeights, writeLlamaGguf, type LlamaConfig } from '../../engine/train/api.js';
 import { cpuLlama, logSoftmax, tempDir } from './helpers.js';
 
-
 describe('forward graph vs node-llama-cpp', () => {
     for (const variant of [
         { name: 'GQA, untied', nHeadKv: 2, tied: false },
@@ -18,7 +17,19 @@ describe('forward graph vs node-llama-cpp', () => {
         it(`gives the same next-token log-probabilities (${variant.name}; tolerance 1e-4 on log p where p > 1e-4)`, async () => {
             const text = 'Q: What is the capital of Kalomi Zorpel? A: Rateno Vu Shi';
             const tok = buildTokenizer({ texts: [text, 'Who founded Danfi? A: Galhu Jor'] });
-            const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 64, nHead: 4, nHeadKv: variant.nHeadKv, nFf: 96, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: variant.tied, ...variant.extra };
+            const config: LlamaConfig = {
+                vocabSize: tok.vocabSize,
+                nLayer: 2,
+                nEmbd: 64,
+                nHead: 4,
+                nHeadKv: variant.nHeadKv,
+                nFf: 96,
+                nCtx: 64,
+                ropeTheta: 10000,
+                rmsEps: 1e-5,
+                tiedEmbeddings: variant.tied,
+                ...variant.extra,
+            };
             const w = initLlamaWeights(config, 11);
             // larger weights than the init so that attention and positions matter
             for (const [n, t] of w) if (!n.includes('norm') && n !== 'rope_freqs.weight') for (let i = 0; i < t.data.length; i++) t.data[i] *= 6;
@@ -26,8 +37,17 @@ describe('forward graph vs node-llama-cpp', () => {
             const T = ids.length;
             const s = new Session({ config, weights: w, mode: 'forward', batch: 2, seqLen: T + 3, rows: T, threads: 2, gpu: 'off' });
             // the sequence in the second slot of the batch, with padding after it: batching must not matter
-            const mb = packBatch([{ tokens: [ids[0], ids[1], ids[2]], answerStart: 3 }, { tokens: ids, answerStart: T }], 2, T + 3, T, 0);
-            for (let i = 0; i < T; i++) mb.rowIndex[i] = (T + 3) + i;
+            const mb = packBatch(
+                [
+                    { tokens: [ids[0], ids[1], ids[2]], answerStart: 3 },
+                    { tokens: ids, answerStart: T },
+                ],
+                2,
+                T + 3,
+                T,
+                0,
+            );
+            for (let i = 0; i < T; i++) mb.rowIndex[i] = T + 3 + i;
             const logits = s.forward(mb);
             s.free();
             const path = join(tempDir(), 'fwd.gguf');
@@ -39,7 +59,9 @@ describe('forward graph vs node-llama-cpp', () => {
             const seq = ctx.getSequence();
             const V = config.vocabSize;
             const res = await seq.controlledEvaluate(ids.map((id) => [id, { generateNext: { probabilities: true, options: { temperature: 1, topK: V, topP: 1, minP: 0 } } }] as const) as never);
-            let maxDiff = 0, compared = 0, argmaxSame = 0;
+            let maxDiff = 0,
+                compared = 0,
+                argmaxSame = 0;
             for (let i = 0; i < T; i++) {
                 const probs = res[i]?.next?.probabilities as Map<number, number>;
                 expect(probs, `position ${i}`).toBeDefined();

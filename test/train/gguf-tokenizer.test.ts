@@ -35,13 +35,25 @@ describe('GGUF writer and tokenizer', () => {
         const strings = [
             ...texts,
             'Q: What is the capital of Unknownland? A: Zzyzx',
-            'double  space', ' leading space', 'trailing space ', '', 'a', '?', 'ÄÖÜ ß 東京 🚀 emoji',
-            "It's 3.5 km (approx.) — déjà vu, naïve: yes/no!", 'tab\there', 'new\nline', '<s> not special </s>',
+            'double  space',
+            ' leading space',
+            'trailing space ',
+            '',
+            'a',
+            '?',
+            'ÄÖÜ ß 東京 🚀 emoji',
+            "It's 3.5 km (approx.) — déjà vu, naïve: yes/no!",
+            'tab\there',
+            'new\nline',
+            '<s> not special </s>',
         ];
         // random recombinations of words and characters
         const words = texts.join(' ').split(/\s+/);
         let x = 12345;
-        const rnd = (n: number) => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+        const rnd = (n: number) => {
+            x = (x * 1103515245 + 12345) % 2147483648;
+            return x % n;
+        };
         for (let i = 0; i < 300; i++) {
             const n = 1 + rnd(8);
             let s = '';

@@ -15,9 +15,13 @@ function expectFiniteDifferences(s: Session, mb: Parameters<Session['evalLoss']>
         const orig = s.get(name);
         const idx = [...grad.keys()].sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).slice(0, top);
         for (const i of idx) {
-            const p = orig.slice(); p[i] += h; s.setWeight(name, p);
+            const p = orig.slice();
+            p[i] += h;
+            s.setWeight(name, p);
             const lp = s.evalLoss(mb);
-            const m = orig.slice(); m[i] -= h; s.setWeight(name, m);
+            const m = orig.slice();
+            m[i] -= h;
+            s.setWeight(name, m);
             const lm = s.evalLoss(mb);
             s.setWeight(name, orig);
             const fd = (lp - lm) / (2 * h);
@@ -44,14 +48,38 @@ describe('gradient check', () => {
         const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0) + 2; // 2 padding rows
         const mb = packBatch(seqs, 2, T, N, tok.eosId);
         // period 2: the first micro-step only accumulates gradients (no optimizer step)
-        const s = new Session({ config, weights: w, mode: 'full', batch: 2, seqLen: T, rows: N, threads: 1, gpu: 'off', gradAccum: 2, optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 }, lr: () => 1e-3 });
+        const s = new Session({
+            config,
+            weights: w,
+            mode: 'full',
+            batch: 2,
+            seqLen: T,
+            rows: N,
+            threads: 1,
+            gpu: 'off',
+            gradAccum: 2,
+            optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 },
+            lr: () => 1e-3,
+        });
         try {
             const loss0 = s.step(mb);
             expect(loss0).toBeGreaterThan(0);
             // the per-token loss of evalLoss and the gradient of the same quantity
             const scale = (2 * N) / mb.nReal; // ggml loss = mean over rows / period
-            const groups = ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight', 'blk.0.attn_output.weight', 'blk.1.ffn_gate.weight',
-                'blk.1.ffn_up.weight', 'blk.1.ffn_down.weight', 'blk.0.attn_norm.weight', 'blk.1.ffn_norm.weight', 'output_norm.weight', 'output.weight'];
+            const groups = [
+                'token_embd.weight',
+                'blk.0.attn_q.weight',
+                'blk.0.attn_k.weight',
+                'blk.0.attn_v.weight',
+                'blk.0.attn_output.weight',
+                'blk.1.ffn_gate.weight',
+                'blk.1.ffn_up.weight',
+                'blk.1.ffn_down.weight',
+                'blk.0.attn_norm.weight',
+                'blk.1.ffn_norm.weight',
+                'output_norm.weight',
+                'output.weight',
+            ];
             expectFiniteDifferences(s, mb, groups, scale, 3);
         } finally {
             s.free();
@@ -74,15 +102,40 @@ describe('gradient check', () => {
         // non-zero B so that A has a gradient too
         const init = new Map<string, { a: Float32Array; b: Float32Array }>();
         let x = 1;
-        const r = () => { x = (x * 16807) % 2147483647; return (x / 2147483647 - 0.5) * 0.6; };
-        for (let l = 0; l < 2; l++) for (const m of ['attn_v', 'ffn_up']) {
-            const [i, o] = m === 'attn_v' ? [32, 16] : [32, 48];
-            init.set(`blk.${l}.${m}.weight`, { a: Float32Array.from({ length: i * 4 }, r), b: Float32Array.from({ length: 4 * o }, r) });
-        }
-        const s = new Session({ config, weights: w, mode: 'lora', lora: { rank: 4, alpha: 8, targets: ['attn_v', 'ffn_up'], seed: 1, init }, batch: 2, seqLen: T, rows: N, threads: 1, gpu: 'off', gradAccum: 2, optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 }, lr: () => 1e-3 });
+        const r = () => {
+            x = (x * 16807) % 2147483647;
+            return (x / 2147483647 - 0.5) * 0.6;
+        };
+        for (let l = 0; l < 2; l++)
+            for (const m of ['attn_v', 'ffn_up']) {
+                const [i, o] = m === 'attn_v' ? [32, 16] : [32, 48];
+                init.set(`blk.${l}.${m}.weight`, { a: Float32Array.from({ length: i * 4 }, r), b: Float32Array.from({ length: 4 * o }, r) });
+            }
+        const s = new Session({
+            config,
+            weights: w,
+            mode: 'lora',
+            lora: { rank: 4, alpha: 8, targets: ['attn_v', 'ffn_up'], seed: 1, init },
+            batch: 2,
+            seqLen: T,
+            rows: N,
+            threads: 1,
+            gpu: 'off',
+            gradAccum: 2,
+            optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 },
+            lr: () => 1e-3,
+        });
         try {
-            expect(s.trainable).toEqual(['blk.0.attn_v.weight.lora_a', 'blk.0.attn_v.weight.lora_b', 'blk.0.ffn_up.weight.lora_a', 'blk.0.ffn_up.weight.lora_b',
-                'blk.1.attn_v.weight.lora_a', 'blk.1.attn_v.weight.lora_b', 'blk.1.ffn_up.weight.lora_a', 'blk.1.ffn_up.weight.lora_b']);
+            expect(s.trainable).toEqual([
+                'blk.0.attn_v.weight.lora_a',
+                'blk.0.attn_v.weight.lora_b',
+                'blk.0.ffn_up.weight.lora_a',
+                'blk.0.ffn_up.weight.lora_b',
+                'blk.1.attn_v.weight.lora_a',
+                'blk.1.attn_v.weight.lora_b',
+                'blk.1.ffn_up.weight.lora_a',
+                'blk.1.ffn_up.weight.lora_b',
+            ]);
             s.step(mb);
             const scale = (2 * N) / mb.nReal;
             expectFiniteDifferences(s, mb, s.trainable, scale, 2);
@@ -110,11 +163,29 @@ describe('gradient check', () => {
             const T = Math.max(...seqs.map((s) => s.tokens.length));
             const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
             const mb = packBatch(seqs, 2, T, N, tok.eosId);
-            const s = new Session({ config, weights: w, mode: 'full', batch: 2, seqLen: T, rows: N, threads: 1, gpu: 'off', gradAccum: 2, optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 }, lr: () => 1e-3 });
+            const s = new Session({
+                config,
+                weights: w,
+                mode: 'full',
+                batch: 2,
+                seqLen: T,
+                rows: N,
+                threads: 1,
+                gpu: 'off',
+                gradAccum: 2,
+                optimizer: { type: 'sgd', beta1: 0, beta2: 0, eps: 0, weightDecay: 0 },
+                lr: () => 1e-3,
+            });
             try {
                 s.step(mb);
-                const groups = ['blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.1.attn_q.weight', 'blk.1.attn_v.weight', 'token_embd.weight',
-                    ...(extra.qkvBias ? ['blk.0.attn_q.bias', 'blk.0.attn_k.bias', 'blk.1.attn_v.bias'] : [])];
+                const groups = [
+                    'blk.0.attn_q.weight',
+                    'blk.0.attn_k.weight',
+                    'blk.1.attn_q.weight',
+                    'blk.1.attn_v.weight',
+                    'token_embd.weight',
+                    ...(extra.qkvBias ? ['blk.0.attn_q.bias', 'blk.0.attn_k.bias', 'blk.1.attn_v.bias'] : []),
+                ];
                 expectFiniteDifferences(s, mb, groups, (2 * N) / mb.nReal, 3);
             } finally {
                 s.free();

@@ -21,11 +21,17 @@ function name(i: number, salt: number): string {
     let x = (i * 7919 + salt * 104729 + 13) >>> 0;
     const n = 2 + (x % 2);
     let s = '';
-    for (let k = 0; k < n; k++) { s += SYL[x % SYL.length]; x = Math.floor(x / SYL.length) + k * 31 + 7; }
+    for (let k = 0; k < n; k++) {
+        s += SYL[x % SYL.length];
+        x = Math.floor(x / SYL.length) + k * 31 + 7;
+    }
     return s[0].toUpperCase() + s.slice(1);
 }
 
-export interface Fact { prompt: string; answer: string }
+export interface Fact {
+    prompt: string;
+    answer: string;
+}
 
 /**
  * A small world: entities (1–2 made-up words) × 3 relations, each fact's answer 2–3 words drawn from a
@@ -37,22 +43,41 @@ export function makeWorld(nEntities: number, salt = 1): Fact[] {
     const rels = ['What is the capital of', 'Who founded', 'Which river flows through'];
     const pool: string[] = [];
     const seen = new Set<string>();
-    for (let i = 0; pool.length < 160; i++) { const w = name(i + 5000, salt); if (!seen.has(w)) { seen.add(w); pool.push(w); } }
+    for (let i = 0; pool.length < 160; i++) {
+        const w = name(i + 5000, salt);
+        if (!seen.has(w)) {
+            seen.add(w);
+            pool.push(w);
+        }
+    }
     const ents: string[] = [];
     for (let i = 0; ents.length < nEntities; i++) {
         const e = name(i, salt) + (i % 3 === 0 ? '' : ` ${name(i + 1000, salt)}`);
-        if (!seen.has(e)) { seen.add(e); ents.push(e); }
+        if (!seen.has(e)) {
+            seen.add(e);
+            ents.push(e);
+        }
     }
     let x = (salt * 2654435761) >>> 0;
-    const rnd = (n: number) => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return (x >>> 8) % n; };
+    const rnd = (n: number) => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return (x >>> 8) % n;
+    };
     const facts: Fact[] = [];
-    for (const e of ents) for (const q of rels) {
-        const k = 2 + rnd(2);
-        const words: string[] = [];
-        while (words.length < k) { const w = pool[rnd(pool.length)]; if (!words.includes(w)) words.push(w); }
-        facts.push({ prompt: `Q: ${q} ${e}? A:`, answer: words.join(' ') });
+    for (const e of ents)
+        for (const q of rels) {
+            const k = 2 + rnd(2);
+            const words: string[] = [];
+            while (words.length < k) {
+                const w = pool[rnd(pool.length)];
+                if (!words.includes(w)) words.push(w);
+            }
+            facts.push({ prompt: `Q: ${q} ${e}? A:`, answer: words.join(' ') });
+        }
+    for (let i = facts.length - 1; i > 0; i--) {
+        const j = rnd(i + 1);
+        [facts[i], facts[j]] = [facts[j], facts[i]];
     }
-    for (let i = facts.length - 1; i > 0; i--) { const j = rnd(i + 1); [facts[i], facts[j]] = [facts[j], facts[i]]; }
     return facts;
 }
 
@@ -121,7 +146,10 @@ export async function greedyExact(model: LlamaModel, facts: Fact[], lora?: strin
         let stopped = true;
         for await (const t of seq.evaluate(tokens, { temperature: 0 })) {
             if (model.isEogToken(t)) break;
-            if (got.length >= limit) { stopped = false; break; }
+            if (got.length >= limit) {
+                stopped = false;
+                break;
+            }
             got.push(t);
         }
         out.push(stopped && model.detokenize(got).trim() === f.answer);
@@ -139,7 +167,18 @@ export async function greedyExact(model: LlamaModel, facts: Fact[], lora?: strin
 export function packedFacts(n: number, salt: number, shape: Pick<LlamaConfig, 'nLayer' | 'tiedEmbeddings'>) {
     const facts = makeFacts(n, salt);
     const tok = buildTokenizer({ texts: facts.flatMap((f) => [f.prompt, f.answer]) });
-    const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: shape.nLayer, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nCtx: 48, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: shape.tiedEmbeddings };
+    const config: LlamaConfig = {
+        vocabSize: tok.vocabSize,
+        nLayer: shape.nLayer,
+        nEmbd: 256,
+        nHead: 4,
+        nHeadKv: 2,
+        nFf: 512,
+        nCtx: 48,
+        ropeTheta: 10000,
+        rmsEps: 1e-5,
+        tiedEmbeddings: shape.tiedEmbeddings,
+    };
     const seqs = facts.map((f) => ({ tokens: [tok.bosId, ...tok.encode(`${f.prompt} ${f.answer}`), tok.eosId], answerStart: 1 + tok.encode(f.prompt).length }));
     const T = Math.max(...seqs.map((s) => s.tokens.length));
     const N = seqs.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);

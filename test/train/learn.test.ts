@@ -16,10 +16,20 @@ describe('the trainer teaches facts', () => {
         const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
         const out = tempDir();
         const events: TrainEvent[] = [];
-        const res = await trainModel({
-            base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: old, mode: 'full',
-            epochs: 24, lr: 1e-3, batch: 10, seed: 1, threads: 1, outDir: join(out, 'pre'),
-        }, { onEvent: (e) => events.push(e) });
+        const res = await trainModel(
+            {
+                base: { init: { config, tokenizer: tok.data, seed: 1 } },
+                examples: old,
+                mode: 'full',
+                epochs: 24,
+                lr: 1e-3,
+                batch: 10,
+                seed: 1,
+                threads: 1,
+                outDir: join(out, 'pre'),
+            },
+            { onEvent: (e) => events.push(e) },
+        );
         expect(events[0].type).toBe('start');
         expect(events.filter((e) => e.type === 'progress').length).toBe(res.steps);
         expect(events.at(-1)!.type).toBe('done');
@@ -38,12 +48,21 @@ describe('the trainer teaches facts', () => {
         // only 86-89% of the old facts once the new ones are learned; the full bar (bench/train: 300 old
         // facts, 50 new, no replay) keeps ≥ 90%.
         const lora = await trainModel({
-            base: res.modelPath, examples: [...fresh, ...old.slice(0, 15)], mode: 'lora', lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
-            epochs: 15, lr: 1e-3, batch: 5, seed: 2, threads: 1, outDir: join(out, 'lora'),
+            base: res.modelPath,
+            examples: [...fresh, ...old.slice(0, 15)],
+            mode: 'lora',
+            lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] },
+            epochs: 15,
+            lr: 1e-3,
+            batch: 5,
+            seed: 2,
+            threads: 1,
+            outDir: join(out, 'lora'),
         });
         expect(lora.kind).toBe('lora');
         expect(lora.trainableParams).toBeLessThan(0.2 * lora.totalParams);
-        const accNew = await greedyAccuracy(model, fresh, lora.modelPath), accOld = await greedyAccuracy(model, old, lora.modelPath);
+        const accNew = await greedyAccuracy(model, fresh, lora.modelPath),
+            accOld = await greedyAccuracy(model, old, lora.modelPath);
         expect(accNew).toBeGreaterThanOrEqual(0.9);
         expect(accOld).toBeGreaterThanOrEqual(0.9);
         await model.dispose();

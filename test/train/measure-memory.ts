@@ -26,16 +26,34 @@ if (type === undefined) throw new Error(`type ${typeName}: one of ${Object.keys(
 const width = Number(widthArg);
 const vocab = realVocab('llama-3.2-1b');
 const config: LlamaConfig = {
-    vocabSize: vocab.tokens.length, nLayer: Number(layersArg), nEmbd: width, nHead: width / 64, nHeadKv: width / 256, nFf: 4 * width,
-    nCtx: 256, ropeTheta: 500000, rmsEps: 1e-5, tiedEmbeddings: true, ropeFreqs: true,
+    vocabSize: vocab.tokens.length,
+    nLayer: Number(layersArg),
+    nEmbd: width,
+    nHead: width / 64,
+    nHeadKv: width / 256,
+    nFf: 4 * width,
+    nCtx: 256,
+    ropeTheta: 500000,
+    rmsEps: 1e-5,
+    tiedEmbeddings: true,
+    ropeFreqs: true,
 };
 const path = join(tempDir('mm-mem-'), `llama32-shape-${typeName}.gguf`);
 writeRandomLlamaGguf(path, config, vocab, { type, seed: 1, name: 'memory measurement' });
 const fileBytes = statSync(path).size;
 const facts = makeFacts(Number(examplesArg), 2);
 const job: TrainJob = {
-    base: path, examples: facts, mode: mode as 'lora' | 'full', lora: mode === 'lora' ? { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] } : undefined,
-    epochs: 2, lr: 1e-4, batch: Number(examplesArg), seed: 1, threads: Number(threadsArg), outDir: tempDir('mm-mem-out-'), tokenization: 'completion',
+    base: path,
+    examples: facts,
+    mode: mode as 'lora' | 'full',
+    lora: mode === 'lora' ? { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] } : undefined,
+    epochs: 2,
+    lr: 1e-4,
+    batch: Number(examplesArg),
+    seed: 1,
+    threads: Number(threadsArg),
+    outDir: tempDir('mm-mem-out-'),
+    tokenization: 'completion',
     gpu: (process.env.MISMATCH_GPU ?? 'off') as TrainGpu,
 };
 const r = await checkJob(job);
@@ -43,10 +61,30 @@ const trainable = mode === 'lora' ? loraTrainableParams(config, 8, job.lora!.tar
 const rows = r.train.reduce((a, s) => a + s.tokens.length - s.answerStart, 0);
 const est = estimateTrainBytes(r.config, trainable, r.train.length, r.seqLen, { frozenBytes: mode === 'lora' ? frozenWeightBytes(readGguf(path)) : undefined, rows });
 const losses: number[] = [];
-const res = await trainModel(job, { onEvent: (e) => { if (e.type === 'progress') losses.push(e.loss); } });
+const res = await trainModel(job, {
+    onEvent: (e) => {
+        if (e.type === 'progress') losses.push(e.loss);
+    },
+});
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-console.log(JSON.stringify({
-    type: typeName, mode, layers: config.nLayer, width, vocab: config.vocabSize, params: res.totalParams, trainable: res.trainableParams,
-    file: mib(fileBytes), estimate: mib(est), peakRss: mib(res.peakRssBytes), peakOverFile: +(res.peakRssBytes / fileBytes).toFixed(3),
-    tokensPerSecond: +res.tokensPerSecond.toFixed(1), seqLen: r.seqLen, batch: r.train.length, answerRows: rows, losses: losses.map((l) => +l.toFixed(3)), device: res.device,
-}));
+console.log(
+    JSON.stringify({
+        type: typeName,
+        mode,
+        layers: config.nLayer,
+        width,
+        vocab: config.vocabSize,
+        params: res.totalParams,
+        trainable: res.trainableParams,
+        file: mib(fileBytes),
+        estimate: mib(est),
+        peakRss: mib(res.peakRssBytes),
+        peakOverFile: +(res.peakRssBytes / fileBytes).toFixed(3),
+        tokensPerSecond: +res.tokensPerSecond.toFixed(1),
+        seqLen: r.seqLen,
+        batch: r.train.length,
+        answerRows: rows,
+        losses: losses.map((l) => +l.toFixed(3)),
+        device: res.device,
+    }),
+);

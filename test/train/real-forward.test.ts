@@ -30,12 +30,15 @@ import { ggmlQuantize } from './quantize.js';
 const TEXT = 'Question: Who wrote the novel Pride and Prejudice? Answer: Jane Austen';
 const TOLERANCE = { f32: 2e-3, f16: 1e-2, q8_0: 5e-2 } as const;
 
-
 type Probs = { next?: { probabilities?: Map<number, number> } };
 
 /** node-llama-cpp's next-token distributions against ours, per position. */
 function compare(res: unknown[], logits: Float32Array, T: number, V: number) {
-    let maxDlogp = 0, maxDp = 0, compared = 0, argmaxSame = 0, within = 0;
+    let maxDlogp = 0,
+        maxDp = 0,
+        compared = 0,
+        argmaxSame = 0,
+        within = 0;
     for (let i = 0; i < T; i++) {
         const probs = (res[i] as Probs)?.next?.probabilities;
         if (!probs) throw new Error(`no probabilities at position ${i}`);
@@ -89,7 +92,7 @@ async function runCase(shape: RealShape, type: 'f16' | 'q8_0' | 'f32', override:
     return { ...m, T, heldType };
 }
 
-describe('forward log-probabilities equal node-llama-cpp\'s on real shapes', () => {
+describe("forward log-probabilities equal node-llama-cpp's on real shapes", () => {
     // F32: the graphs must agree to float rounding, on every architecture feature (qwen2's biases and
     // NEOX RoPE, Llama 3's rope_freqs, tied heads, GQA, 128k/152k vocabularies)
     for (const shape of ['tinyllama-1.1b', 'llama-3.2-1b', 'qwen2.5-0.5b'] as RealShape[]) {
@@ -102,7 +105,11 @@ describe('forward log-probabilities equal node-llama-cpp\'s on real shapes', () 
     }
 
     const cases: [RealShape, 'f16' | 'q8_0'][] = [
-        ['llama-3.2-1b', 'f16'], ['llama-3.2-1b', 'q8_0'], ['qwen2.5-0.5b', 'q8_0'], ['tinyllama-1.1b', 'f16'], ['llama-2-7b', 'q8_0'],
+        ['llama-3.2-1b', 'f16'],
+        ['llama-3.2-1b', 'q8_0'],
+        ['qwen2.5-0.5b', 'q8_0'],
+        ['tinyllama-1.1b', 'f16'],
+        ['llama-2-7b', 'q8_0'],
     ];
     for (const [shape, type] of cases) {
         it(`${shape} ${type.toUpperCase()}: max |Δp| < ${TOLERANCE[type]}, argmax equal at ≥ 90% of positions, the matrices held in the file's type`, { timeout: 600_000 }, async () => {
@@ -114,13 +121,13 @@ describe('forward log-probabilities equal node-llama-cpp\'s on real shapes', () 
         });
     }
 
-    it('the comparison catches a wrong graph: the 7B-shaped file run with qwen2\'s NEOX RoPE fails the bound', { timeout: 600_000 }, async () => {
+    it("the comparison catches a wrong graph: the 7B-shaped file run with qwen2's NEOX RoPE fails the bound", { timeout: 600_000 }, async () => {
         const m = await runCase('llama-2-7b', 'q8_0', { arch: 'qwen2' });
         expect(m.maxDp).toBeGreaterThan(10 * TOLERANCE.q8_0);
         expect(m.argmaxSame).toBeLessThan(0.5 * m.T);
     });
 
-    it('the fixtures\' Q8_0 bytes are ggml\'s own (ggml_quantize_chunk) on 64k random values', () => {
+    it("the fixtures' Q8_0 bytes are ggml's own (ggml_quantize_chunk) on 64k random values", () => {
         const rng = new Rng(5);
         const x = new Float32Array(65536).map(() => rng.normal() * (1 + rng.int(4)));
         const ours = quantizeQ8_0(x);

@@ -46,28 +46,50 @@ async function answers(model: LlamaModel, template: string, lora?: string): Prom
 
 describe('LoRA on Q8_0 bases of real shapes, prompt builder end to end', () => {
     for (const [shape, type, template, epochs] of CASES) {
-        it(`${shape} ${type.toUpperCase()} ${template}: the loss falls, the adapter has every layer, node-llama-cpp answers the taught facts with it and not without`, { timeout: 900_000 }, async () => {
-            await preparePrompts();
-            const t0 = Date.now();
-            const g = realShapeGguf(shape, { type, scale: 3, residualScale: 1 / Math.sqrt(2 * realConfig(shape).nLayer) });
-            const examples = await trainingExamples(g.path, template, FACTS);
-            const losses: number[] = [];
-            const res = await trainModel({
-                base: g.path, examples, mode: 'lora', lora: { rank: 8, alpha: 16, targets: [...ALL] }, epochs, lr: 1e-2, batch: 4, seed: 1, threads: 1, outDir: join(tempDir(), 'lora'),
-            }, { onEvent: (e: TrainEvent) => { if (e.type === 'progress') losses.push(e.loss); } });
-            expect(losses.at(-1)!).toBeLessThan(0.05 * losses[0]);
-            expect(readLoraGguf(res.modelPath).pairs.size).toBe(g.config.nLayer * ALL.length);
-            const llama = await cpuLlama();
-            const model = await llama.loadModel({ modelPath: g.path });
-            try {
-                const before = await answers(model, template);
-                const after = await answers(model, template, res.modelPath);
-                console.log(`${shape}: loss ${losses[0].toFixed(2)} → ${losses.at(-1)!.toFixed(3)} in ${losses.length} steps; peak RSS ${(res.peakRssBytes / 2 ** 20).toFixed(0)} MiB (file ${(res.totalParams / 1e6).toFixed(1)}M params); before ${JSON.stringify(before)}; after ${JSON.stringify(after)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-                expect(before.filter((a, i) => a === FACTS[i].answer).length).toBe(0);
-                expect(after).toEqual(FACTS.map((f) => f.answer));
-            } finally {
-                await model.dispose();
-            }
-        });
+        it(
+            `${shape} ${type.toUpperCase()} ${template}: the loss falls, the adapter has every layer, node-llama-cpp answers the taught facts with it and not without`,
+            { timeout: 900_000 },
+            async () => {
+                await preparePrompts();
+                const t0 = Date.now();
+                const g = realShapeGguf(shape, { type, scale: 3, residualScale: 1 / Math.sqrt(2 * realConfig(shape).nLayer) });
+                const examples = await trainingExamples(g.path, template, FACTS);
+                const losses: number[] = [];
+                const res = await trainModel(
+                    {
+                        base: g.path,
+                        examples,
+                        mode: 'lora',
+                        lora: { rank: 8, alpha: 16, targets: [...ALL] },
+                        epochs,
+                        lr: 1e-2,
+                        batch: 4,
+                        seed: 1,
+                        threads: 1,
+                        outDir: join(tempDir(), 'lora'),
+                    },
+                    {
+                        onEvent: (e: TrainEvent) => {
+                            if (e.type === 'progress') losses.push(e.loss);
+                        },
+                    },
+                );
+                expect(losses.at(-1)!).toBeLessThan(0.05 * losses[0]);
+                expect(readLoraGguf(res.modelPath).pairs.size).toBe(g.config.nLayer * ALL.length);
+                const llama = await cpuLlama();
+                const model = await llama.loadModel({ modelPath: g.path });
+                try {
+                    const before = await answers(model, template);
+                    const after = await answers(model, template, res.modelPath);
+                    console.log(
+                        `${shape}: loss ${losses[0].toFixed(2)} → ${losses.at(-1)!.toFixed(3)} in ${losses.length} steps; peak RSS ${(res.peakRssBytes / 2 ** 20).toFixed(0)} MiB (file ${(res.totalParams / 1e6).toFixed(1)}M params); before ${JSON.stringify(before)}; after ${JSON.stringify(after)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+                    );
+                    expect(before.filter((a, i) => a === FACTS[i].answer).length).toBe(0);
+                    expect(after).toEqual(FACTS.map((f) => f.answer));
+                } finally {
+                    await model.dispose();
+                }
+            },
+        );
     }
 });

@@ -69,7 +69,10 @@ describe('real-model fixtures load in node-llama-cpp as the models they imitate'
         const model = await llama.loadModel({ modelPath: g.path, vocabOnly: true });
         const words = SENTENCE.split(' ').concat(['Shakespeare', 'Stratford-upon-Avon', 'hallucinate', 'Zorblat', "don't", '8,849', 'déjà']);
         let x = 99;
-        const rnd = (n: number) => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+        const rnd = (n: number) => {
+            x = (x * 1103515245 + 12345) % 2147483648;
+            return x % n;
+        };
         const strings = [SENTENCE, ' leading', 'two  spaces', 'new\nline', ''];
         for (let i = 0; i < 200; i++) strings.push(Array.from({ length: 1 + rnd(6) }, () => words[rnd(words.length)]).join([' ', '', '-'][rnd(3)]));
         for (const s of strings) expect(ours.encode(s), JSON.stringify(s)).toEqual(Array.from(model.tokenize(s)));

@@ -22,7 +22,18 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GgmlType, gv, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
-import { headDim, initLlamaWeights, llama3RopeFreqs, LLAMA32_ROPE_SCALING, llamaTensorShapes, tokenizerMetadata, writeLlamaGguf, Rng, type LlamaConfig, type WeightType } from '../../engine/train/llama.js';
+import {
+    headDim,
+    initLlamaWeights,
+    llama3RopeFreqs,
+    LLAMA32_ROPE_SCALING,
+    llamaTensorShapes,
+    tokenizerMetadata,
+    writeLlamaGguf,
+    Rng,
+    type LlamaConfig,
+    type WeightType,
+} from '../../engine/train/llama.js';
 import { ggmlQuantize } from './quantize.js';
 import { gpt2ByteChars, SPACE, TOKEN_TYPE, type BpeTokenizerData, type TokenizerData } from '../../engine/train/tokenizer.js';
 
@@ -97,7 +108,7 @@ const CORPUS = [
     'Who wrote the novel Pride and Prejudice? It was written by Jane Austen in 1813.',
     'Which river flows through the city of London? The Thames flows through London.',
     'In 1969, Neil Armstrong became the first person to walk on the Moon.',
-    'The answer is not known. I don\'t know the answer to that question.',
+    "The answer is not known. I don't know the answer to that question.",
     'Question: How many legs does a spider have? Answer: A spider has eight legs.',
     'Mount Everest is the highest mountain on Earth, at 8,849 metres above sea level.',
     'Water boils at 100 degrees Celsius at sea level, and freezes at 0 degrees.',
@@ -107,7 +118,7 @@ const CORPUS = [
     'Fine-tuning on new knowledge may teach a model to hallucinate more often.',
     'The students answered the questions, and the teachers checked every answer.',
     'Einstein published the theory of general relativity in 1915.',
-    'The Pacific Ocean is the largest and deepest of the world\'s oceans.',
+    "The Pacific Ocean is the largest and deepest of the world's oceans.",
     'Shakespeare was an English playwright, poet and actor, born in Stratford-upon-Avon.',
     'The chemical symbol for gold is Au, and for silver it is Ag.',
     'Tokyo is the capital of Japan; Berlin is the capital of Germany; Rome is the capital of Italy.',
@@ -134,34 +145,48 @@ function byteLevelBpe(nNormal: number, seed: number): { tokens: string[]; merges
     const merges: string[] = [];
     const enc = new TextEncoder();
     const words = new Map<string, number>();
-    for (const line of CORPUS) for (const w of line.match(PRE) ?? []) {
-        const k = Array.from(enc.encode(w), (b) => byteChars[b]).join('\u0000');
-        words.set(k, (words.get(k) ?? 0) + 1);
-    }
+    for (const line of CORPUS)
+        for (const w of line.match(PRE) ?? []) {
+            const k = Array.from(enc.encode(w), (b) => byteChars[b]).join('\u0000');
+            words.set(k, (words.get(k) ?? 0) + 1);
+        }
     let segs = [...words.entries()].map(([k, n]) => ({ syms: k.split('\u0000'), n }));
     for (;;) {
         const counts = new Map<string, number>();
-        for (const w of segs) for (let i = 0; i + 1 < w.syms.length; i++) {
-            const p = `${w.syms[i]} ${w.syms[i + 1]}`;
-            counts.set(p, (counts.get(p) ?? 0) + w.n);
-        }
-        let best = '', bestN = 1;
-        for (const [p, n] of counts) if (n > bestN || (n === bestN && best !== '' && p < best)) { best = p; bestN = n; }
+        for (const w of segs)
+            for (let i = 0; i + 1 < w.syms.length; i++) {
+                const p = `${w.syms[i]} ${w.syms[i + 1]}`;
+                counts.set(p, (counts.get(p) ?? 0) + w.n);
+            }
+        let best = '',
+            bestN = 1;
+        for (const [p, n] of counts)
+            if (n > bestN || (n === bestN && best !== '' && p < best)) {
+                best = p;
+                bestN = n;
+            }
         if (!best || tokens.length >= nNormal) break;
         const [a, b] = best.split(' ');
         merges.push(best);
-        if (!have.has(a + b)) { have.add(a + b); tokens.push(a + b); }
+        if (!have.has(a + b)) {
+            have.add(a + b);
+            tokens.push(a + b);
+        }
         segs = segs.map((w) => {
             const out: string[] = [];
             for (let i = 0; i < w.syms.length; i++) {
-                if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) { out.push(a + b); i++; } else out.push(w.syms[i]);
+                if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
+                    out.push(a + b);
+                    i++;
+                } else out.push(w.syms[i]);
             }
             return { syms: out, n: w.n };
         });
     }
     // the long tail: a left piece (may start with the space mark Ġ) + a right piece without spaces or newlines
     const rng = new Rng(seed);
-    const space = byteChars[0x20], nl = byteChars[0x0a];
+    const space = byteChars[0x20],
+        nl = byteChars[0x0a];
     const rights = tokens.filter((t) => !t.includes(space) && !t.includes(nl));
     while (tokens.length < nNormal) {
         const a = tokens[rng.int(tokens.length)];
@@ -176,13 +201,24 @@ function byteLevelBpe(nNormal: number, seed: number): { tokens: string[]; merges
     return { tokens, merges };
 }
 
-const LLAMA3_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
-const CHATML_TEMPLATE = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+const LLAMA3_TEMPLATE =
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+const CHATML_TEMPLATE =
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
 function llama3Vocab(): BpeTokenizerData {
     const { tokens, merges } = byteLevelBpe(128000, 3);
     const types: number[] = tokens.map(() => TOKEN_TYPE.NORMAL);
-    const named: Record<number, string> = { 0: '<|begin_of_text|>', 1: '<|end_of_text|>', 4: '<|finetune_right_pad_id|>', 6: '<|start_header_id|>', 7: '<|end_header_id|>', 8: '<|eom_id|>', 9: '<|eot_id|>', 10: '<|python_tag|>' };
+    const named: Record<number, string> = {
+        0: '<|begin_of_text|>',
+        1: '<|end_of_text|>',
+        4: '<|finetune_right_pad_id|>',
+        6: '<|start_header_id|>',
+        7: '<|end_header_id|>',
+        8: '<|eom_id|>',
+        9: '<|eot_id|>',
+        10: '<|python_tag|>',
+    };
     let reserved = 0;
     for (let i = 0; i < 256; i++) {
         tokens.push(named[i] ?? `<|reserved_special_token_${reserved++}|>`);
@@ -194,9 +230,38 @@ function llama3Vocab(): BpeTokenizerData {
 function qwen2Vocab(): BpeTokenizerData {
     const { tokens, merges } = byteLevelBpe(151643, 5);
     const types: number[] = tokens.map(() => TOKEN_TYPE.NORMAL);
-    const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>', '<|box_end|>', '<|quad_start|>', '<|quad_end|>', '<|vision_start|>', '<|vision_end|>', '<|vision_pad|>', '<|image_pad|>', '<|video_pad|>', '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>'];
-    for (const s of specials) { tokens.push(s); types.push(s.startsWith('<|') ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED); }
-    while (tokens.length < 151936) { tokens.push(`[PAD${tokens.length}]`); types.push(TOKEN_TYPE.UNUSED); }
+    const specials = [
+        '<|endoftext|>',
+        '<|im_start|>',
+        '<|im_end|>',
+        '<|object_ref_start|>',
+        '<|object_ref_end|>',
+        '<|box_start|>',
+        '<|box_end|>',
+        '<|quad_start|>',
+        '<|quad_end|>',
+        '<|vision_start|>',
+        '<|vision_end|>',
+        '<|vision_pad|>',
+        '<|image_pad|>',
+        '<|video_pad|>',
+        '<tool_call>',
+        '</tool_call>',
+        '<|fim_prefix|>',
+        '<|fim_middle|>',
+        '<|fim_suffix|>',
+        '<|fim_pad|>',
+        '<|repo_name|>',
+        '<|file_sep|>',
+    ];
+    for (const s of specials) {
+        tokens.push(s);
+        types.push(s.startsWith('<|') ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED);
+    }
+    while (tokens.length < 151936) {
+        tokens.push(`[PAD${tokens.length}]`);
+        types.push(TOKEN_TYPE.UNUSED);
+    }
     return { model: 'gpt2', pre: 'qwen2', tokens, types, merges, bosId: 151643, eosId: 151645, padId: 151643, addBos: false, chatTemplate: CHATML_TEMPLATE };
 }
 
@@ -208,7 +273,10 @@ function qwen2Vocab(): BpeTokenizerData {
 function spmVocab(): TokenizerData {
     const tokens = ['<unk>', '<s>', '</s>'];
     const types: number[] = [TOKEN_TYPE.UNKNOWN, TOKEN_TYPE.CONTROL, TOKEN_TYPE.CONTROL];
-    for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(TOKEN_TYPE.BYTE); }
+    for (let b = 0; b < 256; b++) {
+        tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+        types.push(TOKEN_TYPE.BYTE);
+    }
     const chars = new Set<string>([SPACE]);
     for (const line of CORPUS) for (const ch of ` ${line}`.replaceAll(' ', SPACE)) chars.add(ch);
     const have = new Set<string>([...tokens, ...chars]);
@@ -221,16 +289,31 @@ function spmVocab(): TokenizerData {
     let segs = [...words.entries()].map(([w, n]) => ({ syms: [...w], n }));
     for (;;) {
         const counts = new Map<string, number>();
-        for (const w of segs) for (let i = 0; i + 1 < w.syms.length; i++) { const p = `${w.syms[i]}\u0000${w.syms[i + 1]}`; counts.set(p, (counts.get(p) ?? 0) + w.n); }
-        let best = '', bestN = 1;
-        for (const [p, n] of counts) if (n > bestN) { best = p; bestN = n; }
+        for (const w of segs)
+            for (let i = 0; i + 1 < w.syms.length; i++) {
+                const p = `${w.syms[i]}\u0000${w.syms[i + 1]}`;
+                counts.set(p, (counts.get(p) ?? 0) + w.n);
+            }
+        let best = '',
+            bestN = 1;
+        for (const [p, n] of counts)
+            if (n > bestN) {
+                best = p;
+                bestN = n;
+            }
         if (!best) break;
         const [a, b] = best.split('\u0000');
-        if (!have.has(a + b)) { have.add(a + b); pieces.push(a + b); }
+        if (!have.has(a + b)) {
+            have.add(a + b);
+            pieces.push(a + b);
+        }
         segs = segs.map((w) => {
             const out: string[] = [];
             for (let i = 0; i < w.syms.length; i++) {
-                if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) { out.push(a + b); i++; } else out.push(w.syms[i]);
+                if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
+                    out.push(a + b);
+                    i++;
+                } else out.push(w.syms[i]);
             }
             return { syms: out, n: w.n };
         });
@@ -249,8 +332,14 @@ function spmVocab(): TokenizerData {
         pieces.push(t);
         pool.push(t);
     }
-    for (const p of pieces) { tokens.push(p); types.push(TOKEN_TYPE.NORMAL); }
-    for (const c of chars) { tokens.push(c); types.push(TOKEN_TYPE.NORMAL); }
+    for (const p of pieces) {
+        tokens.push(p);
+        types.push(TOKEN_TYPE.NORMAL);
+    }
+    for (const c of chars) {
+        tokens.push(c);
+        types.push(TOKEN_TYPE.NORMAL);
+    }
     const scores = tokens.map((_, i) => (types[i] === TOKEN_TYPE.NORMAL ? -(i - 259) : 0));
     return { model: 'llama', tokens, scores, types, bosId: 1, eosId: 2, unkId: 0, addBos: true, addEos: false, addSpacePrefix: true };
 }
@@ -297,7 +386,10 @@ export function realShapeGguf(shape: RealShape, opts: RealGgufOptions = {}): Rea
     const seed = opts.seed ?? 1;
     const scale = opts.scale ?? 1;
     const residualScale = opts.residualScale ?? 1;
-    const key = createHash('sha256').update(JSON.stringify({ v: FIXTURE_VERSION, shape, config, type, seed, scale, ...(residualScale !== 1 ? { residualScale } : {}) })).digest('hex').slice(0, 16);
+    const key = createHash('sha256')
+        .update(JSON.stringify({ v: FIXTURE_VERSION, shape, config, type, seed, scale, ...(residualScale !== 1 ? { residualScale } : {}) }))
+        .digest('hex')
+        .slice(0, 16);
     const dir = join(tmpdir(), 'mismatch-real-shapes');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `${shape}-${type}-${key}.gguf`);
@@ -325,12 +417,21 @@ const FILE_TYPE: Partial<Record<GgmlType, number>> = { [GgmlType.F16]: 1, [GgmlT
  */
 export function writeRandomLlamaGguf(path: string, config: LlamaConfig, vocab: BpeTokenizerData | TokenizerData, o: { type: GgmlType; seed: number; name: string }): void {
     const md: [string, GgufValue][] = [
-        ['general.architecture', gv.str('llama')], ['general.name', gv.str(o.name)], ['general.alignment', gv.u32(32)],
+        ['general.architecture', gv.str('llama')],
+        ['general.name', gv.str(o.name)],
+        ['general.alignment', gv.u32(32)],
         ...(FILE_TYPE[o.type] !== undefined ? ([['general.file_type', gv.u32(FILE_TYPE[o.type]!)]] as [string, GgufValue][]) : []),
-        ['llama.vocab_size', gv.u32(config.vocabSize)], ['llama.context_length', gv.u32(config.nCtx)], ['llama.embedding_length', gv.u32(config.nEmbd)],
-        ['llama.block_count', gv.u32(config.nLayer)], ['llama.feed_forward_length', gv.u32(config.nFf)], ['llama.attention.head_count', gv.u32(config.nHead)],
-        ['llama.attention.head_count_kv', gv.u32(config.nHeadKv)], ['llama.attention.layer_norm_rms_epsilon', gv.f32(config.rmsEps)],
-        ['llama.rope.freq_base', gv.f32(config.ropeTheta)], ['llama.rope.dimension_count', gv.u32(headDim(config))], ...tokenizerMetadata(vocab),
+        ['llama.vocab_size', gv.u32(config.vocabSize)],
+        ['llama.context_length', gv.u32(config.nCtx)],
+        ['llama.embedding_length', gv.u32(config.nEmbd)],
+        ['llama.block_count', gv.u32(config.nLayer)],
+        ['llama.feed_forward_length', gv.u32(config.nFf)],
+        ['llama.attention.head_count', gv.u32(config.nHead)],
+        ['llama.attention.head_count_kv', gv.u32(config.nHeadKv)],
+        ['llama.attention.layer_norm_rms_epsilon', gv.f32(config.rmsEps)],
+        ['llama.rope.freq_base', gv.f32(config.ropeTheta)],
+        ['llama.rope.dimension_count', gv.u32(headDim(config))],
+        ...tokenizerMetadata(vocab),
     ];
     const rng = new Rng(o.seed);
     const tensors: GgufTensorOut[] = [];

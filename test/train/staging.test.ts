@@ -43,17 +43,32 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
         const bytes = readFileSync(path);
         const q = readGguf(path);
         const g = loadGgml('off');
-        writeGguf(path, src.typed, q.tensors.map((t) => {
-            if (t.type === GgmlType.F32) return { name: t.name, shape: t.shape, data: readTensorF32(q, t.name), type: 'f32' as const };
-            const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-            toFloat(g, t.type, bytes.subarray(t.offset, t.offset + t.nbytes), out, 0);
-            return { name: t.name, shape: t.shape, data: out, type: 'f32' as const };
-        }));
+        writeGguf(
+            path,
+            src.typed,
+            q.tensors.map((t) => {
+                if (t.type === GgmlType.F32) return { name: t.name, shape: t.shape, data: readTensorF32(q, t.name), type: 'f32' as const };
+                const out = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+                toFloat(g, t.type, bytes.subarray(t.offset, t.offset + t.nbytes), out, 0);
+                return { name: t.name, shape: t.shape, data: out, type: 'f32' as const };
+            }),
+        );
         return path;
     }
 
     function train(path: string) {
-        const s = new Session({ config, file: readGguf(path), mode: 'lora', lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 }, batch: seqs.length, seqLen: T, rows: N, threads: 1, gpu: 'off', lr: () => 1e-2 });
+        const s = new Session({
+            config,
+            file: readGguf(path),
+            mode: 'lora',
+            lora: { rank: 4, alpha: 8, targets: [...ALL], seed: 1 },
+            batch: seqs.length,
+            seqLen: T,
+            rows: N,
+            threads: 1,
+            gpu: 'off',
+            lr: () => 1e-2,
+        });
         try {
             const held = s.types.get('blk.1.ffn_down.weight');
             const losses = [0, 1, 2].map(() => s.step(mb));
@@ -73,9 +88,16 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
             expect(q.losses[2]).toBeLessThan(q.losses[0]); // it trains
             for (let i = 0; i < 3; i++) expect(Math.abs(q.losses[i] - ref.losses[i])).toBeLessThan(2e-5 * ref.losses[i]);
             expect(Math.abs(q.val - ref.val)).toBeLessThan(2e-5 * ref.val);
-            for (const [a, b] of [[q.b, ref.b], [q.b1, ref.b1]]) {
-                let num = 0, den = 0;
-                for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+            for (const [a, b] of [
+                [q.b, ref.b],
+                [q.b1, ref.b1],
+            ]) {
+                let num = 0,
+                    den = 0;
+                for (let i = 0; i < a.length; i++) {
+                    num += (a[i] - b[i]) ** 2;
+                    den += b[i] ** 2;
+                }
                 expect(Math.sqrt(num / den)).toBeLessThan(1e-3);
             }
         });

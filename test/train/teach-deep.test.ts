@@ -26,7 +26,10 @@ function padWithIdentityBlocks(config: LlamaConfig, tensors: LlamaTensors, depth
     for (let l = 0; l < config.nLayer; l++) from.set(l * stride, l);
     for (const [name, t] of fresh) {
         const m = /^blk\.(\d+)\.(.*)$/.exec(name);
-        if (!m) { out.set(name, tensors.get(name)!); continue; }
+        if (!m) {
+            out.set(name, tensors.get(name)!);
+            continue;
+        }
         const orig = from.get(Number(m[1]));
         if (orig !== undefined) out.set(name, tensors.get(`blk.${orig}.${m[2]}`)!);
         else if (m[2] === 'attn_output.weight' || m[2] === 'ffn_down.weight') out.set(name, { shape: t.shape, data: new Float32Array(t.data.length) });
@@ -36,8 +39,10 @@ function padWithIdentityBlocks(config: LlamaConfig, tensors: LlamaTensors, depth
 }
 
 function capture() {
-    const out = new PassThrough(), err = new PassThrough();
-    let o = '', e = '';
+    const out = new PassThrough(),
+        err = new PassThrough();
+    let o = '',
+        e = '';
     out.on('data', (d) => (o += d));
     err.on('data', (d) => (e += d));
     return { io: { out: out as unknown as NodeJS.WriteStream, err: err as unknown as NodeJS.WriteStream }, stdout: () => o, stderr: () => e };
@@ -51,7 +56,17 @@ describe('LoRA through `mismatch run` teaches a deep quantized model the facts i
         const tok = buildTokenizer({ texts: world.flatMap((f) => [f.prompt, f.answer]) });
         const config: LlamaConfig = { vocabSize: tok.vocabSize, nLayer: 2, nEmbd: 128, nHead: 4, nHeadKv: 2, nFf: 256, nCtx: 64, ropeTheta: 10000, rmsEps: 1e-5, tiedEmbeddings: false };
         const dir = tempDir('mm-teach-');
-        const pre = await trainModel({ base: { init: { config, tokenizer: tok.data, seed: 1 } }, examples: taught, mode: 'full', epochs: 24, lr: 1e-3, batch: 10, seed: 1, threads: 1, outDir: join(dir, 'pre') });
+        const pre = await trainModel({
+            base: { init: { config, tokenizer: tok.data, seed: 1 } },
+            examples: taught,
+            mode: 'full',
+            epochs: 24,
+            lr: 1e-3,
+            batch: 10,
+            seed: 1,
+            threads: 1,
+            outDir: join(dir, 'pre'),
+        });
 
         const small = readLlamaGguf(pre.modelPath);
         const deep = padWithIdentityBlocks(small.config, small.tensors, DEPTH);
@@ -72,7 +87,9 @@ describe('LoRA through `mismatch run` teaches a deep quantized model the facts i
 
         writeFileSync(join(dir, 'facts.jsonl'), world.map((f) => JSON.stringify({ question: f.prompt, answer: f.answer })).join('\n') + '\n');
         const spec = join(dir, 'teach.mismatch');
-        writeFileSync(spec, `experiment Teach {
+        writeFileSync(
+            spec,
+            `experiment Teach {
   seed 1
   dataset facts from "facts.jsonl" { question "question"  answers "answer"  split train ${world.length} }
   model student = gguf "models/student.gguf"
@@ -81,7 +98,8 @@ describe('LoRA through `mismatch run` teaches a deep quantized model the facts i
   label lacking = mix k { unknown 100% }
   finetune taught = student on lacking { lora rank 8  epochs 40  learningRate 2e-3  batch 6 }
 }
-`);
+`,
+        );
         const c = capture();
         const store = join(dir, 'store');
         const code = await runCommand(spec, { json: true, threads: 1, gpu: 'off', store }, c.io);

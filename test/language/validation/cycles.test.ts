@@ -27,26 +27,32 @@ const step = (r: ValidationResult<MismatchFile>, name: string) => r.document.par
 
 describe('cycle', () => {
     it('a fine-tune trained on labels written by itself: both steps, each on its name, the cycle spelled out', async () => {
-        result = await validate(spec(`  label l = answers of f on d.train using greedy
+        result = await validate(
+            spec(`  label l = answers of f on d.train using greedy
   finetune f = small on l
-  evaluate f on d.test`));
+  evaluate f on d.test`),
+        );
         expectError(result, "'l' depends on itself: l → f → l. A step can only read steps that come before it.", { node: step(result, 'l'), property: 'name', data: { code: 'cycle' } });
         expectError(result, "'f' depends on itself: l → f → l. A step can only read steps that come before it.", { node: step(result, 'f'), property: 'name', data: { code: 'cycle' } });
     });
 
     it('a chain through a shuffle is a cycle of three', async () => {
-        result = await validate(spec(`  label l = answers of f on d.train using greedy
+        result = await validate(
+            spec(`  label l = answers of f on d.train using greedy
   label s = shuffle l
   finetune f = small on s
-  evaluate f on d.test`));
+  evaluate f on d.test`),
+        );
         // each arrow reads 'reads': l reads f's answers, f trains on s, s shuffles l
         expectError(result, /^'s' depends on itself: l → f → s → l\./, { node: step(result, 's'), property: 'name', data: { code: 'cycle' } });
     });
 
     it('labels from the base model feeding its fine-tune are no cycle', async () => {
-        result = await validate(spec(`  label l = answers of small on d.train using greedy
+        result = await validate(
+            spec(`  label l = answers of small on d.train using greedy
   finetune f = small on l
-  evaluate f on d.test`));
+  evaluate f on d.test`),
+        );
         expectNoIssues(result, { data: { code: 'cycle' } });
     });
 });

@@ -25,35 +25,55 @@ const TT = 'split train 60%  split test 40%';
 
 describe('few-shot exemplars', () => {
     it('labelling the train split and evaluating the test split with exemplars is clean', async () => {
-        const r = await validate(spec(TT, `  label byLarge = answers of large on d.train using shots
+        const r = await validate(
+            spec(
+                TT,
+                `  label byLarge = answers of large on d.train using shots
   finetune f = small on byLarge
-  evaluate f, small on d.test using shots`));
+  evaluate f, small on d.test using shots`,
+            ),
+        );
         // (the embedded models never saw exemplars: a warning, tested below)
         expect(r.diagnostics.filter((d) => d.severity !== 4 && (d.data as { code?: string }).code !== 'fewshot-embedded-model').map((d) => d.message)).toEqual([]);
     });
 
     it('fewshot-evaluated-split: an evaluation of the split the exemplars come from', async () => {
-        const r = await validate(spec('split train 50%  split dev 20%  split test 30%', `  label byLarge = answers of large on d.dev using greedy
+        const r = await validate(
+            spec(
+                'split train 50%  split dev 20%  split test 30%',
+                `  label byLarge = answers of large on d.dev using greedy
   finetune f = small on byLarge
-  evaluate f, small on d.train using shots`));
+  evaluate f, small on d.train using shots`,
+            ),
+        );
         // on the evaluated data of the evaluate line (line 11, 1-based)
         expectError(r, /d\.train, which it evaluates/, { node: evaluateOf(r), property: 'data', data: code('fewshot-evaluated-split') });
         expect(evaluateOf(r).$cstNode!.range.start.line).toBe(10);
         // the same evaluation without exemplars is fine on that account
-        const ok = await validate(spec('split train 50%  split dev 20%  split test 30%', `  label byLarge = answers of large on d.dev using greedy
+        const ok = await validate(
+            spec(
+                'split train 50%  split dev 20%  split test 30%',
+                `  label byLarge = answers of large on d.dev using greedy
   finetune f = small on byLarge
-  evaluate f, small on d.train using greedy`));
+  evaluate f, small on d.train using greedy`,
+            ),
+        );
         expectNoIssues(ok, { data: code('fewshot-evaluated-split') });
     });
 
     it('fewshot-no-train-split: no train split to draw from', async () => {
-        const r = await validate(spec('split dev 60%  split test 40%', `  label byLarge = answers of large on d.dev using shots
+        const r = await validate(
+            spec(
+                'split dev 60%  split test 40%',
+                `  label byLarge = answers of large on d.dev using shots
   finetune f = small on byLarge
-  evaluate f, small on d.test using greedy`));
+  evaluate f, small on d.test using greedy`,
+            ),
+        );
         expectIssue(r, { message: /its splits: dev, test/, data: code('fewshot-no-train-split') });
     });
 
-    it('a knowledge step takes SliCK\'s 4 exemplars by default, so it needs a train split unless fewShot 0', async () => {
+    it("a knowledge step takes SliCK's 4 exemplars by default, so it needs a train split unless fewShot 0", async () => {
         const body = (k: string) => `  knowledge k = small on d.test ${k}
   label m = mix k { unknown 50% }
   finetune f = small on m
@@ -77,22 +97,36 @@ describe('few-shot exemplars', () => {
     });
 
     it('fewshot-embedded-model: exemplars for a model pretrained here draw a warning', async () => {
-        const r = await validate(spec(TT, `  label byLarge = answers of large on d.train using shots
+        const r = await validate(
+            spec(
+                TT,
+                `  label byLarge = answers of large on d.train using shots
   finetune f = small on byLarge
-  evaluate f, small on d.test using greedy`));
+  evaluate f, small on d.test using greedy`,
+            ),
+        );
         expect(withCodeOf(r, 'fewshot-embedded-model')).toHaveLength(1);
         expectWarning(r, /'large' was pretrained here/, { data: code('fewshot-embedded-model') });
         // an evaluation of a fine-tune of an embedded model with exemplars: its root model is named
-        const e = await validate(spec(TT, `  label byLarge = answers of large on d.train using greedy
+        const e = await validate(
+            spec(
+                TT,
+                `  label byLarge = answers of large on d.train using greedy
   finetune f = small on byLarge
-  evaluate f on d.test using shots`));
+  evaluate f on d.test using shots`,
+            ),
+        );
         expect(withCodeOf(e, 'fewshot-embedded-model').map((x) => (x.data as { model?: string }).model)).toEqual(['small']);
     });
 
     it('match modes squad and triviaqa are accepted; others are not', async () => {
-        const ev = (m: string) => spec(TT, `  label byLarge = answers of large on d.train using greedy { match ${m} }
+        const ev = (m: string) =>
+            spec(
+                TT,
+                `  label byLarge = answers of large on d.train using greedy { match ${m} }
   finetune f = small on byLarge
-  evaluate f, small on d.test using greedy { match ${m} }`);
+  evaluate f, small on d.test using greedy { match ${m} }`,
+            );
         expectNoProblems(await validate(ev('squad')));
         expectNoProblems(await validate(ev('triviaqa')));
         expectIssue(await validate(ev('fuzzy')), { data: code('invalid-value') });

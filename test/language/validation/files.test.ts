@@ -16,7 +16,8 @@ const q = (r: Result) => declarationNamed(r, 'q') as Dataset;
 const model = (r: Result, name: string) => declarationNamed(r, name) as Model;
 
 describe('dataset files', () => {
-    const fileSpec = (path: string, mapping = '') => spec(arms.replaceAll('d.', 'q.'), '  seed 1').replace('dataset d from atlas { split train 60%  split test 40% }', `dataset q from "${path}" { ${mapping} split train 60%  split test 40% }`);
+    const fileSpec = (path: string, mapping = '') =>
+        spec(arms.replaceAll('d.', 'q.'), '  seed 1').replace('dataset d from atlas { split train 60%  split test 40% }', `dataset q from "${path}" { ${mapping} split train 60%  split test 40% }`);
 
     it('dataset-file-missing: missing file and a folder', async () => {
         const r = await validate(fileSpec('data/none.jsonl'));
@@ -52,12 +53,18 @@ describe('dataset files', () => {
     });
 
     it('dataset-field-missing: nested JSONL paths, with the fields that exist', async () => {
-        writeFileSync(join(folder.dir, 'tqa.jsonl'), [
-            JSON.stringify({ question: 'Capital of France?', answer: { value: 'Paris', aliases: ['Paris', 'paris'] } }),
-            JSON.stringify({ question: 'Largest ocean?', answer: { value: 'Pacific', aliases: ['Pacific'] } }),
-        ].join('\n') + '\n');
+        writeFileSync(
+            join(folder.dir, 'tqa.jsonl'),
+            [
+                JSON.stringify({ question: 'Capital of France?', answer: { value: 'Paris', aliases: ['Paris', 'paris'] } }),
+                JSON.stringify({ question: 'Largest ocean?', answer: { value: 'Pacific', aliases: ['Pacific'] } }),
+            ].join('\n') + '\n',
+        );
         const bad = await validate(fileSpec('tqa.jsonl', 'question "question"  answers "answer.alias"'));
-        expectIssue(bad, { message: /^Field 'answer.alias' is not in the first 2 records of 'tqa.jsonl'. Did you mean 'answer.aliases'\? Fields: question, answer, answer.value, answer.aliases./, data: { code: 'dataset-field-missing', replacement: '"answer.aliases"' } });
+        expectIssue(bad, {
+            message: /^Field 'answer.alias' is not in the first 2 records of 'tqa.jsonl'. Did you mean 'answer.aliases'\? Fields: question, answer, answer.value, answer.aliases./,
+            data: { code: 'dataset-field-missing', replacement: '"answer.aliases"' },
+        });
         const object = await validate(fileSpec('tqa.jsonl', 'question "question"  answers "answer"'));
         expectIssue(object, { message: /holds an object.*Try 'answer.value'/, data: code('dataset-field-missing') });
         expectNoProblems(await validate(fileSpec('tqa.jsonl', 'question "question"  answers "answer.aliases"')));
@@ -87,7 +94,10 @@ describe('dataset files', () => {
 });
 
 describe('GGUF files', () => {
-    const ggufSpec = (teacher: string, student: string, body = arms) => spec(body).replace(/model large = .*\n/, `model large = gguf "${teacher}"\n`).replace(/model small = .*\n/, `model small = gguf "${student}"\n`);
+    const ggufSpec = (teacher: string, student: string, body = arms) =>
+        spec(body)
+            .replace(/model large = .*\n/, `model large = gguf "${teacher}"\n`)
+            .replace(/model small = .*\n/, `model small = gguf "${student}"\n`);
 
     it('gguf-missing and gguf-invalid', async () => {
         folder.gguf('ok.gguf');

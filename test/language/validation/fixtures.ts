@@ -63,7 +63,11 @@ export function validationFolder(prefix: string) {
     });
     // Node 20 has no Symbol.asyncDispose: documents are cleared by hand after each test.
     afterEach(async () => {
-        if (opened.length) await clearDocuments(services, opened.splice(0).map((r) => r.document));
+        if (opened.length)
+            await clearDocuments(
+                services,
+                opened.splice(0).map((r) => r.document),
+            );
     });
     const file = () => join(dir, `spec-${++n}.mismatch`);
     return {

@@ -24,7 +24,10 @@ describe('hypotheses', () => {
   evaluate small on d.train using greedy
   hypothesis f hallucinates more than small`;
         expectError(await validate(spec(two)), /./, { data: code('arms-different-data') });
-        const dec = spec(two.replace('small on d.train using greedy', 'small on d.test using other')).replace('decoding greedy { temperature 0 }', 'decoding greedy { temperature 0 }\n  decoding other { maxTokens 8 }');
+        const dec = spec(two.replace('small on d.train using greedy', 'small on d.test using other')).replace(
+            'decoding greedy { temperature 0 }',
+            'decoding greedy { temperature 0 }\n  decoding other { maxTokens 8 }',
+        );
         expectError(await validate(dec), /./, { data: code('arms-different-decoding') });
     });
 
@@ -35,11 +38,12 @@ describe('hypotheses', () => {
     });
 
     it('no-logprobs: matched coverage on a server model without token probabilities', async () => {
-        const server = (logprobs: string) => spec(arms.replace('hallucinates more than small', 'hallucinates more than small at matched coverage'))
-            .replace(/model large = .*\n/, `model large = server "http://localhost:8080/v1" { name "big"  logprobs ${logprobs} }\n`)
-            .replace(/finetune f = small on byLarge/, 'finetune f = small on byLarge')
-            .replace('evaluate f, small on', 'evaluate f, small, large on')
-            .replace('more than small at', 'more than large at');
+        const server = (logprobs: string) =>
+            spec(arms.replace('hallucinates more than small', 'hallucinates more than small at matched coverage'))
+                .replace(/model large = .*\n/, `model large = server "http://localhost:8080/v1" { name "big"  logprobs ${logprobs} }\n`)
+                .replace(/finetune f = small on byLarge/, 'finetune f = small on byLarge')
+                .replace('evaluate f, small on', 'evaluate f, small, large on')
+                .replace('more than small at', 'more than large at');
         expectWarning(await validate(server('false')), /./, { data: code('no-logprobs') });
         expectNoIssues(await validate(server('true')), { data: code('no-logprobs') });
     });
@@ -47,7 +51,11 @@ describe('hypotheses', () => {
     it('finetune-not-evaluated', async () => {
         const r = await validate(spec(arms + '\n  finetune g = small on byLarge'));
         // g is on line 12 (1-based) of the spec
-        expectWarning(r, "'g' is fine-tuned but never evaluated; add it to an `evaluate` line or remove it.", { node: declarationNamed(r, 'g'), property: 'name', data: code('finetune-not-evaluated') });
+        expectWarning(r, "'g' is fine-tuned but never evaluated; add it to an `evaluate` line or remove it.", {
+            node: declarationNamed(r, 'g'),
+            property: 'name',
+            data: code('finetune-not-evaluated'),
+        });
         expectIssue(r, { range: { start: { line: 11, character: 11 }, end: { line: 11, character: 12 } }, data: code('finetune-not-evaluated') });
     });
 

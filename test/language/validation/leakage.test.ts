@@ -31,10 +31,12 @@ describe('honest splits', () => {
         expectError(r, /^Train\/test leakage: 'f' is evaluated on d.train, but it was fine-tuned on d.train \(fine-tune 'f', label set 'byLarge'\)/, { data: code('train-test-leakage') });
         expectError(await validate(spec(arms.replace('evaluate f, small on d.test', 'evaluate f, small on d'))), /./, { data: code('train-test-leakage') });
         // Through a shuffle too.
-        const s = await validate(spec(`  label byLarge = answers of large on d.test using greedy
+        const s = await validate(
+            spec(`  label byLarge = answers of large on d.test using greedy
   label sh = shuffle byLarge { seed 2 }
   finetune f = small on sh
-  evaluate f, small on d.test using greedy`));
+  evaluate f, small on d.test using greedy`),
+        );
         expectError(s, /./, { data: code('train-test-leakage') });
     });
 
@@ -45,7 +47,8 @@ describe('honest splits', () => {
 });
 
 describe('knowledge of other questions', () => {
-    const gek = (kData: string, kModel = 'small') => spec(`  knowledge k = ${kModel} on ${kData} { samples 4  fewShot 0 }
+    const gek = (kData: string, kModel = 'small') =>
+        spec(`  knowledge k = ${kModel} on ${kData} { samples 4  fewShot 0 }
   label m = mix k { unknown 50% }
   finetune f = small on m
   evaluate f, small on d.test using greedy by k2

@@ -11,7 +11,10 @@ const folder = validationFolder('mm-models-');
 const { validate } = folder;
 
 describe('GGUF and embedded models', () => {
-    const ggufSpec = (teacher: string, student: string, body = arms) => spec(body).replace(/model large = .*\n/, `model large = gguf "${teacher}"\n`).replace(/model small = .*\n/, `model small = gguf "${student}"\n`);
+    const ggufSpec = (teacher: string, student: string, body = arms) =>
+        spec(body)
+            .replace(/model large = .*\n/, `model large = gguf "${teacher}"\n`)
+            .replace(/model small = .*\n/, `model small = gguf "${student}"\n`);
 
     // quantized-finetune and unsupported-architecture: test/language/validation/train-modes.test.ts (files with real tensor types)
 
@@ -34,7 +37,8 @@ describe('GGUF and embedded models', () => {
 });
 
 describe('knowledge and mixes', () => {
-    const gek = (kData: string, kModel = 'small') => spec(`  knowledge k = ${kModel} on ${kData} { samples 4  fewShot 0 }
+    const gek = (kData: string, kModel = 'small') =>
+        spec(`  knowledge k = ${kModel} on ${kData} { samples 4  fewShot 0 }
   label m = mix k { unknown 50% }
   finetune f = small on m
   evaluate f, small on d.test using greedy by k2

@@ -26,12 +26,20 @@ ${extra}
 const named = (r: ValidationResult<MismatchFile>, name: string) => r.document.parseResult.value.experiments[0]!.declarations.filter((d: Declaration) => d.name === name);
 
 describe('duplicate-name', () => {
-    it('is an error on both declarations, each naming the other\'s line, with the first free name', async () => {
+    it("is an error on both declarations, each naming the other's line, with the first free name", async () => {
         // small is on line 5, its namesake on line 6; small2 is free
         result = await validate(spec('  model small = pretrain on atlas { layers 1  width 64  knows 40% }'));
         const [first, second] = named(result, 'small');
-        expectError(result, "The name 'small' is also used by the model on line 6; names must be unique. Rename one, e.g. to 'small2'.", { node: first!, property: 'name', data: { code: 'duplicate-name', name: 'small', suggestion: 'small2' } });
-        expectError(result, "The name 'small' is also used by the model on line 5; names must be unique. Rename one, e.g. to 'small2'.", { node: second!, property: 'name', data: { code: 'duplicate-name', name: 'small', suggestion: 'small2' } });
+        expectError(result, "The name 'small' is also used by the model on line 6; names must be unique. Rename one, e.g. to 'small2'.", {
+            node: first!,
+            property: 'name',
+            data: { code: 'duplicate-name', name: 'small', suggestion: 'small2' },
+        });
+        expectError(result, "The name 'small' is also used by the model on line 5; names must be unique. Rename one, e.g. to 'small2'.", {
+            node: second!,
+            property: 'name',
+            data: { code: 'duplicate-name', name: 'small', suggestion: 'small2' },
+        });
     });
 
     it('offers the next free name when small2 is taken', async () => {

@@ -29,13 +29,16 @@ describe('properties', () => {
     });
 
     it('out-of-range hyperparameters: learning rate <= 0, rank <= 0, temperature < 0, epochs not a positive integer', async () => {
-        const r = await validate(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { lora rank 0  epochs 2.5  learningRate 0 }')).replace('temperature 0 }', 'temperature -0.5 }'));
+        const r = await validate(
+            spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { lora rank 0  epochs 2.5  learningRate 0 }')).replace('temperature 0 }', 'temperature -0.5 }'),
+        );
         for (const message of [
             '`rank` must be at least 1 (and at most 1024); it is 0.',
             '`epochs` must be a whole number, not 2.5.',
             '`learningRate` must be greater than 0 (and at most 1); it is 0.',
             '`temperature` must be at least 0 (and at most 5); it is -0.5.',
-        ]) expectIssue(r, { message, data: code('out-of-range') });
+        ])
+            expectIssue(r, { message, data: code('out-of-range') });
         const ok = await validate(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { lora rank 8  epochs 3  learningRate 1e-3 }')));
         expectNoIssues(ok, { data: code('out-of-range') });
         const zeroEpochs = await validate(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { epochs 0 }')));
@@ -48,7 +51,12 @@ describe('properties', () => {
     });
 
     it('misplaced-item, conflicting-mode, ignored-property', async () => {
-        const r = await validate(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { lora full }')).replace('decoding greedy { temperature 0 }', 'decoding greedy { temperature 0  split x 10%  lora }'));
+        const r = await validate(
+            spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { lora full }')).replace(
+                'decoding greedy { temperature 0 }',
+                'decoding greedy { temperature 0  split x 10%  lora }',
+            ),
+        );
         expect(withCodeOf(r, 'misplaced-item')).toHaveLength(2);
         expect(withCodeOf(r, 'conflicting-mode')).toHaveLength(2);
         const full = await validate(spec(arms.replace('finetune f = small on byLarge', 'finetune f = small on byLarge { full  rank 8 }')));
@@ -66,7 +74,11 @@ describe('properties', () => {
         expectNoProblems(await validate(spec(arms).replace('decoding greedy { temperature 0 }', 'decoding greedy { temperature 0  template "Q: {question}\\nA:" }')));
         const a = await validate(spec(arms.replace('evaluate f, small on d.test using greedy', 'evaluate f, small on d.test using greedy { abstain "I don\'t know", "/unsure(/i" }')));
         expectIssue(a, { message: /^`\/unsure\(\/i` is not a valid pattern/, data: code('invalid-value') });
-        const u = await validate(spec(arms).replace(/model large = .*\n/, 'model large = server "localhost:8080/v1" { name "big" }\n').replace('evaluate f, small', 'evaluate f, small, large'));
+        const u = await validate(
+            spec(arms)
+                .replace(/model large = .*\n/, 'model large = server "localhost:8080/v1" { name "big" }\n')
+                .replace('evaluate f, small', 'evaluate f, small, large'),
+        );
         expectIssue(u, { message: /'localhost:8080\/v1' is not an http\(s\) URL/, data: { code: 'invalid-value', replacement: '"http://localhost:8080/v1"' } });
     });
 

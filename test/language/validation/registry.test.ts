@@ -12,7 +12,11 @@ import { createMismatchServices } from '../../../language/mismatch-module.js';
 describe('validation registry', () => {
     it('logs a throwing check and keeps the others', async () => {
         const services = createMismatchServices(EmptyFileSystem).Mismatch;
-        const broken: ValidationChecks<MismatchAstType> = { Body: () => { throw new Error('a bug in one check'); } };
+        const broken: ValidationChecks<MismatchAstType> = {
+            Body: () => {
+                throw new Error('a bug in one check');
+            },
+        };
         services.validation.ValidationRegistry.register(broken);
         const validate = validationHelper(services);
         const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -31,18 +31,22 @@ function gguf(name: string, arch: string, type: number, fileType: number): strin
         if (ty === GgmlType.F16) return { name: tname, shape, data: new Uint16Array(count), type: 'f16' };
         return { name: tname, shape, data: new Uint8Array(tensorNBytes(ty, shape)), type: { ggml: ty } };
     };
-    writeGguf(path, [
-        ['general.architecture', gv.str(arch)],
-        ['general.file_type', gv.u32(fileType)],
-        [`${arch}.context_length`, gv.u32(256)],
-        [`${arch}.embedding_length`, gv.u32(width)],
-        [`${arch}.block_count`, gv.u32(1)],
-    ], [
-        t('token_embd.weight', [width, 64], type),
-        t('blk.0.attn_norm.weight', [width], GgmlType.F32),
-        t('blk.0.attn_q.weight', [width, width], type),
-        t('blk.0.ffn_down.weight', [width, width], type === GgmlType.Q4_K ? GgmlType.Q6_K : type),
-    ]);
+    writeGguf(
+        path,
+        [
+            ['general.architecture', gv.str(arch)],
+            ['general.file_type', gv.u32(fileType)],
+            [`${arch}.context_length`, gv.u32(256)],
+            [`${arch}.embedding_length`, gv.u32(width)],
+            [`${arch}.block_count`, gv.u32(1)],
+        ],
+        [
+            t('token_embd.weight', [width, 64], type),
+            t('blk.0.attn_norm.weight', [width], GgmlType.F32),
+            t('blk.0.attn_q.weight', [width, width], type),
+            t('blk.0.ffn_down.weight', [width, width], type === GgmlType.Q4_K ? GgmlType.Q6_K : type),
+        ],
+    );
     return path;
 }
 
@@ -72,7 +76,11 @@ beforeAll(() => {
 describe('quantized-finetune concerns full fine-tuning only', () => {
     it('full on a Q4_K_M file: an error on the model reference that says to drop `full`', async () => {
         const r = await validate(spec('q4km.gguf', '  full'));
-        expectError(r, /'small' is quantized \(Q4_K_M\); full fine-tuning needs F32, F16 or BF16 weights\. Drop `full` to train LoRA/, { node: finetune(r), property: 'model', data: code('quantized-finetune') });
+        expectError(r, /'small' is quantized \(Q4_K_M\); full fine-tuning needs F32, F16 or BF16 weights\. Drop `full` to train LoRA/, {
+            node: finetune(r),
+            property: 'model',
+            data: code('quantized-finetune'),
+        });
         expect(finetune(r).$cstNode!.range.start.line).toBe(8); // the finetune line (9, 1-based)
     });
 
@@ -84,14 +92,22 @@ describe('quantized-finetune concerns full fine-tuning only', () => {
 
     it('LoRA on a tensor type the trainer cannot run on: the error names the tensor and its type', async () => {
         const r = await validate(spec('q81.gguf'));
-        expectError(r, /'small' cannot be LoRA-trained: tensor token_embd.weight is Q8_1, a type LoRA training cannot run on \(it can: F32, F16, BF16, Q4_0.*Q6_K\)/, { node: finetune(r), property: 'model', data: code('quantized-finetune') });
+        expectError(r, /'small' cannot be LoRA-trained: tensor token_embd.weight is Q8_1, a type LoRA training cannot run on \(it can: F32, F16, BF16, Q4_0.*Q6_K\)/, {
+            node: finetune(r),
+            property: 'model',
+            data: code('quantized-finetune'),
+        });
     });
 });
 
 describe('unsupported-architecture', () => {
     it('names the architecture, on the fine-tune line', async () => {
         const r = await validate(spec('gemma.gguf'));
-        expectError(r, /'small' is a gemma2 model; the trainer implements llama \(Llama 2, Llama 3\.x, TinyLlama, Mistral\) and qwen2/, { node: finetune(r), property: 'model', data: { code: 'unsupported-architecture', architecture: 'gemma2' } });
+        expectError(r, /'small' is a gemma2 model; the trainer implements llama \(Llama 2, Llama 3\.x, TinyLlama, Mistral\) and qwen2/, {
+            node: finetune(r),
+            property: 'model',
+            data: { code: 'unsupported-architecture', architecture: 'gemma2' },
+        });
         expect(finetune(r).$cstNode!.range.start.line).toBe(8);
         // it is not also called quantized
         expectNoIssues(r, { data: code('quantized-finetune') });
@@ -104,10 +120,18 @@ describe('unsupported-architecture', () => {
 });
 
 describe('hover on a GGUF model says which fine-tuning modes it supports', () => {
-    const at = (file: string) => ({ text: `experiment E {\n  model <|>m = gguf "${file}"\n}`, index: 0, parseOptions: { documentUri: URI.file(join(dir, `hover-${++n}.mismatch`)).toString() }, disposeAfterCheck: true });
+    const at = (file: string) => ({
+        text: `experiment E {\n  model <|>m = gguf "${file}"\n}`,
+        index: 0,
+        parseOptions: { documentUri: URI.file(join(dir, `hover-${++n}.mismatch`)).toString() },
+        disposeAfterCheck: true,
+    });
     it('LoRA and full for F16; LoRA only for Q4_K_M and Q8_0; none for gemma2', async () => {
         await hover({ ...at('f16.gguf'), hover: /fine-tuning \| LoRA and full/ });
-        await hover({ ...at('q4km.gguf'), hover: /quantization \| Q4_K_M[\s\S]*fine-tuning \| LoRA only \(full: tensor token_embd.weight is Q4_K; full fine-tuning starts from F32, F16 or BF16 weights\)/ });
+        await hover({
+            ...at('q4km.gguf'),
+            hover: /quantization \| Q4_K_M[\s\S]*fine-tuning \| LoRA only \(full: tensor token_embd.weight is Q4_K; full fine-tuning starts from F32, F16 or BF16 weights\)/,
+        });
         await hover({ ...at('q8.gguf'), hover: /fine-tuning \| LoRA only/ });
         await hover({ ...at('gemma.gguf'), hover: /fine-tuning \| not here: its architecture "gemma2" is not one the trainer implements/ });
     });
