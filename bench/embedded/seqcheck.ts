@@ -1,21 +1,81 @@
-// Diagnoses batched generation: the same greedy questions answered with 1 and with 16 parallel sequences.
+// Batched generation on a pretrained world model: answers/s with 1, 4 and 8 parallel sequences side by
+// side (same model, questions, threads and decoding, interleaved rounds), whether a repeated run and a
+// resumed run (the first third stored already) give bit-identical answers and log-probabilities, and
+// how far batched answers are from one-at-a-time ones.
+//   node bench/embedded/run-ts.mjs bench/embedded/seqcheck.ts <model.gguf> [entities=100] [threads=1] [rounds=2] [sequences=1,4,8] [gpu=off|auto|cuda|vulkan]
+// A model: node bench/embedded/run-ts.mjs bench/embedded/pretrain.ts entities=100 out=DIR (DIR/model.gguf).
 import { LocalGenerator } from '../../engine/models/local.js';
-import { generateWorld } from '../../engine/world/index.js';
+import type { GpuChoice } from '../../engine/models/protocol.js';
+import type { GenerationResult } from '../../engine/models/types.js';
 import { CHECK_DECODING } from '../../engine/models/pretrain.js';
-const [model, entities] = [process.argv[2], Number(process.argv[3] ?? 100)];
+import { generateWorld } from '../../engine/world/index.js';
+
+const model = process.argv[2];
+const args = Object.fromEntries(process.argv.slice(3).map((a) => a.split('=')));
+const entities = Number(args.entities ?? 100);
+const threads = Number(args.threads ?? 1);
+const rounds = Number(args.rounds ?? 2);
+const counts = String(args.sequences ?? '1,4,8')
+    .split(',')
+    .map(Number);
+const gpu: GpuChoice = args.gpu === undefined || args.gpu === 'off' ? false : (args.gpu as GpuChoice);
 const w = generateWorld({ entities, relations: ['capital', 'founder', 'river'], seed: 7 });
 const items = w.facts.map((f) => ({ id: f.id, question: f.question }));
-const out: Record<number, Map<string, string>> = {};
-for (const sequences of [1, 16]) {
-    const g = await LocalGenerator.start({ modelPath: model, gpu: false, threads: 1, sequences, contextSize: 128 });
-    const t = Date.now();
-    const r = await g.generate(items, CHECK_DECODING);
-    console.log(`sequences ${sequences}: ${(Date.now() - t) / 1000} s`);
-    out[sequences] = new Map(r.map((x) => [x.id, x.text.trim()]));
-    await g.close();
+type Answers = Map<string, GenerationResult>;
+
+async function run(sequences: number, todo = items): Promise<{ answers: Answers; seconds: number; backend: string; outOfStep: number }> {
+    const g = await LocalGenerator.start({ modelPath: model, gpu, threads, sequences, contextSize: 128 });
+    try {
+        await g.generate(items.slice(0, 2 * sequences), CHECK_DECODING); // warm-up: first allocations and JIT
+        const t = performance.now();
+        const r = await g.generate(todo, CHECK_DECODING, todo === items ? {} : { all: items });
+        const seconds = (performance.now() - t) / 1000;
+        return { answers: new Map(r.map((x) => [x.id, x])), seconds, backend: g.info?.gpu || 'cpu', outOfStep: g.lastStats?.outOfStep ?? -1 };
+    } finally {
+        await g.close();
+    }
 }
-const diff = items.filter((i) => out[1].get(i.id) !== out[16].get(i.id));
-console.log(`${diff.length} of ${items.length} answers differ`);
-for (const d of diff.slice(0, 10)) console.log(d.id, '|', out[1].get(d.id), '|', out[16].get(d.id));
+
+/** Texts that differ, and the largest log-probability difference over tokens both answers have. */
+function compare(a: Answers, b: Answers): { texts: number; identical: number; n: number; maxDiff: number } {
+    let texts = 0;
+    let identical = 0;
+    let maxDiff = 0;
+    for (const [id, x] of b) {
+        const y = a.get(id)!;
+        if (x.text !== y.text) texts++;
+        const same = x.logprobs!.length === y.logprobs!.length && x.logprobs!.every((v, k) => v === y.logprobs![k]);
+        if (same && x.text === y.text) identical++;
+        for (let k = 0; k < Math.min(x.logprobs!.length, y.logprobs!.length); k++) maxDiff = Math.max(maxDiff, Math.abs(x.logprobs![k] - y.logprobs![k]));
+    }
+    return { texts, identical, n: b.size, maxDiff };
+}
+
+const best = new Map<number, number>();
+const first = new Map<number, Answers>();
+let backend = '';
+for (let round = 0; round < rounds; round++) {
+    for (const n of counts) {
+        const r = await run(n);
+        backend = r.backend;
+        const qps = items.length / r.seconds;
+        best.set(n, Math.max(best.get(n) ?? 0, qps));
+        const prev = first.get(n);
+        const repeat = prev ? compare(prev, r.answers) : undefined;
+        if (!prev) first.set(n, r.answers);
+        console.log(
+            `round ${round + 1}, sequences ${n}: ${qps.toFixed(1)} answers/s (${r.seconds.toFixed(2)} s, ${r.outOfStep} batches out of step)${repeat ? `; repeat: ${repeat.identical}/${repeat.n} bit-identical` : ''}`,
+        );
+    }
+}
 const gold = new Map(w.facts.map((f) => [f.id, f.answer]));
-for (const s of [1, 16]) console.log(`sequences ${s}: exact gold ${items.filter((i) => out[s].get(i.id) === gold.get(i.id)).length}`);
+const base = counts[0];
+for (const n of counts) {
+    const resumed = await run(n, items.slice(Math.floor(items.length / 3)));
+    const r = compare(first.get(n)!, resumed.answers);
+    const vs = compare(first.get(base)!, first.get(n)!);
+    const exact = items.filter((i) => first.get(n)!.get(i.id)!.text === gold.get(i.id)).length;
+    console.log(
+        `sequences ${n} (${backend}, ${threads} threads): best ${best.get(n)!.toFixed(1)} answers/s = ${(best.get(n)! / best.get(base)!).toFixed(2)}× sequences ${base}; resumed after a third: ${r.identical}/${r.n} bit-identical; vs sequences ${base}: ${vs.texts} of ${vs.n} texts differ, max |Δ logprob| ${vs.maxDiff.toExponential(1)}; exact gold ${exact}/${items.length}`,
+    );
+}

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Decoding } from '../../language/plan-types.js';
-import type { FromWorker, GpuChoice, ToWorker } from './protocol.js';
+import type { BatchStats, FromWorker, GpuChoice, ToWorker } from './protocol.js';
 import type { GenerateOptions, GenerationItem, GenerationResult, Generator } from './types.js';
 
 function hereDir(): string {
@@ -65,13 +65,16 @@ export interface LocalOptions {
     gpu: GpuChoice;
     threads: number;
     /**
-     * Parallel sequences (default 1). Wrong answers with 8-16 sequences (one sequence taking another's
+     * Parallel sequences (default 1; 'auto': the backend's default, 8 on a GPU and 1 on the CPU,
+     * engine/models/sequences.ts). Wrong answers with 8-16 sequences (one sequence taking another's
      * logits) came from concurrent sampling racing on llama.cpp's output reorder; fixed by
      * UV_THREADPOOL_SIZE=1 below (test/engine/sequences.test.ts, bench/embedded/seqcheck.ts: 0 of 3x1380
-     * differ on a pretrained world model). Batched matrix products still round differently from
-     * single-token ones (~1e-4 in probabilities), which can flip near-tied greedy tokens of weak models.
+     * differ on a pretrained world model). Answers are a function of the questions, their order and
+     * the sequence count (fixed lockstep groups); batched matrix products round differently from
+     * single-token ones (up to ~1e-3 in a log-probability), which can flip near-tied greedy tokens,
+     * so 1 and 8 sequences agree closely, not bit for bit.
      */
-    sequences?: number;
+    sequences?: number | 'auto';
     contextSize?: number;
     lora?: string[];
 }
@@ -88,6 +91,8 @@ export class LocalGenerator implements Generator {
     private exitError: Error | undefined;
     private lora: string[] = [];
     info: Extract<FromWorker, { type: 'ready' }>['info'] | undefined;
+    /** The last finished job's decode batches (engine/models/worker.ts checks that each lockstep step made one batch). */
+    lastStats: BatchStats | undefined;
 
     private constructor(
         script: string,
@@ -196,6 +201,18 @@ export class LocalGenerator implements Generator {
     async generate(items: GenerationItem[], decoding: Decoding, options: GenerateOptions = {}): Promise<GenerationResult[]> {
         const job = ++this.jobs;
         const results: GenerationResult[] = [];
+        // With the step's whole list the worker groups it by question id: a resumed step decodes the
+        // same groups (and so the same batches) as an uninterrupted one, answering only `items`.
+        let work = items;
+        let report: boolean[] | undefined;
+        if (options.all) {
+            const wanted = new Set(items.map((i) => i.id));
+            const known = new Set(options.all.map((i) => i.id));
+            const missing = items.filter((i) => !known.has(i.id));
+            if (missing.length) throw new Error(`question ${missing[0].id} is not in the step's list of questions`);
+            work = options.all;
+            report = work.map((i) => wanted.has(i.id));
+        }
         let chain: Promise<void> = Promise.resolve();
         let callbackError: unknown;
         const onAbort = () => {
@@ -209,14 +226,18 @@ export class LocalGenerator implements Generator {
         try {
             if (options.signal?.aborted) throw abortError();
             await this.request(
-                { type: 'generate', job, items, decoding, samples: options.samples ?? 1, fewShot: options.fewShot ?? [] },
+                { type: 'generate', job, items: work, decoding, samples: options.samples ?? 1, fewShot: options.fewShot ?? [], ...(report ? { report } : {}) },
                 (m) => {
                     if (m.type === 'result' && m.job === job) {
                         results.push(m.result);
                         if (options.onResult) chain = chain.then(() => options.onResult!(m.result)).catch((e) => void (callbackError ??= e));
                         return false;
                     }
-                    return m.type === 'done' && m.job === job;
+                    if (m.type === 'done' && m.job === job) {
+                        this.lastStats = m.stats;
+                        return true;
+                    }
+                    return false;
                 },
                 job,
             );

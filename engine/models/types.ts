@@ -37,6 +37,12 @@ export interface GenerateOptions {
     /** Decoding override for the samples (temperature). */
     fewShot?: FewShotExample[];
     onResult?: (r: GenerationResult) => void | Promise<void>;
+    /**
+     * The step's whole list of questions, of which `items` are the ones to answer (the rest are
+     * stored already). A batched local model decodes fixed groups of this list (by question id), so
+     * an answer does not depend on which others were stored (servers answer `items` only).
+     */
+    all?: GenerationItem[];
     signal?: AbortSignal;
     /** What a backend has to say while it works (a server leaving the rotation). */
     onLog?: (level: 'info' | 'warn', message: string) => void;

@@ -1,14 +1,15 @@
 /**
  * The inference child process: loads one GGUF model once (node-llama-cpp), keeps one context with
- * several sequences, and answers `generate` jobs with batched generation (one question per
- * sequence at a time; node-llama-cpp evaluates the sequences' tokens together in each batch) and
+ * several sequences, and answers `generate` jobs with batched generation (fixed groups of questions,
+ * one per sequence, decoded in lockstep: engine/models/sequences.ts) and
  * per-token probabilities of the chosen tokens. Runs in its own process because a native assert in
  * llama.cpp aborts the process: the engine (and the editor's extension host) survive it.
  */
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type CustomBatchingPrioritizationStrategy, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { Decoding } from '../../language/plan-types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { preparePrompts, promptTokens as buildPromptTokens } from './prompt.js';
+import { defaultSequences, workGroups, type WorkUnit } from './sequences.js';
 import { applyStops, itemSeed, type FewShotExample, type GenerationItem, type GenerationResult } from './types.js';
 
 let llama: Llama | undefined;
@@ -16,6 +17,8 @@ let model: LlamaModel | undefined;
 let context: LlamaContext | undefined;
 let sequences: LlamaContextSequence[] = [];
 let init: WorkerInit | undefined;
+/** Sequences of the context: the init's count, or the backend's default when it said 'auto'. */
+let sequenceCount = 1;
 const cancelled = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
 
@@ -27,10 +30,11 @@ async function makeContext(lora: string[] | undefined): Promise<LlamaContext> {
     if (!model || !init) throw new Error('model not loaded');
     const contextSize = Math.max(16, Math.min(init.contextSize, model.trainContextSize));
     return model.createContext({
-        sequences: init.sequences,
+        sequences: sequenceCount,
         contextSize,
-        batchSize: Math.min(512, contextSize * init.sequences),
+        batchSize: Math.min(512, contextSize * sequenceCount),
         threads: init.threads,
+        batching: { itemPrioritizationStrategy: lockstepStrategy },
         ...(lora && lora.length ? { lora: { adapters: lora.map((filePath) => ({ filePath })) } } : {}),
     });
 }
@@ -40,6 +44,8 @@ async function start(msg: WorkerInit): Promise<void> {
     await preparePrompts();
     llama = await getLlama({ gpu: msg.gpu, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: msg.threads });
     model = await llama.loadModel({ modelPath: msg.modelPath, gpuLayers: msg.gpu === false ? 0 : 'auto' });
+    // The backend decides the default: llama.gpu is the one 'auto' resolved to (false: the CPU).
+    sequenceCount = msg.sequences === 'auto' ? defaultSequences(llama.gpu) : msg.sequences;
     context = await makeContext(msg.lora);
     let chatTemplate = false;
     try {
@@ -67,79 +73,149 @@ function promptTokens(question: string, decoding: Decoding, fewShot: FewShotExam
     return buildPromptTokens(model!, { template: decoding.template, question, fewShot });
 }
 
-async function generateOne(seq: LlamaContextSequence, job: number, item: GenerationItem, sample: number, decoding: Decoding, fewShot: FewShotExample[]): Promise<GenerationResult> {
-    const m = model!;
-    const tokens = promptTokens(item.question, decoding, item.fewShot ?? fewShot);
-    const room = seq.contextSize - tokens.length;
-    if (room < 1) throw new Error(`the prompt of question ${item.id} has ${tokens.length} tokens; the context holds ${seq.contextSize}`);
-    const maxTokens = Math.min(decoding.maxTokens, room);
-    await seq.clearHistory();
-    const out: Token[] = [];
-    const logprobs: number[] = [];
-    let finish: GenerationResult['finish'] = 'length';
-    let text = '';
-    const greedy = decoding.temperature <= 0;
-    const it = seq.evaluateWithMetadata(
-        tokens,
-        { confidence: true },
-        {
-            temperature: greedy ? 0 : decoding.temperature,
-            ...(greedy ? {} : { topK: decoding.topK, topP: decoding.topP, seed: itemSeed(decoding.seed, item.id, sample) }),
-        },
-    );
-    for await (const r of it) {
-        if (cancelled.has(job)) break;
-        if (m.isEogToken(r.token)) {
-            finish = 'eos';
-            break;
-        }
-        out.push(r.token);
-        logprobs.push(Math.log(Math.max(r.confidence, 1e-45)));
-        if (decoding.stop.length) {
-            // Stop strings can span tokens: check the decoded text (only when there are stops).
-            const s = applyStops(m.detokenize(out), decoding.stop);
-            if (s.stopped) {
-                text = s.text;
-                finish = 'stop';
-                break;
-            }
-        }
-        if (out.length >= maxTokens) break;
-    }
-    await it.return();
-    if (finish !== 'stop') text = m.detokenize(out);
-    // Log-probabilities of the tokens that make the kept text (a stop string's tokens are not the answer's).
-    let kept = logprobs;
-    if (finish === 'stop') {
-        let n = out.length;
-        while (n > 0 && m.detokenize(out.slice(0, n)).length > text.length) n--;
-        kept = logprobs.slice(0, Math.max(n, 0));
-    }
-    return { id: item.id, sample, text: text.trim(), tokens: out.length, logprobs: kept, finish };
-}
+/** Resolves after the current event-loop turn: a dispatch of node-llama-cpp's batch that is under way has ended by then. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
-async function runJob(job: number, items: GenerationItem[], decoding: Decoding, samples: number, fewShot: FewShotExample[]): Promise<void> {
-    const ctx = context!;
-    const work: { item: GenerationItem; sample: number }[] = [];
-    for (const item of items) for (let s = 0; s < samples; s++) work.push({ item, sample: s });
-    let next = 0;
-    const lanes: Promise<void>[] = [];
-    const n = Math.min(ctx.totalSequences, work.length);
-    // Sequences live as long as the context and are reused by every job (no per-job allocation).
-    while (sequences.length < n) sequences.push(ctx.getSequence());
-    for (let lane = 0; lane < n; lane++) {
-        const seq = sequences[lane];
-        lanes.push(
-            (async () => {
-                while (next < work.length && !cancelled.has(job)) {
-                    const w = work[next++];
-                    const result = await generateOne(seq, job, w.item, w.sample, decoding, fewShot);
-                    if (!cancelled.has(job)) send({ type: 'result', job, result });
-                }
-            })(),
+/** One question (one sample) being answered on one sequence. */
+class Lane {
+    readonly out: Token[] = [];
+    readonly logprobs: number[] = [];
+    finish: GenerationResult['finish'] = 'length';
+    text = '';
+    done = false;
+    readonly maxTokens: number;
+    readonly it: AsyncGenerator<{ token: Token; confidence?: number }, void, void>;
+
+    constructor(
+        seq: LlamaContextSequence,
+        readonly unit: WorkUnit<GenerationItem>,
+        readonly decoding: Decoding,
+        fewShot: FewShotExample[],
+    ) {
+        const item = unit.item;
+        const tokens = promptTokens(item.question, decoding, item.fewShot ?? fewShot);
+        const room = seq.contextSize - tokens.length;
+        if (room < 1) throw new Error(`the prompt of question ${item.id} has ${tokens.length} tokens; the context holds ${seq.contextSize}`);
+        this.maxTokens = Math.min(decoding.maxTokens, room);
+        const greedy = decoding.temperature <= 0;
+        // Nothing is evaluated until the group's first step asks for the first token.
+        this.it = seq.evaluateWithMetadata(
+            tokens,
+            { confidence: true },
+            {
+                temperature: greedy ? 0 : decoding.temperature,
+                ...(greedy ? {} : { topK: decoding.topK, topP: decoding.topP, seed: itemSeed(decoding.seed, item.id, unit.sample) }),
+            },
         );
     }
-    await Promise.all(lanes);
+
+    /** Takes the next generated token; sets `done` when the answer is complete. */
+    accept(r: IteratorResult<{ token: Token; confidence?: number }, void>): void {
+        const m = model!;
+        if (r.done || m.isEogToken(r.value.token)) {
+            this.finish = 'eos';
+            this.done = true;
+            return;
+        }
+        this.out.push(r.value.token);
+        this.logprobs.push(Math.log(Math.max(r.value.confidence ?? 0, 1e-45)));
+        if (this.decoding.stop.length) {
+            // Stop strings can span tokens: check the decoded text (only when there are stops).
+            const s = applyStops(m.detokenize(this.out), this.decoding.stop);
+            if (s.stopped) {
+                this.text = s.text;
+                this.finish = 'stop';
+                this.done = true;
+                return;
+            }
+        }
+        if (this.out.length >= this.maxTokens) this.done = true;
+    }
+
+    result(): GenerationResult {
+        const m = model!;
+        const out = this.out;
+        const text = this.finish === 'stop' ? this.text : m.detokenize(out);
+        // Log-probabilities of the tokens that make the kept text (a stop string's tokens are not the answer's).
+        let kept = this.logprobs;
+        if (this.finish === 'stop') {
+            let n = out.length;
+            while (n > 0 && m.detokenize(out.slice(0, n)).length > text.length) n--;
+            kept = this.logprobs.slice(0, Math.max(n, 0));
+        }
+        return { id: this.unit.item.id, sample: this.unit.sample, text: text.trim(), tokens: out.length, logprobs: kept, finish: this.finish };
+    }
+}
+
+/**
+ * Batches of the current lockstep step that the prioritization strategy should see (the number of
+ * sequences asking), and the count of dispatched batches that held another number: 0 unless the
+ * lockstep below failed to gather a step into one batch.
+ */
+let expectedInBatch: number | undefined;
+let stats = { batches: 0, outOfStep: 0 };
+
+/**
+ * node-llama-cpp's batch prioritization, written here to check the lockstep: every queued request
+ * is taken whole when the batch has room (it does for one token per sequence), else the batch is
+ * shared evenly in queue order (a group's long prompts), as the library's "maximumParallelism" does.
+ */
+const lockstepStrategy: CustomBatchingPrioritizationStrategy = ({ items, size }) => {
+    stats.batches++;
+    if (expectedInBatch !== undefined && items.length !== expectedInBatch) stats.outOfStep++;
+    expectedInBatch = undefined; // a prompt longer than the batch continues in the next batch of the same dispatch
+    let left = size;
+    const share = Math.max(1, Math.floor(size / Math.max(1, items.length)));
+    const res = items.map((item) => {
+        const processAmount = Math.min(item.tokens.length, share, left);
+        left -= processAmount;
+        return { item, processAmount };
+    });
+    for (const r of res) {
+        const more = Math.min(r.item.tokens.length - r.processAmount, left);
+        r.processAmount += more;
+        left -= more;
+    }
+    return res.filter((r) => r.processAmount > 0);
+};
+
+/**
+ * Answers one group on the context's sequences in lockstep: all prompts in one dispatch, then one
+ * token for every unfinished sequence per dispatch, so each batch holds exactly the group's
+ * unfinished sequences whatever the timing. Every lane waits for the step's slowest sampler and
+ * then asks in the same event-loop turn (the library dispatches on the next turn).
+ */
+async function runGroup(job: number, group: WorkUnit<GenerationItem>[], decoding: Decoding, fewShot: FewShotExample[]): Promise<void> {
+    const seqs = sequences.slice(0, group.length);
+    await Promise.all(seqs.map((s) => s.clearHistory()));
+    const lanes = group.map((u, j) => new Lane(seqs[j], u, decoding, fewShot));
+    let active = lanes;
+    try {
+        while (active.length && !cancelled.has(job)) {
+            await nextTurn();
+            expectedInBatch = active.length;
+            const rs = await Promise.all(active.map((l) => l.it.next()));
+            active.forEach((l, k) => l.accept(rs[k]));
+            const finished = active.filter((l) => l.done);
+            active = active.filter((l) => !l.done);
+            await Promise.all(finished.map((l) => l.it.return()));
+            if (cancelled.has(job)) break;
+            for (const l of finished) if (l.unit.report) send({ type: 'result', job, result: l.result() });
+        }
+    } finally {
+        expectedInBatch = undefined;
+        await Promise.all(active.map((l) => l.it.return()));
+    }
+}
+
+async function runJob(job: number, items: GenerationItem[], decoding: Decoding, samples: number, fewShot: FewShotExample[], report: boolean[] | undefined): Promise<void> {
+    const ctx = context!;
+    // Sequences live as long as the context and are reused by every job (no per-job allocation).
+    while (sequences.length < ctx.totalSequences) sequences.push(ctx.getSequence());
+    for (const group of workGroups(items, samples, ctx.totalSequences, report)) {
+        if (cancelled.has(job)) break;
+        await runGroup(job, group, decoding, fewShot);
+    }
 }
 
 process.on('message', (msg: ToWorker) => {
@@ -160,8 +236,9 @@ process.on('message', (msg: ToWorker) => {
             break;
         case 'generate':
             run(async () => {
-                await runJob(msg.job, msg.items, msg.decoding, msg.samples, msg.fewShot);
-                send({ type: 'done', job: msg.job });
+                stats = { batches: 0, outOfStep: 0 };
+                await runJob(msg.job, msg.items, msg.decoding, msg.samples, msg.fewShot, msg.report);
+                send({ type: 'done', job: msg.job, stats });
             }, msg.job);
             break;
         case 'cancel':

@@ -81,14 +81,15 @@ export class ModelPool {
     private locals = new Map<string, Promise<LocalGenerator>>();
     private servers = new Map<string, ServerGenerator>();
     /** Backends generated with since the last `resetUsage` (a step's provenance). */
-    private used = new Map<string, { backend: string; gpu?: string }>();
+    private used = new Map<string, { backend: string; gpu?: string; sequences?: number }>();
+    /** `sequences`: parallel sequences of each local model; unset, the backend's default (8 on a GPU, 1 on the CPU: engine/models/sequences.ts). */
     constructor(readonly options: { threads: number; gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | false; sequences?: number }) {}
 
     resetUsage(): void {
         this.used.clear();
     }
 
-    usage(): { backend: string; gpu?: string }[] {
+    usage(): { backend: string; gpu?: string; sequences?: number }[] {
         return [...this.used.values()];
     }
 
@@ -106,14 +107,14 @@ export class ModelPool {
         }
         let p = this.locals.get(ref.path);
         if (!p) {
-            p = LocalGenerator.start({ modelPath: ref.path, gpu: this.options.gpu, threads: this.options.threads, sequences: this.options.sequences ?? 1, lora: ref.lora }); // 1: see LocalOptions.sequences
+            p = LocalGenerator.start({ modelPath: ref.path, gpu: this.options.gpu, threads: this.options.threads, sequences: this.options.sequences ?? 'auto', lora: ref.lora });
             this.locals.set(ref.path, p);
             p.catch(() => this.locals.delete(ref.path));
         }
         const g = await p;
         const backend = g.info?.gpu || 'cpu';
         const gpuName = g.info?.gpuDevices?.length ? g.info.gpuDevices.join(' + ') : undefined;
-        this.used.set(`${backend} ${gpuName ?? ''}`, { backend, ...(gpuName && backend !== 'cpu' ? { gpu: gpuName } : {}) });
+        this.used.set(`${backend} ${gpuName ?? ''}`, { backend, ...(gpuName && backend !== 'cpu' ? { gpu: gpuName } : {}), ...(g.info ? { sequences: g.info.sequences } : {}) });
         await g.setLora(ref.lora);
         return g.generate(items, decoding, options);
     }

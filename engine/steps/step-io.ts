@@ -99,6 +99,8 @@ export async function answerAll(
     if (todo.length) {
         try {
             await ctx.models.generate(ref, todo, decoding, {
+                // the whole list: a batched model decodes the same groups whether or not some answers were stored
+                all: items,
                 samples,
                 fewShot: options.fewShot,
                 signal: ctx.signal,
