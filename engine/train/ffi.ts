@@ -21,7 +21,7 @@ export const GGML_OPT_OPTIMIZER_TYPE_ADAMW = 0;
 export const GGML_OPT_OPTIMIZER_TYPE_SGD = 1;
 
 /** struct ggml_tensor field offsets (ggml.h, x86-64/aarch64 LP64); checked against the API at load. */
-export const TENSOR_OFFSETS = { ne: 16, src: 152, name: 256 } as const;
+export const TENSOR_OFFSETS = { ne: 16, src: 152, data: 248, name: 256 } as const;
 
 export type GpuKind = 'off' | 'auto' | 'cuda' | 'vulkan';
 
@@ -119,6 +119,7 @@ const PROTOS: Record<string, string> = {
     ggml_backend_tensor_alloc: 'int ggml_backend_tensor_alloc(void *buf, void *t, void *addr)',
     ggml_backend_graph_compute: 'int ggml_backend_graph_compute(void *backend, void *graph)',
     ggml_cpy: 'void *ggml_cpy(void *ctx, void *a, void *b)',
+    ggml_acc: 'void *ggml_acc(void *ctx, void *a, void *b, size_t nb1, size_t nb2, size_t nb3, size_t offset)',
     ggml_backend_alloc_ctx_tensors: 'void *ggml_backend_alloc_ctx_tensors(void *ctx, void *backend)',
     ggml_backend_buffer_free: 'void ggml_backend_buffer_free(void *buf)',
     ggml_backend_tensor_set: 'void ggml_backend_tensor_set(void *t, const void *data, size_t offset, size_t size)',

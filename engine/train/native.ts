@@ -84,6 +84,8 @@ export interface SessionOptions {
     optimizer?: OptimizerSettings;
     /** learning rate for the next optimizer step (called by ggml_opt through the params callback) */
     lr?: () => number;
+    /** rows of a non-F32 output head per staged range (default: as many as the staging scratch holds; at most 64 ranges) */
+    headRangeRows?: number;
 }
 
 export interface MicroBatch {
@@ -114,11 +116,12 @@ interface ArchFields {
 /**
  * Nodes a graph of this model needs: forward nodes per layer (norms, 7 matrices, biases, RoPE, the
  * attention reshapes, FFN: about 45, plus 4 per LoRA-adapted matrix and its two parameters), times 10
- * for the backward pass (each forward node adds 1-4 gradient nodes) and the optimizer steps.
+ * for the backward pass (each forward node adds 1-4 gradient nodes) and the optimizer steps; plus up to
+ * 64 staged row ranges of the output head (2 forward nodes each, about 6 backward).
  */
 export function graphCapacity(c: LlamaConfig, nLora: number): number {
     const perLayer = 48 + 6 * nLora + 12;
-    return Math.max(4096, 10 * (c.nLayer * perLayer + 64));
+    return Math.max(4096, 10 * (c.nLayer * perLayer + 64) + 64 * 8);
 }
 
 export class Session {
@@ -143,6 +146,8 @@ export class Session {
     private stageBuf: Ptr = NULL;
     private stageCb: unknown;
     private stagedNow: Ptr = NULL;
+    /** the output head (when not F32) as row ranges, each read through an F32 staging alias */
+    private headChunks: { alias: Ptr; r0: number; rows: number }[] = [];
     private readonly graphSize: number;
     private readonly posData: Int32Array;
     private stateOk: boolean | undefined;
@@ -313,21 +318,61 @@ export class Session {
      * callback stops before each node that reads an alias (the forward mul_mat, the backward out_prod) and
      * widens that matrix into the scratch with a prebuilt ggml_cpy graph (multi-threaded dequantization)
      * unless it is already there. Memory: one F32 matrix (64 MiB at 1B); time: each matrix widened twice per
-     * step instead of once per token. The weights stay in their file type; the output head (as large as
-     * the vocabulary) keeps the direct path: it sees only the answer rows. MISMATCH_TRAIN_STAGING=off
-     * turns this off (to measure it).
+     * step instead of once per token. The weights stay in their file type. The output head (as large as
+     * the vocabulary: 1 GiB in F32 at 128,256 × 2048) is staged in row ranges of the scratch's size, its
+     * logits computed per range and placed with ggml_acc into one [V, n] tensor: its backward was the
+     * same out_prod, converting all V·E values once per answer row (n per step), which made an F16 head
+     * (ggml-base's scalar fp16_to_fp32_row) most of a 1B LoRA step (profiled: 37% of the samples at 2
+     * layers). MISMATCH_TRAIN_STAGING=off turns all of this off (to measure it).
      */
     private stageFrozenMatrices(cpu: Ptr) {
         const g = this.g,
             f = g.f;
         const names = [...this.tensors.keys()].filter((n) => /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(n) && this.types.get(n) !== GGML_TYPE_F32);
-        if (names.length === 0) return;
-        const bytes = Math.max(...names.map((n) => this.shapes.get(n)!.reduce((a, b) => a * b, 4)));
-        this.stageCtx = g.init((2 * names.length + 8) * Number(f.ggml_tensor_overhead()) + names.length * Number(f.ggml_graph_overhead_custom(4, false)), true);
+        const headName = this.tensors.has('output.weight') ? 'output.weight' : 'token_embd.weight';
+        const headType = this.types.get(headName)!;
+        const [E, V] = this.shapes.get(headName)!;
+        const stageHead = headType !== GGML_TYPE_F32;
+        if (names.length === 0 && !stageHead) return;
+        let bytes = Math.max(0, ...names.map((n) => this.shapes.get(n)!.reduce((a, b) => a * b, 4)));
+        // head ranges: as many rows as the scratch holds (at least 16 MiB of them, at most 64 ranges)
+        let headRows = 0;
+        if (stageHead) {
+            headRows = Math.min(V, Math.max(this.opts.headRangeRows ?? Math.floor(Math.max(bytes, 16 << 20) / (E * 4)), Math.ceil(V / 64)));
+            bytes = Math.max(bytes, headRows * E * 4);
+        }
+        const nChunks = stageHead ? Math.ceil(V / headRows) : 0;
+        const nGraphs = names.length + nChunks;
+        this.stageCtx = g.init((2 * names.length + 3 * nChunks + 8) * Number(f.ggml_tensor_overhead()) + nGraphs * Number(f.ggml_graph_overhead_custom(4, false)), true);
         this.stageBuf = f.ggml_backend_alloc_buffer(cpu, bytes + 64) as Ptr;
         if (!this.stageBuf) throw new Error(`could not allocate the ${(bytes / 2 ** 20).toFixed(0)} MiB staging buffer (out of memory?)`);
         const base = f.ggml_backend_buffer_get_base(this.stageBuf) as Ptr;
         const fills = new Map<bigint, Ptr>();
+        if (stageHead) {
+            // each range: a tensor of the head's type over its rows in the weights buffer (no copy), widened
+            // into the scratch by a ggml_cpy graph like the layer matrices
+            const head = this.tensors.get(headName)!;
+            const data = readPtr(g, head + BigInt(TENSOR_OFFSETS.data));
+            const wBase = f.ggml_backend_buffer_get_base(this.bufW) as Ptr;
+            const rowBytes = Number(f.ggml_row_size(headType, E));
+            if (!(data >= wBase && data + BigInt(rowBytes * V) <= wBase + BigInt(this.weightBytes)))
+                throw new Error(`${headName}: its data pointer lies outside the weights buffer (ggml_tensor layout changed?)`);
+            for (let r0 = 0; r0 < V; r0 += headRows) {
+                const rows = Math.min(headRows, V - r0);
+                const src = f.ggml_new_tensor_2d(this.stageCtx, headType, E, rows) as Ptr;
+                f.ggml_set_name(src, `${headName} rows ${r0}-${r0 + rows - 1}`);
+                let st = f.ggml_backend_tensor_alloc(this.bufW, src, data + BigInt(r0 * rowBytes)) as number;
+                if (st !== 0) throw new Error(`staging ${headName}: ggml_backend_tensor_alloc failed (${st})`);
+                const alias = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, E, rows) as Ptr;
+                f.ggml_set_name(alias, `${headName} rows ${r0}-${r0 + rows - 1} (F32 staging)`);
+                st = f.ggml_backend_tensor_alloc(this.stageBuf, alias, base) as number;
+                if (st !== 0) throw new Error(`staging ${headName}: ggml_backend_tensor_alloc failed (${st})`);
+                const graph = f.ggml_new_graph_custom(this.stageCtx, 4, false) as Ptr;
+                f.ggml_build_forward_expand(graph, f.ggml_cpy(this.stageCtx, src, alias));
+                fills.set(BigInt(alias), graph);
+                this.headChunks.push({ alias, r0, rows });
+            }
+        }
         for (const name of names) {
             const [ne0, ne1] = this.shapes.get(name)!;
             const alias = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, ne0, ne1) as Ptr;
@@ -443,7 +488,14 @@ export class Session {
             f.ggml_set_input(t);
             return t;
         };
-        return { tokens: mk('tokens', T * B), pos: mk('positions', T), rowIdx: mk('answer_rows', n), targetIdx: mk('answer_targets', n) };
+        // zeros [V, n] that the staged head's per-range logits are placed into (see stageFrozenMatrices)
+        let zeros = NULL;
+        if (this.headChunks.length > 0) {
+            zeros = f.ggml_new_tensor_2d(ctx, GGML_TYPE_F32, this.c.vocabSize, n) as Ptr;
+            f.ggml_set_name(zeros, 'logits_zero');
+            f.ggml_set_input(zeros);
+        }
+        return { tokens: mk('tokens', T * B), pos: mk('positions', T), rowIdx: mk('answer_rows', n), targetIdx: mk('answer_targets', n), zeros };
     }
 
     /** Builds the forward graph in `ctx` and returns [its output, the inputs]: logits [V, n] (forward) or the per-row loss [1, n]. */
@@ -498,7 +550,13 @@ export class Session {
         const y = f.ggml_mul(ctx, f.ggml_rms_norm(ctx, x, eps), W('output_norm.weight')) as Ptr;
         const rowsY = f.ggml_get_rows(ctx, y, inp.rowIdx) as Ptr; // [E, n]: the answer rows only
         const out = has('output.weight') ? W('output.weight') : W('token_embd.weight');
-        const logits = f.ggml_mul_mat(ctx, out, rowsY) as Ptr; // [V, n]
+        let logits: Ptr;
+        if (this.headChunks.length > 0) {
+            // per staged row range [rows, n], placed at its rows of a [V, n] tensor
+            const rowStride = c.vocabSize * 4;
+            logits = inp.zeros;
+            for (const ch of this.headChunks) logits = f.ggml_acc(ctx, logits, f.ggml_mul_mat(ctx, ch.alias, rowsY), rowStride, rowStride * n, rowStride * n, ch.r0 * 4) as Ptr;
+        } else logits = f.ggml_mul_mat(ctx, out, rowsY) as Ptr; // [V, n]
         f.ggml_set_name(logits, 'logits');
         if (forward) return { out: logits, inp };
         const V = c.vocabSize;
@@ -529,6 +587,7 @@ export class Session {
             tIdx[i] = i * V + t;
         }
         f.ggml_backend_tensor_set(inp.targetIdx, tIdx, 0, tIdx.byteLength);
+        if (inp.zeros) f.ggml_backend_tensor_memset(inp.zeros, 0, 0, Number(f.ggml_nbytes(inp.zeros)));
     }
 
     private newContext(): Ptr {
@@ -665,6 +724,7 @@ export class Session {
                 f.ggml_backend_tensor_set(inp.tokens, mb.tokens, 0, mb.tokens.byteLength);
                 f.ggml_backend_tensor_set(inp.pos, this.posData, 0, this.posData.byteLength);
                 f.ggml_backend_tensor_set(inp.rowIdx, rows, 0, rows.byteLength);
+                if (inp.zeros) f.ggml_backend_tensor_memset(inp.zeros, 0, 0, Number(f.ggml_nbytes(inp.zeros)));
             } else this.setInputs(inp, mb, n);
             const rc = f.ggml_backend_sched_graph_compute(this.sched, gf) as number;
             if (rc !== 0) throw new Error(`graph compute failed (status ${rc})`);
@@ -803,6 +863,7 @@ export class Session {
         this.stageBuf = this.stageCtx = this.stagedNow = NULL;
         this.staged.clear();
         this.stageByAlias.clear();
+        this.headChunks = [];
     }
 
     free() {

@@ -26,17 +26,17 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
         writeLlamaGguf(f32, { config, tokenizer: tok, tensors: initLlamaWeights(config, 5) });
     });
 
-    /** The F32 file with its layer matrices in `type` (`dequantized`: those bytes widened back to F32); the head and embedding stay F32. */
-    function variant(type: GgmlType, dequantized: boolean): string {
+    /** The F32 file with its layer matrices (and with `head`, the output head) in `type` (`dequantized`: those bytes widened back to F32); the embedding stays F32. */
+    function variant(type: GgmlType, dequantized: boolean, head = false): string {
         const src = readGguf(f32);
         const tensors: GgufTensorOut[] = src.tensors.map((t) => {
             const data = readTensorF32(src, t.name);
-            if (!LAYER_MATRIX.test(t.name)) return { name: t.name, shape: t.shape, data, type: 'f32' };
+            if (!LAYER_MATRIX.test(t.name) && !(head && t.name === 'output.weight')) return { name: t.name, shape: t.shape, data, type: 'f32' };
             const q = ggmlQuantize(type, data, t.shape[0]);
             const out: GgufTensorOut = { name: t.name, shape: t.shape, data: type === GgmlType.F16 ? new Uint16Array(q.buffer, q.byteOffset, q.byteLength / 2) : q, type: { ggml: type } };
             return out;
         });
-        const path = join(tempDir(), `${GgmlType[type]}${dequantized ? '-deq' : ''}.gguf`);
+        const path = join(tempDir(), `${GgmlType[type]}${head ? '-head' : ''}${dequantized ? '-deq' : ''}.gguf`);
         writeGguf(path, src.typed, tensors);
         if (!dequantized) return path;
         // widened by ggml's own to_float of the type (what ggml_cpy to F32 runs)
@@ -56,7 +56,7 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
         return path;
     }
 
-    function train(path: string) {
+    function train(path: string, headRangeRows?: number) {
         const s = new Session({
             config,
             file: readGguf(path),
@@ -68,12 +68,14 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
             threads: 1,
             gpu: 'off',
             lr: () => 1e-2,
+            headRangeRows,
         });
         try {
             const held = s.types.get('blk.1.ffn_down.weight');
+            const heldHead = s.types.get('output.weight');
             const losses = [0, 1, 2].map(() => s.step(mb));
             const val = s.evalLoss(mb);
-            return { held, losses, val, b: s.get('blk.0.attn_q.weight.lora_b'), b1: s.get('blk.1.ffn_down.weight.lora_b') };
+            return { held, heldHead, losses, val, b: s.get('blk.0.attn_q.weight.lora_b'), b1: s.get('blk.1.ffn_down.weight.lora_b') };
         } finally {
             s.free();
         }
@@ -100,6 +102,30 @@ describe('LoRA against F16 / quantized layer matrices (F32 staging)', () => {
                 }
                 expect(Math.sqrt(num / den)).toBeLessThan(1e-3);
             }
+        });
+    }
+
+    // The output head too: staged in row ranges (7 rows each here, the last one shorter), its logits put
+    // together with ggml_acc. Read directly, a Q8_0 head multiplies activations quantized to Q8_0 and an
+    // F16 head activations rounded to F16: the losses would then differ from the F32 run's by far more
+    // than float rounding.
+    for (const type of [GgmlType.Q8_0, GgmlType.F16]) {
+        it(`${GgmlType[type]} output head too, staged in ranges of 7 rows: the losses and adapter of the same run on its dequantized weights in F32`, () => {
+            const q = train(variant(type, false, true), 7);
+            const ref = train(variant(type, true, true), 7);
+            expect(config.vocabSize % 7).not.toBe(0);
+            expect(q.heldHead).toBe(type);
+            expect(ref.heldHead).toBe(GgmlType.F32);
+            expect(q.losses[2]).toBeLessThan(q.losses[0]);
+            for (let i = 0; i < 3; i++) expect(Math.abs(q.losses[i] - ref.losses[i])).toBeLessThan(2e-5 * ref.losses[i]);
+            expect(Math.abs(q.val - ref.val)).toBeLessThan(2e-5 * ref.val);
+            let num = 0,
+                den = 0;
+            for (let i = 0; i < q.b1.length; i++) {
+                num += (q.b1[i] - ref.b1[i]) ** 2;
+                den += ref.b1[i] ** 2;
+            }
+            expect(Math.sqrt(num / den)).toBeLessThan(1e-3);
         });
     }
 });
