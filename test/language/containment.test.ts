@@ -15,7 +15,10 @@ import { repoRoot } from '../lsp/lsp-client.js';
 const services = createMismatchServices(EmptyFileSystem).Mismatch;
 const parse = parseHelper(services);
 const { children, childTypes } = containmentOf(MismatchGrammar());
-const specs = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.mismatch'));
+// Files only: `npm start` leaves its run store in examples/.mismatch/, a directory.
+const specs = readdirSync(join(repoRoot, 'examples'), { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.mismatch'))
+    .map((e) => e.name);
 
 describe('containment tables derived from the grammar', () => {
     it('name the union rules by their members and the datatype rules not at all', () => {
