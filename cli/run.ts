@@ -1,6 +1,6 @@
 /**
  * `mismatch run <file> [--step NAME] [--to NAME] [--json] [--store DIR] [--threads N]
- *  [--gpu auto|cuda|vulkan|off] [--force STEP...] [--fail-on-hypothesis]`
+ *  [--gpu auto|cuda|vulkan|off] [--sequences N] [--force STEP...] [--fail-on-hypothesis]`
  *
  * Progress: a cli-progress bar per step instance on a TTY, plain lines otherwise (and on stderr
  * with --json, whose stdout is only the JSON). Exit codes: 0 the run completed; 1 an error (spec
@@ -33,6 +33,8 @@ export interface RunCliOptions {
     verbose?: boolean;
     store?: string;
     threads?: string | number;
+    /** Parallel sequences per local model (default: the backend's, engine/models/sequences.ts). */
+    sequences?: string | number;
     gpu?: string;
     force?: string[];
     failOnHypothesis?: boolean;
@@ -169,10 +171,13 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
     };
     let gpu: GpuSetting;
     let threads: number;
+    let sequences: number | undefined;
     try {
         gpu = parseGpu(opts.gpu);
         threads = opts.threads === undefined ? defaultThreads() : Number(opts.threads);
         if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer (got ${opts.threads})`);
+        sequences = opts.sequences === undefined ? undefined : Number(opts.sequences);
+        if (sequences !== undefined && (!Number.isInteger(sequences) || sequences < 1 || sequences > 64)) throw new Error(`--sequences must be an integer from 1 to 64 (got ${opts.sequences})`);
     } catch (e) {
         return fail('error', (e as Error).message);
     }
@@ -208,6 +213,7 @@ export async function runCommand(file: string, opts: RunCliOptions, io: { out: N
             storeDir: opts.store ? resolve(opts.store) : defaultStore(file),
             threads,
             gpu,
+            ...(sequences !== undefined ? { sequences } : {}),
             signal: controller.signal,
             onEvent: renderer.onEvent,
             step: opts.step,
@@ -257,6 +263,7 @@ export function registerRun(program: Command): void {
         .option('--store <dir>', 'run store directory (default: .mismatch beside the spec)')
         .option('--threads <n>', 'CPU threads for inference and training (default: every core but one, at most 8)')
         .option('--gpu <backend>', 'auto | cuda | vulkan | off', 'auto')
+        .option('--sequences <n>', 'questions answered together per local model (default: 8 on a GPU, 1 on the CPU)')
         .option('--force <step>', 'recompute this step even when stored (repeatable, or comma-separated)', collectForce)
         .option('--fail-on-hypothesis', 'exit with code 2 when a hypothesis does not hold')
         .option('--strict', "refuse dataset, model and import paths outside the workspace (the working directory and the spec's folder)")

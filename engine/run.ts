@@ -45,7 +45,7 @@ export interface RunOptions {
     to?: string;
     /** Step ids to recompute even when the store holds them. */
     force?: string[];
-    /** Parallel sequences for local generation (default 1: batched sequences gave wrong answers, see engine/models/local.ts). */
+    /** Parallel sequences for local generation (default: 8 on a GPU backend, 1 on the CPU; engine/models/sequences.ts). */
     sequences?: number;
     /** When another process holds the store's lock: wait for it (default, with a log event naming the holder) or fail at once. */
     lockWait?: boolean;

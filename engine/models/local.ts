@@ -71,7 +71,7 @@ export interface LocalOptions {
      * UV_THREADPOOL_SIZE=1 below (test/engine/sequences.test.ts, bench/embedded/seqcheck.ts: 0 of 3x1380
      * differ on a pretrained world model). Answers are a function of the questions, their order and
      * the sequence count (fixed lockstep groups); batched matrix products round differently from
-     * single-token ones (up to ~1e-3 in a log-probability), which can flip near-tied greedy tokens,
+     * single-token ones (up to ~2e-3 in a log-probability), which can flip near-tied greedy tokens,
      * so 1 and 8 sequences agree closely, not bit for bit.
      */
     sequences?: number | 'auto';

@@ -4,11 +4,15 @@
  * resumed step already had, or on the order in which work arrived.
  *
  * What varies under batching (measured on node-llama-cpp 3.21.1's CPU backend, random and
- * pretrained models, bench/embedded/seqcheck.ts): a sequence's log-probabilities depend on the
- * shape of each decode batch (how many tokens it holds: 1 vs 8 tokens per batch differ by up to 1e-3
- * in a token's log-probability), not on which other questions fill it, nor on which sequence slot or
- * KV cells it gets (each sequence has its own KV stream, reset when its history is cleared). On a GPU
- * the matrix kernels themselves change with the batch's size. So the engine fixes every batch's
+ * pretrained models, bench/embedded/seqcheck.ts, bench/generate/sequences.ts): a sequence's
+ * log-probabilities depend on the shape of each decode batch (how many tokens it holds, which also
+ * decides how llama.cpp splits it: a question decoded alone and in a batch of 8 differ by up to ~2e-3
+ * in a token's log-probability), not on which questions of the same lengths fill it, nor on which
+ * sequence slot or KV cells it gets (node-llama-cpp gives each sequence its own KV stream, reset when
+ * its history is cleared). The engine's earlier free-running lanes took the next question whenever
+ * one finished, so a batch's shape depended on timing and on which questions a resumed step still
+ * had (a resumed run differed from an uninterrupted one in 20 of 35 answers' log-probabilities). On a
+ * GPU the matrix kernels themselves change with the batch's size. So the engine fixes every batch's
  * shape: the step's work (items × samples, ordered by question id) is cut into groups of N, and a
  * group's sequences are decoded in lockstep (one batch of prompts, then one token per unfinished
  * sequence per batch). Each batch then depends only on its group's questions.
@@ -21,10 +25,15 @@ export const CPU_SEQUENCES = 1;
 
 /**
  * The sequence count for a backend (node-llama-cpp's `llama.gpu`: 'cuda' | 'vulkan' | 'metal' | false)
- * when the run leaves it open. On a GPU one decode step of a small model is bound by reading the
- * weights, so 8 sequences cost little more per step than 1 (bench/gpu.sh prints the figure); on the
- * CPU the batch's matrix products cost in proportion to its tokens and lockstep groups wait for their
- * longest answer, so the engine keeps one (bench/generate/README.md has the measurement).
+ * when the run leaves it open. On a GPU a decode step of the models this lab runs (≤ 8B) is bound by
+ * reading the weights, so 8 sequences cost little more per step than 1 while 8 answers advance;
+ * beyond 8, a lockstep group waits longer for its longest answer and the KV cache grows (8 × the
+ * context per model). bench/gpu.sh prints the measured speed-up for 1, 4 and 8.
+ * On the CPU 4 and 8 sequences also measured faster (bench/generate/README.md: 1.7-2.1× less CPU
+ * time per answer on 2 cores), but the CPU keeps 1: its answers stay exactly those of every run and
+ * stored result made before batching was deterministic (batched ones differ by up to ~2e-3 in a
+ * token's log-probability), and a question's answer never depends on which others share its
+ * group. `mismatch run --sequences 8` takes the speed-up on the CPU.
  */
 export function defaultSequences(backend: string | false | undefined): number {
     return backend && backend !== 'cpu' ? GPU_SEQUENCES : CPU_SEQUENCES;

@@ -183,7 +183,10 @@ const lockstepStrategy: CustomBatchingPrioritizationStrategy = ({ items, size })
  * Answers one group on the context's sequences in lockstep: all prompts in one dispatch, then one
  * token for every unfinished sequence per dispatch, so each batch holds exactly the group's
  * unfinished sequences whatever the timing. Every lane waits for the step's slowest sampler and
- * then asks in the same event-loop turn (the library dispatches on the next turn).
+ * then asks in the same event-loop turn; node-llama-cpp's default dispatch ("nextCycle") sends the
+ * batch on the next turn, when all have asked. Its batching options cannot do the waiting: a custom
+ * dispatch schedule only delays a dispatch, and a dispatch under way keeps decoding whatever is
+ * queued meanwhile (a lane that sampled early would get a batch of its own).
  */
 async function runGroup(job: number, group: WorkUnit<GenerationItem>[], decoding: Decoding, fewShot: FewShotExample[]): Promise<void> {
     const seqs = sequences.slice(0, group.length);

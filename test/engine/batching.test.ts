@@ -4,6 +4,7 @@
 // node-llama-cpp makes (lockstep-reference-child.mjs); batched answers stay within a measured bound of
 // one-at-a-time ones; and the sequence count the engine picks follows the backend the worker reports.
 import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +12,11 @@ import { LocalGenerator } from '../../engine/models/local.js';
 import type { GpuChoice } from '../../engine/models/protocol.js';
 import { CPU_SEQUENCES, defaultSequences, GPU_SEQUENCES } from '../../engine/models/sequences.js';
 import type { GenerationItem, GenerationResult } from '../../engine/models/types.js';
+import { runExperiment } from '../../engine/run.js';
 import { ModelPool } from '../../engine/steps/model-pool.js';
 import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
-import { QUESTIONS, tempDir } from './fixtures.js';
-import { greedy } from './plan-helpers.js';
+import { QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
+import { basicSteps, greedy, makePlan } from './plan-helpers.js';
 
 const dir = tempDir('mm-batching-');
 // 40 questions of 8 different lengths, so that groups hold prompts of different lengths (the engine
@@ -145,6 +147,56 @@ describe('batched generation', () => {
                 expect(g.info?.sequences).toBe(GPU_SEQUENCES);
             } finally {
                 await g.close();
+            }
+        }
+    }, 240_000);
+});
+
+describe('a batched step resumed with answers stored', () => {
+    // The engine's own path: a label step answered with 8 sequences, once uninterrupted and once after
+    // a kill left a third of its answers in the step's checkpoint.
+    const data = writeQuestionsJsonl(dir);
+    const spec = join(dir, 'resume.mismatch');
+    const plan = makePlan(
+        spec,
+        basicSteps(data, model, model, decoding).filter((s) => ['qa', 'a', 'byA'].includes(s.id)),
+    );
+    const labels = (store: string) => {
+        const [key] = readdirSync(join(store, 'steps')).filter((k) => readdirSync(join(store, 'steps', k)).includes('labels.jsonl'));
+        const rows = readFileSync(join(store, 'steps', key, 'labels.jsonl'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { id: string; prediction: string; confidence: number });
+        return { key, rows: new Map(rows.map((r) => [r.id, r])) };
+    };
+
+    it('answers the rest as the uninterrupted step did and keeps the stored answers', async () => {
+        const whole = join(dir, 'store-whole');
+        const s1 = await runExperiment(plan, { storeDir: whole, threads: 1, gpu: false, sequences: 8 });
+        expect(s1.status).toBe('done');
+        const first = labels(whole);
+        expect(first.rows.size).toBeGreaterThan(8); // more than one group
+        // Resumed stores: the same step after kills that left a third, and all but one, of its answers
+        // in its checkpoint (marked, so that keeping them shows).
+        const ids = [...first.rows.keys()];
+        for (const [name, stored] of [
+            ['a third', ids.filter((_, i) => i % 3 === 0)],
+            ['all but one', ids.slice(1)],
+        ] as const) {
+            const resumed = join(dir, `store-resumed-${stored.length}`);
+            mkdirSync(join(resumed, 'checkpoints', first.key), { recursive: true });
+            writeFileSync(
+                join(resumed, 'checkpoints', first.key, 'answers.jsonl'),
+                stored.map((id) => JSON.stringify({ id: `${id}#0`, qid: id, sample: 0, text: `stored ${id}`, tokens: 2, logprobs: [-1, -1], finish: 'eos' })).join('\n') + '\n',
+            );
+            const s2 = await runExperiment(plan, { storeDir: resumed, threads: 1, gpu: false, sequences: 8 });
+            expect(s2.status).toBe('done');
+            const second = labels(resumed);
+            expect(second.key).toBe(first.key);
+            for (const [id, r] of first.rows) {
+                const x = second.rows.get(id)!;
+                if (stored.includes(id)) expect(x.prediction, `${name}: ${id}`).toBe(`stored ${id}`);
+                else expect([x.prediction, x.confidence], `${name}: ${id}`).toEqual([r.prediction, r.confidence]);
             }
         }
     }, 240_000);
