@@ -47,3 +47,10 @@ for (let i = 0; i < rows.length; i += 2) {
   const [cpu, gpu] = [rows[i], rows[i + 1]];
   console.log(`${cpu.type}: CPU ${cpu.tokensPerSecond} tokens/s, peak RSS ${cpu.peakRss}; ${gpu.device}: ${gpu.tokensPerSecond} tokens/s (${(gpu.tokensPerSecond / cpu.tokensPerSecond).toFixed(1)}x), peak RSS ${gpu.peakRss}`);
 }' "$out/results.jsonl"
+
+echo "== 3. batched generation on $GPU: the default sequence count, and answers/s with 1, 4 and 8 sequences"
+# The engine picks 8 sequences on a GPU backend (engine/models/sequences.ts): the batching tests with
+# the GPU branch of the default check, then the speed-up on a Llama-3.2-1B-shaped F16 GGUF (random
+# weights, written once under node_modules/.cache), side by side in one run, with its repeat check.
+MISMATCH_TEST_GPU=$GPU npx vitest run test/engine/batching.test.ts
+node bench/embedded/run-ts.mjs bench/generate/sequences.ts model=1b gpu="$GPU" threads="$THREADS" questions=128 maxTokens=32 rounds=2 sequences=1,4,8,16

@@ -12,10 +12,11 @@ import { LocalGenerator } from '../../engine/models/local.js';
 import type { GpuChoice } from '../../engine/models/protocol.js';
 import { CPU_SEQUENCES, defaultSequences, GPU_SEQUENCES } from '../../engine/models/sequences.js';
 import type { GenerationItem, GenerationResult } from '../../engine/models/types.js';
+import { runCommand } from '../../cli/run.js';
 import { runExperiment } from '../../engine/run.js';
 import { ModelPool } from '../../engine/steps/model-pool.js';
 import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
-import { QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
+import { captureIo, QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
 import { basicSteps, greedy, makePlan } from './plan-helpers.js';
 
 const dir = tempDir('mm-batching-');
@@ -137,6 +138,12 @@ describe('batched generation', () => {
             expect(four.usage()).toEqual([{ backend: 'cpu', sequences: 4 }]);
         } finally {
             await four.close();
+        }
+        // The CLI's --sequences: a count from 1 to 64, refused before anything runs.
+        for (const bad of ['0', '2.5', 'eight', '65']) {
+            const c = captureIo();
+            expect(await runCommand(join(dir, 'none.mismatch'), { sequences: bad, threads: 1, gpu: 'off' }, c.io)).toBe(1);
+            expect(c.stderr()).toContain(`--sequences must be an integer from 1 to 64 (got ${bad})`);
         }
         // On a machine with a GPU (bench/gpu.sh sets MISMATCH_TEST_GPU): the GPU backend's default.
         const gpu = process.env.MISMATCH_TEST_GPU as GpuChoice | undefined;
