@@ -46,7 +46,17 @@ async function start(msg: WorkerInit): Promise<void> {
     model = await llama.loadModel({ modelPath: msg.modelPath, gpuLayers: msg.gpu === false ? 0 : 'auto' });
     // The backend decides the default: llama.gpu is the one 'auto' resolved to (false: the CPU).
     sequenceCount = msg.sequences === 'auto' ? defaultSequences(llama.gpu) : msg.sequences;
-    context = await makeContext(msg.lora);
+    for (;;) {
+        try {
+            context = await makeContext(msg.lora);
+            break;
+        } catch (e) {
+            // A default that does not fit the device's memory (8 sequences' KV caches of a large model on
+            // a small GPU) falls back to fewer; a count the run asked for is an error.
+            if (msg.sequences !== 'auto' || sequenceCount === 1) throw e;
+            sequenceCount = Math.max(1, Math.floor(sequenceCount / 2));
+        }
+    }
     let chatTemplate = false;
     try {
         chatTemplate = !!model.fileInfo.metadata?.tokenizer?.chat_template;
