@@ -4,6 +4,7 @@
 // how far batched answers are from one-at-a-time ones.
 //   node bench/embedded/run-ts.mjs bench/embedded/seqcheck.ts <model.gguf> [entities=100] [threads=1] [rounds=2] [sequences=1,4,8] [gpu=off|auto|cuda|vulkan]
 // A model: node bench/embedded/run-ts.mjs bench/embedded/pretrain.ts entities=100 out=DIR (DIR/model.gguf).
+import { readFileSync } from 'node:fs';
 import { LocalGenerator } from '../../engine/models/local.js';
 import type { GpuChoice } from '../../engine/models/protocol.js';
 import type { GenerationResult } from '../../engine/models/types.js';
@@ -23,14 +24,21 @@ const w = generateWorld({ entities, relations: ['capital', 'founder', 'river'], 
 const items = w.facts.map((f) => ({ id: f.id, question: f.question }));
 type Answers = Map<string, GenerationResult>;
 
-async function run(sequences: number, todo = items): Promise<{ answers: Answers; seconds: number; backend: string; outOfStep: number }> {
+/** CPU time (user + system) of a process so far, in ms (Linux /proc): on a loaded machine wall time measures the load as much as the work. */
+function cpuOf(pid: number): number {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function run(sequences: number, todo = items): Promise<{ answers: Answers; seconds: number; cpuMs: number; backend: string; outOfStep: number }> {
     const g = await LocalGenerator.start({ modelPath: model, gpu, threads, sequences, contextSize: 128 });
     try {
         await g.generate(items.slice(0, 2 * sequences), CHECK_DECODING); // warm-up: first allocations and JIT
+        const c0 = cpuOf(g.pid!);
         const t = performance.now();
         const r = await g.generate(todo, CHECK_DECODING, todo === items ? {} : { all: items });
         const seconds = (performance.now() - t) / 1000;
-        return { answers: new Map(r.map((x) => [x.id, x])), seconds, backend: g.info?.gpu || 'cpu', outOfStep: g.lastStats?.outOfStep ?? -1 };
+        return { answers: new Map(r.map((x) => [x.id, x])), seconds, cpuMs: cpuOf(g.pid!) - c0, backend: g.info?.gpu || 'cpu', outOfStep: g.lastStats?.outOfStep ?? -1 };
     } finally {
         await g.close();
     }
@@ -52,6 +60,7 @@ function compare(a: Answers, b: Answers): { texts: number; identical: number; n:
 }
 
 const best = new Map<number, number>();
+const leastCpu = new Map<number, number>();
 const first = new Map<number, Answers>();
 let backend = '';
 for (let round = 0; round < rounds; round++) {
@@ -60,11 +69,12 @@ for (let round = 0; round < rounds; round++) {
         backend = r.backend;
         const qps = items.length / r.seconds;
         best.set(n, Math.max(best.get(n) ?? 0, qps));
+        leastCpu.set(n, Math.min(leastCpu.get(n) ?? Infinity, r.cpuMs / items.length));
         const prev = first.get(n);
         const repeat = prev ? compare(prev, r.answers) : undefined;
         if (!prev) first.set(n, r.answers);
         console.log(
-            `round ${round + 1}, sequences ${n}: ${qps.toFixed(1)} answers/s (${r.seconds.toFixed(2)} s, ${r.outOfStep} batches out of step)${repeat ? `; repeat: ${repeat.identical}/${repeat.n} bit-identical` : ''}`,
+            `round ${round + 1}, sequences ${n}: ${qps.toFixed(1)} answers/s (${r.seconds.toFixed(2)} s, ${(r.cpuMs / items.length).toFixed(2)} cpu ms/answer, ${r.outOfStep} batches out of step)${repeat ? `; repeat: ${repeat.identical}/${repeat.n} bit-identical` : ''}`,
         );
     }
 }
@@ -76,6 +86,6 @@ for (const n of counts) {
     const vs = compare(first.get(base)!, first.get(n)!);
     const exact = items.filter((i) => first.get(n)!.get(i.id)!.text === gold.get(i.id)).length;
     console.log(
-        `sequences ${n} (${backend}, ${threads} threads): best ${best.get(n)!.toFixed(1)} answers/s = ${(best.get(n)! / best.get(base)!).toFixed(2)}× sequences ${base}; resumed after a third: ${r.identical}/${r.n} bit-identical; vs sequences ${base}: ${vs.texts} of ${vs.n} texts differ, max |Δ logprob| ${vs.maxDiff.toExponential(1)}; exact gold ${exact}/${items.length}`,
+        `sequences ${n} (${backend}, ${threads} threads): best ${best.get(n)!.toFixed(1)} answers/s = ${(best.get(n)! / best.get(base)!).toFixed(2)}× sequences ${base} wall, ${(leastCpu.get(base)! / leastCpu.get(n)!).toFixed(2)}× cpu; resumed after a third: ${r.identical}/${r.n} bit-identical; vs sequences ${base}: ${vs.texts} of ${vs.n} texts differ, max |Δ logprob| ${vs.maxDiff.toExponential(1)}; exact gold ${exact}/${items.length}`,
     );
 }
