@@ -279,7 +279,7 @@ export interface StepResult {
     /** Warnings raised while computing (duplicates dropped, knowledge check below target...). */
     warnings?: string[];
     /** Where it was computed (backend, GPU, threads, library versions), from the entry's manifest. */
-    provenance?: { backend: string; gpu?: string; threads: number; nodeLlamaCpp: string; engineFormat: number; node: string };
+    provenance?: { backend: string; gpu?: string; threads: number; sequences?: number; nodeLlamaCpp: string; engineFormat: number; node: string };
 }
 
 /** Outcome counts of one arm in one evaluate step (per seed with `seeds N`). */

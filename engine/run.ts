@@ -505,10 +505,12 @@ async function provenanceOf(pool: ModelPool, metrics: StepResult['metrics'], thr
     for (const d of [trained, pretrained]) if (d) used.push({ backend: backendOfDevice(d), ...(backendOfDevice(d) !== 'cpu' ? { gpu: d } : {}) });
     const backends = [...new Set(used.map((u) => u.backend))].sort();
     const gpus = [...new Set(used.map((u) => u.gpu).filter((g): g is string => !!g))].sort();
+    const sequences = used.map((u) => u.sequences).filter((n): n is number => n !== undefined);
     return {
         backend: backends.length ? backends.join('+') : 'none',
         ...(gpus.length ? { gpu: gpus.join(', ') } : {}),
         threads,
+        ...(sequences.length ? { sequences: Math.max(...sequences) } : {}),
         nodeLlamaCpp: v.nodeLlamaCpp ?? 'unknown',
         engineFormat: ENGINE_FORMAT_VERSION,
         node: process.version,

@@ -42,6 +42,12 @@ export interface Provenance {
     /** GPU or device name(s), when a GPU was used. */
     gpu?: string;
     threads: number;
+    /**
+     * Parallel sequences the local models decoded in lockstep (the largest, when several models ran):
+     * a batch rounds differently from one sequence, so results made with another count may differ
+     * slightly. Absent when no local model generated.
+     */
+    sequences?: number;
     nodeLlamaCpp: string;
     engineFormat: number;
     node: string;

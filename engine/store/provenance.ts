@@ -9,10 +9,13 @@ import type { StepResult } from '../results-types.js';
 
 type Prov = NonNullable<StepResult['provenance']>;
 
-const FIELDS: [keyof Prov, (p: Prov) => string][] = [
+/** Each field as the reader sees it; undefined where a result does not have it (compared among those that do). */
+const FIELDS: [keyof Prov, (p: Prov) => string | undefined][] = [
     ['backend', (p) => p.backend],
     ['gpu', (p) => p.gpu ?? 'no GPU'],
     ['threads', (p) => `${p.threads} thread${p.threads === 1 ? '' : 's'}`],
+    // Only steps that generated with a local model have a count (a fine-tune or a server's answers do not).
+    ['sequences', (p) => (p.sequences === undefined ? undefined : `${p.sequences} sequence${p.sequences === 1 ? '' : 's'} at once`)],
     ['nodeLlamaCpp', (p) => `node-llama-cpp ${p.nodeLlamaCpp}`],
     ['engineFormat', (p) => `engine format ${p.engineFormat}`],
 ];
@@ -35,11 +38,15 @@ export function mixedProvenance(plan: Plan, results: StepResult[]): Map<string, 
         h.inputs.forEach(visit);
         const computed = results.filter((r) => upstream.has(r.step) && r.provenance && r.provenance.backend !== 'none');
         if (computed.length < 2) continue;
-        const differing = FIELDS.filter(([, f]) => new Set(computed.map((r) => f(r.provenance!))).size > 1);
+        const differing = FIELDS.filter(([, f]) => new Set(computed.map((r) => f(r.provenance!)).filter((v) => v !== undefined)).size > 1);
         if (!differing.length) continue;
         const groups = new Map<string, string[]>();
         for (const r of computed) {
-            const sig = differing.map(([, f]) => f(r.provenance!)).join(' · ');
+            const sig = differing
+                .map(([, f]) => f(r.provenance!))
+                .filter((v) => v !== undefined)
+                .join(' · ');
+            if (!sig) continue; // none of the differing fields applies to it (a fine-tune has no sequence count)
             const name = r.seedIndex === undefined ? r.step : `${r.step}@${r.seedIndex}`;
             groups.set(sig, [...(groups.get(sig) ?? []), name]);
         }

@@ -290,6 +290,25 @@ describe('the report marks mixed provenance within one comparison', () => {
         const same = reportHtml(plan, [result('qa', 'dataset', none), result('byA', 'label', cpu), result('ft', 'finetune', cpu), result('ev', 'evaluate', { ...cpu, node: 'v20' })]);
         expect(marks(same)).toEqual([]);
     });
+
+    it('labels batched 8 at once and an evaluation one at a time are marked; a fine-tune, which generates nothing, has no count to differ', async () => {
+        const { reportHtml } = await import('../../engine/report/html.js');
+        const decoding = { temperature: 0, maxTokens: 4, stop: [], template: 'raw', fewShot: 0 };
+        const plan = makePlan('/p/exp.mismatch', [
+            { id: 'a', kind: 'model', inputs: [], params: { source: { kind: 'gguf', path: '/m.gguf' } } },
+            { id: 'byA', kind: 'label', inputs: ['a'], params: { model: 'a', decoding } },
+            { id: 'ft', kind: 'finetune', inputs: ['a', 'byA'], params: { model: 'a', labels: 'byA' } },
+            { id: 'ev', kind: 'evaluate', inputs: ['ft', 'a'], params: { arms: [{ model: 'ft' }, { model: 'a' }] } },
+            { id: 'h', kind: 'hypothesis', inputs: ['ev'], params: { a: 'ft', b: 'a', evaluation: 'ev' } },
+        ] as never);
+        const cpu = { backend: 'cpu', threads: 1, nodeLlamaCpp: '3.21.1', engineFormat: 1, node: 'v20' };
+        const result = (step: string, kind: string, provenance: object) => ({ step, kind, key: step, status: 'done', cached: true, seconds: 0, provenance }) as never;
+        const marks = (html: string) => [...html.matchAll(/<p class="warn">(.*?)<\/p>/g)].map((m) => m[1]);
+        const batched = reportHtml(plan, [result('byA', 'label', { ...cpu, sequences: 8 }), result('ft', 'finetune', cpu), result('ev', 'evaluate', { ...cpu, sequences: 1 })]);
+        expect(marks(batched)).toEqual(['<b>⚠ h</b>: mixed provenance: byA on 8 sequences at once; ev on 1 sequence at once (results computed differently are compared here)']);
+        const alike = reportHtml(plan, [result('byA', 'label', { ...cpu, sequences: 8 }), result('ft', 'finetune', cpu), result('ev', 'evaluate', { ...cpu, sequences: 8 })]);
+        expect(marks(alike)).toEqual([]);
+    });
 });
 
 describe('the store lock under contention', () => {
