@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { GgmlType, gv, readGguf, readTensorRaw, writeGguf, type GgufTensorOut, type GgufValue } from '../../engine/train/gguf.js';
 import type { LlamaConfig } from '../../engine/train/llama.js';
 import { checkJob, countParameters, trainModel, type TrainJob } from '../../engine/train/api.js';
@@ -73,6 +74,8 @@ interface Measured {
     peakRssBytes: number;
     loss: number;
     device: string;
+    /** the 1-minute load average when the run ended (the machine is shared) */
+    load?: number;
 }
 
 /** Our trainer on `steps`+1 optimizer steps; tokens/s and ms/step over the steps after the first. */
@@ -180,7 +183,7 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
         );
 
         const ours: Record<string, Measured[]> = {};
-        const torchRuns: { threads: number; rep: number; tokensPerSecond: number; rssBytes: number; loss: number }[] = [];
+        const torchRuns: { threads: number; rep: number; tokensPerSecond: number; rssBytes: number; loss: number; load: number }[] = [];
         const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
         const probe = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
         const torchVersion = probe.status === 0 ? probe.stdout.trim() : undefined;
@@ -199,18 +202,19 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             }),
         );
         const runOurs = async (type: string, th: number) => {
-            const m = await oursRun(cache, loraJob(files[type], join(cache, `ours-1b-${type}`), th), o.steps);
+            const m = { ...(await oursRun(cache, loraJob(files[type], join(cache, `ours-1b-${type}`), th), o.steps)), load: loadavg()[0] };
             (ours[`${type}@${th}`] ??= []).push(m);
             log(
-                `ours ${type.padEnd(5)} ${th} thread(s): ${m.tokensPerSecond.toFixed(2)} tokens/s (${(m.msPerStep / 1000).toFixed(1)} s/step), peak RSS ${mib(m.peakRssBytes).toFixed(0)} MiB, loss ${m.loss.toFixed(3)}`,
+                `ours ${type.padEnd(5)} ${th} thread(s): ${m.tokensPerSecond.toFixed(2)} tokens/s (${(m.msPerStep / 1000).toFixed(1)} s/step), peak RSS ${mib(m.peakRssBytes).toFixed(0)} MiB, loss ${m.loss.toFixed(3)}, load average ${m.load.toFixed(1)}`,
             );
         };
         const runTorch = (th: number, rep: number) => {
             const r = timeRss(py, [join(o.root, 'bench/train/torch_llama.py'), join(cache, 'torch-1b-job.json'), '-', String(th)]);
             const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-            torchRuns.push({ threads: th, rep, tokensPerSecond: j.tokens_per_second, rssBytes: r.rssKiB * 1024, loss: j.final_loss });
+            const load = loadavg()[0];
+            torchRuns.push({ threads: th, rep, tokensPerSecond: j.tokens_per_second, rssBytes: r.rssKiB * 1024, loss: j.final_loss, load });
             log(
-                `PyTorch ${torchVersion} f32 base ${th} thread(s): ${j.tokens_per_second.toFixed(2)} tokens/s (${(j.seconds / j.steps).toFixed(1)} s/step), peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, loss ${j.final_loss.toFixed(3)}`,
+                `PyTorch ${torchVersion} f32 base ${th} thread(s): ${j.tokens_per_second.toFixed(2)} tokens/s (${(j.seconds / j.steps).toFixed(1)} s/step), peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB, loss ${j.final_loss.toFixed(3)}, load average ${load.toFixed(1)}`,
             );
         };
         const types = ['f16', 'q8_0', 'q4_k'].filter((t) => files[t]);
@@ -278,9 +282,10 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
                 log(`ratio ours ${type} ÷ PyTorch (each at its best thread count): tokens/s ${range(e.speed, 3)}× (goal ≥ 1.0), peak RSS ${range(e.memory, 3)}× (goal ≤ 0.5)`);
             (results.lora1b as Record<string, unknown>).ratios = ratios;
         }
-        // item 3's bound for the Q8_0 base: file + 25% + activations
-        if (files.q8_0) {
-            const q8 = ours[`q8_0@${o.threads[0]}`];
+        // item 3's bound for a quantized base (Q8_0, Q4_K): file + 25% + activations
+        const bounds: Record<string, unknown> = {};
+        for (const type of ['q8_0', 'q4_k'].filter((t) => files[t])) {
+            const runs = o.threads.flatMap((th) => ours[`${type}@${th}`]);
             const E = config.nEmbd,
                 F = config.nFf,
                 L = config.nLayer,
@@ -289,18 +294,19 @@ export async function bench1b(o: Bench1bOptions): Promise<Record<string, unknown
             const tokens = o.batch * T;
             const perTokenLayer = 10 * E + 4 * F + 2 * Hh * T;
             const acts = tokens * (L * perTokenLayer + 4 * E) * 4 * 2 + 3 * Vv * topRows * 4;
-            const file = statSync(files.q8_0).size;
+            const file = statSync(files[type]).size;
             const bound = file * 1.25 + acts;
-            const peak = Math.max(...q8.map((m) => m.peakRssBytes));
+            const peak = Math.max(...runs.map((m) => m.peakRssBytes));
             log(
-                `\nmemory bound (Q8_0 base): activations = B·T × (L·(10E + 4F + 2·H·T) + 4E) floats × 4 bytes × 2 (values kept for the backward pass and their gradients) + 3·V·n floats (the n answer rows' logits, softmax, gradient)`,
+                `\nmemory bound (${type} base): activations = B·T × (L·(10E + 4F + 2·H·T) + 4E) floats × 4 bytes × 2 (values kept for the backward pass and their gradients) + 3·V·n floats (the n answer rows' logits, softmax, gradient)`,
             );
             log(`  = ${tokens} × (${L}·(10·${E} + 4·${F} + 2·${Hh}·${T}) + 4·${E}) × 8 + 3·${Vv}·${topRows}·4 = ${mib(acts).toFixed(0)} MiB`);
             log(
                 `  file ${mib(file).toFixed(0)} MiB + 25% + activations = ${mib(bound).toFixed(0)} MiB; measured peak RSS ${mib(peak).toFixed(0)} MiB (${(peak / bound).toFixed(2)} of the bound: ${peak <= bound ? 'within' : 'OVER'})`,
             );
-            (results.lora1b as Record<string, unknown>).memoryBound = { fileBytes: file, activationBytes: acts, boundBytes: bound, peakRssBytes: peak, within: peak <= bound };
+            bounds[type] = { fileBytes: file, activationBytes: acts, boundBytes: bound, peakRssBytes: peak, within: peak <= bound };
         }
+        (results.lora1b as Record<string, unknown>).memoryBound = bounds;
     }
 
     if (o.sections.includes('full1b')) {
