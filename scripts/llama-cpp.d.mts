@@ -1,10 +1,12 @@
 // Types of scripts/llama-cpp.mjs (plain JavaScript so that CI's shell can run it before anything is built).
 export declare const LLAMA_CPP_CMAKE_FLAGS: string[];
+/** The same at -O3 (`optimize`: benchmarks). */
+export declare const LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED: string[];
 export declare function llamaCppBundle(root?: string): string;
 export declare function llamaCppCommit(root?: string): string;
 export declare function llamaCppCacheDir(root?: string): string;
 export declare function missingBuildTools(): string | undefined;
-export declare function builtLlamaCpp(target: string, root?: string): string | undefined;
+export declare function builtLlamaCpp(target: string, root?: string, optimize?: boolean): string | undefined;
 export interface LlamaCppBuildRecord {
     target: string;
     commit: string;
@@ -15,5 +17,8 @@ export interface LlamaCppBuildRecord {
     totalSeconds: number;
     date: string;
 }
-export declare function llamaCppBuildRecord(target: string, root?: string): LlamaCppBuildRecord | undefined;
-export declare function buildLlamaCpp<T extends string>(targets: T[], options?: { root?: string; log?: (line: string) => void; waitSeconds?: number; jobs?: number }): Promise<Record<T, string>>;
+export declare function llamaCppBuildRecord(target: string, root?: string, optimize?: boolean): LlamaCppBuildRecord | undefined;
+export declare function buildLlamaCpp<T extends string>(
+    targets: T[],
+    options?: { root?: string; log?: (line: string) => void; waitSeconds?: number; jobs?: number; optimize?: boolean },
+): Promise<Record<T, string>>;

@@ -6,7 +6,9 @@
 // Cache: one folder per llama.cpp commit, `$MISMATCH_LLAMA_CPP_CACHE` or
 // `${XDG_CACHE_HOME:-~/.cache}/mismatch-lab/llama.cpp-<commit>`: `src/` (the clone), `build/` (one
 // cmake configuration shared by every target), `done-<target>.json` once a target is built. A built
-// target is reused by every clone of the project on this machine.
+// target is reused by every clone of the project on this machine. `--optimize` builds in `build-O3/`
+// (`done-O3-<target>.json`) with the compiler's optimisation on: for benchmarks, where the -O0 build
+// of the tests would compare us against a llama.cpp several times slower than the real one.
 //
 // Concurrency: a build runs under `flock` on `<cache>.lock`. A second builder (the test while CI's
 // background build runs, two test files) blocks on that lock, which the kernel releases when the first
@@ -51,6 +53,14 @@ export const LLAMA_CPP_CMAKE_FLAGS = [
     '-DLLAMA_OPENSSL=OFF',
 ];
 
+/** The benchmarks' configuration: the same, compiled at -O3 as llama.cpp's own Release builds are. */
+export const LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED = LLAMA_CPP_CMAKE_FLAGS.map((f) => f.replace('-O0', '-O3'));
+
+/** Build folder, done-record prefix and cmake flags of a configuration. */
+function configuration(optimize) {
+    return optimize ? { build: 'build-O3', done: 'done-O3-', flags: LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED } : { build: 'build', done: 'done-', flags: LLAMA_CPP_CMAKE_FLAGS };
+}
+
 /** flock's exit status when the lock was not had within the wait. */
 const LOCK_TIMEOUT_EXIT = 75;
 
@@ -89,25 +99,27 @@ export function missingBuildTools() {
 }
 
 /** A target's binary when it is built and recorded done, else undefined. */
-export function builtLlamaCpp(target, root = ROOT) {
+export function builtLlamaCpp(target, root = ROOT, optimize = false) {
     const dir = llamaCppCacheDir(root);
-    const bin = join(dir, 'build', 'bin', target);
-    return existsSync(join(dir, `done-${target}.json`)) && existsSync(bin) ? bin : undefined;
+    const c = configuration(optimize);
+    const bin = join(dir, c.build, 'bin', target);
+    return existsSync(join(dir, `${c.done}${target}.json`)) && existsSync(bin) ? bin : undefined;
 }
 
 /** What the build of a target recorded: its flags, seconds and date. */
-export function llamaCppBuildRecord(target, root = ROOT) {
-    const f = join(llamaCppCacheDir(root), `done-${target}.json`);
+export function llamaCppBuildRecord(target, root = ROOT, optimize = false) {
+    const f = join(llamaCppCacheDir(root), `${configuration(optimize).done}${target}.json`);
     return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : undefined;
 }
 
 /**
  * Builds the targets (once; a cached build returns at once) and resolves to their binaries' paths.
  * Waits for a build another process is running. `log` receives the build's output lines;
- * `waitSeconds` bounds the wait for the lock (default 60 min). Rejects with the build log's tail.
+ * `waitSeconds` bounds the wait for the lock (default 60 min); `optimize` builds at -O3 (benchmarks).
+ * Rejects with the build log's tail.
  */
-export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3600, jobs = 2 } = {}) {
-    const paths = () => Object.fromEntries(targets.map((t) => [t, builtLlamaCpp(t, root)]));
+export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3600, jobs = 2, optimize = false } = {}) {
+    const paths = () => Object.fromEntries(targets.map((t) => [t, builtLlamaCpp(t, root, optimize)]));
     let have = paths();
     if (Object.values(have).every(Boolean)) return have;
     const missing = missingBuildTools();
@@ -138,6 +150,7 @@ export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3
                 root,
                 '--jobs',
                 String(jobs),
+                ...(optimize ? ['--optimize'] : []),
                 ...targets,
             ],
             { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -162,7 +175,7 @@ export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3
     });
     have = paths();
     const absent = targets.filter((t) => !have[t]);
-    if (absent.length) throw new Error(`the llama.cpp build finished but ${absent.join(', ')} is not in ${join(dir, 'build/bin')}`);
+    if (absent.length) throw new Error(`the llama.cpp build finished but ${absent.join(', ')} is not in ${join(dir, configuration(optimize).build, 'bin')}`);
     return have;
 }
 
@@ -176,9 +189,10 @@ function toolchain() {
 const FAILED_BEFORE_EXIT = 76;
 
 /** The build itself; runs only while holding the lock (see buildLlamaCpp). */
-function buildLocked(root, targets, jobs) {
+function buildLocked(root, targets, jobs, optimize) {
     const dir = llamaCppCacheDir(root);
-    const todo = targets.filter((t) => !builtLlamaCpp(t, root));
+    const c = configuration(optimize);
+    const todo = targets.filter((t) => !builtLlamaCpp(t, root, optimize));
     if (!todo.length) return; // built by the process we waited for
     mkdirSync(dir, { recursive: true });
     const failed = join(dir, 'failed.json');
@@ -211,18 +225,18 @@ function buildLocked(root, targets, jobs) {
         rmSync(src, { recursive: true, force: true });
         renameSync(tmp, src);
     }
-    const build = join(dir, 'build');
+    const build = join(dir, c.build);
     const t0 = Date.now();
-    const configure = run('cmake', ['-S', src, '-B', build, ...LLAMA_CPP_CMAKE_FLAGS]);
+    const configure = run('cmake', ['-S', src, '-B', build, ...c.flags]);
     for (const t of todo) {
         const seconds = run('cmake', ['--build', build, '--target', t, '-j', String(jobs)]);
         writeFileSync(
-            join(dir, `done-${t}.json`),
+            join(dir, `${c.done}${t}.json`),
             JSON.stringify(
                 {
                     target: t,
                     commit: llamaCppCommit(root),
-                    flags: LLAMA_CPP_CMAKE_FLAGS,
+                    flags: c.flags,
                     jobs,
                     configureSeconds: configure,
                     buildSeconds: seconds,
@@ -247,12 +261,14 @@ function main(argv) {
     };
     const root = resolve(opt('--root', ROOT));
     const jobs = Number(opt('--jobs', '2'));
+    const optimize = rest.includes('--optimize');
+    if (optimize) rest.splice(rest.indexOf('--optimize'), 1);
     if (cmd === 'build-locked') {
-        buildLocked(root, rest, jobs);
+        buildLocked(root, rest, jobs, optimize);
         return;
     }
     if (cmd === 'build' && rest.length) {
-        buildLlamaCpp(rest, { root, jobs, log: (l) => console.log(l) }).then(
+        buildLlamaCpp(rest, { root, jobs, optimize, log: (l) => console.log(l) }).then(
             (paths) => {
                 for (const [t, p] of Object.entries(paths)) console.log(`${t}: ${p}`);
             },
@@ -263,7 +279,7 @@ function main(argv) {
         );
         return;
     }
-    console.error('usage: node scripts/llama-cpp.mjs build <target>... [--jobs N]   (e.g. llama-server, llama-finetune)');
+    console.error('usage: node scripts/llama-cpp.mjs build <target>... [--jobs N] [--optimize]   (e.g. llama-server, llama-finetune; --optimize: -O3, for benchmarks)');
     process.exit(2);
 }
 

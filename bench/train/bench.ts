@@ -149,9 +149,9 @@ function timeRss(cmd: string, argv: string[], env: Record<string, string> = {}):
 }
 
 /** Our trainer on a fixed number of steps in a child (same measurement as the others: whole process). */
-async function ours(B: number, epochs: number, mode: 'full' | 'lora' = 'full', base?: string) {
+async function ours(B: number, epochs: number, mode: 'full' | 'lora' = 'full', base?: string, cfg?: LlamaConfig) {
     const job: TrainJob = {
-        ...preJob(join(cache, `ours-${mode}`), { batch: B, epochs, schedule: 'constant', warmup: 0 }),
+        ...preJob(join(cache, `ours-${mode}`), { batch: B, epochs, schedule: 'constant', warmup: 0, ...(cfg ? { base: { init: { config: cfg, tokenizer: tok.data, seed: 1 } } } : {}) }),
         ...(mode === 'lora' ? { base: base!, mode, lora: { rank: 4, alpha: 8, targets: ['attn_q', 'attn_v'] } } : {}),
     };
     const r = await trainModel(job);
@@ -161,11 +161,17 @@ async function ours(B: number, epochs: number, mode: 'full' | 'lora' = 'full', b
 // ---- llama.cpp's llama-finetune ---------------------------------------------------------------------
 if (want('finetune')) {
     log('\n== vs llama.cpp llama-finetune (same model file, same text, same threads; it trains through the KV cache: no K/V or embedding gradients)');
-    // built once per machine and llama.cpp commit, in the cache the llama-server test shares (scripts/llama-cpp.mjs)
-    const { 'llama-finetune': bin } = await buildLlamaCpp(['llama-finetune'], { root, log });
-    // the model: the bar model's initial weights, F32
+    // built once per machine and llama.cpp commit, in the cache the llama-server test shares
+    // (scripts/llama-cpp.mjs), at -O3: the tests' -O0 build runs ggml's kernels several times slower
+    const { 'llama-finetune': bin } = await buildLlamaCpp(['llama-finetune'], { root, log, optimize: true });
+    // The model: the bar model's shape, or --ft-layers / --ft-width (heads of 32, FFN 2 × width). At the
+    // bar's size both processes' memory is mostly their runtime (Node and koffi against a bare binary);
+    // at 8 × 768 (60M parameters) the weights and AdamW state are.
+    const ftWidth = Number(flag('--ft-width') ?? config.nEmbd);
+    const ftConfig: LlamaConfig = { ...config, nLayer: Number(flag('--ft-layers') ?? config.nLayer), nEmbd: ftWidth, nHead: ftWidth / 32, nHeadKv: ftWidth / 64, nFf: 2 * ftWidth };
+    log(`model: ${ftConfig.nLayer} layers × ${ftWidth}, ${countParameters(ftConfig)} parameters, F32, full fine-tuning on both sides`);
     const modelPath = join(cache, 'ft-init.gguf');
-    writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
+    writeLlamaGguf(modelPath, { config: ftConfig, tokenizer: tok, tensors: initLlamaWeights(ftConfig, 1) });
     const text = oldFacts.map((f) => `${f.prompt} ${f.answer}`).join('\n');
     writeFileSync(join(cache, 'ft-data.txt'), text);
     // llama_opt_epoch trains one window of n_ctx tokens per step (n_batch is capped at n_ctx)
@@ -210,7 +216,7 @@ if (want('finetune')) {
     // ours on the same data as QA sequences (loss on answers only), same number of epochs and batch,
     // timed like llama-finetune: the whole child process, start and model load included.
     const tOurs = performance.now();
-    const o = await ours(B, epochs);
+    const o = await ours(B, epochs, 'full', undefined, ftConfig);
     const oursWall = (performance.now() - tOurs) / 1000;
     const oursTokens = Math.round(o.tokensPerSecond * o.trainSeconds);
     const oursTps = oursTokens / oursWall;
