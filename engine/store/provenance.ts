@@ -14,7 +14,7 @@ const FIELDS: [keyof Prov, (p: Prov) => string | undefined][] = [
     ['backend', (p) => p.backend],
     ['gpu', (p) => p.gpu ?? 'no GPU'],
     ['threads', (p) => `${p.threads} thread${p.threads === 1 ? '' : 's'}`],
-    // Only steps that generated with a local model have a count (a fine-tune or a server's answers do not).
+    // Only steps that generated with a local model have a count (a server's answers, or a step that ran no model, do not).
     ['sequences', (p) => (p.sequences === undefined ? undefined : `${p.sequences} sequence${p.sequences === 1 ? '' : 's'} at once`)],
     ['nodeLlamaCpp', (p) => `node-llama-cpp ${p.nodeLlamaCpp}`],
     ['engineFormat', (p) => `engine format ${p.engineFormat}`],
@@ -46,7 +46,7 @@ export function mixedProvenance(plan: Plan, results: StepResult[]): Map<string, 
                 .map(([, f]) => f(r.provenance!))
                 .filter((v) => v !== undefined)
                 .join(' · ');
-            if (!sig) continue; // none of the differing fields applies to it (a fine-tune has no sequence count)
+            if (!sig) continue; // none of the differing fields applies to it (no local generation: no sequence count)
             const name = r.seedIndex === undefined ? r.step : `${r.step}@${r.seedIndex}`;
             groups.set(sig, [...(groups.get(sig) ?? []), name]);
         }

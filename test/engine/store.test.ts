@@ -291,7 +291,7 @@ describe('the report marks mixed provenance within one comparison', () => {
         expect(marks(same)).toEqual([]);
     });
 
-    it('labels batched 8 at once and an evaluation one at a time are marked; a fine-tune, which generates nothing, has no count to differ', async () => {
+    it('labels batched 8 at once and an evaluation one at a time are marked; a step without local generation has no count to differ', async () => {
         const { reportHtml } = await import('../../engine/report/html.js');
         const decoding = { temperature: 0, maxTokens: 4, stop: [], template: 'raw', fewShot: 0 };
         const plan = makePlan('/p/exp.mismatch', [
