@@ -152,7 +152,7 @@ function timeRss(cmd: string, argv: string[], env: Record<string, string> = {}):
 async function ours(B: number, epochs: number, mode: 'full' | 'lora' = 'full', base?: string, cfg?: LlamaConfig) {
     const job: TrainJob = {
         ...preJob(join(cache, `ours-${mode}`), { batch: B, epochs, schedule: 'constant', warmup: 0, ...(cfg ? { base: { init: { config: cfg, tokenizer: tok.data, seed: 1 } } } : {}) }),
-        ...(mode === 'lora' ? { base: base!, mode, lora: { rank: 4, alpha: 8, targets: ['attn_q', 'attn_v'] } } : {}),
+        ...(mode === 'lora' ? { base: base!, mode, lora: { rank: 4, alpha: 8, targets: ['attn_q', 'attn_v'] } } : base ? { base } : {}),
     };
     const r = await trainModel(job);
     return r;
@@ -216,7 +216,8 @@ if (want('finetune')) {
     // ours on the same data as QA sequences (loss on answers only), same number of epochs and batch,
     // timed like llama-finetune: the whole child process, start and model load included.
     const tOurs = performance.now();
-    const o = await ours(B, epochs, 'full', undefined, ftConfig);
+    // read from the same file as llama-finetune (not initialised in memory), so both load alike
+    const o = await ours(B, epochs, 'full', modelPath, ftConfig);
     const oursWall = (performance.now() - tOurs) / 1000;
     const oursTokens = Math.round(o.tokensPerSecond * o.trainSeconds);
     const oursTps = oursTokens / oursWall;
