@@ -279,7 +279,25 @@ export interface StepResult {
     /** Warnings raised while computing (duplicates dropped, knowledge check below target...). */
     warnings?: string[];
     /** Where it was computed (backend, GPU, threads, library versions), from the entry's manifest. */
-    provenance?: { backend: string; gpu?: string; threads: number; sequences?: number; nodeLlamaCpp: string; engineFormat: number; node: string };
+    provenance?: Provenance;
+}
+
+/** Where a result was computed: enough to tell results of different machines or libraries apart. */
+export interface Provenance {
+    /** The compute the step used: cpu, cuda, vulkan, metal; `none` for steps that run no model. */
+    backend: string;
+    /** GPU or device name(s), when a GPU was used. */
+    gpu?: string;
+    threads: number;
+    /**
+     * Parallel sequences the local models decoded in lockstep (the largest, when several models ran):
+     * a batch rounds differently from one sequence, so results made with another count may differ
+     * slightly. Absent when no local model generated.
+     */
+    sequences?: number;
+    nodeLlamaCpp: string;
+    engineFormat: number;
+    node: string;
 }
 
 /** Outcome counts of one arm in one evaluate step (per seed with `seeds N`). */

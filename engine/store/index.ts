@@ -22,7 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { StepResult } from '../results-types.js';
+import type { Provenance, StepResult } from '../results-types.js';
 import { StoreLock, type LockHolder } from './lock.js';
 
 export { StoreLock, StoreLockedError, describeHolder, type LockHolder } from './lock.js';
@@ -35,23 +35,8 @@ const KEY_RE = /^[0-9a-f]{64}$/;
 /** tmp/ names: `<key>.<pid>.<n>.<hex>` (a step being written) and `<key>.damaged.<pid>.<hex>` (an entry being discarded). */
 const TMP_RE = /^[0-9a-f]{64}\.(\d+\.\d+|damaged\.\d+)\.[0-9a-f]{6}$/;
 
-/** Where a result was computed: enough to tell results of different machines or libraries apart. */
-export interface Provenance {
-    /** The compute the step used: cpu, cuda, vulkan, metal; `none` for steps that run no model. */
-    backend: string;
-    /** GPU or device name(s), when a GPU was used. */
-    gpu?: string;
-    threads: number;
-    /**
-     * Parallel sequences the local models decoded in lockstep (the largest, when several models ran):
-     * a batch rounds differently from one sequence, so results made with another count may differ
-     * slightly. Absent when no local model generated.
-     */
-    sequences?: number;
-    nodeLlamaCpp: string;
-    engineFormat: number;
-    node: string;
-}
+/** Where a result was computed (defined with the results it describes). */
+export type { Provenance } from '../results-types.js';
 
 /**
  * Bumped when the layout or the meaning of outputs changes: every key changes with it.

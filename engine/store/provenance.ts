@@ -5,12 +5,10 @@
  * marked, so a reader knows the two sides were not computed alike.
  */
 import type { Plan } from '../../language/plan-types.js';
-import type { StepResult } from '../results-types.js';
-
-type Prov = NonNullable<StepResult['provenance']>;
+import type { Provenance, StepResult } from '../results-types.js';
 
 /** Each field as the reader sees it; undefined where a result does not have it (compared among those that do). */
-const FIELDS: [keyof Prov, (p: Prov) => string | undefined][] = [
+const FIELDS: [keyof Provenance, (p: Provenance) => string | undefined][] = [
     ['backend', (p) => p.backend],
     ['gpu', (p) => p.gpu ?? 'no GPU'],
     ['threads', (p) => `${p.threads} thread${p.threads === 1 ? '' : 's'}`],
