@@ -4,12 +4,12 @@
 // how far batched answers are from one-at-a-time ones.
 //   node bench/embedded/run-ts.mjs bench/embedded/seqcheck.ts <model.gguf> [entities=100] [threads=1] [rounds=2] [sequences=1,4,8] [gpu=off|auto|cuda|vulkan]
 // A model: node bench/embedded/run-ts.mjs bench/embedded/pretrain.ts entities=100 out=DIR (DIR/model.gguf).
-import { readFileSync } from 'node:fs';
 import { LocalGenerator } from '../../engine/models/local.js';
 import type { GpuChoice } from '../../engine/models/protocol.js';
 import type { GenerationResult } from '../../engine/models/types.js';
 import { CHECK_DECODING } from '../../engine/models/pretrain.js';
 import { generateWorld } from '../../engine/world/index.js';
+import { compareAnswers, cpuOf } from '../generate/measure.js';
 
 const model = process.argv[2];
 const args = Object.fromEntries(process.argv.slice(3).map((a) => a.split('=')));
@@ -23,12 +23,6 @@ const gpu: GpuChoice = args.gpu === undefined || args.gpu === 'off' ? false : (a
 const w = generateWorld({ entities, relations: ['capital', 'founder', 'river'], seed: 7 });
 const items = w.facts.map((f) => ({ id: f.id, question: f.question }));
 type Answers = Map<string, GenerationResult>;
-
-/** CPU time (user + system) of a process so far, in ms (Linux /proc): on a loaded machine wall time measures the load as much as the work. */
-function cpuOf(pid: number): number {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 async function run(sequences: number, todo = items): Promise<{ answers: Answers; seconds: number; cpuMs: number; backend: string; outOfStep: number }> {
     const g = await LocalGenerator.start({ modelPath: model, gpu, threads, sequences, contextSize: 128 });
@@ -44,21 +38,6 @@ async function run(sequences: number, todo = items): Promise<{ answers: Answers;
     }
 }
 
-/** Texts that differ, and the largest log-probability difference over tokens both answers have. */
-function compare(a: Answers, b: Answers): { texts: number; identical: number; n: number; maxDiff: number } {
-    let texts = 0;
-    let identical = 0;
-    let maxDiff = 0;
-    for (const [id, x] of b) {
-        const y = a.get(id)!;
-        if (x.text !== y.text) texts++;
-        const same = x.logprobs!.length === y.logprobs!.length && x.logprobs!.every((v, k) => v === y.logprobs![k]);
-        if (same && x.text === y.text) identical++;
-        for (let k = 0; k < Math.min(x.logprobs!.length, y.logprobs!.length); k++) maxDiff = Math.max(maxDiff, Math.abs(x.logprobs![k] - y.logprobs![k]));
-    }
-    return { texts, identical, n: b.size, maxDiff };
-}
-
 const best = new Map<number, number>();
 const leastCpu = new Map<number, number>();
 const first = new Map<number, Answers>();
@@ -71,7 +50,7 @@ for (let round = 0; round < rounds; round++) {
         best.set(n, Math.max(best.get(n) ?? 0, qps));
         leastCpu.set(n, Math.min(leastCpu.get(n) ?? Infinity, r.cpuMs / items.length));
         const prev = first.get(n);
-        const repeat = prev ? compare(prev, r.answers) : undefined;
+        const repeat = prev ? compareAnswers(prev, r.answers) : undefined;
         if (!prev) first.set(n, r.answers);
         console.log(
             `round ${round + 1}, sequences ${n}: ${qps.toFixed(1)} answers/s (${r.seconds.toFixed(2)} s, ${(r.cpuMs / items.length).toFixed(2)} cpu ms/answer, ${r.outOfStep} batches out of step)${repeat ? `; repeat: ${repeat.identical}/${repeat.n} bit-identical` : ''}`,
@@ -82,8 +61,8 @@ const gold = new Map(w.facts.map((f) => [f.id, f.answer]));
 const base = counts[0];
 for (const n of counts) {
     const resumed = await run(n, items.slice(Math.floor(items.length / 3)));
-    const r = compare(first.get(n)!, resumed.answers);
-    const vs = compare(first.get(base)!, first.get(n)!);
+    const r = compareAnswers(first.get(n)!, resumed.answers);
+    const vs = compareAnswers(first.get(base)!, first.get(n)!);
     const exact = items.filter((i) => first.get(n)!.get(i.id)!.text === gold.get(i.id)).length;
     console.log(
         `sequences ${n} (${backend}, ${threads} threads): best ${best.get(n)!.toFixed(1)} answers/s = ${(best.get(n)! / best.get(base)!).toFixed(2)}× sequences ${base} wall, ${(leastCpu.get(base)! / leastCpu.get(n)!).toFixed(2)}× cpu; resumed after a third: ${r.identical}/${r.n} bit-identical; vs sequences ${base}: ${vs.texts} of ${vs.n} texts differ, max |Δ logprob| ${vs.maxDiff.toExponential(1)}; exact gold ${exact}/${items.length}`,

@@ -5,14 +5,14 @@
 // Threads default to the engine's own default (engine/threads.ts: every core but one): with 2 threads
 // on 2 busy cores ggml's threads spin at their barriers while one is descheduled, and both sides ran
 // at 0.2-0.3 questions/s with ratios that measured the load, not the engine.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { LocalGenerator } from '../../engine/models/local.js';
 import { defaultThreads } from '../../engine/threads.js';
-import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
 import type { Decoding } from '../../language/plan-types.js';
+import { cpuHere, cpuOf, writeBenchModel } from './measure.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 const num = (k: string, d: number) => (args[k] !== undefined ? Number(args[k]) : d);
@@ -24,40 +24,18 @@ const maxTokens = num('maxTokens', 16);
 const questions = Array.from({ length: N }, (_, i) => ({ id: `q${i}`, question: `What is the capital of Land${i} in the north of Region${i % 7}?` }));
 let modelPath: string = args.model;
 if (!modelPath) {
-    const tok = buildTokenizer([...questions.map((q) => q.question), 'City Town Village Harbor Mount']);
-    const config = {
-        vocabSize: tok.vocabSize,
-        nLayer: num('layers', 4),
-        nEmbd: num('width', 256),
-        nHead: 4,
-        nHeadKv: 4,
-        nFf: num('width', 256) * 3,
-        nCtx: 256,
-        ropeTheta: DEFAULT_ROPE_THETA,
-        rmsEps: DEFAULT_RMS_EPS,
-        tiedEmbeddings: false,
-    };
     modelPath = join(mkdtempSync(join(tmpdir(), 'mm-bench-gen-')), 'bench.gguf');
-    writeLlamaGguf(modelPath, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
+    writeBenchModel(
+        modelPath,
+        questions.map((q) => q.question),
+        num('layers', 4),
+        num('width', 256),
+    );
 }
 // The same warm-up on both sides, long enough for the JIT and the first collections (a fresh worker
 // warmed with 4 questions spent ~10% more CPU in the timed pass than the bare loop warmed by earlier rounds).
 const warmUp = questions.slice(0, Math.min(N, 64));
 const decoding: Decoding = { temperature: 0, maxTokens, stop: [], template: 'raw', fewShot: 0 };
-
-// CPU time as well as wall time: on a loaded machine wall times measure the load as much as the
-// work (and llama.cpp's threads spin at their barriers while a sibling is descheduled); CPU time of
-// the process that generates (this one for the bare loop, the worker for the engine) much less.
-/** CPU time (user + system) of a process so far, in ms (Linux /proc, 10 ms ticks). */
-function cpuOf(pid: number): number {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-const cpuHere = () => {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
-};
 
 interface Measure {
     qps: number;
@@ -70,7 +48,7 @@ async function engine(seqs: number): Promise<Measure> {
     const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
     // The engine's worker is a new process every round while the bare loops run in this one, warm
     // from every earlier round: three warm-up passes give its JIT what this process already has
-    // (with one pass the like-for-like ratio read 0.90, with three 0.95, idle machine, same run).
+    // (with one pass the like-for-like ratio read 0.90, with three 0.95: two runs on an idle machine).
     for (let pass = 0; pass < 3; pass++) await g.generate(warmUp, decoding);
     const c0 = cpuOf(g.pid!);
     const t0 = performance.now();
@@ -82,14 +60,40 @@ async function engine(seqs: number): Promise<Measure> {
     return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens: r.reduce((a, x) => a + x.tokens, 0), texts: questions.map((q) => byId.get(q.id)!) };
 }
 
-async function bare(seqs: number, confidence = false): Promise<Measure> {
+/**
+ * A bare node-llama-cpp loop in this process: `answer` answers a list on the context's sequences and
+ * records each text; it is run on the warm-up, then timed on the questions.
+ */
+async function bareMeasure(seqs: number, answer: (model: LlamaModel, seqPool: LlamaContextSequence[], items: typeof questions, texts: Map<string, string>) => Promise<number>): Promise<Measure> {
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
     const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
     const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
-    let _logprob = 0; // the engine's per-token work, kept so the bench does it too
     const texts = new Map<string, string>();
-    const run = async (items: typeof questions) => {
+    await answer(model, seqPool, warmUp, texts);
+    const c0 = cpuHere();
+    const t0 = performance.now();
+    const tokens = await answer(model, seqPool, questions, texts);
+    const s = (performance.now() - t0) / 1000;
+    const cpu = cpuHere() - c0;
+    await ctx.dispose();
+    await model.dispose();
+    await llama.dispose();
+    return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
+}
+
+/** The prompt's tokens as the engine builds them for the raw template: BOS where the model wants it, then the question. */
+function promptOf(model: LlamaModel, question: string): Token[] {
+    const bos = model.tokens.bos;
+    const prompt = model.tokenize(question, false);
+    return bos != null && model.tokens.shouldPrependBosToken ? [bos, ...prompt] : prompt;
+}
+
+let _logprob = 0; // the engine's per-token work, kept so the bare loops do it too
+
+/** The free-running bare loop: each sequence takes the next question when it finishes one. */
+function bare(seqs: number, confidence = false): Promise<Measure> {
+    return bareMeasure(seqs, async (model, seqPool, items, texts) => {
         let next = 0;
         let tokens = 0;
         await Promise.all(
@@ -97,9 +101,7 @@ async function bare(seqs: number, confidence = false): Promise<Measure> {
                 const seq = seqPool[lane];
                 while (next < items.length) {
                     const q = items[next++];
-                    const bos = model.tokens.bos;
-                    const prompt = model.tokenize(q.question, false);
-                    const input: Token[] = bos != null && model.tokens.shouldPrependBosToken ? [bos, ...prompt] : prompt;
+                    const input = promptOf(model, q.question);
                     await seq.clearHistory();
                     const out: Token[] = [];
                     if (confidence) {
@@ -123,17 +125,7 @@ async function bare(seqs: number, confidence = false): Promise<Measure> {
             }),
         );
         return tokens;
-    };
-    await run(warmUp);
-    const c0 = cpuHere();
-    const t0 = performance.now();
-    const tokens = await run(questions);
-    const s = (performance.now() - t0) / 1000;
-    const cpu = cpuHere() - c0;
-    await ctx.dispose();
-    await model.dispose();
-    await llama.dispose();
-    return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
+    });
 }
 
 /**
@@ -143,25 +135,19 @@ async function bare(seqs: number, confidence = false): Promise<Measure> {
  * engine does the same work in the same batches, so the ratio is its own overhead; against the
  * free-running loop it also pays for determinism (a group waits for its longest answer).
  */
-async function bareLockstep(seqs: number): Promise<Measure> {
-    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
-    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
-    const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
-    let _logprob = 0;
-    const texts = new Map<string, string>();
-    const run = async (items: typeof questions) => {
+function bareLockstep(seqs: number): Promise<Measure> {
+    return bareMeasure(seqs, async (model, seqPool, items, texts) => {
         const ordered = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         let tokens = 0;
         for (let g = 0; g < ordered.length; g += seqs) {
-            const lanes = ordered.slice(g, g + seqs).map((q, j) => {
-                const bos = model.tokens.bos;
-                const prompt = model.tokenize(q.question, false);
-                const input: Token[] = bos != null && model.tokens.shouldPrependBosToken ? [bos, ...prompt] : prompt;
-                return { q, seq: seqPool[j], input, out: [] as Token[], it: undefined as undefined | AsyncGenerator<{ token: Token; confidence?: number }, void, void> };
-            });
+            const lanes = ordered.slice(g, g + seqs).map((q, j) => ({
+                q,
+                seq: seqPool[j],
+                out: [] as Token[],
+                it: undefined as undefined | AsyncGenerator<{ token: Token; confidence?: number }, void, void>,
+            }));
             await Promise.all(lanes.map((l) => l.seq.clearHistory()));
-            for (const l of lanes) l.it = l.seq.evaluateWithMetadata(l.input, { confidence: true }, { temperature: 0 });
+            for (const l of lanes) l.it = l.seq.evaluateWithMetadata(promptOf(model, l.q.question), { confidence: true }, { temperature: 0 });
             let active = lanes;
             while (active.length) {
                 await new Promise<void>((r) => setImmediate(r)); // the previous step's dispatch has ended
@@ -183,17 +169,7 @@ async function bareLockstep(seqs: number): Promise<Measure> {
             }
         }
         return tokens;
-    };
-    await run(warmUp);
-    const c0 = cpuHere();
-    const t0 = performance.now();
-    const tokens = await run(questions);
-    const s = (performance.now() - t0) / 1000;
-    const cpu = cpuHere() - c0;
-    await ctx.dispose();
-    await model.dispose();
-    await llama.dispose();
-    return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
+    });
 }
 
 console.log(

@@ -6,15 +6,15 @@
 //        [threads=1] [questions=64] [maxTokens=16] [sequences=1,4,8] [rounds=2] [layers=] [width=]
 // tiny: a random-weight 4-layer, 256-wide llama (bench/generate/bench.ts's); 1b: a random-weight F16 GGUF of
 // Llama-3.2-1B's shape (16 × 2048, 128,256-token vocabulary; ~2.5 GB, written once under node_modules/.cache).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalGenerator } from '../../engine/models/local.js';
 import type { GpuChoice } from '../../engine/models/protocol.js';
 import type { GenerationResult } from '../../engine/models/types.js';
-import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
 import { GgmlType } from '../../engine/train/gguf.js';
 import type { Decoding } from '../../language/plan-types.js';
 import { realConfig, realVocab, writeRandomLlamaGguf } from '../../test/train/real-shapes.js';
+import { compareAnswers, cpuOf, writeBenchModel } from './measure.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 const num = (k: string, d: number) => (args[k] !== undefined ? Number(args[k]) : d);
@@ -42,32 +42,16 @@ function modelPath(): string {
     if (which !== 'tiny') return which;
     const [layers, width] = [num('layers', 4), num('width', 256)];
     const path = join(cache, `tiny-${layers}x${width}.gguf`);
-    if (!existsSync(path)) {
-        const tok = buildTokenizer([...questions.map((q) => q.question), 'City Town Village Harbor Mount']);
-        const config = {
-            vocabSize: tok.vocabSize,
-            nLayer: layers,
-            nEmbd: width,
-            nHead: 4,
-            nHeadKv: 4,
-            nFf: width * 3,
-            nCtx: 256,
-            ropeTheta: DEFAULT_ROPE_THETA,
-            rmsEps: DEFAULT_RMS_EPS,
-            tiedEmbeddings: false,
-        };
-        writeLlamaGguf(path, { config, tokenizer: tok, tensors: initLlamaWeights(config, 1) });
-    }
+    if (!existsSync(path))
+        writeBenchModel(
+            path,
+            questions.map((q) => q.question),
+            layers,
+            width,
+        );
     return path;
 }
 const model = modelPath();
-
-/** CPU time (user + system) of a process so far, in ms (Linux /proc, 10 ms ticks): on a loaded machine wall time measures the load as much as the work. */
-function cpuOf(pid: number): number {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 interface Run {
     answersPerSecond: number;
@@ -101,13 +85,6 @@ async function run(sequences: number): Promise<Run> {
     }
 }
 
-function identical(a: Map<string, GenerationResult>, b: Map<string, GenerationResult>): number {
-    return questions.filter((q) => {
-        const [x, y] = [a.get(q.id)!, b.get(q.id)!];
-        return x.text === y.text && x.logprobs!.length === y.logprobs!.length && x.logprobs!.every((v, k) => v === y.logprobs![k]);
-    }).length;
-}
-
 console.log(`model ${model}, ${N} questions, maxTokens ${maxTokens}, threads ${threads}, gpu ${gpu === false ? 'off' : gpu}`);
 const runs = new Map<number, Run[]>();
 for (let round = 0; round < rounds; round++) {
@@ -124,14 +101,8 @@ const bestOf = (n: number) => Math.max(...runs.get(n)!.map((r) => r.answersPerSe
 const leastCpu = (n: number) => Math.min(...runs.get(n)!.map((r) => r.cpuMsPerAnswer));
 for (const n of counts) {
     const rs = runs.get(n)!;
-    const repeat = rs.length > 1 ? `${identical(rs[0].answers, rs[1].answers)}/${N} bit-identical when repeated` : 'not repeated';
-    let texts = 0;
-    let maxDiff = 0;
-    for (const q of questions) {
-        const [a, b] = [runs.get(base)![0].answers.get(q.id)!, rs[0].answers.get(q.id)!];
-        if (a.text !== b.text) texts++;
-        for (let k = 0; k < Math.min(a.logprobs!.length, b.logprobs!.length); k++) maxDiff = Math.max(maxDiff, Math.abs(a.logprobs![k] - b.logprobs![k]));
-    }
+    const repeat = rs.length > 1 ? `${compareAnswers(rs[0].answers, rs[1].answers).identical}/${N} bit-identical when repeated` : 'not repeated';
+    const { texts, maxDiff } = compareAnswers(runs.get(base)![0].answers, rs[0].answers);
     console.log(
         `sequences ${n} (${rs[0].device}): ${bestOf(n).toFixed(1)} answers/s = ${(bestOf(n) / bestOf(base)).toFixed(2)}× sequences ${base} wall, ${(leastCpu(base) / leastCpu(n)).toFixed(2)}× cpu (${leastCpu(n).toFixed(1)} ms/answer); ${repeat}; vs sequences ${base}: ${texts}/${N} texts differ, max |Δ logprob| ${maxDiff.toExponential(1)}`,
     );
