@@ -348,6 +348,17 @@ export class Session {
         if (!this.stageBuf) throw new Error(`could not allocate the ${(bytes / 2 ** 20).toFixed(0)} MiB staging buffer (out of memory?)`);
         const base = f.ggml_backend_buffer_get_base(this.stageBuf) as Ptr;
         const fills = new Map<bigint, Ptr>();
+        /** An F32 alias of `src` ([ne0, ne1]) over the scratch, and the ggml_cpy graph that widens `src` into it. */
+        const alias = (src: Ptr, ne0: number, ne1: number, label: string): Ptr => {
+            const a = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, ne0, ne1) as Ptr;
+            f.ggml_set_name(a, `${label} (F32 staging)`);
+            const st = f.ggml_backend_tensor_alloc(this.stageBuf, a, base) as number;
+            if (st !== 0) throw new Error(`staging ${label}: ggml_backend_tensor_alloc failed (${st})`);
+            const graph = f.ggml_new_graph_custom(this.stageCtx, 4, false) as Ptr;
+            f.ggml_build_forward_expand(graph, f.ggml_cpy(this.stageCtx, src, a));
+            fills.set(BigInt(a), graph);
+            return a;
+        };
         if (stageHead) {
             // each range: a tensor of the head's type over its rows in the weights buffer (no copy), widened
             // into the scratch by a ggml_cpy graph like the layer matrices
@@ -361,28 +372,14 @@ export class Session {
                 const rows = Math.min(headRows, V - r0);
                 const src = f.ggml_new_tensor_2d(this.stageCtx, headType, E, rows) as Ptr;
                 f.ggml_set_name(src, `${headName} rows ${r0}-${r0 + rows - 1}`);
-                let st = f.ggml_backend_tensor_alloc(this.bufW, src, data + BigInt(r0 * rowBytes)) as number;
+                const st = f.ggml_backend_tensor_alloc(this.bufW, src, data + BigInt(r0 * rowBytes)) as number;
                 if (st !== 0) throw new Error(`staging ${headName}: ggml_backend_tensor_alloc failed (${st})`);
-                const alias = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, E, rows) as Ptr;
-                f.ggml_set_name(alias, `${headName} rows ${r0}-${r0 + rows - 1} (F32 staging)`);
-                st = f.ggml_backend_tensor_alloc(this.stageBuf, alias, base) as number;
-                if (st !== 0) throw new Error(`staging ${headName}: ggml_backend_tensor_alloc failed (${st})`);
-                const graph = f.ggml_new_graph_custom(this.stageCtx, 4, false) as Ptr;
-                f.ggml_build_forward_expand(graph, f.ggml_cpy(this.stageCtx, src, alias));
-                fills.set(BigInt(alias), graph);
-                this.headChunks.push({ alias, r0, rows });
+                this.headChunks.push({ alias: alias(src, E, rows, `${headName} rows ${r0}-${r0 + rows - 1}`), r0, rows });
             }
         }
         for (const name of names) {
             const [ne0, ne1] = this.shapes.get(name)!;
-            const alias = f.ggml_new_tensor_2d(this.stageCtx, GGML_TYPE_F32, ne0, ne1) as Ptr;
-            f.ggml_set_name(alias, `${name} (F32 staging)`);
-            const st = f.ggml_backend_tensor_alloc(this.stageBuf, alias, base) as number;
-            if (st !== 0) throw new Error(`staging ${name}: ggml_backend_tensor_alloc failed (${st})`);
-            const graph = f.ggml_new_graph_custom(this.stageCtx, 4, false) as Ptr;
-            f.ggml_build_forward_expand(graph, f.ggml_cpy(this.stageCtx, this.tensors.get(name)!, alias));
-            this.staged.set(name, alias);
-            fills.set(BigInt(alias), graph);
+            this.staged.set(name, alias(this.tensors.get(name)!, ne0, ne1, name));
         }
         this.stageByAlias = fills;
         const srcAt = BigInt(TENSOR_OFFSETS.src);
