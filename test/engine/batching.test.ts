@@ -15,8 +15,7 @@ import type { GenerationItem, GenerationResult } from '../../engine/models/types
 import { runCommand } from '../../cli/run.js';
 import { runExperiment } from '../../engine/run.js';
 import { ModelPool } from '../../engine/steps/model-pool.js';
-import { buildTokenizer, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA, initLlamaWeights, writeLlamaGguf } from '../../engine/train/api.js';
-import { captureIo, QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
+import { captureIo, LARGE_VOCABULARY, makeTinyModel, QUESTIONS, tempDir, writeQuestionsJsonl } from './fixtures.js';
 import { basicSteps, greedy, makePlan } from './plan-helpers.js';
 
 const dir = tempDir('mm-batching-');
@@ -29,13 +28,7 @@ const items: GenerationItem[] = [
 ];
 // A random-weight model with a ~16k-token vocabulary (as test/engine/sequences.test.ts's): answers are
 // meaningless but every token is a real top-1 choice over a real-sized vocabulary.
-const model = (() => {
-    const tokenizer = buildTokenizer([...items.map((q) => q.question), ...Array.from({ length: 8000 }, (_, i) => `w${i} v${i}`)]);
-    const config = { vocabSize: tokenizer.vocabSize, nLayer: 1, nEmbd: 32, nHead: 2, nHeadKv: 2, nFf: 64, nCtx: 128, ropeTheta: DEFAULT_ROPE_THETA, rmsEps: DEFAULT_RMS_EPS, tiedEmbeddings: false };
-    const path = join(dir, 'batching.gguf');
-    writeLlamaGguf(path, { config, tokenizer, tensors: initLlamaWeights(config, 5), name: 'batching' });
-    return path;
-})();
+const model = makeTinyModel(dir, 5, 'batching', [...items.map((q) => q.question), ...LARGE_VOCABULARY]);
 const maxTokens = 10;
 const decoding = { ...greedy, maxTokens };
 type Answer = Pick<GenerationResult, 'id' | 'text' | 'logprobs'>;

@@ -16,9 +16,15 @@ export const QUESTIONS = Array.from({ length: 24 }, (_, i) => ({
     answer: `City${i % 5}`,
 }));
 
-/** A random-weight llama model whose vocabulary covers the QUESTIONS and their answers. */
-export function makeTinyModel(dir: string, seed = 1, name = 'tiny'): string {
-    const texts = [...QUESTIONS.flatMap((q) => [q.question, q.answer]), "I don't know"];
+/**
+ * 16,000 filler words: with them a tiny model's vocabulary is real-sized (~16k tokens), so every
+ * greedy token is a top-1 choice over a real vocabulary and sampling takes long enough for
+ * concurrent samplers to overlap.
+ */
+export const LARGE_VOCABULARY = Array.from({ length: 8000 }, (_, i) => `w${i} v${i}`);
+
+/** A random-weight llama model (1 layer, 32 wide) whose vocabulary covers `texts`: by default the QUESTIONS and their answers. */
+export function makeTinyModel(dir: string, seed = 1, name = 'tiny', texts = [...QUESTIONS.flatMap((q) => [q.question, q.answer]), "I don't know"]): string {
     const tokenizer = buildTokenizer(texts);
     const config = { vocabSize: tokenizer.vocabSize, nLayer: 1, nEmbd: 32, nHead: 2, nHeadKv: 2, nFf: 64, nCtx: 128, ropeTheta: DEFAULT_ROPE_THETA, rmsEps: DEFAULT_RMS_EPS, tiedEmbeddings: false };
     const tensors = initLlamaWeights(config, seed);

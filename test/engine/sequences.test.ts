@@ -4,21 +4,13 @@
 // output reorder is not thread-safe, so a sequence could take another's logits (engine/models/local.ts).
 import { describe, expect, it } from 'vitest';
 import { LocalGenerator } from '../../engine/models/local.js';
-import { join } from 'node:path';
-import { buildTokenizer, initLlamaWeights, writeLlamaGguf, DEFAULT_RMS_EPS, DEFAULT_ROPE_THETA } from '../../engine/train/api.js';
-import { QUESTIONS, tempDir } from './fixtures.js';
+import { LARGE_VOCABULARY, makeTinyModel, QUESTIONS, tempDir } from './fixtures.js';
 import { greedy } from './plan-helpers.js';
 
 const dir = tempDir('mm-seq-');
-// A random-weight model like fixtures.ts's tiny one but with a ~16k-token vocabulary: sampling over a
-// real-sized vocabulary takes long enough for the concurrent samplers to overlap (a 300-token one rarely does).
-const model = (() => {
-    const tokenizer = buildTokenizer([...QUESTIONS.map((q) => q.question), ...Array.from({ length: 8000 }, (_, i) => `w${i} v${i}`)]);
-    const config = { vocabSize: tokenizer.vocabSize, nLayer: 1, nEmbd: 32, nHead: 2, nHeadKv: 2, nFf: 64, nCtx: 128, ropeTheta: DEFAULT_ROPE_THETA, rmsEps: DEFAULT_RMS_EPS, tiedEmbeddings: false };
-    const path = join(dir, 'seq.gguf');
-    writeLlamaGguf(path, { config, tokenizer, tensors: initLlamaWeights(config, 3), name: 'seq' });
-    return path;
-})();
+// fixtures.ts's tiny model with a ~16k-token vocabulary: sampling over a real-sized vocabulary takes
+// long enough for the concurrent samplers to overlap (a 300-token one rarely does).
+const model = makeTinyModel(dir, 3, 'seq', [...QUESTIONS.map((q) => q.question), ...LARGE_VOCABULARY]);
 // 72 questions (the 24 fixture questions three times under different ids, so every sequence is reused).
 const items = [0, 1, 2].flatMap((r) => QUESTIONS.map((q) => ({ id: `${q.id}-${r}`, question: q.question })));
 
