@@ -56,9 +56,11 @@ export const LLAMA_CPP_CMAKE_FLAGS = [
 /** The benchmarks' configuration: the same, compiled at -O3 as llama.cpp's own Release builds are. */
 export const LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED = LLAMA_CPP_CMAKE_FLAGS.map((f) => f.replace('-O0', '-O3'));
 
-/** Build folder, done-record prefix and cmake flags of a configuration. */
+/** Build folder, done-record prefix, failure record and cmake flags of a configuration (a failed -O3 build does not stop the tests' build). */
 function configuration(optimize) {
-    return optimize ? { build: 'build-O3', done: 'done-O3-', flags: LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED } : { build: 'build', done: 'done-', flags: LLAMA_CPP_CMAKE_FLAGS };
+    return optimize
+        ? { build: 'build-O3', done: 'done-O3-', failed: 'failed-O3.json', flags: LLAMA_CPP_CMAKE_FLAGS_OPTIMIZED }
+        : { build: 'build', done: 'done-', failed: 'failed.json', flags: LLAMA_CPP_CMAKE_FLAGS };
 }
 
 /** flock's exit status when the lock was not had within the wait. */
@@ -128,7 +130,7 @@ export async function buildLlamaCpp(targets, { root = ROOT, log, waitSeconds = 3
     mkdirSync(dirname(dir), { recursive: true });
     const lock = `${dir}.lock`;
     const failedBefore = () => {
-        const f = join(dir, 'failed.json');
+        const f = join(dir, configuration(optimize).failed);
         if (!existsSync(f)) return undefined;
         const r = JSON.parse(readFileSync(f, 'utf8'));
         return r.toolchain === toolchain() ? `the last build of llama.cpp here failed (${r.date}, ${r.what}); log: ${join(dir, 'build.log')}. Delete ${f} to try again.\n${r.tail}` : undefined;
@@ -195,7 +197,7 @@ function buildLocked(root, targets, jobs, optimize) {
     const todo = targets.filter((t) => !builtLlamaCpp(t, root, optimize));
     if (!todo.length) return; // built by the process we waited for
     mkdirSync(dir, { recursive: true });
-    const failed = join(dir, 'failed.json');
+    const failed = join(dir, c.failed);
     if (existsSync(failed) && JSON.parse(readFileSync(failed, 'utf8')).toolchain === toolchain()) process.exit(FAILED_BEFORE_EXIT);
     rmSync(failed, { force: true });
     const logFile = join(dir, 'build.log');
