@@ -39,7 +39,7 @@ function writeShapeF16(path: string, config: LlamaConfig, vocabShape: 'llama-3.2
 }
 
 /** The F16 file's matrices requantized by ggml, one tensor in memory at a time (the same weights). */
-export function requantize(src: string, dst: string, type: GgmlType) {
+function requantize(src: string, dst: string, type: GgmlType) {
     if (existsSync(dst)) return;
     const file = readGguf(src);
     const fileType: Record<number, number> = { [GgmlType.Q8_0]: 7, [GgmlType.Q4_K]: 15 };
