@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     let s: EditorSession | undefined;
     try {
         s = await startEditor({
+            name: 'screenshot',
             folder: dirname(o.spec),
             copyFolder: true,
             extensions: [await extensionVsix()],

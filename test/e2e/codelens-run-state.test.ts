@@ -148,6 +148,7 @@ describeE2E('CodeLens after a run (code-server + chromium)', () => {
 
     beforeAll(async () => {
         s = await startEditor({
+            name: 'codelens',
             folder: FIXTURE,
             copyFolder: true,
             extensions: [await extensionVsix()],

@@ -75,7 +75,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
     let specText: string;
 
     beforeAll(async () => {
-        s = await startEditor({ folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()] });
+        s = await startEditor({ name: 'editor', folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()] });
         specText = readFileSync(join(s.folder, SPEC), 'utf8');
         await openFile(s.page, SPEC);
         // Close the side bar (the Extensions view opens after an install) to give the editor room.
@@ -386,7 +386,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
 describeE2E('Mismatch Lab in an untrusted workspace', () => {
     let s: EditorSession;
     beforeAll(async () => {
-        s = await startEditor({ folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()], trusted: false });
+        s = await startEditor({ name: 'editor-untrusted', folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()], trusted: false });
         await openFile(s.page, SPEC);
     }, 300_000);
     afterAll(async () => s?.stop());

@@ -15,6 +15,7 @@ describeE2E('extension-host suite in code-server', () => {
         const vsixes = [await extensionVsix(), await runnerExtensionVsix()];
         const resultFile = join('/tmp', `mismatch-exthost-${process.pid}-${Date.now()}.json`);
         s = await startEditor({
+            name: 'exthost',
             folder: join(ROOT, 'test/e2e/fixtures/tiny'),
             copyFolder: true,
             extensions: vsixes,

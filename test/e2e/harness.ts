@@ -161,6 +161,12 @@ export interface EditorOptions {
     trusted?: boolean;
     /** Extra environment for code-server (and so its extension host). */
     env?: Record<string, string>;
+    /**
+     * Where `stop()` keeps code-server's logs: test/.artifacts/e2e/logs/<name>/ (the extension
+     * host's, and the "Mismatch" output with the language server's message trace), so a failed wait
+     * can be read afterwards. Each session of a run needs its own name.
+     */
+    name: string;
 }
 
 export interface EditorSession {
@@ -192,6 +198,8 @@ const DEFAULT_SETTINGS: Record<string, unknown> = {
     'security.workspace.trust.enabled': false,
     'mismatch.threads': 2,
     'mismatch.gpu': 'off',
+    // The language server's messages (names and timings) in the "Mismatch" output, kept with the logs.
+    'mismatch.trace.server': 'messages',
 };
 
 function codeServerEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -316,9 +324,21 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
             killServer();
             // Remove its folders once code-server has exited (it writes there until then), bounded.
             if (server.exitCode === null && server.signalCode === null) await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+            keepLogs(join(userData, 'logs'), options.name);
             if (!process.env.MISMATCH_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** Copies a session's code-server logs to test/.artifacts/e2e/logs/<name>/, replacing the last run's. */
+function keepLogs(logs: string, name: string): void {
+    const to = join(ARTIFACTS, 'logs', name);
+    try {
+        rmSync(to, { recursive: true, force: true });
+        if (existsSync(logs)) cpSync(logs, to, { recursive: true });
+    } catch (e) {
+        console.warn(`[e2e] could not keep the logs of ${name}: ${String(e)}`);
+    }
 }
 
 /** Saves a screenshot to test/.artifacts/e2e/<name>.png (waiting for notifications to finish fading in). */
