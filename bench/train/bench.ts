@@ -175,9 +175,11 @@ if (want('finetune')) {
     const text = oldFacts.map((f) => `${f.prompt} ${f.answer}`).join('\n');
     writeFileSync(join(cache, 'ft-data.txt'), text);
     // llama_opt_epoch trains one window of n_ctx tokens per step (n_batch is capped at n_ctx)
+    // Our batch: --ft-batch sequences (default 16); its tokens per step against llama-finetune's 64 are
+    // printed beside the compute buffer they take, since activations grow with them.
     const ctxLen = 64,
         epochs = 2,
-        B = 16;
+        B = Number(flag('--ft-batch') ?? 16);
     const ft = timeRss(
         bin,
         [
@@ -227,10 +229,17 @@ if (want('finetune')) {
     log(
         `ours:           ${oursTokens} tokens in ${oursWall.toFixed(1)} s (whole child process; ${o.trainSeconds.toFixed(1)} s of it training) = ${oursTps.toFixed(0)} tokens/s, peak RSS ${(o.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
     );
+    if (o.memory) {
+        const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+        const m = o.memory;
+        log(
+            `ours, ggml buffers: weights ${mib(m.weights)} MiB, gradient accumulators + AdamW ${mib(m.optimizer)} MiB, compute ${mib(m.compute)} MiB; the rest of the peak (${mib(o.peakRssBytes - m.weights - m.optimizer - m.compute - m.staging)} MiB) is the process: Node, koffi, the libraries and the JS heap`,
+        );
+    }
     log(`ratio: speed ${(oursTps / ftTps).toFixed(2)}× (goal ≥ 1.0), memory ${(o.peakRssBytes / 1024 / ft.rssKiB).toFixed(2)}× (goal ≤ 1.1)`);
     results.finetune = {
         llamaFinetune: { tokens: ftTokens, seconds: ft.seconds, tokensPerSecond: ftTps, rssKiB: ft.rssKiB },
-        ours: { tokensPerSecond: oursTps, seconds: o.trainSeconds, rssBytes: o.peakRssBytes },
+        ours: { tokensPerSecond: oursTps, seconds: o.trainSeconds, rssBytes: o.peakRssBytes, batch: B, memory: o.memory },
         speedRatio: oursTps / ftTps,
         memoryRatio: o.peakRssBytes / 1024 / ft.rssKiB,
     };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry of the trainer benchmark: bundles bench/train/bench.ts with esbuild (as esbuild.mjs does for
 // the product) into bench/.cache and runs it. Usage:
-//   node bench/train/run.mjs [bar] [finetune] [torch] [lora] [--threads N]
+//   node bench/train/run.mjs [bar] [finetune] [torch] [lora] [--threads N] [--ft-layers L --ft-width W --ft-batch B]
 //   node bench/train/run.mjs lora1b full1b [--threads 1,2] [--torch-threads 1,2] [--steps 2] [--batch 4] [--repeat 1] [--types f16,q8_0,q4_k]
 // With no section, all but the 1B ones run (bench1b.ts: only when named). Results: a table on stdout and bench/.cache/train/results.json.
 import * as esbuild from 'esbuild';

@@ -91,6 +91,7 @@ const PROTOS: Record<string, string> = {
     ggml_quantize_requires_imatrix: 'bool ggml_quantize_requires_imatrix(int type)',
     ggml_backend_tensor_memset: 'void ggml_backend_tensor_memset(void *t, uint8_t value, size_t offset, size_t size)',
     ggml_backend_buffer_get_size: 'size_t ggml_backend_buffer_get_size(void *buf)',
+    ggml_backend_sched_get_buffer_size: 'size_t ggml_backend_sched_get_buffer_size(void *sched, void *backend)',
     ggml_get_type_traits: 'void *ggml_get_type_traits(int type)',
     ggml_opt_prepare_alloc: 'void ggml_opt_prepare_alloc(void *opt, void *ctx, void *graph, void *inputs, void *outputs)',
     ggml_swiglu_split: 'void *ggml_swiglu_split(void *ctx, void *a, void *b)',

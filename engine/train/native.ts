@@ -56,6 +56,7 @@ import {
     type GpuKind,
 } from './ffi.js';
 import { GgmlType, ggmlTypeName, readTensorRaw, type GgufFile } from './gguf.js';
+import type { SessionMemory } from './types.js';
 import { headDim, LAYER_MATRICES, llamaTensorShapes, Rng, type LlamaConfig, type LlamaTensors, type LayerMatrix } from './llama.js';
 
 export interface OptimizerSettings {
@@ -102,6 +103,7 @@ export interface MicroBatch {
 /** A checkpoint's optimizer state: the iteration counter and tensors by name ("<w>", "<w>#m", "<w>#v"). */
 export interface SavedState {
     iter: number;
+    /** A returned array may be a view of a buffer the next `get` overwrites: use it before asking again. */
     tensors: { get(name: string): Float32Array | undefined };
 }
 
@@ -469,6 +471,23 @@ export class Session {
         this.set(name, data);
     }
 
+    /** Elements of a tensor (without reading it). */
+    elements(name: string): number {
+        const t = this.tensors.get(name);
+        if (!t) throw new Error(`no tensor ${name}`);
+        return Number(this.g.f.ggml_nelements(t));
+    }
+
+    /** What the session's ggml buffers hold, by part (see SessionMemory). */
+    memory(): SessionMemory {
+        const f = this.g.f;
+        let optimizer = 0;
+        for (const s of this.statics?.values() ?? []) for (const t of [s.acc, s.m, s.v]) if (t) optimizer += Number(f.ggml_nbytes(t));
+        let compute = 0;
+        if (this.sched) for (const b of this.backends) compute += Number(f.ggml_backend_sched_get_buffer_size(this.sched, b));
+        return { weights: this.weightBytes, optimizer, compute, staging: this.stageBuf ? Number(f.ggml_backend_buffer_get_size(this.stageBuf)) : 0 };
+    }
+
     shapeOf(name: string): number[] {
         const s = this.shapes.get(name);
         if (!s) throw new Error(`no weight ${name}`);
@@ -778,21 +797,25 @@ export class Session {
 
     /**
      * Weights, moments and the optimizer's iteration counter. The tensors are read one at a time as the
-     * caller iterates (a checkpoint writer streams them to disk: a full copy in memory would add 12 bytes
-     * per parameter of a full fine-tune to the peak).
+     * caller iterates, into ONE buffer the size of the largest: each yielded array is a view of it, valid
+     * until the next iteration (a checkpoint writer streams it to disk at once). A fresh array per tensor
+     * left 12 bytes per parameter of a full fine-tune as garbage at each checkpoint, on top of the
+     * AdamW state, until V8 collected it and malloc gave the pages back.
      */
     saveState(): { iter: number; tensors: Iterable<[string, Float32Array]> } {
         if (!this.stateSupported()) throw new Error('optimizer state is not readable with this ggml build');
         const f = this.g.f;
+        const buf = new Float32Array(Math.max(0, ...this.trainable.map((n) => this.elements(n))));
         const read = (t: Ptr) => {
-            const a = new Float32Array(Number(f.ggml_nelements(t)));
+            const a = buf.subarray(0, Number(f.ggml_nelements(t)));
             f.ggml_backend_tensor_get(t, a, 0, a.byteLength);
             return a;
         };
         const self = this;
         function* tensors(): Generator<[string, Float32Array]> {
             for (const name of self.trainable) {
-                yield [name, self.get(name)];
+                // trainable tensors are F32 (full fine-tuning widens its weights; LoRA's A and B are F32)
+                yield [name, read(self.tensors.get(name)!)];
                 const s = self.statics!.get(name)!;
                 if (s.m && s.v) {
                     yield [`${name}#m`, read(s.m)];
@@ -828,12 +851,16 @@ export class Session {
         for (const name of this.trainable) {
             const s = this.statics!.get(name)!;
             if (!adam) continue;
-            const m = state.tensors.get(`${name}#m`),
-                v = state.tensors.get(`${name}#v`);
-            if (!m || !v) throw new Error(`checkpoint has no optimizer moments for ${name}`);
             if (!s.m || !s.v) throw new Error('optimizer state is not writable with this ggml build');
-            f.ggml_backend_tensor_set(s.m, m, 0, m.byteLength);
-            f.ggml_backend_tensor_set(s.v, v, 0, v.byteLength);
+            // each read is used before the next (SavedState: the reader may reuse one buffer)
+            for (const [key, t] of [
+                [`${name}#m`, s.m],
+                [`${name}#v`, s.v],
+            ] as const) {
+                const a = state.tensors.get(key);
+                if (!a) throw new Error(`checkpoint has no optimizer moments for ${name}`);
+                f.ggml_backend_tensor_set(t, a, 0, a.byteLength);
+            }
         }
         this.g.koffi.encode(this.opt + BigInt(OPT_ITER_OFFSET), 'int64_t', BigInt(state.iter));
     }

@@ -6,7 +6,7 @@ import { defaultThreads } from '../threads.js';
 import { Session, packBatch } from './native.js';
 import { initLlamaWeights, readLlamaGgufInfo, writeLlamaGguf, writeLoraGguf, countParameters, Rng, llamaTensorShapes, type LlamaTensors, type LayerMatrix } from './llama.js';
 import { readGguf, writeGguf, type GgufValue } from './gguf.js';
-import type { EpochFit, EpochLoss, ResolvedJob, StepLoss, TrainEvent, TrainResult } from './types.js';
+import type { EpochFit, EpochLoss, ResolvedJob, StepLoss, SessionMemory, TrainEvent, TrainResult } from './types.js';
 
 export interface TrainHooks {
     emit(e: TrainEvent): void;
@@ -114,18 +114,24 @@ function writeCheckpoint(dir: string, state: Omit<CheckpointState, 'index'>, ten
     renameSync(tmp, dir);
 }
 
-/** The checkpoint's state; its tensors are read from tensors.bin when asked for (one at a time). */
+/**
+ * The checkpoint's state; its tensors are read from tensors.bin when asked for, one at a time, into one
+ * buffer the size of the largest (SavedState: each array is valid until the next `get`), so a resume
+ * adds one tensor, not the whole state, to the memory the AdamW state already takes.
+ */
 function readCheckpoint(dir: string): { state: CheckpointState; tensors: { get(name: string): Float32Array | undefined } } | undefined {
     if (!existsSync(join(dir, 'state.json'))) return undefined;
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState;
     const index = new Map(state.index.map((e) => [e.name, e]));
+    let buf: Float32Array | undefined;
     const get = (name: string): Float32Array | undefined => {
         const e = index.get(name);
         if (!e) return undefined;
+        buf ??= new Float32Array(Math.max(...state.index.map((x) => x.length)));
         const fd = openSync(join(dir, 'tensors.bin'), 'r');
         try {
-            const a = new Float32Array(e.length);
-            const got = readSync(fd, new Uint8Array(a.buffer), 0, a.byteLength, e.offset);
+            const a = buf.subarray(0, e.length);
+            const got = readSync(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength), 0, a.byteLength, e.offset);
             if (got !== a.byteLength) throw new Error(`checkpoint ${dir}: tensors.bin ends inside ${name}`);
             return a;
         } finally {
@@ -177,9 +183,10 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
         lr: () => lrAt(optSteps, totalOpt, r),
     });
     try {
-        const trainable = session.trainable.reduce((a, n) => a + session.get(n).length, 0);
+        const trainable = session.trainable.reduce((a, n) => a + session.elements(n), 0);
         const totalParams = countParameters(r.config) + (j.mode === 'lora' ? trainable : 0);
         const key = jobKey(r);
+        let memory: SessionMemory | undefined;
         let microSteps = 0,
             epoch = 0,
             batchInEpoch = 0,
@@ -299,6 +306,14 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
                 const seqs = order.slice(batchInEpoch * B, batchInEpoch * B + B).map((i) => r.train[i]);
                 const mb = packBatch(seqs, B, T, N, padId);
                 const loss = session.step(mb);
+                if (!memory) {
+                    memory = session.memory();
+                    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+                    hooks.emit({
+                        type: 'log',
+                        line: `memory: weights ${mib(memory.weights)}, gradient accumulators and optimizer state ${mib(memory.optimizer)}, compute ${mib(memory.compute)} (micro-batch of ${B} × ${T} tokens)${memory.staging ? `, staging ${mib(memory.staging)}` : ''}`,
+                    });
+                }
                 if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${optSteps + 1}: lower the learning rate`);
                 microSteps++;
                 batchInEpoch++;
@@ -414,6 +429,7 @@ export async function runTraining(r: ResolvedJob, hooks: TrainHooks): Promise<Tr
             trainableParams: trainable,
             totalParams,
             peakRssBytes: peakRss(),
+            ...(memory ? { memory } : {}),
             device: session.device,
         };
         // the manifest's result leaves the loss curves out: loss.csv holds them

@@ -156,7 +156,21 @@ export interface TrainResult {
     trainableParams: number;
     totalParams: number;
     peakRssBytes: number;
+    /** the ggml buffers by part, after the first step of this run */
+    memory?: SessionMemory;
     device: string;
+}
+
+/** Bytes of each part of a training session's memory (ggml buffers only; the process adds its runtime). */
+export interface SessionMemory {
+    /** the model's weights (frozen base in its file types, trainable tensors in F32) */
+    weights: number;
+    /** ggml_opt's gradient accumulators and AdamW moments (0 before the first step) */
+    optimizer: number;
+    /** the scheduler's compute buffers: activations and gradients of one micro-batch (0 before the first step) */
+    compute: number;
+    /** the scratch frozen non-F32 matrices are widened into (LoRA on the CPU) */
+    staging: number;
 }
 
 export class TrainError extends Error {
