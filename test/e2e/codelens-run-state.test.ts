@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeE2E, extensionVsix, notifications, openFile, ROOT, runCommand, screenshot, startEditor, waitFor, type EditorSession } from './harness.js';
+import { describeE2E, extensionVsix, notifications, openFile, printLogsOnFailure, ROOT, runCommand, screenshot, startEditor, waitFor, type EditorSession } from './harness.js';
 
 const FIXTURE = join(ROOT, 'test/e2e/fixtures/tiny');
 const SPEC = 'tiny.mismatch';
@@ -142,6 +142,7 @@ async function notificationMatching(page: Page, re: RegExp, timeoutMs: number): 
 
 describeE2E('CodeLens after a run (code-server + chromium)', () => {
     let s: EditorSession;
+    printLogsOnFailure(() => s);
     let specText: string;
     /** Lens rows of the untouched spec: one per step. */
     let steps: number;

@@ -15,6 +15,7 @@ import {
     goToLine,
     notifications,
     openFile,
+    printLogsOnFailure,
     ROOT,
     runCommand,
     screenshot,
@@ -72,6 +73,7 @@ async function waitForLenses(page: Page, want = '▶ Run'): Promise<string[]> {
 
 describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
     let s: EditorSession;
+    printLogsOnFailure(() => s);
     let specText: string;
 
     beforeAll(async () => {
@@ -385,6 +387,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
 
 describeE2E('Mismatch Lab in an untrusted workspace', () => {
     let s: EditorSession;
+    printLogsOnFailure(() => s);
     beforeAll(async () => {
         s = await startEditor({ name: 'editor-untrusted', folder: FIXTURE, copyFolder: true, extensions: [await extensionVsix()], trusted: false });
         await openFile(s.page, SPEC);

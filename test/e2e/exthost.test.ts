@@ -3,11 +3,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeE2E, exthostSuiteBundle, extensionVsix, readJson, ROOT, runnerExtensionVsix, screenshot, startEditor, waitFor, type EditorSession } from './harness.js';
+import { describeE2E, exthostSuiteBundle, extensionVsix, printLogsOnFailure, readJson, ROOT, runnerExtensionVsix, screenshot, startEditor, waitFor, type EditorSession } from './harness.js';
 import type { HostTestResult } from '../exthost/index.js';
 
 describeE2E('extension-host suite in code-server', () => {
     let s: EditorSession;
+    printLogsOnFailure(() => s);
     let result: { tests: HostTestResult[]; failures: number; crashed?: string };
 
     beforeAll(async () => {

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { describe, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CODE_SERVER = join(ROOT, '.e2e/code-server/node_modules/.bin/code-server');
@@ -176,6 +176,8 @@ export interface EditorSession {
     page: Page;
     context: BrowserContext;
     log: () => string;
+    /** The last `lines` lines of the "Mismatch" output (with the language server's message trace) and of the extension host's log. */
+    logTail: (lines?: number) => string;
     stop: () => Promise<void>;
 }
 
@@ -319,6 +321,7 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
         page,
         context,
         log: () => logText,
+        logTail: (lines = 60) => tailLogs(join(userData, 'logs'), lines),
         stop: async () => {
             await context.close().catch(() => undefined);
             killServer();
@@ -328,6 +331,30 @@ export async function startEditor(options: EditorOptions): Promise<EditorSession
             if (!process.env.MISMATCH_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** Files named `name` anywhere under `dir`. */
+function findFiles(dir: string, name: string): string[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? findFiles(join(dir, e.name), name) : e.name === name ? [join(dir, e.name)] : []));
+}
+
+function tailLogs(logs: string, lines: number): string {
+    return ['Mismatch.log', 'remoteexthost.log']
+        .flatMap((name) => findFiles(logs, name))
+        .map((f) => `--- ${f} (last ${lines} lines)\n${readFileSync(f, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`)
+        .join('\n');
+}
+
+/**
+ * After each failed test of a suite, prints the session's log tails (the language server's message
+ * trace shows whether an edit reached it and what it answered): CI keeps the console, not the files.
+ */
+export function printLogsOnFailure(session: () => EditorSession | undefined): void {
+    afterEach((ctx) => {
+        const s = session();
+        if (s && ctx.task.result?.state === 'fail') console.log(`[e2e] "${ctx.task.name}" failed; the editor's logs:\n${s.logTail()}`);
+    });
 }
 
 /** Copies a session's code-server logs to test/.artifacts/e2e/logs/<name>/, replacing the last run's. */
