@@ -175,11 +175,15 @@ if (want('finetune')) {
     const text = oldFacts.map((f) => `${f.prompt} ${f.answer}`).join('\n');
     writeFileSync(join(cache, 'ft-data.txt'), text);
     // llama_opt_epoch trains one window of n_ctx tokens per step (n_batch is capped at n_ctx)
-    // Our batch: --ft-batch sequences (default 16); its tokens per step against llama-finetune's 64 are
-    // printed beside the compute buffer they take, since activations grow with them.
+    // llama-finetune takes one window of ctxLen tokens per optimizer step; ours takes B question-answer
+    // sequences. Like for like, B is chosen so that a step holds about as many tokens (activations, and
+    // so the compute buffer, grow with them); --ft-batch overrides it.
     const ctxLen = 64,
-        epochs = 2,
-        B = Number(flag('--ft-batch') ?? 16);
+        epochs = 2;
+    const ex = (await checkJob(preJob(join(cache, 'tmp')))).train;
+    const meanTokens = ex.reduce((a, s) => a + s.tokens.length, 0) / ex.length;
+    const B = Number(flag('--ft-batch') ?? Math.max(1, Math.round(ctxLen / meanTokens)));
+    log(`tokens per optimizer step: llama-finetune ${ctxLen}; ours ${B} sequences × ${meanTokens.toFixed(1)} tokens on average = ${(B * meanTokens).toFixed(0)}`);
     const ft = timeRss(
         bin,
         [

@@ -1,0 +1,104 @@
+// The language server's start-up against the extension's first `mismatch/plan` request. The extension
+// asks for the plan of the open spec as soon as the server has answered `initialize`, while the server
+// is still loading the workspace's files. When the request created the document itself, the two reads
+// of the same file raced: whichever added its document second failed ("a document with the URI … is
+// already present"). When the workspace's start-up lost, its `ready` never resolved and no edit reached
+// the server again: in a real editor on a busy machine the typo's squiggle and completion never came,
+// while CodeLens and runs used the text as first opened. When the request lost, it answered without a
+// plan. The server here runs in this process on an in-memory connection, over a file system whose
+// first read of each spec is slow (a cold disk under load), so the two reads overlap every time.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import type { URI } from 'langium';
+import { NodeFileSystemProvider } from 'langium/node';
+import {
+    createProtocolConnection,
+    DidChangeTextDocumentNotification,
+    DidOpenTextDocumentNotification,
+    InitializedNotification,
+    InitializeRequest,
+    PublishDiagnosticsNotification,
+    StreamMessageReader,
+    StreamMessageWriter,
+    type ProtocolConnection,
+    type PublishDiagnosticsParams,
+} from 'vscode-languageserver-protocol/node.js';
+import { createConnection, ProposedFeatures } from 'vscode-languageserver/node.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PlanRequest } from '../../language/protocol.js';
+import { startMismatchServer } from '../../server/start.js';
+import { repoRoot } from './lsp-client.js';
+
+/** Simulated latency of a cold disk: not a wait for a condition, the slowness under test. */
+const SLOW_READ_MS = 1_000;
+
+/** The disk, with the first read of each spec slow: a second reader of the same file overtakes the first. */
+class FirstReadSlow extends NodeFileSystemProvider {
+    private readonly seen = new Set<string>();
+    override async readFile(uri: URI): Promise<string> {
+        const key = uri.toString();
+        if (key.endsWith('.mismatch') && !this.seen.has(key)) {
+            this.seen.add(key);
+            await new Promise((r) => setTimeout(r, SLOW_READ_MS));
+        }
+        return super.readFile(uri);
+    }
+}
+
+let dir: string;
+let client: ProtocolConnection;
+const published: PublishDiagnosticsParams[] = [];
+
+beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mm-startup-race-'));
+    cpSync(join(repoRoot, 'test/e2e/fixtures/tiny'), dir, { recursive: true });
+    const toServer = new PassThrough();
+    const toClient = new PassThrough();
+    startMismatchServer(createConnection(ProposedFeatures.all, new StreamMessageReader(toServer), new StreamMessageWriter(toClient)), {
+        fileSystemProvider: () => new FirstReadSlow(),
+    });
+    client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
+    client.onNotification(PublishDiagnosticsNotification.type, (p) => void published.push(p));
+    client.onRequest('workspace/configuration', (params: { items: unknown[] }) => params.items.map(() => null));
+    client.onRequest('client/registerCapability', () => null);
+    client.listen();
+});
+afterAll(() => {
+    client?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+});
+
+/** Resolves once `test` holds for a published diagnostics notification (bounded). */
+async function diagnosticsWhere(test: (p: PublishDiagnosticsParams) => boolean, timeoutMs: number, what: string): Promise<PublishDiagnosticsParams> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const hit = published.find(test);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`no diagnostics ${what} within ${timeoutMs} ms (got ${published.length} notifications)`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
+it('the first plan request during the workspace load gets the plan, and edits still reach the server', async () => {
+    const uri = pathToFileURL(join(dir, 'tiny.mismatch')).toString();
+    const text = readFileSync(join(dir, 'tiny.mismatch'), 'utf8');
+    const folder = pathToFileURL(dir).toString();
+    await client.sendRequest(InitializeRequest.type, { processId: null, rootUri: folder, workspaceFolders: [{ uri: folder, name: 'tiny' }], capabilities: { workspace: { configuration: true } } });
+    // What the extension sends once the server is up: initialized, the open spec, and its plan.
+    await client.sendNotification(InitializedNotification.type, {});
+    await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'mismatch', version: 1, text } });
+    const first = await client.sendRequest(PlanRequest, { uri });
+    expect(first.errors).toBe(0);
+    expect(first.plan?.steps.map((s) => s.id)).toContain('smallOnLarge');
+
+    // An edit, as the e2e test types it: the label's last letter deleted.
+    const typo = text.replace('small on byLarge', 'small on byLarg');
+    await client.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ text: typo }] });
+    const d = await diagnosticsWhere((p) => p.uri === uri && p.diagnostics.some((x) => x.severity === 1), 30_000, 'with an error after the edit');
+    expect(d.diagnostics.map((x) => x.message).join('\n')).toMatch(/Unknown label .*'byLarg'/);
+    const after = await client.sendRequest(PlanRequest, { uri });
+    expect(after).toMatchObject({ errors: 1, version: 2 });
+}, 60_000);
