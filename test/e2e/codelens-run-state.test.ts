@@ -9,7 +9,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeE2E, extensionVsix, notifications, openFile, printLogsOnFailure, ROOT, runCommand, screenshot, startEditor, waitFor, type EditorSession } from './harness.js';
+import {
+    clearNotifications,
+    describeE2E,
+    extensionVsix,
+    lineOf,
+    notificationMatching,
+    openFile,
+    printLogsOnFailure,
+    ROOT,
+    runCommand,
+    screenshot,
+    startEditor,
+    waitFor,
+    type EditorSession,
+} from './harness.js';
 
 const FIXTURE = join(ROOT, 'test/e2e/fixtures/tiny');
 const SPEC = 'tiny.mismatch';
@@ -17,12 +31,6 @@ const SPEC = 'tiny.mismatch';
 const LENS_SETTLE = 15_000;
 const RUN_ROW = /^▶ Run \| ▶ Run to here$/;
 const CANCEL_ROW = /^■ Cancel$/;
-
-function lineOf(text: string, re: RegExp): number {
-    const i = text.split('\n').findIndex((l) => re.test(l));
-    if (i < 0) throw new Error(`no line matches ${re}`);
-    return i + 1;
-}
 
 /** The CodeLens rows of the spec's editor (in the editor part, not the panel), top to bottom, spaces normalised. */
 async function lensRows(page: Page): Promise<string[]> {
@@ -54,11 +62,6 @@ async function lensLinks(page: Page): Promise<{ text: string; line: number; x: n
 async function clickLens(page: Page, line: number, text: string): Promise<void> {
     const link = await waitFor(async () => (await lensLinks(page)).find((l) => l.line === line && l.text === text), LENS_SETTLE, `lens "${text}" above line ${line}`);
     await page.mouse.click(link.x, link.y);
-}
-
-async function clearNotifications(page: Page): Promise<void> {
-    await runCommand(page, 'Notifications: Clear All Notifications');
-    await waitFor(async () => (await page.$$('.notification-toast')).length === 0, 10_000, 'the notifications to close');
 }
 
 /**
@@ -136,10 +139,6 @@ async function expectAllRun(page: Page, count: number, what: string): Promise<vo
     expect(rows, what).toEqual(Array.from({ length: count }, () => expect.stringMatching(RUN_ROW)));
 }
 
-async function notificationMatching(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
-    return waitFor(async () => (await notifications(page)).find((t) => re.test(t)), timeoutMs, `a notification matching ${re}`, 100);
-}
-
 describeE2E('CodeLens after a run (code-server + chromium)', () => {
     let s: EditorSession;
     printLogsOnFailure(() => s);
@@ -191,7 +190,7 @@ describeE2E('CodeLens after a run (code-server + chromium)', () => {
         await clearNotifications(page);
         await page.keyboard.press('Control+1');
         await clickLens(page, lineOf(specText, /^\s*world atlas/), '▶ Run');
-        expect(await notificationMatching(page, /TinyMismatch done in|run failed/, 120_000)).toMatch(/TinyMismatch done in/);
+        expect(await notificationMatching(page, /TinyMismatch done in|run failed/, 120_000, 100)).toMatch(/TinyMismatch done in/);
         await expectAllRun(page, steps, 'lenses after a run with focus in the editor');
 
         // The dataset needs the world (now in the store): a run of a second or so. Focus goes to the
@@ -200,7 +199,7 @@ describeE2E('CodeLens after a run (code-server + chromium)', () => {
         await page.keyboard.press('Control+1');
         await focusTerminalAfterMessage(page, /TinyMismatch done in|run failed/);
         await clickLens(page, lineOf(specText, /^\s*dataset trivia/), '▶ Run');
-        const done = await notificationMatching(page, /TinyMismatch done in|run failed/, 120_000);
+        const done = await notificationMatching(page, /TinyMismatch done in|run failed/, 120_000, 100);
         expect(done).toMatch(/TinyMismatch done in/);
         await waitFor(() => focusMoved(page), 5_000, 'focus to move into the terminal');
         await expectAllRun(page, steps, 'lenses after a run, focus in the terminal since it ended');
@@ -230,11 +229,11 @@ describeE2E('CodeLens after a run (code-server + chromium)', () => {
         ).catch(() => undefined);
         expect(rows, 'lenses while running').toEqual(Array.from({ length: steps }, () => expect.stringMatching(CANCEL_ROW)));
         // Let it reach a real step (pretraining in a child process) before cancelling.
-        await notificationMatching(page, /model (large|small): \d+\/\d+ steps/, 120_000);
+        await notificationMatching(page, /model (large|small): \d+\/\d+ steps/, 120_000, 100);
         await page.keyboard.press('Control+1');
         await focusTerminalAfterMessage(page, /run cancelled; finished|TinyMismatch done in|run failed/);
         await clickLens(page, lineOf(specText, /^\s*hypothesis /), '■ Cancel');
-        expect(await notificationMatching(page, /run cancelled|done in|run failed/, 60_000)).toMatch(/run cancelled; finished steps are kept/);
+        expect(await notificationMatching(page, /run cancelled|done in|run failed/, 60_000, 100)).toMatch(/run cancelled; finished steps are kept/);
         await waitFor(() => focusMoved(page), 5_000, 'focus to move into the terminal');
         await expectAllRun(page, steps, 'lenses after the cancelled run, focus in the terminal since it ended');
         expect(await focusIsInPanel(page), 'focus stayed in the terminal while the lenses were read').toBe(true);

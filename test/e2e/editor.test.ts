@@ -9,10 +9,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
     afterLineColors,
     afterLineTexts,
+    clearNotifications,
     codeLenses,
     describeE2E,
     extensionVsix,
     goToLine,
+    lineOf,
+    notificationMatching,
     notifications,
     openFile,
     printLogsOnFailure,
@@ -31,21 +34,6 @@ const RUN_TIMEOUT = 900_000;
 // The language server answers an edit within a second on a quiet machine; on a busy CI machine its
 // first builds took over 30 s, so the editor's waits are bounded generously (a bound, not a sleep).
 const EDITOR_WAIT = 90_000;
-
-function lineOf(text: string, re: RegExp): number {
-    const i = text.split('\n').findIndex((l) => re.test(l));
-    if (i < 0) throw new Error(`no line matches ${re}`);
-    return i + 1;
-}
-
-async function notificationMatching(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
-    return waitFor(async () => (await notifications(page)).find((t) => re.test(t)), timeoutMs, `a notification matching ${re}`, 500);
-}
-
-async function clearNotifications(page: Page): Promise<void> {
-    await runCommand(page, 'Notifications: Clear All Notifications').catch(() => undefined);
-    await page.waitForTimeout(300);
-}
 
 /** Undoes edits until the active editor is no longer dirty. */
 async function undoAll(page: Page): Promise<void> {
@@ -163,7 +151,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
             await page.keyboard.press('Control+Home'); // show the whole spec while it runs
             const t0 = Date.now();
             await runCommand(page, 'Mismatch: Run Experiment');
-            await notificationMatching(page, /Mismatch: TinyMismatch/, 60_000);
+            await notificationMatching(page, /Mismatch: TinyMismatch/, 60_000, 500);
             await waitForLenses(page, '■ Cancel');
             await screenshot(page, '03-running-progress');
             const status = await page
@@ -171,7 +159,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
                 .first()
                 .innerText()
                 .catch(() => '');
-            const done = await notificationMatching(page, /TinyMismatch done in|run failed/, RUN_TIMEOUT);
+            const done = await notificationMatching(page, /TinyMismatch done in|run failed/, RUN_TIMEOUT, 500);
             console.log(`run from the palette: ${((Date.now() - t0) / 1000).toFixed(0)} s; status bar during the run: ${status}`);
             expect(done).toMatch(/TinyMismatch done in/);
             annotated = await waitFor(
@@ -190,7 +178,15 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
                     .catch(() => false)
             )
                 await page.keyboard.press('Control+J'); // hide the panel
-            await page.waitForTimeout(300);
+            await waitFor(
+                async () =>
+                    !(await page
+                        .locator('.part.panel')
+                        .isVisible()
+                        .catch(() => false)),
+                EDITOR_WAIT,
+                'the panel to hide',
+            );
             await screenshot(page, '04-annotated');
             // loss, then the training fit after the last epoch (no Known/Unknown labels here: one share); the
             // rest (epochs, time) is cut at the line's width and shown whole in the hover
@@ -378,7 +374,7 @@ describeE2E('Mismatch Lab in a real editor (code-server + chromium)', () => {
         );
         await screenshot(page, '07-before-cancel');
         await page.locator('.codelens-decoration a', { hasText: '■ Cancel' }).first().click();
-        const msg = await notificationMatching(page, /run cancelled/, 60_000);
+        const msg = await notificationMatching(page, /run cancelled/, 60_000, 500);
         expect(msg).toMatch(/finished steps are kept/);
         await waitForLenses(page, '▶ Run');
         await screenshot(page, '08-cancelled');
@@ -399,10 +395,10 @@ describeE2E('Mismatch Lab in an untrusted workspace', () => {
         // Language features: the server answers (CodeLens come from its plan).
         await waitForLenses(page);
         await runCommand(page, 'Mismatch: Run Experiment');
-        const msg = await notificationMatching(page, /Restricted Mode/, 30_000);
+        const msg = await notificationMatching(page, /Restricted Mode/, 30_000, 500);
         expect(msg).toMatch(/running experiments is disabled in Restricted Mode/);
         await screenshot(page, '09-untrusted');
-        await page.waitForTimeout(1000);
+        // The refusal returns before anything is saved or started (client/run.ts): no later write to wait for.
         expect(existsSync(join(s.folder, '.mismatch')), 'nothing ran').toBe(false);
     });
 });

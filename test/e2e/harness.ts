@@ -487,6 +487,24 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false | nu
     }
 }
 
+/** The first notification whose text matches `re`, polled every `intervalMs` for up to `timeoutMs`. */
+export async function notificationMatching(page: Page, re: RegExp, timeoutMs: number, intervalMs = 250): Promise<string> {
+    return waitFor(async () => (await notifications(page)).find((t) => re.test(t)), timeoutMs, `a notification matching ${re}`, intervalMs);
+}
+
+/** Closes every notification, and waits (bounded) until none is on screen. */
+export async function clearNotifications(page: Page): Promise<void> {
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await waitFor(async () => (await page.$$('.notification-toast')).length === 0, 10_000, 'the notifications to close');
+}
+
+/** The 1-based number of the first line of `text` that matches `re`. */
+export function lineOf(text: string, re: RegExp): number {
+    const i = text.split('\n').findIndex((l) => re.test(l));
+    if (i < 0) throw new Error(`no line matches ${re}`);
+    return i + 1;
+}
+
 export function readJson<T>(file: string): T {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
