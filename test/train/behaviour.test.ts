@@ -48,6 +48,16 @@ describe('trainer behaviour', () => {
         expect(epochs.length).toBe(3);
         for (const e of epochs) expect(Number(e.split(',')[4])).toBeGreaterThan(0); // validation loss
         expect(res.finalValidationLoss).toBeGreaterThan(0);
+        // the ggml buffers by part: F32 weights, and AdamW's gradient accumulator and two moments, 4 bytes a
+        // parameter each (tensor padding aside); activations for one micro-batch
+        const m = res.memory!;
+        expect(res.trainableParams).toBe(res.totalParams);
+        expect(m.weights / (4 * res.totalParams)).toBeGreaterThanOrEqual(1);
+        expect(m.weights / (4 * res.totalParams)).toBeLessThan(1.01);
+        expect(m.optimizer / (3 * 4 * res.trainableParams)).toBeGreaterThanOrEqual(1);
+        expect(m.optimizer / (3 * 4 * res.trainableParams)).toBeLessThan(1.01);
+        expect(m.compute).toBeGreaterThan(0);
+        expect(m.staging).toBe(0);
     });
 
     it('same seed gives bit-identical weights; a killed run resumes from its checkpoint to the same weights', async () => {
@@ -132,6 +142,9 @@ describe('trainer behaviour', () => {
 
     it('LoRA adapter (general.type=adapter) loads in node-llama-cpp and changes its outputs; SGD works', async () => {
         const res = await trainModel({ ...job(tempDir(), { epochs: 6, lr: 5e-2, optimizer: 'sgd' }), base, mode: 'lora', lora: { rank: 4, alpha: 8 } });
+        // SGD keeps only the gradient accumulators: 4 bytes per trainable (LoRA) parameter
+        expect(res.memory!.optimizer / (4 * res.trainableParams)).toBeGreaterThanOrEqual(1);
+        expect(res.memory!.optimizer / (4 * res.trainableParams)).toBeLessThan(1.05);
         const g = readGguf(res.modelPath);
         expect(g.metadata.get('general.type')).toBe('adapter');
         expect(g.metadata.get('adapter.type')).toBe('lora');
