@@ -1,13 +1,15 @@
 // Generation throughput: the engine (LocalGenerator: child process, batched sequences, per-token
 // log-probabilities) vs a bare node-llama-cpp batched loop in this process, on the same model,
 // the same prompts, the same threads and sequences; and batching vs one question at a time.
-//   node bench/generate/run.mjs [questions=512] [threads=<engine default>] [sequences=8] [maxTokens=16] [layers=4] [width=256] [rounds=7] [model=path.gguf]
+//   node bench/generate/run.mjs [questions=512] [threads=<engine default>] [sequences=8] [maxTokens=16] [layers=4] [width=256] [rounds=7] [pairs=15] [model=path.gguf]
 // Threads default to the engine's own default (engine/threads.ts: every core but one): with 2 threads
 // on 2 busy cores ggml's threads spin at their barriers while one is descheduled, and both sides ran
 // at 0.2-0.3 questions/s with ratios that measured the load, not the engine.
+import { fork } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { LocalGenerator } from '../../engine/models/local.js';
 import { defaultThreads } from '../../engine/threads.js';
@@ -64,13 +66,17 @@ async function engine(seqs: number): Promise<Measure> {
  * A bare node-llama-cpp loop in this process: `answer` answers a list on the context's sequences and
  * records each text; it is run on the warm-up, then timed on the questions.
  */
-async function bareMeasure(seqs: number, answer: (model: LlamaModel, seqPool: LlamaContextSequence[], items: typeof questions, texts: Map<string, string>) => Promise<number>): Promise<Measure> {
+async function bareMeasure(
+    seqs: number,
+    answer: (model: LlamaModel, seqPool: LlamaContextSequence[], items: typeof questions, texts: Map<string, string>) => Promise<number>,
+    warmUpPasses = 1,
+): Promise<Measure> {
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
     const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
     const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
     const texts = new Map<string, string>();
-    await answer(model, seqPool, warmUp, texts);
+    for (let pass = 0; pass < warmUpPasses; pass++) await answer(model, seqPool, warmUp, texts);
     const c0 = cpuHere();
     const t0 = performance.now();
     const tokens = await answer(model, seqPool, questions, texts);
@@ -135,8 +141,27 @@ function bare(seqs: number, confidence = false): Promise<Measure> {
  * engine does the same work in the same batches, so the ratio is its own overhead; against the
  * free-running loop it also pays for determinism (a group waits for its longest answer).
  */
-function bareLockstep(seqs: number): Promise<Measure> {
-    return bareMeasure(seqs, async (model, seqPool, items, texts) => {
+function bareLockstep(seqs: number, warmUpPasses = 1): Promise<Measure> {
+    return bareMeasure(seqs, lockstepAnswer(seqs), warmUpPasses);
+}
+
+/**
+ * The lockstep loop in a fresh child process, warmed like the engine's worker (three passes): the
+ * same process conditions as the engine, where the in-process loop runs warm from earlier rounds.
+ */
+function bareLockstepChild(seqs: number): Promise<Measure> {
+    return new Promise((resolveMeasure, reject) => {
+        const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2).filter((a) => !a.startsWith('model=')), `model=${modelPath}`], {
+            env: { ...process.env, BENCH_BARE_CHILD: String(seqs) },
+            execArgv: [],
+        });
+        child.once('message', (m) => resolveMeasure(m as Measure));
+        child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`the bare child exited with ${code}`))));
+    });
+}
+
+function lockstepAnswer(seqs: number) {
+    return async (model: LlamaModel, seqPool: LlamaContextSequence[], items: typeof questions, texts: Map<string, string>): Promise<number> => {
         const ordered = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         let tokens = 0;
         for (let g = 0; g < ordered.length; g += seqs) {
@@ -169,7 +194,13 @@ function bareLockstep(seqs: number): Promise<Measure> {
             }
         }
         return tokens;
-    });
+    };
+}
+
+if (process.env.BENCH_BARE_CHILD) {
+    // this process is bareLockstepChild's fresh child: one warmed measure, sent to the parent
+    process.send!(await bareLockstep(Number(process.env.BENCH_BARE_CHILD), 3));
+    process.exit(0);
 }
 
 console.log(
@@ -184,19 +215,23 @@ const rounds = num('rounds', 7);
 const bareRuns: Measure[] = [];
 const bareConfRuns: Measure[] = [];
 const bareLockRuns: Measure[] = [];
+const bareChildRuns: Measure[] = [];
 const engineRuns: Measure[] = [];
 let tokens = 0;
 for (let r = 0; r < rounds; r++) {
     const b = await bare(sequences);
     const bc = await bare(sequences, true);
-    let bl: Measure, e: Measure;
+    let bl: Measure, blc: Measure, e: Measure;
     if (r % 2 === 0) {
         bl = await bareLockstep(sequences);
+        blc = await bareLockstepChild(sequences);
         e = await engine(sequences);
     } else {
         e = await engine(sequences);
+        blc = await bareLockstepChild(sequences);
         bl = await bareLockstep(sequences);
     }
+    bareChildRuns.push(blc);
     bareRuns.push(b);
     bareConfRuns.push(bc);
     bareLockRuns.push(bl);
@@ -204,11 +239,64 @@ for (let r = 0; r < rounds; r++) {
     tokens = e.tokens;
     // The engine's answers are the bare loop's (greedy): a faster engine that answered differently would not count.
     const differ = questions.filter((_, i) => e.texts[i] !== bc.texts[i]).length;
-    const differLock = questions.filter((_, i) => e.texts[i] !== bl.texts[i]).length;
+    const differLock = questions.filter((_, i) => e.texts[i] !== bl.texts[i] || e.texts[i] !== blc.texts[i]).length;
     console.log(
-        `round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · bare lockstep ${bl.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s; cpu ${b.cpuMsPerQuestion.toFixed(1)} · ${bc.cpuMsPerQuestion.toFixed(1)} · ${bl.cpuMsPerQuestion.toFixed(1)} · ${e.cpuMsPerQuestion.toFixed(1)} ms/question; ${differ} answers differ from the free-running loop, ${differLock} from the lockstep one`,
+        `round ${r + 1}: bare ${b.qps.toFixed(1)} · bare+logprobs ${bc.qps.toFixed(1)} · bare lockstep ${bl.qps.toFixed(1)} · in a fresh child ${blc.qps.toFixed(1)} · engine ${e.qps.toFixed(1)} questions/s; cpu ${b.cpuMsPerQuestion.toFixed(1)} · ${bc.cpuMsPerQuestion.toFixed(1)} · ${bl.cpuMsPerQuestion.toFixed(1)} · ${blc.cpuMsPerQuestion.toFixed(1)} · ${e.cpuMsPerQuestion.toFixed(1)} ms/question; ${differ} answers differ from the free-running loop, ${differLock} from the lockstep ones`,
     );
 }
+/**
+ * Warm and paired: one engine worker and one in-process lockstep loop, both loaded once and warmed,
+ * as a real step uses its worker for all its groups; then `pairs` back-to-back passes of the same
+ * questions on each, alternating which goes first. Each pair is a few seconds apart at most, so the
+ * machine's drift between rounds falls on both sides of a pair; the median pair ratio summarises them.
+ */
+async function warmPairs(seqs: number, pairs: number, items: typeof questions): Promise<{ wall: number[]; cpu: number[]; differ: number }> {
+    const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
+    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
+    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
+    const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
+    const answer = lockstepAnswer(seqs);
+    const texts = new Map<string, string>();
+    for (let pass = 0; pass < 3; pass++) {
+        await g.generate(warmUp, decoding);
+        await answer(model, seqPool, warmUp, texts);
+    }
+    const timeEngine = async () => {
+        const c0 = cpuOf(g.pid!);
+        const t0 = performance.now();
+        const r = await g.generate(items, decoding);
+        return { s: (performance.now() - t0) / 1000, cpu: cpuOf(g.pid!) - c0, texts: new Map(r.map((x) => [x.id, x.text])) };
+    };
+    const timeBare = async () => {
+        const c0 = cpuHere();
+        const t0 = performance.now();
+        await answer(model, seqPool, items, texts);
+        return { s: (performance.now() - t0) / 1000, cpu: cpuHere() - c0 };
+    };
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    let differ = 0;
+    for (let i = 0; i < pairs; i++) {
+        let e: Awaited<ReturnType<typeof timeEngine>>, b: Awaited<ReturnType<typeof timeBare>>;
+        if (i % 2 === 0) {
+            b = await timeBare();
+            e = await timeEngine();
+        } else {
+            e = await timeEngine();
+            b = await timeBare();
+        }
+        wall.push(b.s / e.s);
+        cpu.push(b.cpu / e.cpu);
+        differ = Math.max(differ, items.filter((q) => e.texts.get(q.id) !== texts.get(q.id)).length);
+    }
+    await g.close();
+    await ctx.dispose();
+    await model.dispose();
+    await llama.dispose();
+    return { wall, cpu, differ };
+}
+
 const e1 = await engine(1);
 const best = (xs: Measure[]) => Math.max(...xs.map((x) => x.qps));
 const leastCpu = (xs: Measure[]) => Math.min(...xs.map((x) => x.cpuMsPerQuestion));
@@ -218,8 +306,14 @@ const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const pairedWall = engineRuns.map((e, i) => e.qps / bareLockRuns[i].qps);
-const pairedCpu = engineRuns.map((e, i) => bareLockRuns[i].cpuMsPerQuestion / e.cpuMsPerQuestion);
+const paired = (base: Measure[]) => ({
+    wall: engineRuns.map((e, i) => e.qps / base[i].qps),
+    cpu: engineRuns.map((e, i) => base[i].cpuMsPerQuestion / e.cpuMsPerQuestion),
+});
+const pairedLine = (base: Measure[]) => {
+    const p = paired(base);
+    return `median ${median(p.wall).toFixed(3)} wall (${p.wall.map((x) => x.toFixed(2)).join(', ')}), median ${median(p.cpu).toFixed(3)} cpu (${p.cpu.map((x) => x.toFixed(2)).join(', ')})`;
+};
 console.log(`bare node-llama-cpp batched            : ${best(bareRuns).toFixed(1)} questions/s, ${leastCpu(bareRuns).toFixed(1)} cpu ms/question (best of ${rounds})`);
 console.log(`bare batched + token probabilities     : ${best(bareConfRuns).toFixed(1)} questions/s, ${leastCpu(bareConfRuns).toFixed(1)} cpu ms/question (the engine's per-token work)`);
 console.log(
@@ -235,7 +329,11 @@ console.log(
 console.log(
     `ratio engine / bare lockstep           : ${(best(engineRuns) / best(bareLockRuns)).toFixed(3)} wall (rounds ${perRound((i) => engineRuns[i].qps / bareLockRuns[i].qps)}), ${(leastCpu(bareLockRuns) / leastCpu(engineRuns)).toFixed(3)} cpu  (like for like: same batches, same per-token work; best of each side)`,
 );
+console.log(`engine / bare lockstep, paired by round: ${pairedLine(bareLockRuns)}  (goal ≥ 0.95)`);
+console.log(`engine / bare lockstep in a fresh child, paired by round: ${pairedLine(bareChildRuns)}  (the same process conditions as the engine)`);
+const pairCount = num('pairs', 15);
+const warm = await warmPairs(sequences, pairCount, questions.slice(0, Math.min(N, 256)));
 console.log(
-    `engine / bare lockstep, paired by round: median ${median(pairedWall).toFixed(3)} wall (${pairedWall.map((x) => x.toFixed(2)).join(', ')}), median ${median(pairedCpu).toFixed(3)} cpu (${pairedCpu.map((x) => x.toFixed(2)).join(', ')})  (goal ≥ 0.95)`,
+    `engine / bare lockstep, both warm, ${pairCount} back-to-back pairs of ${Math.min(N, 256)} questions: median ${median(warm.wall).toFixed(3)} wall (${range(warm.wall)}), median ${median(warm.cpu).toFixed(3)} cpu (${range(warm.cpu)}); ${warm.differ} answers differ  (goal ≥ 0.95)`,
 );
 console.log(`batching speed-up                      : ${(best(engineRuns) / e1.qps).toFixed(2)}× wall, ${(e1.cpuMsPerQuestion / leastCpu(engineRuns)).toFixed(2)}× cpu`);
