@@ -10,26 +10,13 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { URI } from 'langium';
 import { NodeFileSystemProvider } from 'langium/node';
-import {
-    createProtocolConnection,
-    DidChangeTextDocumentNotification,
-    DidOpenTextDocumentNotification,
-    InitializedNotification,
-    InitializeRequest,
-    PublishDiagnosticsNotification,
-    StreamMessageReader,
-    StreamMessageWriter,
-    type ProtocolConnection,
-    type PublishDiagnosticsParams,
-} from 'vscode-languageserver-protocol/node.js';
-import { createConnection, ProposedFeatures } from 'vscode-languageserver/node.js';
+import { DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, InitializedNotification, InitializeRequest } from 'vscode-languageserver-protocol/node.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PlanRequest } from '../../language/protocol.js';
-import { startMismatchServer } from '../../server/start.js';
+import { startInProcess, type InProcessServer } from './in-process.js';
 import { repoRoot } from './lsp-client.js';
 
 /** Simulated latency of a cold disk: not a wait for a condition, the slowness under test. */
@@ -49,43 +36,23 @@ class FirstReadSlow extends NodeFileSystemProvider {
 }
 
 let dir: string;
-let client: ProtocolConnection;
-const published: PublishDiagnosticsParams[] = [];
+let server: InProcessServer;
 
 beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mm-startup-race-'));
     cpSync(join(repoRoot, 'test/e2e/fixtures/tiny'), dir, { recursive: true });
-    const toServer = new PassThrough();
-    const toClient = new PassThrough();
-    startMismatchServer(createConnection(ProposedFeatures.all, new StreamMessageReader(toServer), new StreamMessageWriter(toClient)), {
-        fileSystemProvider: () => new FirstReadSlow(),
-    });
-    client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
-    client.onNotification(PublishDiagnosticsNotification.type, (p) => void published.push(p));
-    client.onRequest('workspace/configuration', (params: { items: unknown[] }) => params.items.map(() => null));
-    client.onRequest('client/registerCapability', () => null);
-    client.listen();
+    server = startInProcess(() => new FirstReadSlow());
 });
 afterAll(() => {
-    client?.dispose();
+    server?.client.dispose();
     rmSync(dir, { recursive: true, force: true });
 });
-
-/** Resolves once `test` holds for a published diagnostics notification (bounded). */
-async function diagnosticsWhere(test: (p: PublishDiagnosticsParams) => boolean, timeoutMs: number, what: string): Promise<PublishDiagnosticsParams> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const hit = published.find(test);
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`no diagnostics ${what} within ${timeoutMs} ms (got ${published.length} notifications)`);
-        await new Promise((r) => setTimeout(r, 50));
-    }
-}
 
 it('the first plan request during the workspace load gets the plan, and edits still reach the server', async () => {
     const uri = pathToFileURL(join(dir, 'tiny.mismatch')).toString();
     const text = readFileSync(join(dir, 'tiny.mismatch'), 'utf8');
     const folder = pathToFileURL(dir).toString();
+    const { client } = server;
     await client.sendRequest(InitializeRequest.type, { processId: null, rootUri: folder, workspaceFolders: [{ uri: folder, name: 'tiny' }], capabilities: { workspace: { configuration: true } } });
     // What the extension sends once the server is up: initialized, the open spec, and its plan.
     await client.sendNotification(InitializedNotification.type, {});
@@ -97,7 +64,7 @@ it('the first plan request during the workspace load gets the plan, and edits st
     // An edit, as the e2e test types it: the label's last letter deleted.
     const typo = text.replace('small on byLarge', 'small on byLarg');
     await client.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ text: typo }] });
-    const d = await diagnosticsWhere((p) => p.uri === uri && p.diagnostics.some((x) => x.severity === 1), 30_000, 'with an error after the edit');
+    const d = await server.diagnosticsWhere((p) => p.uri === uri && p.diagnostics.some((x) => x.severity === 1), 30_000, 'with an error after the edit');
     expect(d.diagnostics.map((x) => x.message).join('\n')).toMatch(/Unknown label .*'byLarg'/);
     const after = await client.sendRequest(PlanRequest, { uri });
     expect(after).toMatchObject({ errors: 1, version: 2 });
