@@ -28,6 +28,8 @@ import {
     type Diagnostic,
     type Hover,
     type InitializeResult,
+    type MessageReader,
+    type MessageWriter,
     type Position,
     type ProtocolConnection,
     type PublishDiagnosticsParams,
@@ -52,25 +54,20 @@ export interface DiagnosticsEvent {
     at: number;
 }
 
-export class LspClient {
+/**
+ * The client side of a language server connection, wherever the server runs (a child process here,
+ * or this process in test/lsp/in-process.ts): diagnostics as they arrive, document sync and
+ * requests; it answers the server's own requests as VS Code would.
+ */
+export class LspSession {
     readonly connection: ProtocolConnection;
-    readonly child: ChildProcess;
-    readonly stderr: string[] = [];
     /** Every publishDiagnostics notification, in order of arrival. */
     readonly published: DiagnosticsEvent[] = [];
     private waiters: Array<{ test: (e: DiagnosticsEvent) => boolean; resolve: (e: DiagnosticsEvent) => void }> = [];
     private versions = new Map<string, number>();
-    exitCode: number | null | undefined;
-    exitSignal: NodeJS.Signals | null | undefined;
 
-    private constructor(child: ChildProcess) {
-        this.child = child;
-        this.connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-        child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
-        child.on('exit', (code, signal) => {
-            this.exitCode = code;
-            this.exitSignal = signal;
-        });
+    constructor(reader: MessageReader, writer: MessageWriter) {
+        this.connection = createProtocolConnection(reader, writer);
         this.connection.onNotification(PublishDiagnosticsNotification.type, (p: PublishDiagnosticsParams) => {
             const e: DiagnosticsEvent = { uri: p.uri, version: p.version, diagnostics: p.diagnostics, at: performance.now() };
             this.published.push(e);
@@ -89,49 +86,34 @@ export class LspClient {
         this.connection.listen();
     }
 
-    /** Starts the server and runs the initialize handshake. */
-    static async start(options: { rootDir?: string; nodeArgs?: string[] } = {}): Promise<{ client: LspClient; init: InitializeResult }> {
-        await ensureServerBuilt();
-        const child = spawn(process.execPath, [...(options.nodeArgs ?? []), serverBundle, '--stdio'], {
-            cwd: repoRoot,
-            stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        const client = new LspClient(child);
-        const rootUri = options.rootDir ? pathToFileURL(options.rootDir).toString() : null;
-        const init = await client.connection.sendRequest(InitializeRequest.type, {
-            processId: process.pid,
-            rootUri,
-            workspaceFolders: rootUri ? [{ uri: rootUri, name: 'root' }] : null,
-            capabilities: {
-                textDocument: {
-                    publishDiagnostics: { versionSupport: true },
-                    completion: { completionItem: { snippetSupport: true, documentationFormat: ['markdown', 'plaintext'] } },
-                    hover: { contentFormat: ['markdown', 'plaintext'] },
-                    documentSymbol: { hierarchicalDocumentSymbolSupport: true },
-                },
-                workspace: { configuration: true, workspaceFolders: true },
-            },
-        });
-        await client.connection.sendNotification(InitializedNotification.type, {});
-        return { client, init };
+    /** What a wait that timed out adds to its message (the server's stderr, where there is one). */
+    protected failureContext(): string {
+        return '';
     }
 
-    get alive(): boolean {
-        return this.exitCode === undefined && this.exitSignal === undefined;
-    }
-
-    /** Resolves with the next diagnostics for `uri` (at `version` or later when given). */
-    nextDiagnostics(uri: string, version?: number, timeoutMs = 10_000): Promise<DiagnosticsEvent> {
+    /** Resolves with the first diagnostics published after this call for which `test` holds (bounded). */
+    private waitFor(test: (e: DiagnosticsEvent) => boolean, timeoutMs: number, what: string): Promise<DiagnosticsEvent> {
         return new Promise((ok, fail) => {
-            const timer = setTimeout(() => fail(new Error(`no diagnostics for ${uri} v${version} within ${timeoutMs} ms; stderr: ${this.stderr.join('').slice(-2000)}`)), timeoutMs);
+            const timer = setTimeout(() => fail(new Error(`no diagnostics ${what} within ${timeoutMs} ms (${this.published.length} published)${this.failureContext()}`)), timeoutMs);
             this.waiters.push({
-                test: (e) => e.uri === uri && (version === undefined || e.version === undefined || e.version >= version),
+                test,
                 resolve: (e) => {
                     clearTimeout(timer);
                     ok(e);
                 },
             });
         });
+    }
+
+    /** Resolves with the next diagnostics for `uri` (at `version` or later when given). */
+    nextDiagnostics(uri: string, version?: number, timeoutMs = 10_000): Promise<DiagnosticsEvent> {
+        return this.waitFor((e) => e.uri === uri && (version === undefined || e.version === undefined || e.version >= version), timeoutMs, `for ${uri} v${version}`);
+    }
+
+    /** Resolves with the first diagnostics, already published or to come, for which `test` holds (bounded). */
+    diagnosticsWhere(test: (e: DiagnosticsEvent) => boolean, timeoutMs: number, what: string): Promise<DiagnosticsEvent> {
+        const hit = this.published.find(test);
+        return hit ? Promise.resolve(hit) : this.waitFor(test, timeoutMs, what);
     }
 
     async open(uri: string, text: string): Promise<number> {
@@ -177,6 +159,58 @@ export class LspClient {
             textDocument: { uri },
             options: { tabSize: 2, insertSpaces: true },
         });
+    }
+}
+
+export class LspClient extends LspSession {
+    readonly child: ChildProcess;
+    readonly stderr: string[] = [];
+    exitCode: number | null | undefined;
+    exitSignal: NodeJS.Signals | null | undefined;
+
+    private constructor(child: ChildProcess) {
+        super(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+        this.child = child;
+        child.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
+        child.on('exit', (code, signal) => {
+            this.exitCode = code;
+            this.exitSignal = signal;
+        });
+    }
+
+    protected override failureContext(): string {
+        return `; stderr: ${this.stderr.join('').slice(-2000)}`;
+    }
+
+    /** Starts the server and runs the initialize handshake. */
+    static async start(options: { rootDir?: string; nodeArgs?: string[] } = {}): Promise<{ client: LspClient; init: InitializeResult }> {
+        await ensureServerBuilt();
+        const child = spawn(process.execPath, [...(options.nodeArgs ?? []), serverBundle, '--stdio'], {
+            cwd: repoRoot,
+            stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const client = new LspClient(child);
+        const rootUri = options.rootDir ? pathToFileURL(options.rootDir).toString() : null;
+        const init = await client.connection.sendRequest(InitializeRequest.type, {
+            processId: process.pid,
+            rootUri,
+            workspaceFolders: rootUri ? [{ uri: rootUri, name: 'root' }] : null,
+            capabilities: {
+                textDocument: {
+                    publishDiagnostics: { versionSupport: true },
+                    completion: { completionItem: { snippetSupport: true, documentationFormat: ['markdown', 'plaintext'] } },
+                    hover: { contentFormat: ['markdown', 'plaintext'] },
+                    documentSymbol: { hierarchicalDocumentSymbolSupport: true },
+                },
+                workspace: { configuration: true, workspaceFolders: true },
+            },
+        });
+        await client.connection.sendNotification(InitializedNotification.type, {});
+        return { client, init };
+    }
+
+    get alive(): boolean {
+        return this.exitCode === undefined && this.exitSignal === undefined;
     }
 
     /** Resident memory of the server process in bytes (Linux /proc). */

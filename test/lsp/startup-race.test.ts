@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { URI } from 'langium';
 import { NodeFileSystemProvider } from 'langium/node';
-import { DidChangeTextDocumentNotification, DidOpenTextDocumentNotification, InitializedNotification, InitializeRequest } from 'vscode-languageserver-protocol/node.js';
+import { InitializedNotification, InitializeRequest } from 'vscode-languageserver-protocol/node.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PlanRequest } from '../../language/protocol.js';
-import { startInProcess, type InProcessServer } from './in-process.js';
-import { repoRoot } from './lsp-client.js';
+import { startInProcess } from './in-process.js';
+import { repoRoot, type LspSession } from './lsp-client.js';
 
 /** Simulated latency of a cold disk: not a wait for a condition, the slowness under test. */
 const SLOW_READ_MS = 1_000;
@@ -36,7 +36,7 @@ class FirstReadSlow extends NodeFileSystemProvider {
 }
 
 let dir: string;
-let server: InProcessServer;
+let server: LspSession;
 
 beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'mm-startup-race-'));
@@ -44,7 +44,7 @@ beforeAll(() => {
     server = startInProcess(() => new FirstReadSlow());
 });
 afterAll(() => {
-    server?.client.dispose();
+    server?.connection.dispose();
     rmSync(dir, { recursive: true, force: true });
 });
 
@@ -52,18 +52,18 @@ it('the first plan request during the workspace load gets the plan, and edits st
     const uri = pathToFileURL(join(dir, 'tiny.mismatch')).toString();
     const text = readFileSync(join(dir, 'tiny.mismatch'), 'utf8');
     const folder = pathToFileURL(dir).toString();
-    const { client } = server;
+    const client = server.connection;
     await client.sendRequest(InitializeRequest.type, { processId: null, rootUri: folder, workspaceFolders: [{ uri: folder, name: 'tiny' }], capabilities: { workspace: { configuration: true } } });
     // What the extension sends once the server is up: initialized, the open spec, and its plan.
     await client.sendNotification(InitializedNotification.type, {});
-    await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'mismatch', version: 1, text } });
+    await server.open(uri, text);
     const first = await client.sendRequest(PlanRequest, { uri });
     expect(first.errors).toBe(0);
     expect(first.plan?.steps.map((s) => s.id)).toContain('smallOnLarge');
 
     // An edit, as the e2e test types it: the label's last letter deleted.
     const typo = text.replace('small on byLarge', 'small on byLarg');
-    await client.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ text: typo }] });
+    expect(await server.change(uri, typo)).toBe(2);
     const d = await server.diagnosticsWhere((p) => p.uri === uri && p.diagnostics.some((x) => x.severity === 1), 30_000, 'with an error after the edit');
     expect(d.diagnostics.map((x) => x.message).join('\n')).toMatch(/Unknown label .*'byLarg'/);
     const after = await client.sendRequest(PlanRequest, { uri });

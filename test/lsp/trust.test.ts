@@ -6,15 +6,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DidOpenTextDocumentNotification, InitializedNotification, InitializeRequest, type PublishDiagnosticsParams } from 'vscode-languageserver-protocol/node.js';
+import { InitializedNotification, InitializeRequest } from 'vscode-languageserver-protocol/node.js';
 import { afterAll, expect, it } from 'vitest';
 import { TrustNotification } from '../../language/protocol.js';
 import { startInProcess } from './in-process.js';
+import type { DiagnosticsEvent } from './lsp-client.js';
 
 const base = mkdtempSync(join(tmpdir(), 'mm-trust-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-const outside = (p: PublishDiagnosticsParams) => p.diagnostics.filter((d) => ((d.data as { code?: string } | undefined)?.code ?? d.code) === 'path-outside-workspace');
+const outside = (p: DiagnosticsEvent) => p.diagnostics.filter((d) => ((d.data as { code?: string } | undefined)?.code ?? d.code) === 'path-outside-workspace');
 
 it('a path outside the workspace is an error while untrusted and a warning once trust is granted', async () => {
     mkdirSync(join(base, 'work'));
@@ -22,7 +23,8 @@ it('a path outside the workspace is an error while untrusted and a warning once 
     writeFileSync(join(base, 'shared', 'common.mismatch'), 'world atlas { entities 40 }\nmodel base = pretrain on atlas { knows 50% }\n');
     const spec = 'import "../shared/common.mismatch"\nexperiment E {\n  seed 1\n  dataset d from atlas { split train 50%  split test 50% }\n  evaluate base on d.test\n}\n';
     writeFileSync(join(base, 'work', 'main.mismatch'), spec);
-    const { client, diagnosticsWhere } = startInProcess();
+    const server = startInProcess();
+    const client = server.connection;
     const folder = pathToFileURL(join(base, 'work')).toString();
     const uri = pathToFileURL(join(base, 'work', 'main.mismatch')).toString();
     try {
@@ -34,14 +36,14 @@ it('a path outside the workspace is an error while untrusted and a warning once 
             initializationOptions: { trusted: false },
         });
         await client.sendNotification(InitializedNotification.type, {});
-        await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'mismatch', version: 1, text: spec } });
+        await server.open(uri, spec);
         // settled: the import loaded and linked (the first build may come before it), only the path reported
-        const strict = await diagnosticsWhere((p) => p.uri === uri && p.diagnostics.length === 1 && outside(p).length === 1, 30_000, 'naming only the path outside the workspace');
+        const strict = await server.diagnosticsWhere((p) => p.uri === uri && p.diagnostics.length === 1 && outside(p).length === 1, 30_000, 'naming only the path outside the workspace');
         expect(outside(strict).map((d) => d.severity)).toEqual([1]);
         expect(outside(strict)[0].message).toMatch(/'..\/shared\/common.mismatch' is outside the workspace/);
 
         await client.sendNotification(TrustNotification, { trusted: true });
-        const trusted = await diagnosticsWhere((p) => p.uri === uri && outside(p).some((d) => d.severity === 2), 30_000, 'with the path as a warning after trust');
+        const trusted = await server.diagnosticsWhere((p) => p.uri === uri && outside(p).some((d) => d.severity === 2), 30_000, 'with the path as a warning after trust');
         expect(outside(trusted).map((d) => d.severity)).toEqual([2]);
         expect(trusted.diagnostics.filter((d) => d.severity === 1)).toEqual([]);
     } finally {
