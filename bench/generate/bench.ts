@@ -46,8 +46,30 @@ interface Measure {
     texts: string[];
 }
 
+/** The engine's generator on the bench model, with the same threads and context as the bare loops. */
+function startEngine(seqs: number): Promise<LocalGenerator> {
+    return LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
+}
+
+/** A bare node-llama-cpp context on the bench model in this process, as the engine's worker makes it. */
+async function openBare(seqs: number): Promise<{ model: LlamaModel; seqPool: LlamaContextSequence[]; dispose: () => Promise<void> }> {
+    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
+    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
+    const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
+    return {
+        model,
+        seqPool,
+        dispose: async () => {
+            await ctx.dispose();
+            await model.dispose();
+            await llama.dispose();
+        },
+    };
+}
+
 async function engine(seqs: number): Promise<Measure> {
-    const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
+    const g = await startEngine(seqs);
     // The engine's worker is a new process every round while the bare loops run in this one, warm
     // from every earlier round: three warm-up passes give its JIT what this process already has
     // (with one pass the like-for-like ratio read 0.90, with three 0.95: two runs on an idle machine).
@@ -71,10 +93,7 @@ async function bareMeasure(
     answer: (model: LlamaModel, seqPool: LlamaContextSequence[], items: typeof questions, texts: Map<string, string>) => Promise<number>,
     warmUpPasses = 1,
 ): Promise<Measure> {
-    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
-    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
-    const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
+    const { model, seqPool, dispose } = await openBare(seqs);
     const texts = new Map<string, string>();
     for (let pass = 0; pass < warmUpPasses; pass++) await answer(model, seqPool, warmUp, texts);
     const c0 = cpuHere();
@@ -82,9 +101,7 @@ async function bareMeasure(
     const tokens = await answer(model, seqPool, questions, texts);
     const s = (performance.now() - t0) / 1000;
     const cpu = cpuHere() - c0;
-    await ctx.dispose();
-    await model.dispose();
-    await llama.dispose();
+    await dispose();
     return { qps: N / s, cpuMsPerQuestion: cpu / N, tokens, texts: questions.map((q) => texts.get(q.id)!) };
 }
 
@@ -251,11 +268,8 @@ for (let r = 0; r < rounds; r++) {
  * machine's drift between rounds falls on both sides of a pair; the median pair ratio summarises them.
  */
 async function warmPairs(seqs: number, pairs: number, items: typeof questions): Promise<{ wall: number[]; cpu: number[]; differ: number }> {
-    const g = await LocalGenerator.start({ modelPath, gpu: false, threads, sequences: seqs, contextSize: 128 });
-    const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, maxThreads: threads });
-    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-    const ctx = await model.createContext({ sequences: seqs, contextSize: 128, batchSize: Math.min(512, 128 * seqs), threads });
-    const seqPool = Array.from({ length: seqs }, () => ctx.getSequence());
+    const g = await startEngine(seqs);
+    const { model, seqPool, dispose } = await openBare(seqs);
     const answer = lockstepAnswer(seqs);
     const texts = new Map<string, string>();
     for (let pass = 0; pass < 3; pass++) {
@@ -291,9 +305,7 @@ async function warmPairs(seqs: number, pairs: number, items: typeof questions): 
         differ = Math.max(differ, items.filter((q) => e.texts.get(q.id) !== texts.get(q.id)).length);
     }
     await g.close();
-    await ctx.dispose();
-    await model.dispose();
-    await llama.dispose();
+    await dispose();
     return { wall, cpu, differ };
 }
 
